@@ -1,0 +1,158 @@
+"""Model package format: parse and validate `model.yaml` and find the model file."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bosun_local.errors import BosunError
+
+SPEC_FILE = "model.yaml"
+MODEL_FILES = ("model.pkl", "model.joblib", "custom.py")
+TARGET_TYPES = ("regression", "binary", "multiclass")
+FEATURE_TYPES = ("numeric", "categorical", "text")
+
+
+class PackageError(BosunError):
+    """A model package is invalid."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column of a model."""
+
+    name: str
+    type: str = "numeric"
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """The validated contents of a package's model.yaml."""
+
+    directory: Path
+    target_name: str
+    target_type: str
+    features: tuple[Feature, ...]
+    model_file: str
+    class_names: tuple[str, ...] = ()
+    name: str | None = None
+    training_data: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_path(self) -> Path:
+        return self.directory / self.model_file
+
+    @property
+    def training_path(self) -> Path | None:
+        return self.directory / self.training_data if self.training_data else None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def is_custom(self) -> bool:
+        return self.model_file.endswith(".py")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as model.yaml keys."""
+        return {
+            "name": self.name,
+            "targetName": self.target_name,
+            "targetType": self.target_type,
+            "classNames": list(self.class_names),
+            "features": [{"name": f.name, "type": f.type} for f in self.features],
+            "modelFile": self.model_file,
+            "trainingData": self.training_data,
+        }
+
+
+def _fail(directory: Path, problem: str, fix: str) -> PackageError:
+    return PackageError(f"model package {directory}: {problem}", fix=fix)
+
+
+def load_spec(directory: Path | str) -> PackageSpec:
+    """Read and validate the package in a directory; errors name the package, the key and the fix."""
+    directory = Path(directory)
+    spec_path = directory / SPEC_FILE
+    if not directory.is_dir():
+        raise _fail(directory, "is not a directory", "give the path of a model package directory")
+    if not spec_path.is_file():
+        raise _fail(directory, f"has no {SPEC_FILE}", f"add {SPEC_FILE} with targetName, targetType and features")
+    try:
+        raw = yaml.safe_load(spec_path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise _fail(directory, f"{SPEC_FILE}{line} is not valid YAML: {getattr(exc, 'problem', exc)}",
+                    "correct the YAML syntax") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(directory, f"cannot read {SPEC_FILE}: {exc}", "check the file") from exc
+    if not isinstance(raw, dict):
+        raise _fail(directory, f"{SPEC_FILE} must be a mapping", "write `key: value` lines")
+
+    target_name = raw.get("targetName")
+    if not isinstance(target_name, str) or not target_name:
+        raise _fail(directory, f"{SPEC_FILE} has no targetName", "add `targetName: <target column>`")
+    target_type = raw.get("targetType")
+    if target_type not in TARGET_TYPES:
+        raise _fail(directory, f"{SPEC_FILE} targetType {target_type!r} is not one of {', '.join(TARGET_TYPES)}",
+                    "set targetType to regression, binary or multiclass")
+    class_names = raw.get("classNames") or []
+    if not isinstance(class_names, list):
+        raise _fail(directory, f"{SPEC_FILE} classNames must be a list", "write classNames: [no, yes]")
+    if target_type != "regression" and len(class_names) < 2:
+        raise _fail(directory, f"{SPEC_FILE} classNames needs at least 2 classes for a {target_type} target",
+                    "list the classes in predict_proba column order")
+    if target_type == "binary" and len(class_names) != 2:
+        raise _fail(directory, f"{SPEC_FILE} a binary target needs exactly 2 classNames, got {len(class_names)}",
+                    "use targetType multiclass or list two classes")
+
+    features_raw = raw.get("features")
+    if not isinstance(features_raw, list) or not features_raw:
+        raise _fail(directory, f"{SPEC_FILE} has no features", "list features as `- {name: age, type: numeric}`")
+    features: list[Feature] = []
+    for i, item in enumerate(features_raw):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise _fail(directory, f"{SPEC_FILE} features[{i}] has no name", "write `- {name: age, type: numeric}`")
+        ftype = item.get("type", "numeric")
+        if ftype not in FEATURE_TYPES:
+            raise _fail(directory, f"{SPEC_FILE} feature {item['name']!r} has type {ftype!r}",
+                        f"use one of {', '.join(FEATURE_TYPES)}")
+        features.append(Feature(item["name"], ftype))
+    names = [f.name for f in features]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise _fail(directory, f"{SPEC_FILE} lists feature(s) twice: {', '.join(dupes)}", "list each feature once")
+
+    model_file = raw.get("modelFile")
+    if model_file is None:
+        model_file = next((m for m in MODEL_FILES if (directory / m).is_file()), None)
+        if model_file is None:
+            raise _fail(directory, "has no model file", f"expected one of {', '.join(MODEL_FILES)} or modelFile in {SPEC_FILE}")
+    elif not isinstance(model_file, str) or not (directory / model_file).is_file():
+        raise _fail(directory, f"modelFile {model_file!r} named in {SPEC_FILE} does not exist", "add the file or fix modelFile")
+
+    training = raw.get("trainingData")
+    if training is None and (directory / "training.csv").is_file():
+        training = "training.csv"
+    elif training is not None and not (directory / str(training)).is_file():
+        raise _fail(directory, f"trainingData {training!r} named in {SPEC_FILE} does not exist", "add the CSV or drop the key")
+
+    known = {"name", "targetName", "targetType", "classNames", "features", "modelFile", "trainingData"}
+    return PackageSpec(
+        directory=directory,
+        target_name=target_name,
+        target_type=target_type,
+        features=tuple(features),
+        model_file=model_file,
+        class_names=tuple(str(c) for c in class_names),
+        name=raw.get("name"),
+        training_data=training,
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
