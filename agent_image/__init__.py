@@ -1,0 +1,1 @@
+"""Data files installed as bosun_local.agent_image."""

@@ -1,0 +1,1 @@
+"""The Docker engine: provisioning, the python-on-whales adapter and image builds."""

@@ -1,0 +1,191 @@
+"""The one module that calls python-on-whales; every Docker error leaves here as an EngineError with stderr."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from python_on_whales import DockerClient, DockerException
+from python_on_whales.utils import stream_stdout_and_stderr
+
+from bosun_local.errors import EngineError
+
+_docker = DockerClient()
+
+
+def _stderr_of(exc: DockerException) -> str:
+    text = (exc.stderr or "").strip() or (exc.stdout or "").strip()
+    return text[-4000:]
+
+
+@contextmanager
+def docker_errors(what: str, fix: str = "read the Docker error above and fix its cause") -> Iterator[None]:
+    """Turn python-on-whales errors inside the block into EngineError naming what failed, with stderr."""
+    try:
+        yield
+    except DockerException as exc:
+        command = " ".join(str(a) for a in exc.docker_command)
+        raise EngineError(f"{what} failed (`{command}`, exit {exc.return_code}):\n{_stderr_of(exc)}", fix=fix) from exc
+    except FileNotFoundError as exc:
+        raise EngineError(f"{what} failed: the docker CLI was not found ({exc})",
+                          fix="install the Docker CLI, or run `make up` to provision it") from exc
+
+
+def engine_version() -> str:
+    """Return the engine's server version."""
+    with docker_errors("reading the Docker engine version", fix="start the Docker engine (`make up` does it)"):
+        return str(_docker.version().server.version)
+
+
+def compose_version() -> str:
+    """Return the Compose plugin version."""
+    with docker_errors("reading the Compose plugin version", fix="run `make up` to install the Compose v2 plugin"):
+        return str(_docker.compose.version()).strip()
+
+
+def image_exists(name: str) -> bool:
+    """Return True if an image with this name is present locally."""
+    with docker_errors(f"looking up image {name}"):
+        return bool(_docker.image.exists(name))
+
+
+def image_labels(name: str) -> dict[str, str]:
+    """Return the labels of a local image ({} if it has none)."""
+    with docker_errors(f"inspecting image {name}"):
+        return dict(_docker.image.inspect(name).config.labels or {})
+
+
+def image_size(name: str) -> int:
+    """Return the size of a local image in bytes."""
+    with docker_errors(f"inspecting image {name}"):
+        return int(_docker.image.inspect(name).size)
+
+
+def tag_image(source: str, target: str) -> None:
+    """Give a local image another name."""
+    with docker_errors(f"tagging image {source} as {target}"):
+        _docker.image.tag(source, target)
+
+
+def import_image(tarball: Path, tag: str, changes: list[str]) -> None:
+    """Create an image from a root filesystem tarball."""
+    with docker_errors(f"importing {tarball} as image {tag}"):
+        _docker.image.import_(tarball, tag=tag, changes=changes)
+
+
+def pull_image(name: str) -> None:
+    """Pull an image from its registry."""
+    with docker_errors(f"pulling image {name}", fix="check the registry is reachable, or build without --upstream"):
+        _docker.image.pull(name, quiet=True)
+
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) :")
+
+
+def build_image(context: Path, tag: str, labels: dict[str, str], dockerfile: Path | None = None,
+                build_args: dict[str, str] | None = None,
+                on_step: Callable[[int, int, str], None] | None = None) -> None:
+    """Build an image with the classic builder (no buildx here), reporting `Step i/n` as it goes."""
+    cmd: list[Any] = [*_docker.client_config.docker_cmd, "build", "--tag", tag, "--rm"]
+    for key, value in sorted(labels.items()):
+        cmd += ["--label", f"{key}={value}"]
+    for key, value in sorted((build_args or {}).items()):
+        cmd += ["--build-arg", f"{key}={value}"]
+    if dockerfile:
+        cmd += ["--file", str(dockerfile)]
+    cmd.append(str(context))
+    tail: list[str] = []
+    try:
+        for _source, raw in stream_stdout_and_stderr(cmd, env={"DOCKER_BUILDKIT": "0"}):
+            line = raw.decode(errors="replace").rstrip()
+            tail = (tail + [line])[-40:]
+            match = _STEP.match(line)
+            if match and on_step:
+                on_step(int(match.group(1)), int(match.group(2)), line)
+    except DockerException as exc:
+        output = "\n".join(tail)
+        raise EngineError(f"building image {tag} from {context} failed (exit {exc.return_code}):\n{output}\n"
+                          f"{_stderr_of(exc)}", fix="read the build output above and fix the Dockerfile or its inputs"
+                          ) from exc
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """State of one Compose service's container."""
+
+    service: str
+    container: str
+    status: str
+    health: str | None
+    exit_code: int | None
+
+
+class ComposeProject:
+    """A Compose project: its files and name live here, not on each call."""
+
+    def __init__(self, name: str, compose_file: Path) -> None:
+        self.name = name
+        self.compose_file = compose_file
+        self._client = DockerClient(compose_files=[compose_file], compose_project_name=name)
+
+    def up(self, wait: bool = True, timeout: int | None = None, services: list[str] | None = None,
+           force_recreate: bool = False) -> None:
+        """Create and start the project's services; with wait, block until healthy."""
+        with docker_errors(f"starting Compose project {self.name} ({self.compose_file})",
+                           fix=f"read compose's message above; `docker compose -p {self.name} logs` shows the services' logs"):
+            self._client.compose.up(services=services, detach=True, wait=wait, wait_timeout=timeout,
+                                    quiet=True, remove_orphans=True, force_recreate=force_recreate, pull="never")
+
+    def down(self, volumes: bool = False, timeout: int | None = None) -> None:
+        """Stop and remove the project's containers and networks (volumes only when asked)."""
+        with docker_errors(f"stopping Compose project {self.name}"):
+            self._client.compose.down(volumes=volumes, remove_orphans=True, timeout=timeout, quiet=True)
+
+    def stop_services(self, services: list[str], timeout: int | None = None) -> None:
+        """Stop and remove some services of the project, leaving the others running."""
+        with docker_errors(f"removing services {', '.join(services)} of Compose project {self.name}"):
+            self._client.compose.rm(services=services, stop=True, volumes=False)
+
+    def ps(self) -> list[ServiceState]:
+        """Return the state of each of the project's containers, stopped ones included."""
+        with docker_errors(f"listing Compose project {self.name}"):
+            containers = self._client.compose.ps(all=True)
+            states = []
+            for c in containers:
+                state = c.state  # read once: each attribute access may re-inspect
+                health = state.health.status if state.health else None
+                states.append(ServiceState(
+                    service=c.config.labels.get("com.docker.compose.service", c.name),
+                    container=c.name, status=str(state.status), health=health, exit_code=state.exit_code))
+            return states
+
+    def config_check(self) -> None:
+        """Validate the compose file with compose itself."""
+        with docker_errors(f"validating {self.compose_file}", fix="fix the template or the config values it used"):
+            self._client.compose.config(return_json=True)
+
+
+def project_containers(project: str) -> list[str]:
+    """Return the names of every container (any state) of a Compose project."""
+    with docker_errors(f"listing containers of project {project}"):
+        return [c.name for c in _docker.container.list(all=True, filters={"label": f"com.docker.compose.project={project}"})]
+
+
+def project_networks(project: str) -> list[str]:
+    """Return the names of the networks of a Compose project."""
+    with docker_errors(f"listing networks of project {project}"):
+        return [n.name for n in _docker.network.list(filters={"label": f"com.docker.compose.project={project}"})]
+
+
+def port_published_by(host_port: int) -> str | None:
+    """Return the name of a running container publishing this host port, if any."""
+    with docker_errors("listing containers"):
+        for c in _docker.container.list():
+            for bindings in (c.network_settings.ports or {}).values():
+                for b in bindings or []:
+                    if str(b.get("HostPort")) == str(host_port):
+                        return c.name
+    return None
