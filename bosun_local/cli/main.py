@@ -11,6 +11,7 @@ from bosun_local.errors import BosunError
 
 # Each module defines `register(group)`; one line per component keeps the root free of their details.
 COMMAND_MODULES: list[str] = [
+    "bosun_local.cli.env_cmds",
     "bosun_local.cli.image_cmds",
 ]
 

@@ -189,3 +189,11 @@ def port_published_by(host_port: int) -> str | None:
                     if str(b.get("HostPort")) == str(host_port):
                         return c.name
     return None
+
+
+def container_logs(name: str, tail: int = 30) -> str:
+    """Return the last lines of a container's logs ('' if it cannot be read)."""
+    try:
+        return str(_docker.container.logs(name, tail=tail))
+    except DockerException:
+        return ""

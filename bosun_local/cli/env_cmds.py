@@ -1,0 +1,94 @@
+"""`bosun-local up|down|status|doctor|engine`: the environment stack and the engine under it."""
+from __future__ import annotations
+
+import click
+
+from bosun_local.cli.output import console, json_option, print_json, print_table, status_text
+from bosun_local.cli.progress import step_progress
+from bosun_local.config import load_config
+from bosun_local.engine import provision
+from bosun_local.errors import BosunError
+from bosun_local.stack.doctor import run_checks
+from bosun_local.stack.environment import EnvironmentStack, status_dicts
+
+
+@click.command("up")
+@click.option("--wait/--no-wait", default=True, help="Wait until every service is healthy (default).")
+@json_option
+def up(wait: bool, as_json: bool) -> None:
+    """Bring the environment stack up and print its URLs."""
+    stack = EnvironmentStack(load_config())
+    with step_progress(not as_json) as progress:
+        task = progress.add_task("environment", total=len(stack.services), detail="starting")
+
+        def show(done: int, total: int, text: str) -> None:
+            progress.update(task, completed=done, total=total, detail=text)
+
+        statuses = stack.up(wait=wait, progress=show)
+    urls = stack.urls()
+    if as_json:
+        print_json({"services": status_dicts(statuses), "urls": urls, "composeFile": str(stack.compose_file)})
+        return
+    for name, url in urls.items():
+        console.print(f"  {name:<20} {url}")
+    console.print(f"  {'compose file':<20} {stack.compose_file}")
+
+
+@click.command("down")
+@click.option("--volumes", is_flag=True, help="Also remove the stack's volumes (RabbitMQ data).")
+def down(volumes: bool) -> None:
+    """Stop the environment stack; nothing is left behind but volumes (unless --volumes)."""
+    EnvironmentStack(load_config()).down(volumes=volumes)
+    console.print("environment stack removed" + (" with its volumes" if volumes else ""))
+
+
+@click.command("status")
+@json_option
+def status(as_json: bool) -> None:
+    """Show each environment service's state and health."""
+    stack = EnvironmentStack(load_config())
+    rows = status_dicts(stack.status())
+    if as_json:
+        print_json({"services": rows, "healthy": all(r["ok"] for r in rows)})
+    else:
+        print_table([{**r, "health": status_text("passing" if r["ok"] else "failing") + f" {r['health']}"}
+                     for r in rows], ["service", "state", "health", "image", "container"])
+    if not all(r["ok"] for r in rows):
+        raise SystemExit(1)
+
+
+@click.command("doctor")
+@json_option
+def doctor(as_json: bool) -> None:
+    """Check the engine, compose, images, ports and data dir; each line says the fix."""
+    checks = run_checks(load_config())
+    if as_json:
+        print_json({"ok": all(c.ok for c in checks), "checks": [c.to_dict() for c in checks]})
+    else:
+        for c in checks:
+            mark = "[green]ok  [/]" if c.ok else "[red]fail[/]"
+            console.print(f"{mark} {c.name:<34} {c.detail}" + (f"\n       fix: {c.fix}" if c.fix else ""))
+    if not all(c.ok for c in checks):
+        raise SystemExit(1)
+
+
+@click.group("engine")
+def engine() -> None:
+    """Provision the Docker engine and the Compose plugin."""
+
+
+@engine.command("ensure")
+def engine_ensure() -> None:
+    """Install/start the Docker engine and link the Compose v2 plugin when missing (idempotent)."""
+    say = click.echo
+    try:
+        say(provision.ensure_engine(say))
+        say(provision.ensure_compose(say))
+    except BosunError:
+        raise
+
+
+def register(group: click.Group) -> None:
+    """Add the environment commands to the CLI."""
+    for command in (up, down, status, doctor, engine):
+        group.add_command(command)

@@ -1,0 +1,1 @@
+"""Stacks: pure rendering of templates into compose files, and the environment stack's lifecycle."""

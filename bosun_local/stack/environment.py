@@ -1,0 +1,163 @@
+"""The environment stack (traefik, RabbitMQ, service, agents): render, up, wait, status, down."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bosun_local.config import Config
+from bosun_local.engine import adapter
+from bosun_local.errors import EngineError
+from bosun_local.stack.render import render, write_if_changed
+
+Progress = Callable[[int, int, str], None]
+
+
+def stack_definition(name: str) -> dict[str, Any]:
+    """Return a declarative stack definition from stacks/<name>.yml."""
+    text = resources.files("bosun_local.stacks").joinpath(f"{name}.yml").read_text()
+    return yaml.safe_load(text)
+
+
+def host_port(mappings: list[str]) -> tuple[str, int] | None:
+    """Return (host ip, host port) of the first docker port mapping string."""
+    if not mappings:
+        return None
+    parts = str(mappings[0]).split(":")
+    ip, port = (parts[0], parts[1]) if len(parts) == 3 else ("0.0.0.0", parts[0])
+    return ip, int(port)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One environment service as the user sees it."""
+
+    service: str
+    image: str
+    state: str
+    health: str
+    container: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "running" and self.health in ("healthy", "none")
+
+
+class EnvironmentStack:
+    """The one environment stack of a data dir."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.definition = stack_definition("environment")
+
+    @property
+    def compose_file(self) -> Path:
+        return self.config.stacks_dir / self.definition["directory"] / "compose.yaml"
+
+    @property
+    def services(self) -> dict[str, dict[str, Any]]:
+        return self.definition["services"]
+
+    def context(self) -> dict[str, Any]:
+        """Return everything the template may use: config, generated secrets, the data dir."""
+        return {**self.config.values, **self.config.secrets(), "dataDir": str(self.config.data_dir)}
+
+    def render(self) -> Path:
+        """Render the compose file into the data dir (unchanged bytes are not rewritten)."""
+        write_if_changed(self.compose_file, render(self.definition["template"], self.context()))
+        return self.compose_file
+
+    def project(self) -> adapter.ComposeProject:
+        return adapter.ComposeProject(self.config["projectName"], self.compose_file)
+
+    def images(self) -> dict[str, str]:
+        """Return service -> image name."""
+        return {name: self.config[svc["image"]] for name, svc in self.services.items()}
+
+    def up(self, wait: bool = True, progress: Progress | None = None) -> list[ServiceStatus]:
+        """Start the stack; with wait, block until every service is healthy."""
+        missing = [img for img in sorted(set(self.images().values())) if not adapter.image_exists(img)]
+        if missing:
+            raise EngineError(f"image(s) missing: {', '.join(missing)}",
+                              fix="run `bosun-local images build` (or `make up`)")
+        self.render()
+        self.project().up(wait=False)
+        return self.wait_healthy(progress) if wait else self.status()
+
+    def wait_healthy(self, progress: Progress | None = None) -> list[ServiceStatus]:
+        """Poll until every service is running and healthy; fail fast on an exited container."""
+        deadline = time.monotonic() + float(self.config["waitTimeoutSec"])
+        total = len(self.services)
+        while True:
+            statuses = self.status()
+            healthy = [s for s in statuses if s.ok]
+            if progress:
+                waiting = ", ".join(s.service for s in statuses if not s.ok) or "-"
+                progress(len(healthy), total, f"waiting for: {waiting}")
+            if len(healthy) == total:
+                return statuses
+            for s in statuses:
+                if s.state in ("exited", "dead") or s.health == "unhealthy" and time.monotonic() > deadline - 5:
+                    logs = adapter.container_logs(s.container)
+                    raise EngineError(f"environment service {s.service} is {s.state}/{s.health}; its log ends with:\n"
+                                      f"{logs}", fix=f"fix the cause, then `bosun-local up` again "
+                                      f"(full log: docker logs {s.container})")
+            if time.monotonic() > deadline:
+                raise EngineError(f"the environment stack was not healthy within {self.config['waitTimeoutSec']} s "
+                                  f"(waiting for {', '.join(s.service for s in statuses if not s.ok)})",
+                                  fix="see `bosun-local status` and `docker logs <container>`; raise waitTimeoutSec")
+            time.sleep(1)
+
+    def status(self) -> list[ServiceStatus]:
+        """Return each defined service's state (missing ones as 'absent')."""
+        if self.compose_file.exists():
+            found = {s.service: s for s in self.project().ps()}
+        else:
+            found = {}
+        result = []
+        for name, image in self.images().items():
+            s = found.get(name)
+            if s is None:
+                result.append(ServiceStatus(name, image, "absent", "none", ""))
+            else:
+                result.append(ServiceStatus(name, image, s.status, s.health or "none", s.container))
+        return result
+
+    def down(self, volumes: bool = False) -> None:
+        """Remove the stack's containers and networks; volumes only when asked."""
+        self.render()
+        self.project().down(volumes=volumes, timeout=10)
+
+    def urls(self) -> dict[str, str]:
+        """Return the URLs a user reaches the stack on."""
+        urls = {"predictions": self.config["outfacingPredictionURLPrefix"], "service": self.config["serviceUrl"]}
+        api = host_port(self.config["traefikApiPortMapping"])
+        if api:
+            urls["traefikDashboard"] = f"http://{api[0]}:{api[1]}/dashboard/"
+        mq = self.config["rabbitmqPortMapping"]
+        amqp, mgmt = host_port(mq[:1]), host_port(mq[1:2])
+        secrets = self.config.secrets()
+        if amqp:
+            urls["rabbitmq"] = f"amqp://{secrets['rabbitmqUser']}:***@{amqp[0]}:{amqp[1]}/%2F"
+        if mgmt:
+            urls["rabbitmqManagement"] = f"http://{mgmt[0]}:{mgmt[1]}/"
+        return urls
+
+    def rabbitmq_url(self, host_side: bool = True) -> str:
+        """Return the AMQP URL with credentials, as seen from the host or from the stack's network."""
+        secrets = self.config.secrets()
+        creds = f"{secrets['rabbitmqUser']}:{secrets['rabbitmqPassword']}"
+        if host_side:
+            amqp = host_port(self.config["rabbitmqPortMapping"][:1]) or ("127.0.0.1", 5672)
+            return f"amqp://{creds}@{amqp[0]}:{amqp[1]}/%2F"
+        return f"amqp://{creds}@rabbitmq:5672/%2F"
+
+
+def status_dicts(statuses: list[ServiceStatus]) -> list[dict[str, Any]]:
+    """Return statuses as JSON-ready dicts."""
+    return [{**asdict(s), "ok": s.ok} for s in statuses]

@@ -1,0 +1,49 @@
+"""Pure rendering of the Jinja templates: same inputs, same bytes; a missing value is an error, not ''."""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bosun_local.errors import ConfigError
+
+HEADER = "# Rendered by bosun-local from templates/{name}. Do not edit: change bosun-local.yaml and re-run.\n"
+
+
+def _environment() -> jinja2.Environment:
+    root = Path(str(resources.files("bosun_local.templates")))
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    # JSON strings are valid YAML scalars: quoting every value this way keeps user input from breaking the file.
+    env.filters["q"] = lambda value: json.dumps(value)
+    return env
+
+
+_ENV = _environment()
+
+
+def render(name: str, context: dict[str, Any]) -> str:
+    """Render one template with StrictUndefined and return the text."""
+    try:
+        template = _ENV.get_template(name)
+        return HEADER.format(name=name) + template.render(**context)
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"missing configuration value while rendering templates/{name}: {exc.message}",
+                          fix="set the value in bosun-local.yaml or pass it to the renderer") from exc
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(f"template {exc.name} not found in the installed bosun_local.templates",
+                          fix="reinstall bosun-local") from exc
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write text to path unless it already holds exactly that; return True if written."""
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return True
