@@ -18,8 +18,14 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     # JSON strings are valid YAML scalars: quoting every value this way keeps user input from breaking the file.
-    env.filters["q"] = lambda value: json.dumps(value)
+    env.filters["q"] = _quote
     return env
+
+
+def _quote(value: Any) -> str:
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()  # raises UndefinedError naming the missing value
+    return json.dumps(value)
 
 
 _ENV = _environment()

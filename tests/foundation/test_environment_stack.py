@@ -1,0 +1,71 @@
+"""The environment stack on the real engine: up -> healthy -> traefik answers -> down leaves nothing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bosun_local.config import load_config
+from bosun_local.engine import adapter
+from bosun_local.errors import EngineError
+from bosun_local.stack.environment import EnvironmentStack
+from tests.conftest import write_test_config
+
+pytestmark = pytest.mark.docker
+
+
+def bosun(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bosun_local", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_up_healthy_then_down_leaves_nothing(stack_images: None, bosun_home: Path) -> None:
+    name = f"bltest{uuid.uuid4().hex[:6]}"
+    values = write_test_config(bosun_home, name)
+    try:
+        result = bosun("up", "--json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert {s["service"]: s["health"] for s in report["services"]} == {"traefik": "healthy", "rabbitmq": "healthy"}
+        rendered = (bosun_home / "stacks/environment/compose.yaml").read_text()
+        assert "guest" not in rendered
+        try:
+            urllib.request.urlopen(f"{values['outfacingPredictionURLPrefix']}/", timeout=5)
+        except urllib.error.HTTPError as exc:  # traefik answers 404 when no route matches: it answered
+            assert exc.code == 404
+            assert exc.headers["Content-Type"].startswith("text/plain")
+        status = bosun("status", "--json")
+        assert status.returncode == 0 and json.loads(status.stdout)["healthy"] is True
+    finally:
+        down = bosun("down", "--volumes")
+    assert down.returncode == 0, down.stderr
+    assert adapter.project_containers(name) == []
+    assert adapter.project_networks(name) == []
+    status = bosun("status", "--json")
+    assert status.returncode == 1
+    assert {s["state"] for s in json.loads(status.stdout)["services"]} == {"absent"}
+
+
+def test_failing_compose_call_becomes_our_error_with_stderr(docker_engine: None, tmp_path: Path) -> None:
+    compose_file = tmp_path / "compose.yaml"
+    compose_file.write_text("services:\n  web:\n    image: bosun-local/does-not-exist:0\n")
+    project = adapter.ComposeProject(f"bltest{uuid.uuid4().hex[:6]}", compose_file)
+    with pytest.raises(EngineError) as err:
+        project.up(wait=False)
+    text = str(err.value)
+    assert "starting Compose project" in text
+    assert "bosun-local/does-not-exist" in text  # compose's own stderr made it into our message
+    assert err.value.fix
+
+
+def test_up_refuses_when_an_image_is_missing(docker_engine: None, bosun_home: Path) -> None:
+    write_test_config(bosun_home, f"bltest{uuid.uuid4().hex[:6]}", rabbitmqImage="bosun-local/nope:0")
+    with pytest.raises(EngineError) as err:
+        EnvironmentStack(load_config()).up(wait=False)
+    assert "bosun-local/nope:0" in err.value.message
+    assert "images build" in (err.value.fix or "")

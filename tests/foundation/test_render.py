@@ -1,0 +1,56 @@
+"""Rendering is pure (same inputs, same bytes), strict, and matches the golden files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bosun_local.config import load_defaults
+from bosun_local.errors import ConfigError
+from bosun_local.stack.render import render, write_if_changed
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def environment_context() -> dict[str, object]:
+    return {**load_defaults(), "rabbitmqUser": "bosun", "rabbitmqPassword": "s3cret", "dataDir": "/data"}
+
+
+def test_environment_matches_golden_file() -> None:
+    text = render("environment/compose.yaml.j2", environment_context())
+    golden = GOLDEN / "environment.compose.yaml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_rendering_is_pure() -> None:
+    assert render("environment/compose.yaml.j2", environment_context()) == render(
+        "environment/compose.yaml.j2", environment_context())
+
+
+def test_rendered_compose_is_valid_yaml_with_values_quoted() -> None:
+    ctx = environment_context() | {"rabbitmqPassword": 'we"ird: {pass}'}
+    doc = yaml.safe_load(render("environment/compose.yaml.j2", ctx))
+    assert doc["services"]["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"] == 'we"ird: {pass}'
+    assert doc["networks"]["bosun"]["name"] == "bosun"
+
+
+def test_missing_value_is_an_error_naming_it() -> None:
+    ctx = environment_context()
+    del ctx["rabbitmqPassword"]
+    with pytest.raises(ConfigError) as err:
+        render("environment/compose.yaml.j2", ctx)
+    assert "rabbitmqPassword" in err.value.message
+    assert "templates/environment/compose.yaml.j2" in err.value.message
+
+
+def test_write_if_changed_keeps_identical_files(tmp_path: Path) -> None:
+    path = tmp_path / "x" / "compose.yaml"
+    assert write_if_changed(path, "a\n") is True
+    mtime = path.stat().st_mtime_ns
+    assert write_if_changed(path, "a\n") is False
+    assert path.stat().st_mtime_ns == mtime
+    assert write_if_changed(path, "b\n") is True
