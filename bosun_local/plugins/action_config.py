@@ -1,0 +1,138 @@
+"""The action config file: read, validate (errors name the file, line and key), and write samples."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bosun_local.errors import ConfigError
+from bosun_local.plugins.constants import BosunPluginActions, BosunPluginConfigConstants, ModelExecutionType
+from bosun_local.plugins.deployment_info import DeploymentInfo
+from bosun_local.plugins.info_fields import ActionConfigError, id_field, require_mapping
+from bosun_local.plugins.pe_info import PEInfo
+
+K = BosunPluginConfigConstants
+SAMPLE_PE_ID = "5f0c1d2e3a4b5c6d7e8f9a0b"
+SAMPLE_DEPLOYMENT_ID = "6a1b2c3d4e5f6a7b8c9d0e1f"
+SAMPLE_MODEL_ID = "7b2c3d4e5f6a7b8c9d0e1f2a"
+SAMPLE_NEW_MODEL_ID = "8c3d4e5f6a7b8c9d0e1f2a3b"
+
+
+@dataclass
+class ActionConfig:
+    """The validated sections of an action config."""
+
+    plugin_config: dict[str, Any]
+    pe_info: dict[str, Any] | None
+    deployment_info: dict[str, Any] | None
+    endpoint_info: dict[str, Any] | None
+
+
+def validate_action_config(values: object, action: str) -> ActionConfig:
+    """Check an action config dict for `action`; raise ActionConfigError naming the bad key."""
+    config = require_mapping(values, "the action config")
+    if K.PLUGIN_CONFIG_KEY not in config:
+        raise ActionConfigError(K.PLUGIN_CONFIG_KEY, "is missing",
+                                fix=f"add a top-level `{K.PLUGIN_CONFIG_KEY}:` mapping ({{}} for none)")
+    plugin_config = config[K.PLUGIN_CONFIG_KEY]
+    plugin_config = {} if plugin_config is None else require_mapping(plugin_config, K.PLUGIN_CONFIG_KEY)
+    pe_info = config.get(K.PE_INFO_KEY)
+    if pe_info is not None:
+        PEInfo(pe_info)  # validate now so the error names the key, not a traceback from the plugin
+    deployment_info = config.get(K.DEPLOYMENT_INFO_KEY)
+    if action in BosunPluginActions.NEED_DEPLOYMENT_INFO:
+        if deployment_info is None:
+            raise ActionConfigError(K.DEPLOYMENT_INFO_KEY, f"is missing; action {action} needs it",
+                                    fix="add a `deploymentInfo:` mapping with id, modelId, modelExecutionType")
+        if action == BosunPluginActions.DEPLOYMENT_STOP:
+            id_field(require_mapping(deployment_info, K.DEPLOYMENT_INFO_KEY), "id", K.DEPLOYMENT_INFO_KEY)
+        else:
+            DeploymentInfo(deployment_info)
+    endpoint_info = config.get(K.ENDPOINT_INFO_KEY)
+    if endpoint_info is not None:
+        require_mapping(endpoint_info, K.ENDPOINT_INFO_KEY)
+    return ActionConfig(plugin_config, pe_info, deployment_info, endpoint_info)
+
+
+def _key_line(text: str, dotted: str) -> int | None:
+    """Return the 1-based line of the deepest existing key on a dotted path, e.g. deploymentInfo.modelId."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in dotted.split("."):
+        part = part.split("[", 1)[0]
+        if not isinstance(node, yaml.MappingNode):
+            break
+        match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None)
+        if match is None:
+            break
+        line = match[0].start_mark.line + 1
+        node = match[1]
+    return line
+
+
+def load_action_config(path: str | Path, action: str) -> ActionConfig:
+    """Read and validate an action config file; errors name the file, line and key."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"action config file {file} does not exist",
+                          fix="pass an existing file to --config (write one with --gen-config)") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read action config file {file}: {exc.strerror}",
+                          fix="check its permissions") from exc
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}, line {mark.line + 1}" if mark else str(file)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {problem}", fix="correct the YAML syntax") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{file}: expected a mapping with a top-level `{K.PLUGIN_CONFIG_KEY}` key, "
+                          f"got {'an empty file' if values is None else type(values).__name__}",
+                          fix="write the config as `key: value` lines (see --gen-config)")
+    try:
+        return validate_action_config(values, action)
+    except ActionConfigError as exc:
+        line = _key_line(text, exc.key)
+        where = f"{file}, line {line}" if line else str(file)
+        raise ActionConfigError(exc.key, f"{exc.problem} (in {where})", exc.fix) from exc
+
+
+def sample_action_config(action: str | None, plugin_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a sample action config: everything `action` needs, or every section when action is None."""
+    config: dict[str, Any] = {K.PLUGIN_CONFIG_KEY: dict(plugin_config or {})}
+    deployment: dict[str, Any] = {
+        "id": SAMPLE_DEPLOYMENT_ID,
+        "modelId": SAMPLE_MODEL_ID,
+        "modelExecutionType": ModelExecutionType.CUSTOM_INFERENCE_MODEL,
+        "name": "sample deployment",
+        "modelArtifact": "./model",
+        "keyValueConfig": {},
+    }
+    if action in (None, BosunPluginActions.DEPLOYMENT_REPLACE_MODEL):
+        deployment["newModelId"] = SAMPLE_NEW_MODEL_ID
+    config[K.PE_INFO_KEY] = {"id": SAMPLE_PE_ID, "name": "sample environment",
+                             "deployments": [SAMPLE_DEPLOYMENT_ID], "keyValueConfig": {}}
+    if action is None or action in BosunPluginActions.NEED_DEPLOYMENT_INFO:
+        config[K.DEPLOYMENT_INFO_KEY] = deployment
+    return config
+
+
+def render_sample(action: str | None, plugin_name: str | None, plugin_config: dict[str, Any] | None) -> str:
+    """Return a sample action config as commented YAML."""
+    header = [
+        f"# Sample action config for bosun-plugin-runner"
+        f"{' --plugin ' + plugin_name if plugin_name else ''}{' --action ' + action if action else ''}.",
+        "# pluginConfig: the plugin's settings; peInfo: the prediction environment;",
+        "# deploymentInfo: the deployment (needed by deployment_start/stop/replace_model/status/relaunch).",
+        "# Relative paths are relative to the directory the runner is started in.",
+    ]
+    body = yaml.safe_dump(sample_action_config(action, plugin_config), sort_keys=False, default_flow_style=False)
+    return "\n".join(header) + "\n" + body

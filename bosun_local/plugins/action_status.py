@@ -1,0 +1,103 @@
+"""The result every plugin action returns: ActionStatus and ActionStatusInfo."""
+from __future__ import annotations
+
+import time
+from pathlib import PurePath
+from typing import Any
+
+import yaml
+
+STATUS_KEYS = ("status", "msg", "state", "duration", "timestamp", "data")
+
+
+class ActionDataFields:
+    """Names of well-known entries a plugin may put in the `data` of an ActionStatusInfo."""
+
+    PREDICTION_URL = "predictionUrl"
+    DASHBOARD_URL = "dashboardUrl"
+    OLD_MODEL_IN_USE = "oldModelInUse"
+    DEPLOYMENTS_STATUS = "deploymentsStatus"
+    CURRENT_MODEL_ID = "currentModelId"
+
+
+class ActionStatus:
+    """Outcome of an action, with the exit code the runner uses for it under --exit-codes."""
+
+    OK = "passing"
+    WARN = "warning"
+    ERROR = "failing"
+    UNKNOWN = "unknown"
+
+    to_numeric = {OK: 0, ERROR: 1, WARN: 2, UNKNOWN: 3}
+
+    @classmethod
+    def is_valid(cls, status_string: object) -> bool:
+        """Return True if the value is one of the four status strings."""
+        return status_string in cls.to_numeric
+
+
+def plain(value: Any) -> Any:
+    """Return the value as plain YAML/JSON data: paths and unknown objects become strings."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, ActionStatusInfo):
+        return value.to_dict()
+    if isinstance(value, PurePath):
+        return str(value)
+    return str(value)
+
+
+class ActionStatusInfo:
+    """Status, message, deployment state, duration (s), timestamp (epoch ms) and data of one action."""
+
+    def __init__(self, status: str, msg: str | None = None, state: str | None = None,
+                 duration: float | None = None, data: dict[str, Any] | None = None) -> None:
+        if not ActionStatus.is_valid(status):
+            raise ValueError(
+                f"Bad Status: {status!r}; use ActionStatus.OK, WARN, ERROR or UNKNOWN "
+                f"({', '.join(ActionStatus.to_numeric)})"
+            )
+        self.status = status
+        self.msg = msg
+        self.state = state
+        self.duration = duration
+        self.timestamp = int(time.time() * 1000)
+        self.data = data
+
+    def set_duration(self, duration: float) -> None:
+        """Set the duration of the action in seconds."""
+        self.duration = duration
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the status as a plain dict with the documented keys, in order."""
+        return {key: plain(getattr(self, key)) for key in STATUS_KEYS}
+
+    def to_yaml(self) -> str:
+        """Return the status as the YAML written to status files."""
+        return yaml.safe_dump(self.to_dict(), indent=4, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ActionStatusInfo:
+        """Build a status from a dict read back from a status file or an event."""
+        info = cls(values["status"], msg=values.get("msg"), state=values.get("state"),
+                   duration=values.get("duration"), data=values.get("data"))
+        if values.get("timestamp") is not None:
+            info.timestamp = int(values["timestamp"])
+        return info
+
+    def write_to_file(self, status_file: str | None = None) -> None:
+        """Write the status YAML to a file, atomically, when a path is given."""
+        if status_file:
+            from bosun_local.plugins.atomic_fs import write_text_atomic
+
+            write_text_atomic(status_file, self.to_yaml())
+
+    def __str__(self) -> str:
+        return self.to_yaml()
+
+    def __repr__(self) -> str:
+        return f"ActionStatusInfo(status={self.status!r}, msg={self.msg!r}, state={self.state!r})"

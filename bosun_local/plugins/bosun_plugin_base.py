@@ -1,0 +1,121 @@
+"""BosunPluginBase: the class every management-agent plugin derives from."""
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bosun_local.plugins.action_status import ActionStatus, ActionStatusInfo
+from bosun_local.plugins.constants import BosunPluginConfigConstants
+from bosun_local.plugins.deployment_info import DeploymentInfo
+from bosun_local.plugins.endpoint_info import EndpointInfo
+from bosun_local.plugins.pe_info import PEInfo
+from bosun_local.plugins.settings import resolve_settings
+
+
+class BosunPluginBase(ABC):
+    """One method per action; each returns an ActionStatusInfo."""
+
+    # Settings a plugin understands, with their defaults; built-ins read them through `settings()`.
+    DEFAULT_SETTINGS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, plugin_config: dict[str, Any] | None, private_config_file: str | None = None,
+                 pe_info: dict[str, Any] | None = None, dry_run: bool = False) -> None:
+        self._plugin_config: dict[str, Any] = plugin_config or {}
+        self._private_config_file = private_config_file
+        self._pe_info = PEInfo(pe_info) if pe_info else None
+        self._logger = logging.getLogger(f"{self.__class__.__module__}.{self.__class__.__name__}")
+        self._dry_run = dry_run
+        self._deployment_info: dict[str, Any] | None = None
+        self._endpoint_info: dict[str, Any] | None = None
+
+    @classmethod
+    def sample_plugin_config(cls) -> dict[str, Any]:
+        """Return the `pluginConfig` written by `bosun-plugin-runner --gen-config`."""
+        return dict(cls.DEFAULT_SETTINGS)
+
+    def settings(self) -> dict[str, Any]:
+        """Return DEFAULT_SETTINGS overridden by pluginConfig, then by the private config file."""
+        return resolve_settings(self.DEFAULT_SETTINGS, self._plugin_config, self._private_config_file,
+                                self.__class__.__name__, self._logger)
+
+    @property
+    def pe_info(self) -> PEInfo | None:
+        return self._pe_info
+
+    @property
+    def dry_run(self) -> bool:
+        return self._dry_run
+
+    def endpoint_update(self, endpoint_info: EndpointInfo) -> ActionStatusInfo:
+        """Update an endpoint; plugins without endpoints keep this no-op."""
+        return ActionStatusInfo(ActionStatus.OK, msg=f"{type(self).__name__} manages no endpoints: nothing to do")
+
+    def endpoint_status(self, endpoint_info: EndpointInfo) -> ActionStatusInfo:
+        """Report an endpoint's status; plugins without endpoints keep this no-op."""
+        return ActionStatusInfo(ActionStatus.OK, msg=f"{type(self).__name__} manages no endpoints: nothing to do")
+
+    @abstractmethod
+    def plugin_start(self) -> ActionStatusInfo:
+        """Prepare the prediction environment when the agent starts."""
+
+    @abstractmethod
+    def plugin_stop(self) -> ActionStatusInfo:
+        """Release what plugin_start set up when the agent stops."""
+
+    @abstractmethod
+    def deployment_list(self) -> ActionStatusInfo:
+        """Report every deployment running in the environment (data: id -> status dict)."""
+
+    @abstractmethod
+    def deployment_start(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        """Launch a deployment."""
+
+    @abstractmethod
+    def deployment_stop(self, deployment_id: str) -> ActionStatusInfo:
+        """Stop a deployment and remove what it runs on."""
+
+    @abstractmethod
+    def deployment_replace_model(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        """Swap a running deployment's model for deployment_info.new_model_id."""
+
+    @abstractmethod
+    def pe_status(self) -> ActionStatusInfo:
+        """Check the prediction environment, and the status of each deployment in it."""
+
+    @abstractmethod
+    def deployment_status(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        """Check one deployment."""
+
+    def deployment_relaunch(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        """Stop (ignoring its errors, the deployment is started again right away), then start."""
+        self._logger.info("Processing deployment relaunch")
+        status = self.deployment_stop(deployment_info.id)
+        self._logger.info("Deployment stop status: %s", status)
+        return self.deployment_start(deployment_info)
+
+    def run_action(self, action: str, deployment_info: dict[str, Any] | None,
+                   endpoint_info: dict[str, Any] | None = None,
+                   status_file: str | Path | None = None) -> ActionStatusInfo:
+        """Run one action, catching every error into a failing status; write it to status_file if given."""
+        from bosun_local.plugins.actions import execute_action
+
+        status = execute_action(self, action, deployment_info, endpoint_info)
+        status.write_to_file(str(status_file) if status_file else None)
+        return status
+
+    @staticmethod
+    def get_sanitized_config(parsed_config: dict[str, Any]) -> dict[str, Any]:
+        """Return a copy of a config with the MLOps API token masked, for logging."""
+        sanitized = dict(parsed_config)
+        key = BosunPluginConfigConstants.MLOPS_API_TOKEN_KEY
+        if sanitized.get(key):
+            sanitized[key] = str(sanitized[key])[:12] + "*******"
+        return sanitized
+
+    def _set_deployment_info(self, deployment_info: dict[str, Any]) -> None:
+        self._deployment_info = deployment_info
+
+    def _set_endpoint_info(self, endpoint_info: dict[str, Any]) -> None:
+        self._endpoint_info = endpoint_info

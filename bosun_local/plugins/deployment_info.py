@@ -1,0 +1,117 @@
+"""DeploymentInfo: the validated `deploymentInfo` section of an action config."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bosun_local.plugins.constants import ModelExecutionType
+from bosun_local.plugins.info_fields import (
+    choice_field,
+    dict_field,
+    id_field,
+    path_field,
+    require_mapping,
+    str_field,
+)
+
+_OPTIONAL_STR = ("name", "description", "modelFormat", "modelName", "modelDescription")
+_OPTIONAL_PATH = ("modelArtifact", "featureTypes", "settings")
+
+
+class DeploymentInfo:
+    """One deployment as the agent describes it to a plugin; unknown keys are ignored."""
+
+    def __init__(self, deployment_info: dict[str, Any], parent: str = "deploymentInfo") -> None:
+        values = require_mapping(deployment_info, parent)
+        info: dict[str, Any] = {
+            "id": id_field(values, "id", parent),
+            "modelId": id_field(values, "modelId", parent),
+            "modelExecutionType": choice_field(values, "modelExecutionType", parent, ModelExecutionType.ALL),
+            "keyValueConfig": dict_field(values, "keyValueConfig", parent),
+        }
+        for key in _OPTIONAL_STR:
+            if key in values:
+                info[key] = str_field(values, key, parent)
+        for key in _OPTIONAL_PATH:
+            if key in values:
+                info[key] = path_field(values, key, parent)
+        if values.get("newModelId") is not None:
+            info["newModelId"] = id_field(values, "newModelId", parent)
+        self._deployment_info = info
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the validated fields as plain data (paths as strings)."""
+        return {k: str(v) if isinstance(v, Path) else v for k, v in self._deployment_info.items()}
+
+    def to_yaml(self) -> str:
+        """Return the validated fields as YAML."""
+        return yaml.safe_dump(self.to_dict(), indent=4, sort_keys=False)
+
+    def __str__(self) -> str:
+        return self.to_yaml()
+
+    def __repr__(self) -> str:
+        return f"DeploymentInfo(id={self.id!r}, model_id={self.model_id!r})"
+
+    @property
+    def id(self) -> str:
+        return self._deployment_info["id"]
+
+    @property
+    def model_id(self) -> str:
+        return self._deployment_info["modelId"]
+
+    @property
+    def new_model_id(self) -> str | None:
+        return self._deployment_info.get("newModelId")
+
+    @property
+    def current_model_id(self) -> str:
+        """Return the model the deployment should run: the new model during a replacement."""
+        return self.new_model_id or self.model_id
+
+    @property
+    def model_execution_type(self) -> str:
+        return self._deployment_info["modelExecutionType"]
+
+    @property
+    def kv_config(self) -> dict[str, Any]:
+        return self._deployment_info["keyValueConfig"]
+
+    @property
+    def key_value_config(self) -> dict[str, Any]:
+        return self.kv_config
+
+    @property
+    def name(self) -> str | None:
+        return self._deployment_info.get("name")
+
+    @property
+    def description(self) -> str | None:
+        return self._deployment_info.get("description")
+
+    @property
+    def model_artifact(self) -> Path | None:
+        return self._deployment_info.get("modelArtifact")
+
+    @property
+    def model_format(self) -> str | None:
+        return self._deployment_info.get("modelFormat")
+
+    @property
+    def model_name(self) -> str | None:
+        return self._deployment_info.get("modelName")
+
+    @property
+    def model_description(self) -> str | None:
+        return self._deployment_info.get("modelDescription")
+
+    @property
+    def feature_types_path(self) -> Path | None:
+        return self._deployment_info.get("featureTypes")
+
+    @property
+    def settings_path(self) -> Path | None:
+        return self._deployment_info.get("settings")

@@ -1,0 +1,89 @@
+"""PEInfo: the validated `peInfo` section of an action config (the prediction environment)."""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from bosun_local.plugins.deployment_info import DeploymentInfo
+from bosun_local.plugins.info_fields import ActionConfigError, dict_field, id_field, require_mapping, str_field
+
+
+class PEInfo:
+    """A prediction environment and the deployments in it (given as ids or as deployment dicts)."""
+
+    def __init__(self, pe_info: dict[str, Any], parent: str = "peInfo") -> None:
+        values = require_mapping(pe_info, parent)
+        info: dict[str, Any] = {"id": id_field(values, "id", parent)}
+        for key in ("name", "description", "createdBy"):
+            if key in values:
+                info[key] = str_field(values, key, parent)
+        if values.get("createdOn") is not None:
+            info["createdOn"] = values["createdOn"]
+        info["keyValueConfig"] = dict_field(values, "keyValueConfig", parent)
+        raw = values.get("deployments") or []
+        if not isinstance(raw, list):
+            raise ActionConfigError(f"{parent}.deployments", f"must be a list, got {type(raw).__name__}",
+                                    fix="list deployment ids, or deployment mappings")
+        ids: list[str] = []
+        infos: list[DeploymentInfo] = []
+        for index, entry in enumerate(raw):
+            where = f"{parent}.deployments[{index}]"
+            if isinstance(entry, dict):
+                info_obj = DeploymentInfo(entry, parent=where)
+                infos.append(info_obj)
+                ids.append(info_obj.id)
+            else:
+                ids.append(id_field({"id": entry}, "id", where) or "")
+        info["deployments"] = raw
+        self._pe_info = info
+        self._deployment_ids = ids
+        self._deployment_infos = infos
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the validated fields as plain data."""
+        return dict(self._pe_info)
+
+    def to_yaml(self) -> str:
+        """Return the validated fields as YAML."""
+        return yaml.safe_dump(self.to_dict(), indent=4, sort_keys=False, default_flow_style=False)
+
+    def __str__(self) -> str:
+        return self.to_yaml()
+
+    def __repr__(self) -> str:
+        return f"PEInfo(id={self.id!r}, deployments={self._deployment_ids!r})"
+
+    @property
+    def id(self) -> str:
+        return self._pe_info["id"]
+
+    @property
+    def name(self) -> str | None:
+        return self._pe_info.get("name")
+
+    @property
+    def description(self) -> str | None:
+        return self._pe_info.get("description")
+
+    @property
+    def created_on(self) -> Any:
+        return self._pe_info.get("createdOn")
+
+    @property
+    def created_by(self) -> str | None:
+        return self._pe_info.get("createdBy")
+
+    @property
+    def kv_config(self) -> dict[str, Any]:
+        return self._pe_info["keyValueConfig"]
+
+    @property
+    def deployment_ids(self) -> list[str]:
+        """Return the id of every deployment in the environment, however it was given."""
+        return list(self._deployment_ids)
+
+    @property
+    def deployments(self) -> list[DeploymentInfo]:
+        """Return the deployments given as full mappings (ids alone are in `deployment_ids`)."""
+        return list(self._deployment_infos)
