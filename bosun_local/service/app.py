@@ -1,0 +1,71 @@
+"""The FastAPI application: routers per resource, auth, error shapes, background workers."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bosun_local import __version__
+from bosun_local.config import Config
+from bosun_local.errors import BosunError
+from bosun_local.service.auth import BearerAuthMiddleware, load_or_create_token
+from bosun_local.service.context import ServiceContext
+from bosun_local.service.storage import open_storage
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts) + " (see /openapi.json for the expected shape)"
+
+
+def create_app(config: Config) -> FastAPI:
+    """Build the service app for a data dir (creating its database, token and default environment)."""
+    from bosun_local.service import background, bootstrap
+    from bosun_local.service.routes import ROUTERS
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    storage = open_storage(config.data_dir)
+    token = load_or_create_token(config.token_file)
+    ctx = ServiceContext(config=config, storage=storage, token=token)
+    bootstrap.ensure_default_environment(ctx)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workers = background.start(ctx)
+        try:
+            yield
+        finally:
+            workers.stop()
+            storage.close()
+
+    app = FastAPI(title="bosun-local MLOps service", version=__version__, lifespan=lifespan,
+                  description="Control plane of bosun-local: model packages, prediction environments, deployments, "
+                              "the action queue, events, notification rules and monitoring figures.")
+    app.state.ctx = ctx
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.method} {request.url.path}: see /openapi.json for the API"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(BosunError)
+    async def on_bosun(request: Request, exc: BosunError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status_code", 400))
+
+    app.add_middleware(BearerAuthMiddleware, token=token)
+    return app

@@ -1,0 +1,47 @@
+"""Bearer-token auth: one token per data dir, created at first start, checked on every route but the open ones."""
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+# Open routes: liveness for probes and the API description (it reveals routes, never resources).
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+def load_or_create_token(token_file: Path) -> str:
+    """Return the service token, writing a new one (mode 0600) when the data dir has none."""
+    from bosun_local.config import write_private
+
+    if token_file.is_file():
+        token = token_file.read_text().strip()
+        if token:
+            return token
+    token = secrets.token_urlsafe(32)
+    write_private(token_file, token + "\n")
+    return token
+
+
+class BearerAuthMiddleware:
+    """Reject requests without the right bearer token before any routing, so a 401 says nothing about resources."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if secrets.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"detail": "missing or wrong bearer token: send `Authorization: Bearer <token>` with the "
+                                     "token from the service data dir's `token` file"}).encode()
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"www-authenticate", b"Bearer")]})
+        await send({"type": "http.response.body", "body": body})

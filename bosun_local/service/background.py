@@ -1,0 +1,68 @@
+"""Background threads of the service: retention purge and webhook delivery."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bosun_local.service.context import ServiceContext
+from bosun_local.service.events import record_event
+from bosun_local.service.notifications import Notifier
+from bosun_local.service.timeutil import iso, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def retention_days(ctx: ServiceContext) -> float:
+    """Return the event retention: the service setting when set, else config key eventRetentionDays."""
+    stored = ctx.storage.get_setting("eventRetentionDays")
+    return float(stored if stored is not None else ctx.config["eventRetentionDays"])
+
+
+def purge_once(ctx: ServiceContext, older_than_days: float | None = None) -> int:
+    """Delete events older than the retention; record how many went when any did."""
+    days = retention_days(ctx) if older_than_days is None else older_than_days
+    before = iso(utcnow() - timedelta(days=days))
+    removed = ctx.storage.purge_events(before)
+    if removed:
+        record_event(ctx, "events_purged", "info", f"retention purge removed {removed} event(s) older than "
+                     f"{days:g} day(s)", data={"removed": removed, "before": before, "retentionDays": days})
+    return removed
+
+
+@dataclass
+class Workers:
+    """The running background threads and the flag that stops them."""
+
+    wake: threading.Event
+    stop_flag: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask every thread to finish and wait a bounded time for each."""
+        self.stop_flag.set()
+        self.wake.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def _purge_loop(ctx: ServiceContext, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            purge_once(ctx)
+        except Exception:  # keep purging on later rounds even if one round hits a locked database
+            log.exception("retention purge failed")
+        stop.wait(ctx.limits.purge_interval_sec)
+
+
+def start(ctx: ServiceContext) -> Workers:
+    """Start the purge and notifier threads."""
+    workers = Workers(wake=ctx.wake_notifier)
+    notifier = Notifier(ctx, workers.stop_flag)
+    for name, target in (("bosun-purge", lambda: _purge_loop(ctx, workers.stop_flag)),
+                         ("bosun-notifier", notifier.run)):
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        workers.threads.append(thread)
+    return workers

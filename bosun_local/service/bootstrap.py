@@ -1,0 +1,35 @@
+"""First-start setup: the default docker prediction environment."""
+from __future__ import annotations
+
+from bosun_local.service.context import ServiceContext
+from bosun_local.service.events import record_event
+from bosun_local.service.timeutil import new_id, now_iso
+
+DEFAULT_ENVIRONMENT_NAME = "docker"
+# The docker plugin's keys (the seed's plugin.docker.conf.yaml) copied from the user's config at first start.
+DOCKER_PLUGIN_KEYS = ("dockerNetwork", "traefikImage", "outfacingPredictionURLPrefix", "agentImage", "rabbitmqImage",
+                      "ppsBaseImage", "generatedImagePrefix", "containerNamePrefix", "traefikPortMapping",
+                      "rabbitmqPortMapping", "monitoringEnabled", "rabbitmqQueueName")
+
+
+def default_plugin_config(ctx: ServiceContext) -> dict[str, object]:
+    """Return the docker plugin config built from the resolved bosun-local config."""
+    return {key: ctx.config[key] for key in DOCKER_PLUGIN_KEYS if key in ctx.config.values}
+
+
+def ensure_default_environment(ctx: ServiceContext) -> None:
+    """Create the default docker environment once; later starts leave it as the user changed it."""
+    if ctx.storage.get_setting("defaultEnvironmentId"):
+        return
+    now = now_iso()
+    env = {"id": new_id(), "name": DEFAULT_ENVIRONMENT_NAME, "platform": "docker",
+           "description": "Docker Compose stacks on this host (created at first start)",
+           "pluginConfig": default_plugin_config(ctx), "command": None, "createdAt": now, "updatedAt": now}
+    existing = ctx.storage.find_environment_by_name(DEFAULT_ENVIRONMENT_NAME)
+    with ctx.storage.transaction():
+        if existing is None:
+            ctx.storage.insert_environment(env)
+        ctx.storage.put_setting("defaultEnvironmentId", (existing or env)["id"])
+    if existing is None:
+        record_event(ctx, "environment_created", "info", f"created the default docker environment {env['id']}",
+                     environment_id=env["id"])

@@ -1,0 +1,36 @@
+"""Per-deployment, per-model, per-minute monitoring figures: merging ingest records into a minute."""
+from __future__ import annotations
+
+from typing import Any
+
+# Scalar fields summed across the records of one minute.
+SUM_FIELDS = ("predictions", "userErrors", "systemErrors", "executionTimeMs", "rows", "predictionSum",
+              "actualsMatched", "absErrorSum", "correct")
+
+
+def empty_minute(deployment_id: str, model_id: str, minute: str) -> dict[str, Any]:
+    """Return a minute with no figures yet."""
+    doc: dict[str, Any] = {"deploymentId": deployment_id, "modelId": model_id, "minute": minute, "records": 0}
+    doc.update({name: 0 for name in SUM_FIELDS})
+    doc.update({"latencyCounts": [], "predictionCounts": [], "featureCounts": {}})
+    return doc
+
+
+def add_counts(into: list[int | float], more: list[int | float]) -> list[int | float]:
+    """Return two count vectors summed element-wise (the shorter padded with zeros)."""
+    size = max(len(into), len(more))
+    return [(into[i] if i < len(into) else 0) + (more[i] if i < len(more) else 0) for i in range(size)]
+
+
+def merge_record(doc: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """Add one ingest record's figures to a minute and return it."""
+    doc["records"] += 1
+    for name in SUM_FIELDS:
+        doc[name] += record.get(name) or 0
+    if record.get("latencyCounts"):
+        doc["latencyCounts"] = add_counts(doc["latencyCounts"], record["latencyCounts"])
+    if record.get("predictionCounts"):
+        doc["predictionCounts"] = add_counts(doc["predictionCounts"], record["predictionCounts"])
+    for feature, counts in (record.get("featureCounts") or {}).items():
+        doc["featureCounts"][feature] = add_counts(doc["featureCounts"].get(feature, []), counts)
+    return doc

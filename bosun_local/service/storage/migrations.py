@@ -1,0 +1,43 @@
+"""Schema migrations of the SQLite store; `PRAGMA user_version` holds the applied version."""
+from __future__ import annotations
+
+# Each entry moves the schema from version i to i + 1; append, never edit a released one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE packages (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL, baseline TEXT);
+    CREATE INDEX packages_name ON packages (name);
+    CREATE TABLE environments (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, doc TEXT NOT NULL);
+    CREATE TABLE deployments (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, environment_id TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, doc TEXT NOT NULL);
+    CREATE UNIQUE INDEX deployments_live_name ON deployments (name) WHERE deleted = 0;
+    CREATE TABLE actions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, deployment_id TEXT NOT NULL,
+        type TEXT NOT NULL, status TEXT NOT NULL, lease_expires_at TEXT, created_at TEXT NOT NULL,
+        doc TEXT NOT NULL);
+    CREATE INDEX actions_queue ON actions (deployment_id, status, seq);
+    CREATE INDEX actions_status ON actions (status, seq);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, time TEXT NOT NULL,
+        deployment_id TEXT, environment_id TEXT, type TEXT NOT NULL, status TEXT NOT NULL,
+        message TEXT NOT NULL, data TEXT NOT NULL);
+    CREATE INDEX events_time ON events (time);
+    CREATE INDEX events_deployment ON events (deployment_id, time);
+    CREATE TABLE agents (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+    CREATE TABLE notification_rules (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, status TEXT NOT NULL, next_attempt_at TEXT NOT NULL,
+        doc TEXT NOT NULL);
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+    CREATE TABLE ingested_records (record_id TEXT PRIMARY KEY, received_at TEXT NOT NULL);
+    CREATE INDEX ingested_records_time ON ingested_records (received_at);
+    CREATE TABLE minute_figures (
+        deployment_id TEXT NOT NULL, model_id TEXT NOT NULL, minute TEXT NOT NULL, doc TEXT NOT NULL,
+        PRIMARY KEY (deployment_id, minute, model_id));
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
