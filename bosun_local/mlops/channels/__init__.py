@@ -1,0 +1,1 @@
+"""Channels that carry encoded records from the library's buffer to a spool."""

@@ -1,0 +1,147 @@
+"""Turn what apps pass to report_* (DataFrames, dicts, lists, numpy arrays) into JSON-ready columns."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bosun_local.errors import BosunError
+
+
+class MLOpsInputError(BosunError):
+    """An argument of a report_* call has the wrong shape or type."""
+
+
+def _clean(values: list[Any]) -> list[Any]:
+    """Replace NaN/inf (not valid JSON) by null; leave other values alone."""
+    for i, v in enumerate(values):
+        if isinstance(v, float) and not math.isfinite(v):
+            values[i] = None
+    return values
+
+
+def _column_list(values: Any, name: str) -> list[Any]:
+    """Return a plain list copy of one column (list, tuple, numpy array or pandas Series)."""
+    if hasattr(values, "tolist"):
+        out = values.tolist()
+    elif isinstance(values, list | tuple):
+        out = list(values)
+    else:
+        raise MLOpsInputError(
+            f"feature column {name!r} is a {type(values).__name__}",
+            fix="pass each column as a list (or a pandas DataFrame)",
+        )
+    # datetimes and other non-JSON scalars become text; numbers stay numbers
+    return _clean([v if v is None or isinstance(v, str | int | float | bool) else str(v) for v in out])
+
+
+def _frame_columns(df: Any) -> dict[str, list[Any]]:
+    """Return the columns of a pandas DataFrame, NaN as null, datetimes as ISO text."""
+    columns: dict[str, list[Any]] = {}
+    for name in df.columns:
+        series = df[name]
+        kind = series.dtype.kind
+        if kind == "M":
+            values = [None if v is None else v.isoformat() for v in series.astype(object).where(series.notna(), None)]
+        elif kind in "fc":
+            values = _clean(series.tolist())
+        elif kind in "iub":
+            values = series.tolist()
+        else:
+            values = _column_list(series, str(name))
+        columns[str(name)] = values
+    return columns
+
+
+def normalize_features(features: Any) -> dict[str, list[Any]] | None:
+    """Return features as column -> list from a DataFrame, a dict of lists or a list of row dicts."""
+    if features is None:
+        return None
+    if hasattr(features, "columns") and hasattr(features, "dtypes"):
+        return _frame_columns(features)
+    if isinstance(features, Mapping):
+        columns = {str(k): _column_list(v, str(k)) for k, v in features.items()}
+    elif isinstance(features, Sequence) and not isinstance(features, str | bytes):
+        columns = _rows_to_columns(features)
+    else:
+        raise MLOpsInputError(
+            f"features_df is a {type(features).__name__}",
+            fix="pass a pandas DataFrame, a dict of column -> list, or a list of row dicts",
+        )
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        detail = ", ".join(f"{k}={len(v)}" for k, v in columns.items())
+        raise MLOpsInputError(
+            f"features_df columns differ in length: {detail}", fix="give every column one value per row"
+        )
+    return columns
+
+
+def _rows_to_columns(rows: Sequence[Any]) -> dict[str, list[Any]]:
+    """Pivot a list of row dicts into columns; a key missing in a row becomes null."""
+    names: dict[str, None] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise MLOpsInputError(
+                f"features_df[{i}] is a {type(row).__name__}, not a row dict",
+                fix="pass a list of dicts (one per row), a dict of column -> list, or a DataFrame",
+            )
+        for key in row:
+            names.setdefault(key, None)
+    columns = {str(name): [row.get(name) for row in rows] for name in names}
+    return {k: _column_list(v, k) for k, v in columns.items()}
+
+
+def normalize_predictions(
+    predictions: Any, class_names: Sequence[str] | None
+) -> tuple[list[Any] | None, list[str] | None]:
+    """Return predictions as a list (numbers/labels, or probability lists) and the class names."""
+    if predictions is None:
+        return None, list(class_names) if class_names is not None else None
+    names = [str(c) for c in class_names] if class_names is not None else None
+    if hasattr(predictions, "columns") and hasattr(predictions, "dtypes"):
+        if names is None:
+            names = [str(c) for c in predictions.columns]
+        values = predictions.to_numpy().tolist()
+        if len(predictions.columns) == 1 and class_names is None:
+            values, names = [row[0] for row in values], None
+    elif hasattr(predictions, "tolist"):
+        values = predictions.tolist()
+    elif isinstance(predictions, Sequence) and not isinstance(predictions, str | bytes):
+        values = [p.tolist() if hasattr(p, "tolist") else (list(p) if isinstance(p, tuple) else p) for p in predictions]
+    else:
+        raise MLOpsInputError(
+            f"predictions is a {type(predictions).__name__}",
+            fix="pass a list of predictions (numbers, labels, or one probability list per row)",
+        )
+    if not isinstance(values, list):
+        raise MLOpsInputError("predictions is a scalar", fix="pass one prediction per row, as a list")
+    probability_rows = bool(values) and isinstance(values[0], list)
+    if probability_rows:
+        if names is None:
+            raise MLOpsInputError(
+                "predictions are probability lists but class_names is missing",
+                fix="pass class_names=[...] in the order of the probability columns",
+            )
+        for i, row in enumerate(values):
+            if not isinstance(row, list) or len(row) != len(names):
+                raise MLOpsInputError(
+                    f"predictions[{i}] has {len(row) if isinstance(row, list) else 1} values for {len(names)} classes",
+                    fix="give one probability per class name in every row",
+                )
+            _clean(row)
+    else:
+        _clean(values)
+    return values, names
+
+
+def normalize_association_ids(association_ids: Any) -> list[str] | None:
+    """Return association ids as a list of strings."""
+    if association_ids is None:
+        return None
+    values = association_ids.tolist() if hasattr(association_ids, "tolist") else association_ids
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise MLOpsInputError(
+            f"association_ids is a {type(association_ids).__name__}", fix="pass a list with one id per row"
+        )
+    return [str(v) for v in values]

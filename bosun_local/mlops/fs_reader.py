@@ -1,0 +1,237 @@
+"""Filesystem spool reader for the monitoring agent: read batches, commit positions, resume after restarts.
+
+Usage (at least once: commit only after the records are stored)::
+
+    reader = FilesystemSpoolReader(directory)
+    batch = reader.read(max_records=1000)
+    store(batch.records); reader.write_rejects(batch.rejects)
+    reader.commit(batch.position)
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bosun_local.errors import BosunError
+from bosun_local.mlops import records
+from bosun_local.mlops.fs_spool import (
+    OFFSET_NAME,
+    READER_LOCK_NAME,
+    REJECTED_DIR,
+    read_offset,
+    spool_numbers,
+    spool_path,
+)
+
+log = logging.getLogger("bosun_local.mlops")
+
+_CHUNK = 4 << 20
+
+
+@dataclass(frozen=True, order=True)
+class SpoolPosition:
+    """A place in the spool: byte offset within spool file number ``file``."""
+
+    file: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class SpoolReject:
+    """A line that could not be parsed or validated, where it was, and why."""
+
+    file: int
+    offset: int
+    line: bytes
+    reason: str
+
+
+@dataclass
+class SpoolBatch:
+    """Records read in one call, the rejects among them, and the position to commit once stored."""
+
+    records: list[records.Record] = field(default_factory=list)
+    rejects: list[SpoolReject] = field(default_factory=list)
+    position: SpoolPosition = SpoolPosition(0, 0)
+
+    def __len__(self) -> int:
+        return len(self.records) + len(self.rejects)
+
+
+class SpoolLockedError(BosunError):
+    """Another process already reads this spool directory."""
+
+
+class FilesystemSpoolReader:
+    """Reads one spool directory; holds its reader lock so two agents never consume the same files."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.directory / READER_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(self._lock_fd)
+            raise SpoolLockedError(
+                f"spool directory {self.directory} is already read by another process",
+                fix="run one monitoring agent per filesystem spool (use RabbitMQ to share work between agents)",
+            ) from exc
+        try:
+            committed = read_offset(self.directory)
+        except ValueError as exc:
+            os.close(self._lock_fd)
+            raise BosunError(str(exc), fix=f"delete {self.directory / OFFSET_NAME} to re-read the spool") from exc
+        if committed is None:
+            numbers = spool_numbers(self.directory)
+            committed = (numbers[0] if numbers else 1, 0)
+        self.committed = SpoolPosition(*committed)
+        self.cursor = self.committed
+
+    def read(self, max_records: int = 1000) -> SpoolBatch:
+        """Return up to max_records records (and rejects) after the cursor, advancing the cursor."""
+        batch = SpoolBatch(position=self.cursor)
+        while len(batch) < max_records:
+            number, offset = self.cursor.file, self.cursor.offset
+            path = spool_path(self.directory, number)
+            later = [n for n in spool_numbers(self.directory) if n > number]
+            if not path.exists():
+                if not later:
+                    break
+                self.cursor = SpoolPosition(later[0], 0)
+                continue
+            offset = self._read_lines(path, number, offset, max_records, batch)
+            if len(batch) >= max_records:
+                self.cursor = SpoolPosition(number, offset)
+                break
+            if not later:
+                self.cursor = SpoolPosition(number, offset)
+                break
+            # A later file exists, so writers are done with this one: read what was appended meanwhile,
+            # then end its partial tail (a writer killed mid-line) as a reject and move on.
+            offset = self._read_lines(path, number, offset, max_records, batch)
+            if len(batch) >= max_records:
+                self.cursor = SpoolPosition(number, offset)
+                break
+            size = path.stat().st_size
+            if size > offset:
+                with open(path, "rb") as fh:
+                    fh.seek(offset)
+                    tail = fh.read()
+                batch.rejects.append(SpoolReject(number, offset, tail, "truncated record at the end of a rotated file"))
+            self.cursor = SpoolPosition(later[0], 0)
+        batch.position = self.cursor
+        return batch
+
+    def _read_lines(self, path: Path, number: int, offset: int, max_records: int, batch: SpoolBatch) -> int:
+        """Parse complete lines of one file from offset into batch; return the offset after the last one."""
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            while len(batch) < max_records:
+                chunk = fh.read(_CHUNK)
+                if not chunk:
+                    break
+                lines = chunk.split(b"\n")
+                complete = lines[:-1]
+                if not complete:
+                    if len(chunk) < _CHUNK:
+                        break  # a partial line being written: wait for its newline
+                    # A line longer than one chunk: read it whole.
+                    fh.seek(offset)
+                    line = fh.readline()
+                    if not line.endswith(b"\n"):
+                        break
+                    complete = [line[:-1]]
+                for line in complete:
+                    if len(batch) >= max_records:
+                        break
+                    self._parse_into(line, number, offset, batch)
+                    offset += len(line) + 1
+                fh.seek(offset)
+        return offset
+
+    @staticmethod
+    def _parse_into(line: bytes, number: int, offset: int, batch: SpoolBatch) -> None:
+        if not line.strip():
+            return
+        try:
+            batch.records.append(records.parse(line))
+        except records.RecordError as exc:
+            batch.rejects.append(SpoolReject(number, offset, line, exc.reason))
+
+    def rewind(self) -> None:
+        """Move the cursor back to the committed position (re-read what was not committed)."""
+        self.cursor = self.committed
+
+    def commit(self, position: SpoolPosition) -> None:
+        """Persist position as consumed and delete the spool files wholly before it."""
+        tmp = self.directory / (OFFSET_NAME + ".tmp")
+        payload = {"file": position.file, "offset": position.offset, "committedAt": time.time()}
+        with open(tmp, "w") as fh:
+            json.dump(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.directory / OFFSET_NAME)
+        self.committed = position
+        if self.cursor < position:
+            self.cursor = position
+        for number in spool_numbers(self.directory):
+            if number >= position.file:
+                break
+            try:
+                spool_path(self.directory, number).unlink()
+            except FileNotFoundError:
+                pass
+
+    def backlog_bytes(self) -> int:
+        """Return the bytes written to the spool but not yet committed."""
+        total = 0
+        for number in spool_numbers(self.directory):
+            if number < self.committed.file:
+                continue
+            try:
+                size = spool_path(self.directory, number).stat().st_size
+            except FileNotFoundError:
+                continue
+            total += size - (self.committed.offset if number == self.committed.file else 0)
+        return max(total, 0)
+
+    def write_rejects(self, rejects: list[SpoolReject]) -> list[Path]:
+        """Append rejects with their reasons to rejected/fs_spool.<N>.rejected (JSON lines); return those files."""
+        target_dir = self.directory / REJECTED_DIR
+        by_file: dict[int, list[SpoolReject]] = {}
+        for reject in rejects:
+            by_file.setdefault(reject.file, []).append(reject)
+        targets = []
+        for number, group in by_file.items():
+            target_dir.mkdir(exist_ok=True)
+            target = target_dir / f"fs_spool.{number}.rejected"
+            with open(target, "a", encoding="utf-8") as fh:
+                for reject in group:
+                    entry = {
+                        "reason": reject.reason,
+                        "file": f"fs_spool.{reject.file}",
+                        "offset": reject.offset,
+                        "line": reject.line.decode("utf-8", errors="replace"),
+                    }
+                    fh.write(json.dumps(entry) + "\n")
+            log.warning("spool %s: %d rejected record(s) written to %s", self.directory, len(group), target)
+            targets.append(target)
+        return targets
+
+    def close(self) -> None:
+        """Release the reader lock."""
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def __enter__(self) -> FilesystemSpoolReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,291 @@
+"""The datarobot-mlops spool record: build, encode, parse and validate the JSON wire format.
+
+One record is one JSON object: ``{"header": {...}, "data": "<JSON string>"}``. The header says which
+deployment and which kind of data; ``data`` is itself JSON text. Both our reporting library and the
+public datarobot-mlops library (JSON data format) write exactly this shape.
+"""
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bosun_local import __version__
+
+DEPLOYMENT_STATS = "DEPLOYMENT_STATS"
+PREDICTIONS_DATA = "PREDICTIONS_DATA"
+# Not written by datarobot-mlops (it posts actuals to the API); our extension, same envelope.
+ACTUALS = "ACTUALS"
+DATA_TYPES = (DEPLOYMENT_STATS, PREDICTIONS_DATA, ACTUALS)
+
+HEADER_VERSION = 2
+LANGUAGE = "python"
+LIB_VERSION = f"bosun-local-{__version__}"
+
+_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class RecordError(ValueError):
+    """A spool record cannot be parsed or fails validation; ``reason`` says which field and why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def format_timestamp(moment: datetime | None = None) -> str:
+    """Return a UTC timestamp in the library's format, e.g. ``2026-11-21 19:43:07.883+0000``."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime(_TIMESTAMP_FORMAT)[:-3] + "+0000"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Return the aware UTC datetime of a record timestamp (library format or ISO 8601)."""
+    if not isinstance(text, str) or not text:
+        raise RecordError(f"timestamp must be a non-empty string, got {text!r}")
+    candidate = text.strip().replace(" ", "T", 1)
+    if candidate.endswith("Z"):
+        candidate = candidate[:-1] + "+00:00"
+    elif len(candidate) > 5 and candidate[-5] in "+-" and candidate[-4:].isdigit():
+        candidate = f"{candidate[:-2]}:{candidate[-2:]}"
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError as exc:
+        raise RecordError(f"timestamp {text!r} is not like '2026-11-21 19:43:07.883+0000'") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class Record:
+    """One parsed spool record: header fields plus the decoded ``data`` object."""
+
+    id: str
+    deployment_id: str
+    data_type: str
+    data: dict[str, Any]
+    header: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_id(self) -> str | None:
+        """Return the model id the record reports about."""
+        return self.data.get("modelId")
+
+    @property
+    def timestamp(self) -> datetime:
+        """Return the record's timestamp as an aware UTC datetime."""
+        return parse_timestamp(self.data["timestamp"])
+
+    @property
+    def rows(self) -> int:
+        """Return the number of rows (predictions or actuals) the record carries."""
+        if self.data_type == DEPLOYMENT_STATS:
+            return int(self.data["numPredictions"])
+        if self.data_type == ACTUALS:
+            return len(self.data["associationIds"])
+        return _prediction_rows(self.data)
+
+    def to_json(self) -> str:
+        """Return the record's wire text (one line, no newline)."""
+        return encode(self.id, self.deployment_id, self.data_type, self.data, self.header)
+
+
+def new_record_id() -> str:
+    """Return a fresh record id (a UUID4, as datarobot-mlops uses)."""
+    return str(uuid.uuid4())
+
+
+def _json_default(value: Any) -> Any:
+    """Encode numpy scalars, arrays and datetimes that reach json.dumps."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"value {value!r} of type {type(value).__name__} is not JSON serializable")
+
+
+def encode(
+    record_id: str,
+    deployment_id: str,
+    data_type: str,
+    data: dict[str, Any],
+    header: dict[str, Any] | None = None,
+) -> str:
+    """Return the wire text of one record; ``data`` is encoded to its JSON string here."""
+    data_text = json.dumps(data, separators=(",", ":"), default=_json_default, allow_nan=False)
+    head = {
+        "id": record_id,
+        "deploymentId": deployment_id,
+        "dataType": data_type,
+        "dataFormat": "json",
+        "dataLen": None,
+        "version": HEADER_VERSION,
+        "language": LANGUAGE,
+        "libVersion": LIB_VERSION,
+        "reserved": "",
+    }
+    if header:
+        head.update({k: v for k, v in header.items() if k not in ("id", "deploymentId", "dataType")})
+    return json.dumps({"header": head, "data": data_text}, separators=(",", ":"))
+
+
+def deployment_stats_data(
+    model_id: str,
+    num_predictions: int,
+    execution_time_ms: float,
+    user_error: bool = False,
+    system_error: bool = False,
+    timestamp: str | None = None,
+) -> dict[str, Any]:
+    """Return the ``data`` object of a DEPLOYMENT_STATS record."""
+    return {
+        "timestamp": timestamp or format_timestamp(),
+        "modelId": model_id,
+        "numPredictions": num_predictions,
+        "executionTime": execution_time_ms,
+        "userError": user_error,
+        "systemError": system_error,
+    }
+
+
+def parse(raw: bytes | str) -> Record:
+    """Parse and validate one record's wire text; raise RecordError naming the bad field."""
+    try:
+        outer = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordError(f"not JSON: {exc}") from exc
+    if not isinstance(outer, dict):
+        raise RecordError(f"record must be a JSON object, got {type(outer).__name__}")
+    header = outer.get("header")
+    if not isinstance(header, dict):
+        raise RecordError("record has no 'header' object")
+    record_id = _required_str(header, "id", "header")
+    deployment_id = _required_str(header, "deploymentId", "header")
+    data_type = _required_str(header, "dataType", "header")
+    if data_type not in DATA_TYPES:
+        raise RecordError(f"header.dataType {data_type!r} is not supported (expected one of {', '.join(DATA_TYPES)})")
+    data_format = header.get("dataFormat", "json")
+    if not isinstance(data_format, str) or data_format.lower() != "json":
+        raise RecordError(
+            f"header.dataFormat {data_format!r} is not supported: "
+            "set MLOPS_SPOOLER_DATA_FORMAT=JSON in the reporting app"
+        )
+    raw_data = outer.get("data")
+    if isinstance(raw_data, str):
+        try:
+            data = json.loads(raw_data)
+        except ValueError as exc:
+            raise RecordError(f"'data' is not a JSON string: {exc}") from exc
+    elif isinstance(raw_data, dict):
+        data = raw_data
+    else:
+        raise RecordError("record has no 'data' JSON string")
+    if not isinstance(data, dict):
+        raise RecordError(f"'data' must decode to a JSON object, got {type(data).__name__}")
+    validate_data(data_type, data)
+    return Record(record_id, deployment_id, data_type, data, header)
+
+
+def validate_data(data_type: str, data: dict[str, Any]) -> None:
+    """Check the fields of a record's ``data`` for its data type; raise RecordError on the first problem."""
+    parse_timestamp(data.get("timestamp"))  # type: ignore[arg-type]
+    model_id = data.get("modelId")
+    if model_id is not None and not isinstance(model_id, str):
+        raise RecordError(f"data.modelId must be a string, got {model_id!r}")
+    if data_type == DEPLOYMENT_STATS:
+        _check_stats(data)
+    elif data_type == PREDICTIONS_DATA:
+        _prediction_rows(data)
+    else:
+        _check_actuals(data)
+
+
+def _required_str(obj: dict[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{where}.{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_stats(data: dict[str, Any]) -> None:
+    count = data.get("numPredictions")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise RecordError(f"data.numPredictions must be an integer >= 0, got {count!r}")
+    elapsed = data.get("executionTime")
+    if not _is_number(elapsed) or not math.isfinite(elapsed) or elapsed < 0:
+        raise RecordError(f"data.executionTime must be a number of ms >= 0, got {elapsed!r}")
+    for key in ("userError", "systemError"):
+        if not isinstance(data.get(key, False), bool):
+            raise RecordError(f"data.{key} must be true or false, got {data.get(key)!r}")
+
+
+def _column_length(values: Any, where: str) -> int:
+    if not isinstance(values, list):
+        raise RecordError(f"{where} must be a list, got {type(values).__name__}")
+    return len(values)
+
+
+def _prediction_rows(data: dict[str, Any]) -> int:
+    """Validate a PREDICTIONS_DATA object and return its row count."""
+    lengths: dict[str, int] = {}
+    features = data.get("features")
+    if features is not None:
+        if not isinstance(features, dict):
+            raise RecordError("data.features must be an object of column -> list of values")
+        for name, column in features.items():
+            lengths[f"data.features.{name}"] = _column_length(column, f"data.features.{name}")
+    predictions = data.get("predictions")
+    class_names = data.get("classNames")
+    if predictions is not None:
+        lengths["data.predictions"] = _column_length(predictions, "data.predictions")
+        _check_predictions(predictions, class_names)
+    association_ids = data.get("associationIds")
+    if association_ids is not None:
+        lengths["data.associationIds"] = _column_length(association_ids, "data.associationIds")
+    if not lengths:
+        raise RecordError("PREDICTIONS_DATA record has neither data.features nor data.predictions")
+    distinct = set(lengths.values())
+    if len(distinct) > 1:
+        detail = ", ".join(f"{k}={v}" for k, v in lengths.items())
+        raise RecordError(f"PREDICTIONS_DATA columns differ in length: {detail}")
+    return distinct.pop()
+
+
+def _check_predictions(predictions: list[Any], class_names: Any) -> None:
+    if class_names is not None and (
+        not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names)
+    ):
+        raise RecordError(f"data.classNames must be a list of strings, got {class_names!r}")
+    for i, value in enumerate(predictions):
+        if isinstance(value, list):
+            if class_names is None:
+                raise RecordError(f"data.predictions[{i}] is a probability list but data.classNames is missing")
+            if len(value) != len(class_names) or not all(_is_number(p) for p in value):
+                raise RecordError(
+                    f"data.predictions[{i}] must be {len(class_names)} probabilities (one per class), got {value!r}"
+                )
+        elif not (_is_number(value) or isinstance(value, str) or value is None):
+            raise RecordError(f"data.predictions[{i}] must be a number, a label or a probability list, got {value!r}")
+
+
+def _check_actuals(data: dict[str, Any]) -> None:
+    ids = data.get("associationIds")
+    values = data.get("actualValues")
+    n = _column_length(ids, "data.associationIds")
+    if _column_length(values, "data.actualValues") != n:
+        raise RecordError(f"data.actualValues has {len(values)} values for {n} association ids")
+    if not all(isinstance(a, str) and a for a in ids):
+        raise RecordError("data.associationIds must be non-empty strings")
+    acted = data.get("wasActedOn")
+    if acted is not None and (_column_length(acted, "data.wasActedOn") != n):
+        raise RecordError(f"data.wasActedOn has {len(acted)} values for {n} association ids")
