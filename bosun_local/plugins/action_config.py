@@ -29,6 +29,15 @@ class ActionConfig:
     deployment_info: dict[str, Any] | None
     endpoint_info: dict[str, Any] | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the sections as an action config dict."""
+        config: dict[str, Any] = {K.PLUGIN_CONFIG_KEY: self.plugin_config}
+        for key, value in ((K.PE_INFO_KEY, self.pe_info), (K.DEPLOYMENT_INFO_KEY, self.deployment_info),
+                           (K.ENDPOINT_INFO_KEY, self.endpoint_info)):
+            if value is not None:
+                config[key] = value
+        return config
+
 
 def validate_action_config(values: object, action: str) -> ActionConfig:
     """Check an action config dict for `action`; raise ActionConfigError naming the bad key."""
