@@ -14,17 +14,19 @@ from bosun_local.stack.environment import EnvironmentStack, status_dicts
 
 @click.command("up")
 @click.option("--wait/--no-wait", default=True, help="Wait until every service is healthy (default).")
+@click.option("--services", default="", help="Comma-separated subset to start, e.g. traefik,rabbitmq (default: all).")
 @json_option
-def up(wait: bool, as_json: bool) -> None:
+def up(wait: bool, services: str, as_json: bool) -> None:
     """Bring the environment stack up and print its URLs."""
     stack = EnvironmentStack(load_config())
+    chosen = stack.select([s.strip() for s in services.split(",") if s.strip()])
     with step_progress(not as_json) as progress:
-        task = progress.add_task("environment", total=len(stack.services), detail="starting")
+        task = progress.add_task("environment", total=len(chosen), detail="starting")
 
         def show(done: int, total: int, text: str) -> None:
             progress.update(task, completed=done, total=total, detail=text)
 
-        statuses = stack.up(wait=wait, progress=show)
+        statuses = stack.up(wait=wait, progress=show, services=chosen)
     urls = stack.urls()
     if as_json:
         print_json({"services": status_dicts(statuses), "urls": urls, "composeFile": str(stack.compose_file)})

@@ -1,6 +1,7 @@
 """The environment stack (traefik, RabbitMQ, service, agents): render, up, wait, status, down."""
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -12,10 +13,12 @@ import yaml
 
 from bosun_local.config import Config
 from bosun_local.engine import adapter
-from bosun_local.errors import EngineError
+from bosun_local.errors import EngineError, UsageError
 from bosun_local.stack.render import render, write_if_changed
 
 Progress = Callable[[int, int, str], None]
+IMAGE_UID = 10001  # the runtime image's non-root user (agent_image/Dockerfile)
+DOCKER_SOCKET = Path("/var/run/docker.sock")
 
 
 def stack_definition(name: str) -> dict[str, Any]:
@@ -64,8 +67,9 @@ class EnvironmentStack:
         return self.definition["services"]
 
     def context(self) -> dict[str, Any]:
-        """Return everything the template may use: config, generated secrets, the data dir."""
-        return {**self.config.values, **self.config.secrets(), "dataDir": str(self.config.data_dir)}
+        """Return everything the template may use: config, generated secrets, the data dir, host ids."""
+        return {**self.config.values, **self.config.secrets(), "dataDir": str(self.config.data_dir),
+                "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid())}
 
     def render(self) -> Path:
         """Render the compose file into the data dir (unchanged bytes are not rewritten)."""
@@ -79,22 +83,37 @@ class EnvironmentStack:
         """Return service -> image name."""
         return {name: self.config[svc["image"]] for name, svc in self.services.items()}
 
-    def up(self, wait: bool = True, progress: Progress | None = None) -> list[ServiceStatus]:
-        """Start the stack; with wait, block until every service is healthy."""
-        missing = [img for img in sorted(set(self.images().values())) if not adapter.image_exists(img)]
+    def select(self, services: list[str] | None) -> list[str]:
+        """Return the services to act on: all by default; unknown names are a usage error."""
+        if not services:
+            return list(self.services)
+        unknown = [s for s in services if s not in self.services]
+        if unknown:
+            raise UsageError(f"unknown environment service(s): {', '.join(unknown)}",
+                             fix=f"choose from {', '.join(self.services)}")
+        return services
+
+    def up(self, wait: bool = True, progress: Progress | None = None,
+           services: list[str] | None = None) -> list[ServiceStatus]:
+        """Start the stack (or some of its services); with wait, block until they are healthy."""
+        chosen = self.select(services)
+        images = self.images()
+        missing = sorted({images[s] for s in chosen if not adapter.image_exists(images[s])})
         if missing:
             raise EngineError(f"image(s) missing: {', '.join(missing)}",
                               fix="run `bosun-local images build` (or `make up`)")
         self.render()
-        self.project().up(wait=False)
-        return self.wait_healthy(progress) if wait else self.status()
+        prepare_data_dir(self.config.data_dir)
+        self.project().up(wait=False, services=None if chosen == list(self.services) else chosen)
+        return self.wait_healthy(progress, chosen) if wait else self.status()
 
-    def wait_healthy(self, progress: Progress | None = None) -> list[ServiceStatus]:
-        """Poll until every service is running and healthy; fail fast on an exited container."""
+    def wait_healthy(self, progress: Progress | None = None, services: list[str] | None = None) -> list[ServiceStatus]:
+        """Poll until the services are running and healthy; fail fast on an exited container."""
+        chosen = self.select(services)
         deadline = time.monotonic() + float(self.config["waitTimeoutSec"])
-        total = len(self.services)
+        total = len(chosen)
         while True:
-            statuses = self.status()
+            statuses = [s for s in self.status() if s.service in chosen]
             healthy = [s for s in statuses if s.ok]
             if progress:
                 waiting = ", ".join(s.service for s in statuses if not s.ok) or "-"
@@ -156,6 +175,30 @@ class EnvironmentStack:
             amqp = host_port(self.config["rabbitmqPortMapping"][:1]) or ("127.0.0.1", 5672)
             return f"amqp://{creds}@{amqp[0]}:{amqp[1]}/%2F"
         return f"amqp://{creds}@rabbitmq:5672/%2F"
+
+
+def run_as_user(data_dir: Path) -> str:
+    """Return the uid:gid containers use: the data dir's owner, or the image's user when that is root."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    st = data_dir.stat()
+    return f"{st.st_uid}:{st.st_gid}" if st.st_uid != 0 else f"{IMAGE_UID}:{IMAGE_UID}"
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Hand a root-owned data dir to the containers' non-root user (root on the host keeps full access)."""
+    if data_dir.stat().st_uid != 0 or os.geteuid() != 0:
+        return
+    for path in [data_dir, *data_dir.rglob("*")]:
+        if not path.is_symlink():
+            os.chown(path, IMAGE_UID, IMAGE_UID)
+
+
+def docker_socket_gid(socket_path: Path = DOCKER_SOCKET) -> int:
+    """Return the group that owns the Docker socket (containers that drive Docker join it)."""
+    try:
+        return socket_path.stat().st_gid
+    except OSError:
+        return 0
 
 
 def status_dicts(statuses: list[ServiceStatus]) -> list[dict[str, Any]]:
