@@ -1,0 +1,319 @@
+"""The PPS ASGI app: route requests to a deployment, score, answer, and hand the request to the reporter."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from bosun_local import __version__
+from bosun_local.pps import outputs
+from bosun_local.pps.http import (
+    CSV,
+    ClientGone,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    error,
+    json_response,
+    send_response,
+)
+from bosun_local.pps.inputs import Frame, InputError, parse_csv, parse_form, parse_json, parse_v2
+from bosun_local.pps.model import LoadedModel, ModelError, Scored
+from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
+from bosun_local.pps.reporting import Reporter, ReportItem
+
+log = logging.getLogger("bosun_local.pps")
+
+PREDICTION_ROUTES = {"/predictions": ("POST",), "/predict": ("GET", "POST")}
+STATUS_ROUTES = ("/ping", "/health", "/info")
+FORM_TYPES = ("", "application/x-www-form-urlencoded")
+JSON_TYPES = ("application/json", "text/json")
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+
+
+def versions() -> dict[str, str]:
+    """Return the versions /info reports."""
+    found = {"bosunLocal": __version__, "python": platform.python_version()}
+    for module in ("sklearn", "numpy", "pandas"):
+        try:
+            found[module] = __import__(module).__version__
+        except ImportError:
+            continue
+    return found
+
+
+class PPSApp:
+    """ASGI app serving one registry (single or multi) and reporting to an optional Reporter."""
+
+    def __init__(self, registry: SingleRegistry | MultiRegistry, reporter: Reporter | None = None,
+                 max_body_bytes: int = 50 * 1024 * 1024, report_timeout_sec: float = 10.0) -> None:
+        self.registry = registry
+        self.reporter = reporter
+        self.max_body_bytes = max_body_bytes
+        self.report_timeout_sec = report_timeout_sec
+        self._versions = versions()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, self.registry.start)
+                    if self.reporter is not None:
+                        self.reporter.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                # uvicorn gets here after in-flight requests finished: flush what they reported.
+                self.registry.stop()
+                if self.reporter is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, self.reporter.shutdown,
+                                                                     self.report_timeout_sec)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request.from_scope(scope, receive)
+        try:
+            response = await self._route(request)
+        except ClientGone:
+            return
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            response = error(500, "internal server error; the server log has the details")
+        await send_response(send, response)
+
+    async def _route(self, request: Request) -> Response:
+        path = request.path
+        deployment_id: str | None = None
+        if path.startswith("/deployments/"):
+            deployment_id, _, rest = path[len("/deployments/"):].partition("/")
+            path = "/" + rest
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
+        if path.startswith("/v2"):
+            return await self._v2(request, path, deployment_id)
+        methods = PREDICTION_ROUTES.get(path) or (("GET",) if path in STATUS_ROUTES else None)
+        if methods is None:
+            return error(404, f"no route {request.path}; routes: POST /predictions, GET|POST /predict, "
+                              "POST /v2/models/<name>/infer, GET /ping, /health, /info")
+        if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
+            return Response(405, outputs.dumps({"message": f"{request.path} takes {' or '.join(methods)}"}),
+                            headers=((b"allow", ", ".join(methods).encode()),))
+        if deployment_id is None and path in STATUS_ROUTES:
+            return self._server_status(path)
+        deployment = self._deployment(deployment_id)
+        if isinstance(deployment, Response):
+            return deployment
+        if path == "/ping":
+            return json_response(200, {"message": "OK"})
+        if path == "/health":
+            return self._deployment_health(deployment)
+        if path == "/info":
+            return json_response(200, {**deployment.describe(), "versions": self._versions})
+        if deployment.model is None:
+            return error(503, f"deployment {deployment.deployment_id} cannot serve: {deployment.error}")
+        return await self._predict(request, deployment, deployment.model, path)
+
+    def _deployment(self, deployment_id: str | None, v2: bool = False) -> Deployment | Response:
+        """Return the addressed deployment, or a 404 that says which ones exist."""
+        registry = self.registry
+        if isinstance(registry, SingleRegistry):
+            if deployment_id is None or deployment_id == registry.deployment.deployment_id:
+                return registry.deployment
+            own = registry.deployment.deployment_id
+            where = f"this server serves deployment {own}" if own else \
+                "this server has no deployment id (MLOPS_DEPLOYMENT_ID); use the routes without /deployments/<id>"
+            return error(404, f"deployment {deployment_id} is not served here: {where}", v2)
+        if deployment_id is None:
+            return error(404, "this server serves several deployments: use /deployments/<id>/predictions "
+                              f"(deployments: {self._known()})", v2)
+        deployment = registry.get(deployment_id)
+        if deployment is None:
+            return error(404, f"deployment {deployment_id} is not served here (deployments: {self._known()})", v2)
+        return deployment
+
+    def _known(self) -> str:
+        ids = [d.deployment_id or "" for d in self.registry.all()]
+        return ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "") if ids else "none yet"
+
+    def _server_status(self, path: str) -> Response:
+        if path == "/ping":
+            return json_response(200, {"message": "OK"})
+        if path == "/health":
+            if isinstance(self.registry, SingleRegistry):
+                return self._deployment_health(self.registry.deployment)
+            if not self.registry.ready:
+                return json_response(503, {"status": "starting", "message": "first scan of the base dir running"})
+            return json_response(200, {"status": "ok", "deployments": len(self.registry.all())})
+        doc: dict[str, Any] = {"mode": "multi" if self.registry.multi else "single", "pid": os.getpid(),
+                               "versions": self._versions,
+                               "monitoring": self.reporter.counters() if self.reporter else {"enabled": False}}
+        if isinstance(self.registry, SingleRegistry):
+            doc.update(self.registry.deployment.describe())
+        else:
+            doc["baseDir"] = str(self.registry.base_dir)
+            doc["deployments"] = [d.describe() for d in self.registry.all()]
+        return json_response(200, doc)
+
+    @staticmethod
+    def _deployment_health(deployment: Deployment) -> Response:
+        if deployment.model is None:
+            return json_response(503, {"status": "error", "message": deployment.error})
+        return json_response(200, {"status": "ok"})
+
+    async def _score(self, model: LoadedModel, frame: Frame) -> Scored:
+        if model.inline(frame.rows):
+            return model.score(frame)
+        return await asyncio.get_running_loop().run_in_executor(None, model.score, frame)
+
+    async def _predict(self, request: Request, deployment: Deployment, model: LoadedModel, path: str) -> Response:
+        body = await request.body(self.max_body_bytes)
+        started = time.perf_counter()
+        frame: Frame | None = None
+        scored: Scored | None = None
+        try:
+            if path == "/predict":
+                frame = self._form_frame(request, body, model)
+                scored = await self._score(model, frame)
+                response = Response(200, outputs.form_json(model, scored))
+            else:
+                frame = self._predictions_frame(request, body, model)
+                scored = await self._score(model, frame)
+                if "text/csv" in request.accept:
+                    response = Response(200, outputs.predictions_csv(model, scored), CSV)
+                else:
+                    response = Response(200, outputs.predictions_json(model, scored))
+        except InputError as exc:
+            response = error(exc.status, exc.message)
+        except ModelError as exc:
+            log.error("deployment %s: %s", deployment.deployment_id, exc)
+            response = error(500, f"deployment {deployment.deployment_id}: {exc}")
+        self._report(deployment, model, response.status, started, frame, scored)
+        return response
+
+    def _report(self, deployment: Deployment, model: LoadedModel, status: int, started: float,
+                frame: Frame | None, scored: Scored | None) -> None:
+        if self.reporter is None or deployment.deployment_id is None or deployment.model_id is None:
+            return
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        ok = status < 400 and frame is not None and scored is not None
+        self.reporter.submit(ReportItem(
+            deployment.deployment_id, deployment.model_id, frame.rows if ok else 0, elapsed_ms,  # type: ignore[union-attr]
+            user_error=400 <= status < 500, system_error=status >= 500,
+            features=frame if ok else None, predictions=outputs.report_predictions(scored) if ok else None,  # type: ignore[arg-type]
+            class_names=model.class_names or None))
+
+    @staticmethod
+    def _form_frame(request: Request, body: bytes, model: LoadedModel) -> Frame:
+        if body.strip() and request.media_type not in FORM_TYPES:
+            raise InputError(415, f"/predict takes form fields (application/x-www-form-urlencoded), not "
+                                  f"{request.media_type}; POST JSON or CSV to /predictions")
+        try:
+            text = request.query.decode() + ("&" if request.query and body else "") + body.decode()
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=10000)
+        except UnicodeDecodeError:
+            raise InputError(400, "form fields are not UTF-8 text") from None
+        except ValueError as exc:
+            raise InputError(400, f"malformed form fields: {exc}") from None
+        return parse_form(pairs, model.schema)
+
+    @staticmethod
+    def _predictions_frame(request: Request, body: bytes, model: LoadedModel) -> Frame:
+        media = request.media_type
+        if media in JSON_TYPES or media.endswith("+json"):
+            return parse_json(body, model.schema)
+        if media in CSV_TYPES:
+            return parse_csv(body, model.schema)
+        if media in FORM_TYPES:  # curl --data-binary without -H: decide by the first character
+            start = body.lstrip()[:1]
+            return parse_json(body, model.schema) if start in (b"[", b"{") else parse_csv(body, model.schema)
+        raise InputError(415, f"content type {media!r} is not supported; send text/csv (with a header row) or "
+                              "application/json")
+
+    async def _v2(self, request: Request, path: str, deployment_id: str | None) -> Response:
+        parts = path.split("/")[2:]  # after "/v2"
+        if parts in ([], ["health", "live"], ["health", "ready"]):
+            if request.method not in ("GET", "HEAD"):
+                return error(405, f"{request.path} takes GET", v2=True)
+            if parts == ["health", "ready"] and not self.registry.ready:
+                return json_response(503, {"ready": False})
+            if not parts:
+                return json_response(200, {"name": "bosun-local-pps", "version": __version__, "extensions": []})
+            return json_response(200, {parts[1]: True})
+        if len(parts) < 2 or parts[0] != "models" or len(parts) > 3 or (len(parts) == 3 and parts[2] not in
+                                                                            ("infer", "ready")):
+            return error(404, f"no route {request.path}; V2 routes: GET /v2/models/<name>[/ready], "
+                              "POST /v2/models/<name>/infer", v2=True)
+        name = parts[1]
+        deployment = self._v2_deployment(name, deployment_id)
+        if isinstance(deployment, Response):
+            return deployment
+        action = parts[2] if len(parts) == 3 else "metadata"
+        wanted = "POST" if action == "infer" else "GET"
+        if request.method != wanted and not (wanted == "GET" and request.method == "HEAD"):
+            return error(405, f"{request.path} takes {wanted}", v2=True)
+        model = deployment.model
+        if model is None:
+            return error(503, f"model {name} cannot serve: {deployment.error}", v2=True)
+        if action == "ready":
+            return json_response(200, {"name": name, "ready": True})
+        if action == "metadata":
+            return json_response(200, v2_metadata(name, deployment, model))
+        body = await request.body(self.max_body_bytes)
+        started = time.perf_counter()
+        frame: Frame | None = None
+        scored: Scored | None = None
+        try:
+            frame, request_id = parse_v2(body, model.schema)
+            scored = await self._score(model, frame)
+            response = Response(200, outputs.v2_json(model, scored, name, deployment.model_id, request_id))
+        except InputError as exc:
+            response = error(exc.status, exc.message, v2=True)
+        except ModelError as exc:
+            log.error("deployment %s: %s", deployment.deployment_id, exc)
+            response = error(500, f"model {name}: {exc}", v2=True)
+        self._report(deployment, model, response.status, started, frame, scored)
+        return response
+
+    def _v2_deployment(self, name: str, deployment_id: str | None) -> Deployment | Response:
+        """Resolve a V2 model name: the deployment id in multi mode, else the model's name or ids."""
+        if deployment_id is None and isinstance(self.registry, MultiRegistry):
+            return self._deployment(name, v2=True)
+        deployment = self._deployment(deployment_id, v2=True)
+        if isinstance(deployment, Response):
+            return deployment
+        names = {deployment.deployment_id, deployment.model_id}
+        if deployment.model is not None:
+            names.add(deployment.model.spec.name)
+        names.discard(None)
+        if names and name not in names:
+            return error(404, f"model {name!r} is not served here; use one of: {', '.join(sorted(names))}", v2=True)  # type: ignore[arg-type]
+        return deployment
+
+
+def v2_metadata(name: str, deployment: Deployment, model: LoadedModel) -> dict[str, Any]:
+    """Return V2 model metadata: inputs per feature and the outputs infer returns."""
+    inputs = [{"name": f.name, "datatype": "FP64" if f.type == "numeric" else "BYTES", "shape": [-1]}
+              for f in model.schema.features]
+    outs: list[dict[str, Any]] = [{"name": "predict", "datatype": "BYTES" if model.is_classifier else "FP64",
+                                   "shape": [-1]}]
+    if model.is_classifier:
+        outs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(model.class_names)]})
+    return {"name": name, "versions": [deployment.model_id] if deployment.model_id else [],
+            "platform": f"bosun-local-{model.kind}", "inputs": inputs, "outputs": outs}

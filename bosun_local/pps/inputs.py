@@ -1,0 +1,253 @@
+"""Parse request bodies (CSV, JSON records, form fields, V2 tensors) into a feature matrix in model order."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bosun_local.package import Feature
+
+NAN = float("nan")
+V2_NUMERIC_TYPES = {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+                    "FP16", "FP32", "FP64"}
+
+
+class InputError(Exception):
+    """A request the client must fix; carries the HTTP status and a message naming the problem."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _number(value: Any, column: str, row: int) -> float:
+    """Return a numeric cell as float: None or "" is a missing value (NaN), anything else must be a finite number."""
+    if value is None or value == "":
+        return NAN
+    if isinstance(value, bool):
+        raise InputError(422, f"column {column!r} row {row}: expected a number, got {json.dumps(value)}")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(422, f"column {column!r} row {row}: {value!r} is not a number") from None
+    else:
+        raise InputError(422, f"column {column!r} row {row}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(number):
+        raise InputError(422, f"column {column!r} row {row}: {value!r} is not a finite number")
+    return number
+
+
+def _text(value: Any, column: str, row: int) -> str | None:
+    """Return a categorical/text cell as str, None when missing."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dict, list)):
+        raise InputError(422, f"column {column!r} row {row}: expected a single value, got a {type(value).__name__}")
+    return value if isinstance(value, str) else str(value)
+
+
+class Schema:
+    """The model's input columns in the order the model takes them."""
+
+    def __init__(self, features: Sequence[Feature]) -> None:
+        self.features = tuple(features)
+        self.names = [f.name for f in self.features]
+        self.name_set = frozenset(self.names)
+        self.numeric = all(f.type == "numeric" for f in self.features)
+        convs: list[Callable[[Any, str, int], Any]] = [_number if f.type == "numeric" else _text for f in self.features]
+        self.converters = list(zip(self.names, convs, strict=True))
+
+    def check_columns(self, given: Iterable[str], where: str) -> None:
+        """Raise a 422 naming the missing and the unknown columns."""
+        given_set = set(given)
+        missing = [n for n in self.names if n not in given_set]
+        extra = sorted(given_set - self.name_set)
+        problems = []
+        if missing:
+            problems.append(f"missing column(s): {', '.join(missing)}")
+        if extra:
+            problems.append(f"unknown column(s): {', '.join(extra)}")
+        if problems:
+            raise InputError(422, f"{where} {'; '.join(problems)} (the model takes: {', '.join(self.names)})")
+
+    def matrix(self, rows: list[list[Any]]) -> Frame:
+        """Return converted rows as a Frame (float64 when every column is numeric)."""
+        if not rows:
+            raise InputError(422, "the request has no rows to score")
+        if self.numeric:
+            return Frame(self.names, np.array(rows, dtype=np.float64), True)
+        values = np.empty((len(rows), len(self.names)), dtype=object)
+        values[:] = rows
+        return Frame(self.names, values, False)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Rows to score: columns in model order and an (n, k) matrix."""
+
+    columns: list[str]
+    values: np.ndarray
+    numeric: bool
+
+    @property
+    def rows(self) -> int:
+        return int(self.values.shape[0])
+
+    def to_dataframe(self) -> Any:
+        """Return a pandas DataFrame, numeric columns as float."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.values, columns=self.columns)
+        if not self.numeric:
+            return frame
+        return frame.astype(np.float64, copy=False)
+
+
+def parse_records(records: Any, schema: Schema) -> Frame:
+    """Convert a list of JSON objects (one per row) into a Frame."""
+    if not isinstance(records, list):
+        raise InputError(400, "JSON body must be a list of row objects or {\"data\": [row objects]}")
+    rows: list[list[Any]] = []
+    name_set = schema.name_set
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InputError(422, f"row {i} is a {type(record).__name__}, expected an object of column: value")
+        if record.keys() != name_set:
+            schema.check_columns(record.keys(), f"row {i}:")
+        rows.append([conv(record[name], name, i) for name, conv in schema.converters])
+    return schema.matrix(rows)
+
+
+def load_json(body: bytes) -> Any:
+    """Decode a JSON body; a 400 names the line and column of a syntax error."""
+    if not body.strip():
+        raise InputError(400, "the request body is empty; send JSON rows or CSV with a header row")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise InputError(400, "the JSON body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise InputError(400, f"the body is not valid JSON: {exc.msg} at {where}") from None
+
+
+def parse_json(body: bytes, schema: Schema) -> Frame:
+    """Parse `[{col: value}, ...]`, `{"data": [...]}` or a single row object."""
+    doc = load_json(body)
+    if isinstance(doc, dict):
+        doc = doc["data"] if "data" in doc and isinstance(doc["data"], list) else [doc]
+    return parse_records(doc, schema)
+
+
+def parse_csv(body: bytes, schema: Schema) -> Frame:
+    """Parse CSV with a header row; columns may come in any order."""
+    if not body.strip():
+        raise InputError(400, "the request body is empty; send CSV with a header row or JSON rows")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(400, f"the CSV body is not UTF-8 text (bad byte at offset {exc.start})") from None
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+        duplicated = sorted({h for h in header if header.count(h) > 1})
+        if duplicated:
+            raise InputError(422, f"CSV header names column(s) twice: {', '.join(duplicated)}")
+        schema.check_columns(header, "CSV header:")
+        index = [header.index(name) for name in schema.names]
+        width = len(header)
+        rows: list[list[Any]] = []
+        for fields in reader:
+            if not fields:
+                continue
+            if len(fields) != width:
+                raise InputError(400, f"CSV line {reader.line_num} has {len(fields)} fields, the header has {width}")
+            row = len(rows)
+            rows.append([conv(fields[j], name, row) for j, (name, conv) in zip(index, schema.converters, strict=True)])
+    except csv.Error as exc:
+        raise InputError(400, f"malformed CSV at line {reader.line_num}: {exc}") from None
+    return schema.matrix(rows)
+
+
+def parse_form(pairs: Sequence[tuple[str, str]], schema: Schema) -> Frame:
+    """Parse one row from form fields (body or query string)."""
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        if key in fields:
+            raise InputError(422, f"form field {key!r} is given twice; give each field once")
+        fields[key] = value
+    if not fields:
+        raise InputError(400, f"no form fields given; send them as the body or query, e.g. "
+                              f"{'&'.join(f'{n}=...' for n in schema.names[:3])}")
+    if fields.keys() != schema.name_set:
+        schema.check_columns(fields.keys(), "form:")
+    return schema.matrix([[conv(fields[name], name, 0) for name, conv in schema.converters]])
+
+
+def _flatten(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        return [data]
+    if data and isinstance(data[0], list):
+        out: list[Any] = []
+        for item in data:
+            out.extend(_flatten(item))
+        return out
+    return data
+
+
+def _v2_tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
+    if not isinstance(item, dict):
+        raise InputError(422, f"inputs[{i}] must be an object with name, shape, datatype and data")
+    name, shape, datatype, data = item.get("name"), item.get("shape"), item.get("datatype"), item.get("data")
+    if not isinstance(name, str):
+        raise InputError(422, f"inputs[{i}] has no name")
+    if not isinstance(shape, list) or not shape or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise InputError(422, f"input {name!r} needs a shape: a list of sizes like [3] or [3, 10]")
+    if not isinstance(datatype, str) or (datatype not in V2_NUMERIC_TYPES and datatype != "BYTES"):
+        raise InputError(422, f"input {name!r} has datatype {datatype!r}; use FP64, FP32, INT64, ... or BYTES")
+    if data is None:
+        raise InputError(422, f"input {name!r} has no data")
+    flat = _flatten(data)
+    if math.prod(shape) != len(flat):
+        raise InputError(422, f"input {name!r} has {len(flat)} values but shape {shape} needs {math.prod(shape)}")
+    return name, shape, flat
+
+
+def parse_v2(body: bytes, schema: Schema) -> tuple[Frame, str | None]:
+    """Parse a V2 inference request: one tensor per feature ([n]) or one [n, k] tensor in feature order."""
+    doc = load_json(body)
+    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
+        raise InputError(422, "a V2 request needs \"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, ...]")
+    request_id = doc.get("id") if isinstance(doc.get("id"), str) else None
+    tensors = [_v2_tensor(item, i) for i, item in enumerate(doc["inputs"])]
+    names = [t[0] for t in tensors]
+    if len(tensors) == 1 and names[0] not in schema.name_set:
+        name, shape, flat = tensors[0]
+        width = len(schema.names)
+        if len(shape) != 2 or shape[1] != width:
+            raise InputError(422, f"input {name!r} has shape {shape}; a single tensor must be [rows, {width}] with "
+                                  f"columns {', '.join(schema.names)}, or send one tensor per feature")
+        rows = [[conv(flat[r * width + j], cname, r) for j, (cname, conv) in enumerate(schema.converters)]
+                for r in range(shape[0])]
+        return schema.matrix(rows), request_id
+    schema.check_columns(names, "V2 inputs:")
+    by_name = {name: (shape, flat) for name, shape, flat in tensors}
+    lengths = {name: shape[0] for name, (shape, _) in by_name.items()}
+    for name, (shape, _) in by_name.items():
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise InputError(422, f"input {name!r} has shape {shape}; a feature tensor must be [rows] or [rows, 1]")
+    if len(set(lengths.values())) != 1:
+        raise InputError(422, f"V2 inputs have different row counts: {lengths}")
+    count = next(iter(lengths.values()))
+    columns = [[conv(value, name, r) for r, value in enumerate(by_name[name][1])] for name, conv in schema.converters]
+    return schema.matrix([list(row) for row in zip(*columns, strict=True)] if count else []), request_id

@@ -1,0 +1,80 @@
+"""Build the PPS app from settings and run it under uvicorn (graceful on SIGTERM)."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from bosun_local.errors import BosunError, ConfigError
+from bosun_local.pps.app import PPSApp
+from bosun_local.pps.model import load_package
+from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
+from bosun_local.pps.reporting import MLOpsSink, Reporter, ReportSink
+from bosun_local.pps.settings import Settings, from_env
+
+log = logging.getLogger("bosun_local.pps")
+
+
+def build_app(settings: Settings, sink: ReportSink | None = None) -> PPSApp:
+    """Load the package (single mode) or prepare the base-dir watcher (multi mode) and the reporter."""
+    if settings.multi:
+        assert settings.multi_base_dir is not None
+        if not settings.multi_base_dir.is_dir():
+            raise ConfigError(f"multi-model base dir {settings.multi_base_dir} does not exist",
+                              fix="create it or point PPS_MULTI_BASE_DIR / --multi-base-dir at the plugin's baseDir")
+        registry: SingleRegistry | MultiRegistry = MultiRegistry(
+            settings.multi_base_dir, settings.dir_prefix, settings.info_file, settings.watch_interval_sec)
+    else:
+        model = load_package(settings.model_dir)
+        registry = SingleRegistry(Deployment(settings.deployment_id, settings.model_id, model, settings.model_dir))
+    reporter = None
+    if settings.monitoring:
+        if not settings.multi and not (settings.deployment_id and settings.model_id):
+            raise ConfigError("monitoring is enabled but MLOPS_DEPLOYMENT_ID or MLOPS_MODEL_ID is not set",
+                              fix="set both (the agent does), or MONITORING_ENABLED=0 to serve without reporting")
+        reporter = Reporter(sink or MLOpsSink(), settings.report_queue_size)
+    return PPSApp(registry, reporter, settings.max_body_bytes, report_timeout_sec=settings.graceful_timeout_sec)
+
+
+def app_from_env() -> PPSApp:
+    """Return the app for one uvicorn worker process (settings come from the environment)."""
+    return build_app(from_env())
+
+
+def configure_logging() -> None:
+    """Log to stderr with timestamps, once."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def serve(settings: Settings) -> None:
+    """Run the server until SIGTERM/SIGINT; a package that does not load raises before the port is bound."""
+    import uvicorn
+
+    configure_logging()
+    app = build_app(settings)
+    mode = f"multi-model from {settings.multi_base_dir}" if settings.multi else f"model {settings.model_dir}"
+    log.info("serving %s on %s:%d with %d worker(s), monitoring %s", mode, settings.host, settings.port,
+             settings.workers, "on" if settings.monitoring else "off")
+    common = {"host": settings.host, "port": settings.port, "lifespan": "on", "access_log": settings.access_log,
+              "log_level": "info", "server_header": False, "date_header": False,
+              "timeout_graceful_shutdown": int(settings.graceful_timeout_sec)}
+    if settings.workers == 1:
+        uvicorn.run(app, **common)
+        return
+    # Each worker is a fresh process that builds its own app from the environment; the app built above only
+    # proved that the package loads, so a broken one fails here rather than in every worker.
+    os.environ.update(settings.to_env())
+    uvicorn.run("bosun_local.pps.server:app_from_env", factory=True, workers=settings.workers, **common)
+
+
+def main() -> None:
+    """Entry point of `python -m bosun_local.pps`: single-model mode from env vars unless PPS_MULTI_BASE_DIR is set."""
+    try:
+        serve(from_env())
+    except BosunError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.fix:
+            print(f"  fix: {exc.fix}", file=sys.stderr)
+        sys.exit(1)

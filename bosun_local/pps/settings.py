@@ -1,0 +1,145 @@
+"""Server settings read from the environment (the container's interface) or given by the CLI."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bosun_local.errors import ConfigError
+
+DEFAULT_MODEL_DIR = "/opt/model"
+DEFAULT_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
+
+# What each setting is called in the environment; the CLI writes the same names for uvicorn's worker processes.
+ENV_NAMES = {
+    "model_dir": "PPS_MODEL_DIR",
+    "multi_base_dir": "PPS_MULTI_BASE_DIR",
+    "dir_prefix": "PPS_DEPLOYMENT_DIR_PREFIX",
+    "info_file": "PPS_DEPLOYMENT_INFO_FILE",
+    "watch_interval_sec": "PPS_WATCH_INTERVAL_SEC",
+    "host": "PPS_HOST",
+    "port": "PORT",
+    "workers": "PREDICTION_API_WORKERS",
+    "deployment_id": "MLOPS_DEPLOYMENT_ID",
+    "model_id": "MLOPS_MODEL_ID",
+    "max_body_bytes": "PPS_MAX_BODY_BYTES",
+    "report_queue_size": "PPS_REPORT_QUEUE_SIZE",
+    "graceful_timeout_sec": "PPS_GRACEFUL_TIMEOUT_SEC",
+    "access_log": "PPS_ACCESS_LOG",
+}
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to start; multi-model mode when multi_base_dir is set."""
+
+    model_dir: Path = Path(DEFAULT_MODEL_DIR)
+    multi_base_dir: Path | None = None
+    dir_prefix: str = "deployment_"
+    info_file: str = "config.yml"
+    watch_interval_sec: float = 1.0
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    deployment_id: str | None = None
+    model_id: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    report_queue_size: int = 10000
+    graceful_timeout_sec: float = 30.0
+    access_log: bool = False
+    monitoring: bool = False
+
+    @property
+    def multi(self) -> bool:
+        return self.multi_base_dir is not None
+
+    def with_values(self, **values: object) -> Settings:
+        """Return a copy with the given non-None values set."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def to_env(self) -> dict[str, str]:
+        """Return the settings as environment variables (read back by from_env in worker processes)."""
+        env: dict[str, str] = {}
+        for attr, name in ENV_NAMES.items():
+            value = getattr(self, attr)
+            if value is None:
+                continue
+            env[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        env["MONITORING_ENABLED"] = "1" if self.monitoring else "0"
+        return env
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={raw!r} is not a whole number",
+                          fix=f"set {name} to a number like {default}") from None
+    if value < minimum:
+        raise ConfigError(f"environment variable {name}={value} is below {minimum}", fix=f"set {name} >= {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={raw!r} is not a number",
+                          fix=f"set {name} to a number like {default}") from None
+    if value <= 0:
+        raise ConfigError(f"environment variable {name}={value} must be above 0", fix=f"set {name} to e.g. {default}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ConfigError(f"environment variable {name}={raw!r} is not a yes/no value", fix=f"set {name} to 1 or 0")
+
+
+def monitoring_enabled(env: Mapping[str, str]) -> bool:
+    """Return whether to report predictions: MONITORING_ENABLED wins, else whether a spooler is configured."""
+    flag = _flag(env, "MONITORING_ENABLED")
+    if flag is not None:
+        return flag
+    return bool(env.get("MLOPS_SPOOLER_TYPE", "").strip())
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from environment variables, with the container's defaults."""
+    env = os.environ if env is None else env
+    base = Settings()
+    multi = env.get(ENV_NAMES["multi_base_dir"], "").strip()
+    return Settings(
+        model_dir=Path(env.get(ENV_NAMES["model_dir"], "").strip() or DEFAULT_MODEL_DIR),
+        multi_base_dir=Path(multi) if multi else None,
+        dir_prefix=env.get(ENV_NAMES["dir_prefix"], base.dir_prefix),
+        info_file=env.get(ENV_NAMES["info_file"], "").strip() or base.info_file,
+        watch_interval_sec=_float(env, ENV_NAMES["watch_interval_sec"], base.watch_interval_sec),
+        host=env.get(ENV_NAMES["host"], "").strip() or base.host,
+        port=_int(env, ENV_NAMES["port"], DEFAULT_PORT, 0),
+        workers=_int(env, ENV_NAMES["workers"], 1, 1),
+        deployment_id=env.get(ENV_NAMES["deployment_id"], "").strip() or None,
+        model_id=env.get(ENV_NAMES["model_id"], "").strip() or None,
+        max_body_bytes=_int(env, ENV_NAMES["max_body_bytes"], DEFAULT_MAX_BODY_BYTES, 1),
+        report_queue_size=_int(env, ENV_NAMES["report_queue_size"], base.report_queue_size, 1),
+        graceful_timeout_sec=_float(env, ENV_NAMES["graceful_timeout_sec"], base.graceful_timeout_sec),
+        access_log=bool(_flag(env, ENV_NAMES["access_log"])),
+        monitoring=monitoring_enabled(env),
+    )
