@@ -94,7 +94,8 @@ def load_env(defaults: dict[str, Any]) -> dict[str, Any]:
         try:
             value = yaml.safe_load(raw) if not isinstance(default, str) else raw
         except yaml.YAMLError as exc:
-            raise ConfigError(f"environment variable {name}: cannot parse {raw!r}", fix=f"set it like {default!r}") from exc
+            raise ConfigError(f"environment variable {name}: cannot parse {raw!r}",
+                              fix=f"set it like {default!r}") from exc
         _check_type(key, value, default, f"environment variable {name}")
         values[key] = value
     return values

@@ -36,7 +36,8 @@ def images() -> None:
 
 
 @images.command("build")
-@click.option("--upstream", is_flag=True, help="Use the official images (traefik, rabbitmq, python-slim) from a registry.")
+@click.option("--upstream", is_flag=True,
+              help="Use the official images (traefik, rabbitmq, python-slim) from a registry.")
 @click.option("--force", is_flag=True, help="Rebuild even when the inputs did not change.")
 @json_option
 def build(upstream: bool, force: bool, as_json: bool) -> None:

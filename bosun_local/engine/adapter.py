@@ -135,7 +135,8 @@ class ComposeProject:
            force_recreate: bool = False) -> None:
         """Create and start the project's services; with wait, block until healthy."""
         with docker_errors(f"starting Compose project {self.name} ({self.compose_file})",
-                           fix=f"read compose's message above; `docker compose -p {self.name} logs` shows the services' logs"):
+                           fix=f"read compose's message above; `docker compose -p {self.name} logs` "
+                           "shows the services' logs"):
             self._client.compose.up(services=services, detach=True, wait=wait, wait_timeout=timeout,
                                     quiet=True, remove_orphans=True, force_recreate=force_recreate, pull="never")
 
@@ -171,7 +172,8 @@ class ComposeProject:
 def project_containers(project: str) -> list[str]:
     """Return the names of every container (any state) of a Compose project."""
     with docker_errors(f"listing containers of project {project}"):
-        return [c.name for c in _docker.container.list(all=True, filters={"label": f"com.docker.compose.project={project}"})]
+        found = _docker.container.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+        return [c.name for c in found]
 
 
 def project_networks(project: str) -> list[str]:
@@ -197,3 +199,86 @@ def container_logs(name: str, tail: int = 30) -> str:
         return str(_docker.container.logs(name, tail=tail))
     except DockerException:
         return ""
+
+
+# -- containers by label (management agent, docker plugin) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """One container as read by a single `docker inspect`: enough to judge its health in one tick."""
+
+    name: str
+    id: str
+    labels: dict[str, str]
+    status: str
+    health: str | None
+    exit_code: int | None
+    started_at: str
+    finished_at: str
+    restart_count: int
+
+    @property
+    def healthy(self) -> bool:
+        """Return True if running and healthy (or running without a healthcheck)."""
+        return self.status == "running" and self.health in (None, "healthy")
+
+
+def _container_info(doc: dict[str, Any]) -> ContainerInfo:
+    state = doc.get("State") or {}
+    health = (state.get("Health") or {}).get("Status")
+    return ContainerInfo(
+        name=str(doc.get("Name", "")).lstrip("/"), id=str(doc.get("Id", "")),
+        labels=dict((doc.get("Config") or {}).get("Labels") or {}), status=str(state.get("Status", "unknown")),
+        health=health, exit_code=state.get("ExitCode"), started_at=str(state.get("StartedAt", "")),
+        finished_at=str(state.get("FinishedAt", "")), restart_count=int(doc.get("RestartCount") or 0))
+
+
+def containers_with_labels(labels: dict[str, str | None]) -> list[ContainerInfo]:
+    """Return every container (any state) carrying all the labels (value None: any value), in two CLI calls."""
+    import json
+
+    from python_on_whales.utils import run
+
+    filters = [f"label={k}" if v is None else f"label={k}={v}" for k, v in sorted(labels.items())]
+    base = [*_docker.client_config.docker_cmd]
+    with docker_errors(f"listing containers labelled {', '.join(filters)}"):
+        cmd = [*base, "container", "ls", "--all", "--quiet", "--no-trunc"]
+        for f in filters:
+            cmd += ["--filter", f]
+        ids = str(run(cmd)).split()
+    if not ids:
+        return []
+    try:
+        text = str(run([*base, "container", "inspect", *ids]))
+    except DockerException as exc:
+        # A container removed between the two calls makes inspect fail for it but still print the others.
+        text = exc.stdout or "[]"
+    try:
+        docs = json.loads(text)
+    except ValueError:
+        docs = []
+    return sorted((_container_info(d) for d in docs), key=lambda c: c.name)
+
+
+def network_exists(name: str) -> bool:
+    """Return True if a Docker network with exactly this name exists."""
+    with docker_errors(f"looking up network {name}"):
+        return bool(_docker.network.exists(name))
+
+
+def remove_containers(names: list[str], timeout: int = 10) -> None:
+    """Stop (gracefully, then kill after timeout) and remove containers by name."""
+    if not names:
+        return
+    with docker_errors(f"removing containers {', '.join(names)}"):
+        _docker.container.stop(names, time=timeout)
+        _docker.container.remove(names, force=True)
+
+
+def container_memory(names: list[str]) -> dict[str, int]:
+    """Return the memory used (bytes) by each running container of the list."""
+    if not names:
+        return {}
+    with docker_errors(f"reading resource usage of {', '.join(names)}"):
+        return {s.container_name: int(s.memory_used) for s in _docker.container.stats(names)}

