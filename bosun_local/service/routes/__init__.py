@@ -3,6 +3,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bosun_local.service.routes import health
+from bosun_local.service.routes import (
+    actions,
+    agents,
+    deployments,
+    environments,
+    events,
+    health,
+    monitoring,
+    notifications,
+    packages,
+    settings,
+)
 
-ROUTERS: list[APIRouter] = [health.router]
+ROUTERS: list[APIRouter] = [health.router, packages.router, environments.router, deployments.router, actions.router,
+                            events.router, agents.router, notifications.router, monitoring.router, settings.router]

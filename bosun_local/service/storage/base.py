@@ -92,6 +92,10 @@ class Storage(ABC):
         """Return environments, oldest first."""
 
     @abstractmethod
+    def update_environment(self, env_id: str, changes: Row) -> Row:
+        """Apply field changes (wire names) to an environment and return it."""
+
+    @abstractmethod
     def delete_environment(self, env_id: str) -> None:
         """Remove an environment."""
 
@@ -154,7 +158,7 @@ class Storage(ABC):
     # agents
     @abstractmethod
     def upsert_agent(self, agent: Row) -> Row | None:
-        """Store an agent's heartbeat; return its previous record."""
+        """Store an agent's heartbeat (keeping its firstSeen); return its previous record."""
 
     @abstractmethod
     def list_agents(self) -> list[Row]:

@@ -152,6 +152,16 @@ class SQLiteStorage(Storage):
     def list_environments(self) -> list[Row]:
         return [json.loads(r["doc"]) for r in self._exec("SELECT doc FROM environments ORDER BY rowid")]
 
+    def update_environment(self, env_id: str, changes: Row) -> Row:
+        with self.transaction():
+            doc = self.get_environment(env_id)
+            if doc is None:
+                raise StorageConflict(f"environment {env_id} does not exist")
+            doc.update(changes)
+            doc["updatedAt"] = now_iso()
+            self._exec("UPDATE environments SET doc = ? WHERE id = ?", (_dump(doc), env_id))
+            return doc
+
     def delete_environment(self, env_id: str) -> None:
         self._write("DELETE FROM environments WHERE id = ?", (env_id,))
 
@@ -291,6 +301,8 @@ class SQLiteStorage(Storage):
     def upsert_agent(self, agent: Row) -> Row | None:
         with self.transaction():
             previous = _doc(self._exec("SELECT doc FROM agents WHERE id = ?", (agent["agentId"],)).fetchone())
+            if previous is not None:
+                agent["firstSeen"] = previous.get("firstSeen", agent["firstSeen"])
             self._exec("INSERT INTO agents (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                        (agent["agentId"], _dump(agent)))
             return previous

@@ -1,0 +1,165 @@
+"""The agent side of the action queue: claim with a lease, renew, complete, and the plugin's action config."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bosun_local.service.api_errors import conflict, invalid, not_found
+from bosun_local.service.context import ServiceContext
+from bosun_local.service.deployments import resolve_environment
+from bosun_local.service.events import record_event
+from bosun_local.service.storage.base import Row
+from bosun_local.service.timeutil import iso, now_iso, utcnow
+
+STATES = ("ready", "stopped", "errored", "launching", "replacingModel", "shuttingDown", "unknown")
+STATUS_ALIASES = {"ok": "passing", "passing": "passing", "warn": "warning", "warning": "warning",
+                  "error": "failing", "failing": "failing", "unknown": "unknown"}
+RUNNING_STATE = {"deployment_start": "launching", "deployment_relaunch": "launching",
+                 "deployment_replace_model": "replacingModel", "deployment_stop": "shuttingDown",
+                 "deployment_delete": "shuttingDown"}
+DONE_STATE = {"deployment_start": "ready", "deployment_relaunch": "ready", "deployment_replace_model": "ready",
+              "deployment_stop": "stopped", "deployment_delete": "stopped"}
+CONFIG_ACTIONS = ("deployment_start", "deployment_stop", "deployment_replace_model", "deployment_relaunch",
+                  "deployment_delete", "deployment_status", "plugin_start", "plugin_stop", "deployment_list",
+                  "pe_status", "endpoint_update", "endpoint_status")
+
+
+def get_action(ctx: ServiceContext, action_id: str) -> Row:
+    """Return an action or 404."""
+    action = ctx.storage.get_action(action_id)
+    if action is None:
+        raise not_found("action", action_id, "events --type action_queued")
+    return action
+
+
+def claim(ctx: ServiceContext, agent_id: str, lease_sec: float) -> Row | None:
+    """Claim the next runnable action for an agent, failing actions that exhausted their attempts."""
+    for _ in range(100):  # bounded: each pass either returns or finishes one exhausted action
+        now = utcnow()
+        action = ctx.storage.claim_action(agent_id, lease_sec, iso(now), iso(now + timedelta(seconds=lease_sec)))
+        if action is None:
+            return None
+        dep = ctx.storage.get_deployment(action["deploymentId"])
+        if action["attempts"] > ctx.limits.max_action_attempts:
+            message = (f"{action['type']} gave up after {action['attempts'] - 1} claims whose leases expired "
+                       "(the agent died or hung while running it)")
+            _finish(ctx, action, dep, "failing", {"status": "failing", "msg": message}, message)
+            continue
+        reclaimed = action.get("previousAgentId") is not None
+        if dep is not None:
+            dep = ctx.storage.update_deployment(dep["id"], {"state": RUNNING_STATE[action["type"]]})
+        note = f" (re-claimed after the lease of {action['previousAgentId']} expired)" if reclaimed else ""
+        record_event(ctx, "action_started", "info", f"agent {agent_id} started {action['type']}{note}",
+                     deployment_id=action["deploymentId"], environment_id=dep["environmentId"] if dep else None,
+                     data={"actionId": action["id"], "actionType": action["type"], "agentId": agent_id,
+                           "attempt": action["attempts"]})
+        return action
+    return None
+
+
+def renew(ctx: ServiceContext, action_id: str, agent_id: str, lease_sec: float) -> Row:
+    """Extend the lease of an action the agent holds."""
+    action = get_action(ctx, action_id)
+    _check_holder(action, agent_id)
+    return ctx.storage.update_action(action_id, {"leaseExpiresAt": iso(utcnow() + timedelta(seconds=lease_sec))})
+
+
+def _check_holder(action: Row, agent_id: str) -> None:
+    if action["status"] != "claimed":
+        raise conflict(f"action {action['id']} is {action['status']}, not claimed", "claim a new action")
+    if action.get("agentId") != agent_id:
+        raise conflict(f"action {action['id']} is held by agent {action.get('agentId')}, not {agent_id} "
+                       "(its lease expired and another agent claimed it)", "drop this action and claim a new one")
+
+
+def complete(ctx: ServiceContext, action_id: str, agent_id: str, info: dict[str, Any]) -> Row:
+    """Finish an action with the plugin's ActionStatusInfo; update the deployment and record events."""
+    status = STATUS_ALIASES.get(str(info.get("status", "")).lower())
+    if status is None:
+        raise invalid(f"statusInfo.status {info.get('status')!r} is not one of passing, warning, failing, unknown",
+                      "send the ActionStatusInfo the plugin returned")
+    state = info.get("state")
+    if state is not None and state not in STATES:
+        raise invalid(f"statusInfo.state {state!r} is not a DeploymentState ({', '.join(STATES)})",
+                      "send a DeploymentState value or null")
+    action = get_action(ctx, action_id)
+    if action["status"] in ("done", "failed") and action.get("agentId") == agent_id:
+        return action  # a retried completion: already recorded once
+    _check_holder(action, agent_id)
+    dep = ctx.storage.get_deployment(action["deploymentId"])
+    return _finish(ctx, action, dep, status, info, info.get("msg") or "")
+
+
+def _finish(ctx: ServiceContext, action: Row, dep: Row | None, status: str, info: dict[str, Any],
+            message: str) -> Row:
+    failed = status == "failing"
+    type_ = action["type"]
+    with ctx.storage.transaction():
+        action = ctx.storage.update_action(action["id"], {
+            "status": "failed" if failed else "done", "leaseExpiresAt": None, "finishedAt": now_iso(),
+            "result": {**info, "status": status}})
+        old_state = dep["state"] if dep else None
+        if dep is not None:
+            changes: dict[str, Any] = {"state": info.get("state") or ("errored" if failed else DONE_STATE[type_])}
+            url = (info.get("data") or {}).get("predictionUrl")
+            if url:
+                changes["predictionUrl"] = str(url)
+            if not failed and type_ == "deployment_replace_model":
+                changes["packageId"] = changes["modelId"] = action["params"]["newPackageId"]
+            if not failed and type_ == "deployment_delete":
+                changes["deletedAt"] = now_iso()
+            dep = ctx.storage.update_deployment(dep["id"], changes)
+    name = dep["name"] if dep else action["deploymentId"]
+    env_id = dep["environmentId"] if dep else None
+    record_event(ctx, "action_failed" if failed else "action_succeeded", status,
+                 f"{type_} of deployment {name} {'failed' if failed else 'finished'}: {message}".rstrip(": "),
+                 deployment_id=action["deploymentId"], environment_id=env_id,
+                 data={"actionId": action["id"], "actionType": type_, "statusInfo": action["result"]})
+    if dep is not None and dep["state"] != old_state:
+        record_event(ctx, "deployment_state_changed", state_status(dep["state"]),
+                     f"deployment {name} is {dep['state']} (was {old_state})", deployment_id=dep["id"],
+                     environment_id=env_id, data={"state": dep["state"], "previous": old_state})
+    return action
+
+
+def state_status(state: str) -> str:
+    """Return the event status colour of a deployment state."""
+    return {"ready": "passing", "errored": "failing", "unknown": "unknown"}.get(state, "info")
+
+
+def action_config(ctx: ServiceContext, dep: Row, action_type: str, action_id: str | None) -> Row:
+    """Return {pluginConfig, peInfo, deploymentInfo} for a plugin run on a deployment."""
+    if action_type not in CONFIG_ACTIONS:
+        raise invalid(f"actionType {action_type!r} is not a plugin action", f"use one of {', '.join(CONFIG_ACTIONS)}")
+    env = resolve_environment(ctx, dep["environmentId"])
+    package = ctx.storage.get_package(dep["packageId"])
+    info: dict[str, Any] = {"id": dep["id"], "name": dep["name"], "description": dep["description"],
+                            "modelId": dep["packageId"], "modelExecutionType": "dedicated",
+                            "keyValueConfig": dep["keyValueConfig"]}
+    if action_type == "deployment_replace_model":
+        action = _replace_action(ctx, dep, action_id)
+        info["newModelId"] = action["params"]["newPackageId"]
+        package = ctx.storage.get_package(info["newModelId"])
+    if package is not None:
+        info.update({"modelArtifact": package["path"], "modelFormat": package["modelFormat"],
+                     "modelName": package["name"]})
+    live = [d["id"] for d in ctx.storage.list_deployments(environment_id=env["id"])]
+    pe_info = {"id": env["id"], "name": env["name"], "description": env["description"],
+               "createdOn": env["createdAt"], "keyValueConfig": {}, "deployments": live}
+    return {"pluginConfig": env["pluginConfig"], "peInfo": pe_info, "deploymentInfo": info,
+            "environment": {"id": env["id"], "platform": env["platform"], "command": env.get("command")}}
+
+
+def _replace_action(ctx: ServiceContext, dep: Row, action_id: str | None) -> Row:
+    if action_id:
+        action = get_action(ctx, action_id)
+        if action["deploymentId"] != dep["id"] or action["type"] != "deployment_replace_model":
+            raise invalid(f"action {action_id} is not a deployment_replace_model of deployment {dep['id']}",
+                          "pass the id of the replace action being run")
+        return action
+    pending = [a for a in ctx.storage.list_actions(dep["id"], ("pending", "claimed"))
+               if a["type"] == "deployment_replace_model"]
+    if not pending:
+        raise conflict(f"deployment {dep['name']} has no model replacement queued",
+                       "queue one with `bosun-local deployments replace-model`")
+    return pending[-1]  # list is newest first; the oldest open replace is the one that runs next

@@ -1,0 +1,72 @@
+"""Drift baselines from training data: numeric quantile bins and top categories, with their proportions."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bosun_local.package import PackageSpec
+from bosun_local.service.api_errors import invalid
+
+NUMERIC_BINS = 10
+TOP_CATEGORIES = 20
+
+
+def numeric_bins(values: pd.Series) -> dict[str, Any]:
+    """Return inner quantile edges (bin i holds edges[i-1] <= v < edges[i]) and each bin's share."""
+    quantiles = np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]
+    edges = np.unique(np.quantile(values.to_numpy(dtype=float), quantiles))
+    counts = np.bincount(np.searchsorted(edges, values.to_numpy(dtype=float), side="right"),
+                         minlength=len(edges) + 1)
+    return {"type": "numeric", "edges": [float(e) for e in edges],
+            "proportions": [float(c) / len(values) for c in counts]}
+
+
+def categorical_bins(values: pd.Series, categories: list[str] | None = None) -> dict[str, Any]:
+    """Return the top categories (or the given ones) plus a last "other" bin, and each bin's share."""
+    as_text = values.astype(str)
+    counts = as_text.value_counts()
+    if categories is None:
+        categories = [str(c) for c in counts.index[:TOP_CATEGORIES]]
+    shares = [float(counts.get(c, 0)) / len(as_text) for c in categories]
+    shares.append(max(0.0, 1.0 - sum(shares)))
+    return {"type": "categorical", "categories": categories, "proportions": shares}
+
+
+def compute_baseline(spec: PackageSpec, csv_path: Path, label: str) -> dict[str, Any]:
+    """Return the baseline of a package from its training CSV; 422 errors name the file and the column."""
+    try:
+        frame = pd.read_csv(csv_path, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise invalid(f"training data {label} is not a readable CSV: {str(exc).splitlines()[0]}",
+                      "give a comma-separated file with a header row") from exc
+    missing = [name for name in spec.feature_names if name not in frame.columns]
+    if missing:
+        raise invalid(f"training data {label} lacks feature column(s) named in model.yaml: {', '.join(missing)}",
+                      "add the columns to the CSV or correct the feature names in model.yaml")
+    if frame.empty:
+        raise invalid(f"training data {label} has no rows", "give the rows the model was trained on")
+    features: dict[str, Any] = {}
+    for feature in spec.features:
+        column = frame[feature.name].dropna()
+        if feature.type == "text":
+            continue
+        if feature.type == "numeric":
+            numbers = pd.to_numeric(column, errors="coerce").dropna()
+            if numbers.empty:
+                raise invalid(f"training data {label}: numeric feature {feature.name!r} has no numeric values",
+                              f"fix the column or declare {feature.name} as categorical in model.yaml")
+            features[feature.name] = numeric_bins(numbers)
+        elif not column.empty:
+            features[feature.name] = categorical_bins(column)
+    prediction = None
+    if spec.target_name in frame.columns:
+        target = frame[spec.target_name].dropna()
+        if spec.target_type == "regression":
+            numbers = pd.to_numeric(target, errors="coerce").dropna()
+            prediction = numeric_bins(numbers) if not numbers.empty else None
+        elif not target.empty:
+            prediction = categorical_bins(target, list(spec.class_names))
+    return {"features": features, "prediction": prediction, "rows": int(len(frame))}

@@ -1,0 +1,317 @@
+"""Request and response shapes of the API (they make the OpenAPI spec clients and schemathesis read)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ActionType = Literal["deployment_start", "deployment_stop", "deployment_replace_model", "deployment_relaunch",
+                     "deployment_delete"]
+EventStatus = Literal["passing", "warning", "failing", "unknown", "info"]
+DeploymentStateName = Literal["ready", "stopped", "errored", "launching", "replacingModel", "shuttingDown", "unknown"]
+HealthStatus = Literal["passing", "warning", "failing", "unknown"]
+Platform = Literal["docker", "filesystem", "k8s", "test"]
+ShortText = Field(default="", max_length=2000)
+
+
+class Open(BaseModel):
+    """A response object: documented fields, and more may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are refused so typos surface."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# packages
+class FeatureOut(Open):
+    name: str
+    type: str
+
+
+class PackageOut(Open):
+    id: str
+    name: str
+    targetName: str
+    targetType: str
+    classNames: list[str]
+    features: list[FeatureOut]
+    modelFile: str
+    modelFormat: str
+    trainingData: str | None
+    hasBaseline: bool
+    path: str
+    sizeBytes: int
+    createdAt: str
+
+
+class BinsOut(Open):
+    type: Literal["numeric", "categorical"]
+    edges: list[float] | None = None
+    categories: list[str] | None = None
+    proportions: list[float]
+
+
+class BaselineOut(Open):
+    features: dict[str, BinsOut]
+    prediction: BinsOut | None
+
+
+# environments
+class EnvironmentIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    platform: Platform
+    description: str = ShortText
+    pluginConfig: dict[str, Any] = Field(default_factory=dict)
+    command: str | None = Field(default=None, max_length=2000)
+
+
+class EnvironmentPatch(Strict):
+    description: str | None = Field(default=None, max_length=2000)
+    pluginConfig: dict[str, Any] | None = None
+    command: str | None = Field(default=None, max_length=2000)
+
+
+class EnvironmentOut(Open):
+    id: str
+    name: str
+    platform: str
+    description: str
+    pluginConfig: dict[str, Any]
+    command: str | None
+    isDefault: bool
+    createdAt: str
+    updatedAt: str
+
+
+# deployments and actions
+class DeploymentIn(Strict):
+    packageId: str = Field(min_length=1, max_length=200, description="package id or name")
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ShortText
+    environmentId: str | None = Field(default=None, max_length=200, description="environment id or name")
+    keyValueConfig: dict[str, Any] = Field(default_factory=dict)
+    external: bool = False
+
+
+class ReplaceModelIn(Strict):
+    packageId: str = Field(min_length=1, max_length=200, description="package id or name")
+
+
+class DeploymentOut(Open):
+    id: str
+    name: str
+    description: str
+    environmentId: str
+    packageId: str
+    modelId: str
+    keyValueConfig: dict[str, Any]
+    state: str
+    desiredState: Literal["running", "stopped", "deleted"]
+    predictionUrl: str | None
+    healthStatus: str
+    external: bool
+    createdAt: str
+    updatedAt: str
+    deletedAt: str | None = None
+
+
+class StatusPatch(Strict):
+    state: DeploymentStateName | None = None
+    healthStatus: HealthStatus | None = None
+    predictionUrl: str | None = Field(default=None, max_length=2000)
+    message: str | None = Field(default=None, max_length=4000)
+
+
+class ActionOut(Open):
+    id: str
+    deploymentId: str
+    type: str
+    status: Literal["pending", "claimed", "done", "failed"]
+    attempts: int
+    leaseExpiresAt: str | None
+    createdAt: str
+    params: dict[str, Any]
+    agentId: str | None = None
+    result: dict[str, Any] | None = None
+
+
+class ActionRequestOut(Open):
+    deployment: DeploymentOut
+    action: ActionOut | None
+    coalesced: bool
+
+
+class ClaimIn(Strict):
+    agentId: str = Field(min_length=1, max_length=200)
+    leaseSec: float = Field(default=60, gt=0, le=86400)
+
+
+class StatusInfoIn(BaseModel):
+    """An ActionStatusInfo as the plugin returned it (status passing/warning/failing/unknown or OK/WARN/...)."""
+
+    model_config = ConfigDict(extra="allow")
+    status: str = Field(min_length=1, max_length=50)
+    msg: str | None = None
+    state: str | None = None
+    duration: float | None = None
+    timestamp: str | float | None = None
+    data: dict[str, Any] | None = None
+
+
+class CompleteIn(Strict):
+    agentId: str = Field(min_length=1, max_length=200)
+    statusInfo: StatusInfoIn
+
+
+class ActionConfigOut(Open):
+    pluginConfig: dict[str, Any]
+    peInfo: dict[str, Any]
+    deploymentInfo: dict[str, Any]
+
+
+# events, agents, notifications
+class EventIn(Strict):
+    type: str = Field(min_length=1, max_length=100)
+    status: EventStatus
+    message: str = Field(max_length=20000)
+    deploymentId: str | None = Field(default=None, max_length=200)
+    environmentId: str | None = Field(default=None, max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict)
+    time: str | None = Field(default=None, max_length=64, description="ISO 8601; default now")
+
+
+class EventOut(Open):
+    id: str
+    time: str
+    deploymentId: str | None
+    environmentId: str | None
+    type: str
+    status: str
+    message: str
+    data: dict[str, Any]
+
+
+class PurgeIn(Strict):
+    olderThanDays: float | None = Field(default=None, ge=0, le=36500)
+
+
+class PurgeOut(Open):
+    removed: int
+
+
+class HeartbeatIn(Strict):
+    agentId: str = Field(min_length=1, max_length=200)
+    kind: Literal["management", "monitoring"]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentOut(Open):
+    agentId: str
+    kind: str
+    lastSeen: str
+    firstSeen: str
+    online: bool
+    data: dict[str, Any]
+
+
+class NotificationIn(Strict):
+    url: str = Field(min_length=1, max_length=2000, pattern=r"^https?://")
+    name: str = Field(default="", max_length=200)
+    types: list[str] = Field(default_factory=list, max_length=100)
+    statuses: list[EventStatus] = Field(default_factory=list)
+    deploymentId: str | None = Field(default=None, max_length=200)
+    enabled: bool = True
+
+
+class NotificationOut(Open):
+    id: str
+    url: str
+    name: str
+    types: list[str]
+    statuses: list[str]
+    deploymentId: str | None
+    enabled: bool
+    createdAt: str
+
+
+# monitoring
+class IngestRecord(Strict):
+    recordId: str = Field(min_length=1, max_length=200)
+    deploymentId: str = Field(min_length=1, max_length=200)
+    modelId: str = Field(min_length=1, max_length=200)
+    minute: str = Field(min_length=1, max_length=64)
+    kind: Literal["stats", "predictions", "actuals"]
+    predictions: int = Field(default=0, ge=0)
+    userErrors: int = Field(default=0, ge=0)
+    systemErrors: int = Field(default=0, ge=0)
+    executionTimeMs: float = Field(default=0, ge=0)
+    latencyCounts: list[int] = Field(default_factory=list)
+    rows: int = Field(default=0, ge=0)
+    predictionCounts: list[int] = Field(default_factory=list)
+    featureCounts: dict[str, list[int]] = Field(default_factory=dict)
+    predictionSum: float = 0.0
+    actualsMatched: int = Field(default=0, ge=0)
+    absErrorSum: float = Field(default=0.0, ge=0)
+    correct: int = Field(default=0, ge=0)
+
+
+class IngestIn(Strict):
+    records: list[IngestRecord] = Field(max_length=100000)
+
+
+class IngestOut(Open):
+    stored: int
+    duplicates: int
+
+
+class DriftOut(Open):
+    status: str
+    prediction: float | None
+    features: dict[str, float | None]
+
+
+class SeriesPoint(Open):
+    minute: str
+    predictions: int
+    errors: int
+    latencyP50Ms: float | None
+    latencyP95Ms: float | None
+
+
+class StatsOut(Open):
+    deploymentId: str
+    window: int
+    predictions: int
+    userErrors: int
+    systemErrors: int
+    errorRate: float | None
+    latencyP50Ms: float | None
+    latencyP95Ms: float | None
+    latencyP99Ms: float | None
+    serviceHealth: str
+    drift: DriftOut
+    series: list[SeriesPoint]
+
+
+# settings
+class Thresholds(Open):
+    errorRateWarn: float
+    errorRateFail: float
+    latencyP95WarnMs: float
+    latencyP95FailMs: float
+    driftWarn: float
+    driftFail: float
+
+
+class SettingsOut(Open):
+    thresholds: Thresholds
+    eventRetentionDays: float
+
+
+class SettingsPatch(Strict):
+    thresholds: dict[str, float] | None = None
+    eventRetentionDays: float | None = Field(default=None, gt=0, le=36500)
