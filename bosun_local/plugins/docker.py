@@ -1,0 +1,295 @@
+"""The docker plugin: one Compose project per deployment behind traefik, blue/green model replacement."""
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import httpx
+
+from bosun_local.config import load_config
+from bosun_local.engine import adapter
+from bosun_local.errors import BosunError
+from bosun_local.plugins.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
+from bosun_local.plugins.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.constants import DeploymentState
+from bosun_local.plugins.deployment_info import DeploymentInfo
+from bosun_local.plugins.docker_stack import (
+    DEPLOYMENT_LABEL,
+    MODEL_LABEL,
+    NETWORK_LABEL,
+    DeploymentStack,
+    ModelService,
+    model_service,
+    running_model,
+)
+from bosun_local.plugins.docker_status import judge_deployment
+from bosun_local.stack.environment import run_as_user
+
+# The seed's plugin.docker.conf.yaml keys, plus what this implementation needs; defaults come from the
+# resolved bosun-local config (so a plugin run with an empty pluginConfig matches the environment stack).
+SEED_KEYS = ("dockerNetwork", "traefikImage", "outfacingPredictionURLPrefix", "agentImage", "rabbitmqImage",
+             "ppsBaseImage", "generatedImagePrefix", "containerNamePrefix", "traefikPortMapping",
+             "rabbitmqPortMapping")
+CONFIG_KEYS = (*SEED_KEYS, "monitoringEnabled", "rabbitmqQueueName", "traefikUrl", "projectName")
+
+
+class DockerPlugin(BosunPluginBase):
+    """Run each deployment as a PPS container in its own Compose project, routed by traefik."""
+
+    DEFAULT_SETTINGS: ClassVar[dict[str, Any]] = {
+        "dockerNetwork": "bosun",
+        "traefikImage": "bosun-local/traefik:3.7.15",
+        "outfacingPredictionURLPrefix": "http://127.0.0.1:8080",
+        "agentImage": "bosun-local/runtime:0.1.0",
+        "rabbitmqImage": "bosun-local/rabbitmq:3",
+        "ppsBaseImage": "bosun-local/runtime:0.1.0",
+        "generatedImagePrefix": "bosun-local/generated-",
+        "containerNamePrefix": "deployment_",
+        "traefikPortMapping": ["127.0.0.1:8080:80"],
+        "rabbitmqPortMapping": ["127.0.0.1:5672:5672", "127.0.0.1:15672:15672"],
+        "monitoringEnabled": True,
+        "rabbitmqQueueName": "mlops",
+        # URL the plugin checks routes through ("" = outfacingPredictionURLPrefix); in a container, traefik's.
+        "traefikUrl": "",
+        # Compose project of the environment stack, whose RabbitMQ pe_status checks.
+        "projectName": "bosun",
+        "startTimeoutSec": 120,
+        "routeTimeoutSec": 30,
+        "gracefulTimeoutSec": 30,
+        "retryAttempts": 5,
+    }
+
+    def settings(self) -> dict[str, Any]:
+        """Return class defaults < the bosun-local config < pluginConfig < the private config file."""
+        from bosun_local.plugins.settings import resolve_settings
+
+        config = load_config()
+        defaults = dict(self.DEFAULT_SETTINGS)
+        for key in CONFIG_KEYS:
+            if key in config.values and isinstance(config.values[key], type(defaults[key])):
+                defaults[key] = config.values[key]
+        return resolve_settings(defaults, self._plugin_config, self._private_config_file,
+                                type(self).__name__, self._logger)
+
+    def __init__(self, plugin_config: dict[str, Any] | None, private_config_file: str | None = None,
+                 pe_info: dict[str, Any] | None = None, dry_run: bool = False) -> None:
+        super().__init__(plugin_config, private_config_file, pe_info, dry_run)
+        self.config = load_config()
+        self.s = self.settings()
+        self.traefik_url = str(self.s["traefikUrl"] or self.s["outfacingPredictionURLPrefix"]).rstrip("/")
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _monitoring(self) -> dict[str, str] | None:
+        if not self.s["monitoringEnabled"]:
+            return None
+        secrets = self.config.secrets()
+        url = f"amqp://{secrets['rabbitmqUser']}:{secrets['rabbitmqPassword']}@rabbitmq:5672/%2F"
+        return {"queueUrl": url, "queueName": str(self.s["rabbitmqQueueName"])}
+
+    def stack(self, deployment_id: str) -> DeploymentStack:
+        """Return the stack object of one deployment."""
+        return DeploymentStack(deployment_id, self.s, self.config.stacks_dir, run_as_user(self.config.data_dir),
+                               self._monitoring())
+
+    def prediction_url(self, deployment_id: str) -> str:
+        """Return the URL clients send predictions to."""
+        return f"{str(self.s['outfacingPredictionURLPrefix']).rstrip('/')}/deployments/{deployment_id}/predictions"
+
+    def _data(self, deployment_id: str, model_id: str, **extra: Any) -> dict[str, Any]:
+        return {ActionDataFields.PREDICTION_URL: self.prediction_url(deployment_id),
+                ActionDataFields.CURRENT_MODEL_ID: model_id, **extra}
+
+    def _check_environment(self) -> None:
+        network = str(self.s["dockerNetwork"])
+        if not adapter.network_exists(network):
+            raise BosunError(f"the environment network {network!r} does not exist, so traefik cannot reach "
+                             "deployments", fix="start the environment stack with `bosun-local up`")
+        image = str(self.s["ppsBaseImage"])
+        if not adapter.image_exists(image):
+            raise BosunError(f"the PPS image {image} (ppsBaseImage) is missing",
+                             fix="build it with `bosun-local images build`")
+
+    def traefik_up(self) -> str | None:
+        """Return why traefik does not answer on traefikUrl, or None when it does."""
+        try:
+            httpx.get(f"{self.traefik_url}/", timeout=2.0)
+        except httpx.HTTPError as exc:
+            return f"traefik does not answer on {self.traefik_url}: {type(exc).__name__}: {exc}"
+        return None
+
+    def rabbitmq_problem(self) -> str | None:
+        """Return why the environment's RabbitMQ is not usable, or None when it is healthy."""
+        found = adapter.containers_with_labels({"io.bosun-local.component": "rabbitmq",
+                                                "com.docker.compose.project": str(self.s["projectName"])})
+        if not found:
+            return f"monitoring is on but the environment stack {self.s['projectName']!r} runs no RabbitMQ"
+        if not found[0].healthy:
+            return f"RabbitMQ ({found[0].name}) is {found[0].status}/{found[0].health}"
+        return None
+
+    def wait_routed(self, deployment_id: str, model_id: str) -> str | None:
+        """Wait until traefik answers for the deployment from this model; return why not, or None."""
+        url = f"{self.traefik_url}/deployments/{deployment_id}/info"
+        deadline = time.monotonic() + float(self.s["routeTimeoutSec"])
+        last = "no answer yet"
+        with httpx.Client(timeout=3.0) as http:
+            while time.monotonic() < deadline:
+                try:
+                    response = http.get(url)
+                    if response.status_code == 200 and model_id in response.text:
+                        return None
+                    last = f"HTTP {response.status_code} {response.text[:120]!r}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                time.sleep(0.2)
+        return f"traefik did not route {url} to model {model_id} within {self.s['routeTimeoutSec']} s (last: {last})"
+
+    def _failure_detail(self, stack: DeploymentStack, model: ModelService, exc: BosunError) -> str:
+        container = f"{stack.prefix}{stack.deployment_id}_{model.model_id}"
+        logs = adapter.container_logs(container, tail=15).strip()
+        tail = f"\nlast log lines of {container}:\n{logs}" if logs else ""
+        return f"{exc.message}{tail}"
+
+    # -- environment actions ---------------------------------------------------------------------
+
+    def plugin_start(self) -> ActionStatusInfo:
+        try:
+            adapter.engine_version()
+            self._check_environment()
+        except BosunError as exc:
+            return ActionStatusInfo(ActionStatus.ERROR, msg=f"{exc.message} (fix: {exc.fix})")
+        self.config.stacks_dir.mkdir(parents=True, exist_ok=True)
+        problem = self.traefik_up()
+        if problem:
+            return ActionStatusInfo(ActionStatus.WARN, msg=problem)
+        return ActionStatusInfo(ActionStatus.OK, msg=f"Docker engine, network {self.s['dockerNetwork']} and "
+                                                     f"traefik on {self.traefik_url} are ready")
+
+    def plugin_stop(self) -> ActionStatusInfo:
+        return ActionStatusInfo(ActionStatus.OK, msg="docker plugin stopped; deployments keep running")
+
+    def _ours(self) -> dict[str, list[adapter.ContainerInfo]]:
+        """Return this environment's PPS containers grouped by deployment id."""
+        grouped: dict[str, list[adapter.ContainerInfo]] = {}
+        for c in adapter.containers_with_labels({DEPLOYMENT_LABEL: None, NETWORK_LABEL: str(self.s["dockerNetwork"])}):
+            grouped.setdefault(c.labels[DEPLOYMENT_LABEL], []).append(c)
+        return grouped
+
+    def deployment_list(self) -> ActionStatusInfo:
+        grouped = self._ours()
+        data = {dep_id: judge_deployment(dep_id, cs, self.prediction_url(dep_id)).to_dict()
+                for dep_id, cs in sorted(grouped.items())}
+        return ActionStatusInfo(ActionStatus.OK, msg=f"{len(data)} deployments have containers", data=data)
+
+    def pe_status(self) -> ActionStatusInfo:
+        grouped = self._ours()
+        known = self.pe_info.deployment_ids if self.pe_info else sorted(grouped)
+        statuses = {dep_id: judge_deployment(dep_id, grouped.get(dep_id, []), self.prediction_url(dep_id)).to_dict()
+                    for dep_id in known}
+        orphans = sorted(c.name for dep_id, cs in grouped.items() if dep_id not in known for c in cs)
+        data: dict[str, Any] = {ActionDataFields.DEPLOYMENTS_STATUS: statuses, "orphans": orphans}
+        problems = []
+        traefik = self.traefik_up()
+        data["traefik"] = traefik or "ok"
+        if self.s["monitoringEnabled"]:
+            rabbit = self.rabbitmq_problem()
+            data["rabbitmq"] = rabbit or "ok"
+        else:
+            rabbit, data["rabbitmq"] = None, "disabled"
+        if orphans:
+            problems.append(f"{len(orphans)} containers carry our labels but belong to no known deployment "
+                            f"(left untouched): {', '.join(orphans)}")
+        if traefik:
+            return ActionStatusInfo(ActionStatus.ERROR, msg="; ".join([traefik, *problems]), data=data)
+        if rabbit:
+            return ActionStatusInfo(ActionStatus.WARN, msg="; ".join([rabbit, *problems]), data=data)
+        if problems:
+            return ActionStatusInfo(ActionStatus.WARN, msg="; ".join(problems), data=data)
+        return ActionStatusInfo(ActionStatus.OK, data=data,
+                                msg=f"traefik answers; {len(statuses)} deployments checked")
+
+    # -- deployment actions ----------------------------------------------------------------------
+
+    def deployment_status(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        stack = self.stack(deployment_info.id)
+        return judge_deployment(deployment_info.id, stack.containers(), self.prediction_url(deployment_info.id),
+                                deployment_info.current_model_id)
+
+    def deployment_start(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        return self._start(deployment_info, recreate=False)
+
+    def deployment_relaunch(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        """Recreate the current model's container (heal an exited or unhealthy one); the others are removed."""
+        return self._start(deployment_info, recreate=True)
+
+    def _start(self, di: DeploymentInfo, recreate: bool) -> ActionStatusInfo:
+        model = model_service(di.id, di.current_model_id, di.model_artifact, di.kv_config)
+        stack = self.stack(di.id)
+        verb = "relaunch" if recreate else "start"
+        if self.dry_run:
+            return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would {verb} {stack.name} with model "
+                                                         f"{model.model_id}", data=self._data(di.id, model.model_id))
+        self._check_environment()
+        stack.render([model])  # only this model: `up` removes other models' containers as orphans
+        try:
+            stack.up(model, timeout=int(self.s["startTimeoutSec"]), recreate=recreate)
+        except BosunError as exc:
+            return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
+                                    msg=f"deployment {di.id}: {verb} of model {model.model_id} failed: "
+                                        f"{self._failure_detail(stack, model, exc)}",
+                                    data=self._data(di.id, model.model_id, composeFile=str(stack.compose_file)))
+        data = self._data(di.id, model.model_id, composeFile=str(stack.compose_file))
+        unrouted = self.wait_routed(di.id, model.model_id)
+        if unrouted:
+            return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
+                                    msg=f"deployment {di.id} runs model {model.model_id} (healthy), but {unrouted}")
+        return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
+                                msg=f"deployment {di.id} {verb}ed: model {model.model_id} answers on "
+                                    f"{self.prediction_url(di.id)}")
+
+    def deployment_stop(self, deployment_id: str) -> ActionStatusInfo:
+        stack = self.stack(deployment_id)
+        if self.dry_run:
+            return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would remove {stack.name}")
+        removed = stack.down()
+        msg = (f"removed stack {stack.name} ({', '.join(removed)})" if removed
+               else f"deployment {deployment_id} had no containers; nothing to remove")
+        return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.STOPPED, msg=msg)
+
+    def deployment_replace_model(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        """Make before break: start the new model beside the old, wait for traefik to route to it, then stop the old."""
+        di = deployment_info
+        new = model_service(di.id, di.current_model_id, di.model_artifact, di.kv_config)
+        stack = self.stack(di.id)
+        if self.dry_run:
+            return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would replace the model of {stack.name} with "
+                                                         f"{new.model_id}", data=self._data(di.id, new.model_id))
+        self._check_environment()
+        olds = [m for c in stack.containers() if c.status == "running"
+                and c.labels.get(MODEL_LABEL) != new.model_id and (m := running_model(c, di.kv_config))]
+        if not olds:
+            # Nothing serves the deployment (never started, or an interrupted replace already removed the old one).
+            status = self._start(di, recreate=False)
+            status.data = {**(status.data or {}), ActionDataFields.OLD_MODEL_IN_USE: False}
+            return status
+        stack.render([*olds, new])
+        try:
+            stack.up(new, timeout=int(self.s["startTimeoutSec"]))
+            problem = self.wait_routed(di.id, new.model_id)
+        except BosunError as exc:
+            problem = self._failure_detail(stack, new, exc)
+        if problem:
+            stack.remove([new])
+            stack.render(olds)
+            keep = olds[-1].model_id
+            return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.READY,
+                                    msg=f"model replacement of deployment {di.id} failed; the old model {keep} "
+                                        f"keeps serving: {problem}",
+                                    data=self._data(di.id, keep, **{ActionDataFields.OLD_MODEL_IN_USE: True}))
+        stack.remove(olds)
+        stack.render([new])
+        return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY,
+                                msg=f"deployment {di.id} now runs model {new.model_id} (replaced "
+                                    f"{', '.join(m.model_id for m in olds)} with no downtime)",
+                                data=self._data(di.id, new.model_id, **{ActionDataFields.OLD_MODEL_IN_USE: False}))

@@ -1,0 +1,174 @@
+"""One deployment's Compose stack for the docker plugin: names, rendering, and the Compose calls on it."""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bosun_local.engine import adapter
+from bosun_local.errors import BosunError
+from bosun_local.stack.render import render, write_if_changed
+
+TEMPLATE = "deployment/compose.yaml.j2"
+DEPLOYMENT_LABEL = "io.bosun-local.deployment"
+MODEL_LABEL = "io.bosun-local.model"
+NETWORK_LABEL = "io.bosun-local.network"
+ARTIFACT_LABEL = "io.bosun-local.artifact"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_MEMORY = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
+DEFAULT_MEMORY = "512m"
+
+
+class DeploymentConfigError(BosunError):
+    """A deployment's ids or keyValueConfig cannot make a valid stack."""
+
+
+def check_id(value: str, what: str) -> str:
+    """Return an id safe in container and Compose names, or raise naming it."""
+    if not _ID.match(value):
+        raise DeploymentConfigError(f"{what} {value!r} cannot name a container",
+                                    fix="use letters, digits, '_', '.' and '-' (service ids are 24 hex digits)")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelService:
+    """One model's PPS service inside a deployment's stack."""
+
+    model_id: str
+    artifact: str
+    memory: str
+    cpus: float | None
+    workers: int
+
+    def service(self) -> str:
+        return "pps-" + re.sub(r"[^a-z0-9-]", "-", self.model_id.lower())
+
+    def context(self, container_prefix: str) -> dict[str, Any]:
+        return {"modelId": self.model_id, "artifact": self.artifact, "memory": self.memory, "cpus": self.cpus,
+                "workers": self.workers, "service": self.service(), "containerName": container_prefix + self.model_id}
+
+
+def model_service(deployment_id: str, model_id: str, artifact: Path | str | None,
+                  kv: dict[str, Any]) -> ModelService:
+    """Validate one model's inputs (artifact dir, memory, cpus, PREDICTION_API_WORKERS) into a ModelService."""
+    check_id(model_id, "model id")
+    if artifact is None:
+        raise DeploymentConfigError(f"deployment {deployment_id}: deploymentInfo.modelArtifact is not set",
+                                    fix="the docker plugin mounts the model package from modelArtifact; set it")
+    path = Path(artifact).expanduser()
+    if not path.is_absolute():
+        path = path.resolve()
+    if not path.is_dir():
+        raise DeploymentConfigError(f"deployment {deployment_id}: modelArtifact {path} is not a directory",
+                                    fix="point modelArtifact at the unpacked model package directory")
+    memory = str(kv.get("memory") or DEFAULT_MEMORY).strip()
+    if not _MEMORY.match(memory):
+        raise DeploymentConfigError(f"deployment {deployment_id}: keyValueConfig memory={memory!r} is not a size",
+                                    fix="set memory like 256m or 1g")
+    cpus: float | None = None
+    if kv.get("cpus") not in (None, ""):
+        try:
+            cpus = float(kv["cpus"])
+        except (TypeError, ValueError):
+            cpus = -1.0
+        if cpus <= 0:
+            raise DeploymentConfigError(f"deployment {deployment_id}: keyValueConfig cpus={kv['cpus']!r} "
+                                        "is not a positive number", fix="set cpus like 0.5 or 2")
+    raw_workers = kv.get("PREDICTION_API_WORKERS", 1)
+    try:
+        workers = int(raw_workers)
+    except (TypeError, ValueError):
+        workers = 0
+    if not 1 <= workers <= 64:
+        raise DeploymentConfigError(f"deployment {deployment_id}: keyValueConfig "
+                                    f"PREDICTION_API_WORKERS={raw_workers!r} is not a whole number from 1 to 64",
+                                    fix="set PREDICTION_API_WORKERS like 1 or 2")
+    return ModelService(model_id, str(path), memory, cpus, workers)
+
+
+class DeploymentStack:
+    """The Compose project `<containerNamePrefix><deployment id>` under `<data dir>/stacks/`."""
+
+    def __init__(self, deployment_id: str, settings: dict[str, Any], stacks_dir: Path, run_as_user: str,
+                 monitoring: dict[str, str] | None) -> None:
+        self.deployment_id = check_id(deployment_id, "deployment id")
+        self.settings = settings
+        self.prefix = str(settings["containerNamePrefix"])
+        self.name = f"{self.prefix}{deployment_id}"
+        if not _PROJECT.match(self.name):
+            raise DeploymentConfigError(f"Compose project name {self.name!r} (containerNamePrefix + deployment id) "
+                                        "is not valid", fix="use lowercase letters, digits, '_' and '-' in "
+                                                            "containerNamePrefix")
+        self.directory = stacks_dir / self.name
+        self.run_as_user = run_as_user
+        self.monitoring = monitoring
+
+    @property
+    def compose_file(self) -> Path:
+        return self.directory / "compose.yaml"
+
+    @property
+    def router(self) -> str:
+        return re.sub(r"[^a-z0-9-]", "-", self.name.lower())
+
+    def labels(self) -> dict[str, str | None]:
+        """Return the labels that select this deployment's containers."""
+        return {DEPLOYMENT_LABEL: self.deployment_id, NETWORK_LABEL: str(self.settings["dockerNetwork"])}
+
+    def render(self, models: list[ModelService]) -> Path:
+        """Render the compose file for these models; unchanged bytes are not rewritten."""
+        context = {
+            "projectName": self.name, "deploymentId": self.deployment_id, "routerName": self.router,
+            "dockerNetwork": self.settings["dockerNetwork"], "ppsBaseImage": self.settings["ppsBaseImage"],
+            "runAsUser": self.run_as_user, "gracefulTimeoutSec": int(self.settings["gracefulTimeoutSec"]),
+            "retryAttempts": int(self.settings["retryAttempts"]), "monitoring": self.monitoring,
+            "models": [m.context(self.prefix + self.deployment_id + "_") for m in models],
+        }
+        write_if_changed(self.compose_file, render(TEMPLATE, context))
+        return self.compose_file
+
+    def project(self) -> adapter.ComposeProject:
+        return adapter.ComposeProject(self.name, self.compose_file)
+
+    def containers(self) -> list[adapter.ContainerInfo]:
+        """Return this deployment's containers (any state)."""
+        return adapter.containers_with_labels(self.labels())
+
+    def up(self, model: ModelService, timeout: int, recreate: bool = False) -> None:
+        """Start one model's service and wait until Docker reports it healthy."""
+        self.project().up(services=[model.service()], wait=True, timeout=timeout, force_recreate=recreate)
+
+    def remove(self, models: list[ModelService]) -> None:
+        """Stop (gracefully: stop_grace_period) and remove some models' services."""
+        if models:
+            self.project().stop_services([m.service() for m in models])
+
+    def down(self) -> list[str]:
+        """Remove every container of the stack and its directory; return the containers' names."""
+        names = [c.name for c in self.containers()]
+        if self.compose_file.exists():
+            self.project().down(timeout=int(self.settings["gracefulTimeoutSec"]))
+        leftovers = [c.name for c in self.containers()]
+        adapter.remove_containers(leftovers, timeout=int(self.settings["gracefulTimeoutSec"]))
+        if self.directory.exists():
+            shutil.rmtree(self.directory)
+        return names
+
+
+def running_model(container: adapter.ContainerInfo, kv: dict[str, Any]) -> ModelService | None:
+    """Return the ModelService a running container was made from, read back from its labels."""
+    model_id = container.labels.get(MODEL_LABEL)
+    artifact = container.labels.get(ARTIFACT_LABEL)
+    if not model_id or not artifact:
+        return None
+    deployment_id = container.labels.get(DEPLOYMENT_LABEL, "?")
+    try:
+        fresh = model_service(deployment_id, model_id, artifact, kv)
+    except DeploymentConfigError:
+        # The package dir may be gone; the running container keeps it mounted, so keep describing it as it is.
+        return ModelService(model_id, artifact, DEFAULT_MEMORY, None, 1)
+    return fresh

@@ -1,0 +1,53 @@
+"""Judge a deployment's health from its containers' state, as read in one inspect per tick."""
+from __future__ import annotations
+
+from bosun_local.engine.adapter import ContainerInfo
+from bosun_local.plugins.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
+from bosun_local.plugins.constants import DeploymentState
+from bosun_local.plugins.docker_stack import MODEL_LABEL
+
+
+def _describe(c: ContainerInfo) -> dict[str, object]:
+    return {"name": c.name, "modelId": c.labels.get(MODEL_LABEL), "status": c.status, "health": c.health,
+            "exitCode": c.exit_code, "startedAt": c.started_at}
+
+
+def _what(c: ContainerInfo) -> str:
+    if c.status == "running":
+        return f"{c.name} is {c.health or 'running'}"
+    return f"{c.name} is {c.status} (exit code {c.exit_code})"
+
+
+def judge_deployment(deployment_id: str, containers: list[ContainerInfo], prediction_url: str,
+                     expected_model: str | None = None) -> ActionStatusInfo:
+    """Return the deployment's status: ready when a container is healthy, errored when none can serve."""
+    data: dict[str, object] = {ActionDataFields.PREDICTION_URL: prediction_url,
+                               "containers": [_describe(c) for c in containers]}
+    if not containers:
+        return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.STOPPED, data=data,
+                                msg=f"deployment {deployment_id} has no PPS container")
+    healthy = [c for c in containers if c.healthy]
+    starting = [c for c in containers if c.status in ("running", "created", "restarting") and c.health == "starting"]
+    broken = [c for c in containers if c not in healthy and c not in starting]
+    if healthy:
+        serving = next((c for c in healthy if c.labels.get(MODEL_LABEL) == expected_model), healthy[-1])
+        data[ActionDataFields.CURRENT_MODEL_ID] = serving.labels.get(MODEL_LABEL)
+        if starting:
+            return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.REPLACING_MODEL, data=data,
+                                    msg=f"deployment {deployment_id}: {serving.name} serves while "
+                                        f"{', '.join(c.name for c in starting)} starts")
+        if expected_model and serving.labels.get(MODEL_LABEL) != expected_model:
+            return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
+                                    msg=f"deployment {deployment_id} serves model {serving.labels.get(MODEL_LABEL)}, "
+                                        f"expected {expected_model}")
+        if broken:
+            return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
+                                    msg=f"deployment {deployment_id}: {serving.name} serves; "
+                                        f"{'; '.join(_what(c) for c in broken)}")
+        return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
+                                msg=f"deployment {deployment_id}: {serving.name} is healthy")
+    if starting:
+        return ActionStatusInfo(ActionStatus.UNKNOWN, state=DeploymentState.LAUNCHING, data=data,
+                                msg=f"deployment {deployment_id}: {', '.join(c.name for c in starting)} is starting")
+    return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR, data=data,
+                            msg=f"deployment {deployment_id} cannot serve: {'; '.join(_what(c) for c in broken)}")
