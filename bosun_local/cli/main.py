@@ -13,6 +13,10 @@ from bosun_local.errors import BosunError
 COMMAND_MODULES: list[str] = [
     "bosun_local.cli.env_cmds",
     "bosun_local.cli.image_cmds",
+    "bosun_local.cli.service_cmds",
+    "bosun_local.cli.packages_cmds",
+    "bosun_local.cli.deployments_cmds",
+    "bosun_local.cli.events_cmds",
 ]
 
 

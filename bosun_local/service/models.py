@@ -1,7 +1,7 @@
 """Request and response shapes of the API (they make the OpenAPI spec clients and schemathesis read)."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,11 +48,19 @@ class PackageOut(Open):
     createdAt: str
 
 
-class BinsOut(Open):
-    type: Literal["numeric", "categorical"]
-    edges: list[float] | None = None
-    categories: list[str] | None = None
+class NumericBinsOut(Open):
+    type: Literal["numeric"]
+    edges: list[float]
     proportions: list[float]
+
+
+class CategoricalBinsOut(Open):
+    type: Literal["categorical"]
+    categories: list[str]
+    proportions: list[float]
+
+
+BinsOut = Annotated[NumericBinsOut | CategoricalBinsOut, Field(discriminator="type")]
 
 
 class BaselineOut(Open):

@@ -117,7 +117,7 @@ def get_action_config(ctx: Ctx, ref: str, actionType: str, actionId: str | None 
     return action_config(ctx, resolve_deployment(ctx, ref), actionType, actionId)
 
 
-@router.get("/{ref}/baseline", response_model=BaselineOut, response_model_exclude_none=True,
+@router.get("/{ref}/baseline", response_model=BaselineOut,
             responses={404: {"description": "no such deployment, or its model has no training data"}})
 def get_baseline(ctx: Ctx, ref: str) -> Row:
     """Return the drift baseline of the deployment's current model package."""

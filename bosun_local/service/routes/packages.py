@@ -38,7 +38,7 @@ def get_package(ctx: Ctx, ref: str) -> dict:
     return resolve_package(ctx, ref)
 
 
-@router.get("/{ref}/baseline", response_model=BaselineOut, response_model_exclude_none=True,
+@router.get("/{ref}/baseline", response_model=BaselineOut,
             responses={404: {"description": "no package or baseline"}})
 def get_package_baseline(ctx: Ctx, ref: str) -> dict:
     """Return a package's drift baseline."""

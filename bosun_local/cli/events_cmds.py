@@ -1,0 +1,125 @@
+"""`bosun-local events`, `bosun-local stats` and `bosun-local notifications ...`."""
+from __future__ import annotations
+
+import click
+
+from bosun_local.cli.output import json_option, print_json, print_table, status_text
+from bosun_local.client import ServiceClient
+
+STATUSES = ("passing", "warning", "failing", "unknown", "info")
+
+
+@click.command("events")
+@click.option("--deployment", help="Deployment id or name.")
+@click.option("--type", "types", multiple=True, help="Event type, e.g. action_failed (repeatable).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Status (repeatable).")
+@click.option("--search", help="Text to find in message, type or data.")
+@click.option("--since", help="ISO time or age: 15m, 2h, 7d.")
+@click.option("--until", help="ISO time or age.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000), help="Rows in the table/json.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@json_option
+def events(deployment: str | None, types: tuple[str, ...], statuses: tuple[str, ...], search: str | None,
+           since: str | None, until: str | None, limit: int, fmt: str, as_json: bool) -> None:
+    """Show events (newest first), or export them (oldest first) with --format json|csv."""
+    with ServiceClient() as client:
+        dep_id = client.get_deployment(deployment)["id"] if deployment else None
+        if as_json:
+            fmt = "json"
+        if fmt in ("json", "csv"):
+            click.echo(client.export_events(fmt, dep_id, types, statuses, since, until, search), nl=False)
+            return
+        rows = client.list_events(dep_id, types, statuses, since, until, search, limit)
+    print_table([{**r, "status": status_text(r["status"]), "deployment": r.get("deploymentId") or ""}
+                 for r in rows], ["time", "status", "type", "deployment", "message"])
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:.4g}{unit}"
+
+
+@click.command("stats")
+@click.argument("deployment")
+@click.option("--window", default="1h", show_default=True, help="Seconds or an age: 15m, 1h, 1d.")
+@json_option
+def stats(deployment: str, window: str, as_json: bool) -> None:
+    """Show service health and drift of DEPLOYMENT over a time window."""
+    from bosun_local.errors import UsageError
+    from bosun_local.service.timeutil import parse_time, utcnow
+
+    try:
+        seconds = int(window) if window.isdigit() else int((utcnow() - parse_time(window)).total_seconds())
+    except ValueError as exc:
+        raise UsageError(f"--window {window!r} is not a duration", fix="give seconds or 15m, 1h, 1d") from exc
+    with ServiceClient() as client:
+        dep = client.get_deployment(deployment)
+        figures = client.stats(dep["id"], max(seconds, 60))
+    if as_json:
+        print_json(figures)
+        return
+    drift = figures["drift"]
+    rows = [
+        {"figure": "predictions", "value": figures["predictions"]},
+        {"figure": "errors (user/system)", "value": f"{figures['userErrors']}/{figures['systemErrors']}"},
+        {"figure": "error rate", "value": _fmt(figures["errorRate"])},
+        {"figure": "latency p50/p95/p99", "value": " / ".join(_fmt(figures[k], " ms") for k in
+                                                             ("latencyP50Ms", "latencyP95Ms", "latencyP99Ms"))},
+        {"figure": "service health", "value": status_text(figures["serviceHealth"])},
+        {"figure": "drift", "value": status_text(drift["status"])},
+        {"figure": "prediction PSI", "value": _fmt(drift["prediction"])},
+    ]
+    rows += [{"figure": f"PSI {name}", "value": _fmt(value)} for name, value in drift["features"].items()]
+    print_table(rows, ["figure", "value"], title=f"deployment {dep['name']}, last {figures['window']} s")
+
+
+@click.group("notifications")
+def notifications() -> None:
+    """Webhook notification rules (Slack-compatible)."""
+
+
+@notifications.command("list")
+@json_option
+def list_rules(as_json: bool) -> None:
+    """List webhook rules."""
+    with ServiceClient() as client:
+        rows = client.list_notifications()
+    if as_json:
+        print_json(rows)
+        return
+    print_table([{**r, "types": ",".join(r["types"]) or "*", "statuses": ",".join(r["statuses"]) or "*"} for r in rows],
+                ["id", "name", "url", "types", "statuses", "deploymentId"])
+
+
+@notifications.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="Label.")
+@click.option("--type", "types", multiple=True, help="Only these event types (repeatable).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Only these statuses.")
+@click.option("--deployment", help="Only this deployment (id or name).")
+@json_option
+def add_rule(url: str, name: str, types: tuple[str, ...], statuses: tuple[str, ...], deployment: str | None,
+             as_json: bool) -> None:
+    """Post matching events to URL as `{"text": ...}`."""
+    with ServiceClient() as client:
+        dep_id = client.get_deployment(deployment)["id"] if deployment else None
+        rule = client.create_notification(url, name, types, statuses, dep_id)
+    if as_json:
+        print_json(rule)
+    else:
+        click.echo(f"added notification rule {rule['id']} -> {rule['url']}")
+
+
+@notifications.command("delete")
+@click.argument("rule_id")
+def delete_rule(rule_id: str) -> None:
+    """Delete a webhook rule."""
+    with ServiceClient() as client:
+        client.delete_notification(rule_id)
+    click.echo(f"deleted notification rule {rule_id}")
+
+
+def register(group: click.Group) -> None:
+    """Add events, stats and notifications to the root group."""
+    group.add_command(events)
+    group.add_command(stats)
+    group.add_command(notifications)
