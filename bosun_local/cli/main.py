@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "bosun_local.cli.packages_cmds",
     "bosun_local.cli.deployments_cmds",
     "bosun_local.cli.events_cmds",
+    "bosun_local.cli.monitor_cmds",
 ]
 
 

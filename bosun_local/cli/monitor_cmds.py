@@ -1,0 +1,146 @@
+"""`bosun-local monitor run|scale|depth`: the monitoring agent and its backlog scaler."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from bosun_local.cli.output import console, json_option, print_json
+from bosun_local.errors import UsageError
+from bosun_local.monitoring.config import AgentConfig, RabbitChannelConfig, load_agent_config
+from bosun_local.monitoring.scaler import ScalerPolicy
+
+config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                             help="A mlops.agent.conf.yaml (default: MLOPS_AGENT_CONFIG_YAML, else the "
+                                  "environment stack's RabbitMQ queue, service URL and token).")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _rabbit_channel(config: AgentConfig) -> RabbitChannelConfig:
+    channel = next((c for c in config.channels if isinstance(c, RabbitChannelConfig)), None)
+    if channel is None:
+        raise UsageError("the monitoring agent configuration has no RABBITMQ_SPOOL channel to measure",
+                         fix="scale works on a RabbitMQ queue; add one to --config or set MLOPS_SPOOLER_TYPE=RABBITMQ")
+    return channel
+
+
+@click.command("run")
+@config_option
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
+              show_default=True)
+@click.option("--status-every", default=10.0, show_default=True, help="Seconds between progress log lines.")
+def run(config_path: Path | None, log_level: str, status_every: float) -> None:
+    """Run a monitoring agent: read the spool, aggregate, write to the service (until SIGTERM / Ctrl-C)."""
+    from bosun_local.monitoring.agent import MonitoringAgent
+
+    _setup_logging(log_level)
+    config = load_agent_config(config_path)
+    agent = MonitoringAgent(config)
+    _stop_on_signals(agent.stop_event)
+    log = logging.getLogger("bosun_local.monitoring")
+    log.info("monitoring agent %s -> %s, channels: %s", config.agent_id, config.service_url,
+             "; ".join(c.describe() for c in config.channels))
+    agent.start()
+    last_rows, last_time = 0, time.monotonic()
+    try:
+        while not agent.stop_event.wait(status_every):
+            snap = agent.counters.snapshot()
+            now = time.monotonic()
+            log.info("stored %d record(s), %d duplicate(s), %d rejected, %.0f rows/s", snap["stored"],
+                     snap["duplicates"], snap["rejected"], (snap["rows"] - last_rows) / max(now - last_time, 1e-9))
+            last_rows, last_time = snap["rows"], now
+    finally:
+        agent.stop()
+        log.info("stopped: %s", agent.counters.snapshot())
+
+
+@click.command("depth")
+@config_option
+@click.option("--per-agent", default=500, show_default=True, help="Queued messages one agent handles.")
+@click.option("--target-concurrency", default=4, show_default=True, help="Most agents to run.")
+@click.option("--min-replicas", default=1, show_default=True, help="Fewest agents to run.")
+@json_option
+def depth(config_path: Path | None, per_agent: int, target_concurrency: int, min_replicas: int,
+          as_json: bool) -> None:
+    """Show the queue depth and how many monitoring agents the backlog asks for."""
+    from bosun_local.mlops.consumer import queue_depth
+
+    channel = _rabbit_channel(load_agent_config(config_path))
+    policy = _policy(per_agent, target_concurrency, min_replicas, 0.0)
+    ready = queue_depth(channel.queue_url, channel.queue_name)
+    dead = queue_depth(channel.queue_url, channel.dead_letter_queue)
+    result = {"queue": channel.queue_name, "depth": ready, "deadLetters": dead, "wantedReplicas": policy.wanted(ready),
+              "policy": {"perAgent": per_agent, "targetConcurrency": target_concurrency, "minReplicas": min_replicas}}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"queue {channel.queue_name!r}: {ready} ready, {dead} dead-lettered; "
+                      f"the backlog asks for {result['wantedReplicas']} agent(s)")
+
+
+def _policy(per_agent: int, target: int, minimum: int, cooldown: float) -> ScalerPolicy:
+    try:
+        return ScalerPolicy(per_agent, target, minimum, cooldown)
+    except ValueError as exc:
+        raise UsageError(str(exc), fix="use --per-agent >= 1, --target-concurrency >= --min-replicas") from exc
+
+
+@click.command("scale")
+@config_option
+@click.option("--per-agent", default=500, show_default=True, help="Queued messages one agent handles.")
+@click.option("--target-concurrency", default=4, show_default=True, help="Most agents to run.")
+@click.option("--min-replicas", default=1, show_default=True, help="Fewest agents to run.")
+@click.option("--cooldown", default=30.0, show_default=True, help="Seconds the backlog must stay low to scale down.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between queue-depth checks.")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
+              show_default=True)
+def scale(config_path: Path | None, per_agent: int, target_concurrency: int, min_replicas: int, cooldown: float,
+          interval: float, log_level: str) -> None:
+    """Run local monitoring agents scaled by the queue backlog (until SIGTERM / Ctrl-C)."""
+    from bosun_local.mlops.consumer import queue_depth
+    from bosun_local.monitoring.local_replicas import LocalProcessScaler
+    from bosun_local.monitoring.scaler import BacklogScaler
+
+    _setup_logging(log_level)
+    config = load_agent_config(config_path)
+    channel = _rabbit_channel(config)
+    args = ["--config", str(config_path)] if config_path else []
+    replicas = LocalProcessScaler(args, log_dir=None)
+    scaler = BacklogScaler(replicas, lambda: queue_depth(channel.queue_url, channel.queue_name),
+                           _policy(per_agent, target_concurrency, min_replicas, cooldown))
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        scaler.run(stop, interval)
+    finally:
+        replicas.stop_all()
+
+
+def register(group: click.Group) -> None:
+    """Add the `monitor` command group."""
+
+    @group.group("monitor")
+    def monitor() -> None:
+        """The monitoring agent: spool -> service-health and drift figures."""
+
+    monitor.add_command(run)
+    monitor.add_command(depth)
+    monitor.add_command(scale)

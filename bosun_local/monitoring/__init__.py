@@ -1,0 +1,1 @@
+"""Monitoring agent: reads the spool (RabbitMQ or filesystem), aggregates records and writes them to the service."""

@@ -1,0 +1,273 @@
+"""The monitoring agent: channels -> records -> ingest entries -> service, acked only once stored."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bosun_local.client import ServiceClient, ServiceError
+from bosun_local.errors import BosunError
+from bosun_local.mlops.records import Record
+from bosun_local.monitoring.aggregation import Aggregator, Entry
+from bosun_local.monitoring.baselines import BaselineCache
+from bosun_local.monitoring.config import AgentConfig, ChannelConfig
+from bosun_local.monitoring.sources import Batch, Rejected, Source, SourceUnavailable, open_source
+from bosun_local.monitoring.status_events import RECORDS_REJECTED, StatusWatcher
+
+log = logging.getLogger("bosun_local.monitoring")
+# HTTP answers that say "try again later" rather than "this request is wrong".
+RETRYABLE_CODES = frozenset({401, 403, 408, 409, 423, 425, 429})
+
+
+class Backoff:
+    """Exponential delays 0.1 s .. max_sec; reset after a success."""
+
+    def __init__(self, max_sec: float, first_sec: float = 0.1) -> None:
+        self.max_sec = max_sec
+        self.first_sec = first_sec
+        self.delay = 0.0
+
+    def next(self) -> float:
+        """Return the next delay to wait."""
+        self.delay = min(self.max_sec, self.delay * 2 if self.delay else self.first_sec)
+        return self.delay
+
+    def reset(self) -> None:
+        """Start again from the first delay."""
+        self.delay = 0.0
+
+
+@dataclass
+class Counters:
+    """What the agent did, reported in heartbeats and `monitor run` logs."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rows: int = 0
+    batches: int = 0
+    retries: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the counters as JSON-ready data."""
+        with self.lock:
+            return {"stored": self.stored, "duplicates": self.duplicates, "rejected": self.rejected,
+                    "rows": self.rows, "batches": self.batches, "retries": self.retries,
+                    "topRejectReasons": dict(self.reasons.most_common(5))}
+
+
+def _no_baseline_on_404(client: ServiceClient):  # noqa: ANN202 - returns a BaselineFetcher
+    """Return a baseline fetcher where an unknown deployment simply has no baseline."""
+
+    def fetch(deployment_id: str) -> dict[str, Any] | None:
+        try:
+            return client.baseline(deployment_id)
+        except ServiceError as exc:
+            # External deployments report before they are registered: no baseline, figures stored all the same.
+            if exc.status_code in (404, 422):
+                return None
+            raise
+
+    return fetch
+
+
+class ServiceDown(Exception):
+    """The service could not take the batch now; hold it and retry."""
+
+
+class MonitoringAgent:
+    """Consumes every configured channel in its own thread; heartbeats and status events in another."""
+
+    def __init__(self, config: AgentConfig, client: ServiceClient | None = None) -> None:
+        self.config = config
+        self.client = client or ServiceClient(config.service_url, config.token)
+        self.aggregator = Aggregator(BaselineCache(_no_baseline_on_404(self.client), config.baseline_ttl_sec))
+        self.counters = Counters()
+        self.stop_event = threading.Event()
+        self.deployments: set[str] = set()
+        self._threads: list[threading.Thread] = []
+
+    # lifecycle
+    def start(self) -> None:
+        """Start a thread per channel and the housekeeping thread."""
+        for channel in self.config.channels:
+            self._spawn(f"monitor-{channel.name}", self._channel_loop, channel)
+        self._spawn("monitor-housekeeping", self._housekeeping_loop)
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Ask every thread to finish its batch and wait a bounded time; unacked messages are redelivered."""
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def run(self) -> None:
+        """Run until stop() (or a signal handler setting stop_event)."""
+        self.start()
+        try:
+            while not self.stop_event.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    # channels
+    def _channel_loop(self, channel: ChannelConfig) -> None:
+        source: Source | None = None
+        backoff = Backoff(self.config.retry_max_sec)
+        while not self.stop_event.is_set():
+            try:
+                if source is None:
+                    source = open_source(channel, self.config.prefetch)
+                    log.info("agent %s reading %s", self.config.agent_id, source.name)
+                batch = source.fetch(self.config.batch_max_records, self.config.batch_max_wait_ms / 1000)
+                if len(batch):
+                    self.process(source, batch)
+                backoff.reset()
+            except (SourceUnavailable, BosunError) as exc:
+                delay = backoff.next()
+                log.warning("%s: %s; retrying in %.1f s", channel.describe(), exc, delay)
+                if source is not None:
+                    source.close()
+                    source = None
+                self.stop_event.wait(delay)
+        if source is not None:
+            source.close()
+
+    def process(self, source: Source, batch: Batch) -> bool:
+        """Store a batch, set its rejects aside and commit it; False when stopping left it uncommitted."""
+        backoff = Backoff(self.config.retry_max_sec)
+        while True:
+            try:
+                entries, records = self._entries(batch)
+                self._store(entries, records, batch)
+                break
+            except ServiceDown as exc:
+                if self.stop_event.is_set():
+                    return False
+                delay = backoff.next()
+                with self.counters.lock:
+                    self.counters.retries += 1
+                log.warning("holding %d record(s) from %s: %s; retrying in %.1f s", len(batch), source.name, exc,
+                            delay)
+                source.idle(delay)
+        if batch.rejects:
+            source.set_aside(batch)
+            self._report_rejects(source, batch.rejects)
+        source.commit(batch)
+        with self.counters.lock:
+            self.counters.batches += 1
+        return True
+
+    def _entries(self, batch: Batch) -> tuple[list[Entry], list[Record]]:
+        """Return (entries, their records); records that cannot be aggregated become rejects of the batch."""
+        entries: list[Entry] = []
+        kept: list[Record] = []
+        failed: list[Record] = []
+        for record in batch.records:
+            try:
+                entries.append(self.aggregator.entry(record))
+                kept.append(record)
+            except BosunError as exc:  # the service is needed for a baseline and did not answer
+                raise ServiceDown(str(exc.message)) from exc
+            except Exception as exc:  # a record that validates but cannot be binned must not stop the agent
+                batch.rejects.append(Rejected(record.to_json().encode(), f"cannot aggregate: {exc!r}", record.id))
+                failed.append(record)
+        if failed:
+            gone = {id(r) for r in failed}
+            batch.records = [r for r in batch.records if id(r) not in gone]
+        return entries, kept
+
+    def _store(self, entries: list[Entry], records: list[Record], batch: Batch) -> None:
+        """Post entries to the service; entries it refuses one by one become rejects."""
+        if not entries:
+            return
+        try:
+            result = self.client.ingest(entries)
+        except ServiceError as exc:
+            if exc.status_code >= 500 or exc.status_code in RETRYABLE_CODES:
+                raise ServiceDown(f"service answered {exc.status_code}: {exc.message}") from exc
+            self._store_each(entries, records, batch)
+            return
+        except BosunError as exc:
+            raise ServiceDown(exc.message) from exc
+        self._count(entries, result)
+
+    def _store_each(self, entries: list[Entry], records: list[Record], batch: Batch) -> None:
+        """Find the entries the service refuses by posting them alone; reject those, store the rest."""
+        refused: set[int] = set()
+        try:
+            for entry, record in zip(entries, records, strict=True):
+                try:
+                    self._count([entry], self.client.ingest([entry]))
+                except ServiceError as exc:
+                    if exc.status_code >= 500 or exc.status_code in RETRYABLE_CODES:
+                        raise ServiceDown(f"service answered {exc.status_code}: {exc.message}") from exc
+                    batch.rejects.append(Rejected(record.to_json().encode(), f"service refused it: {exc.message}",
+                                                  record.id))
+                    refused.add(id(record))
+                except BosunError as exc:
+                    raise ServiceDown(exc.message) from exc
+        finally:
+            # Refused records are rejects now, also when a retry follows: never post them again.
+            batch.records = [r for r in batch.records if id(r) not in refused]
+
+    def _count(self, entries: list[Entry], result: dict[str, Any]) -> None:
+        rows = sum(int(e.get("rows") or 0) for e in entries)
+        with self.counters.lock:
+            self.counters.stored += int(result.get("stored", 0))
+            self.counters.duplicates += int(result.get("duplicates", 0))
+            self.counters.rows += rows
+            self.deployments.update(e["deploymentId"] for e in entries)
+
+    def _report_rejects(self, source: Source, rejects: list[Rejected]) -> None:
+        """Count rejects and say so in one event per batch (a failed event post is logged, never fatal)."""
+        reasons = Counter(r.reason.split(":")[0][:120] for r in rejects)
+        with self.counters.lock:
+            self.counters.rejected += len(rejects)
+            self.counters.reasons.update(reasons)
+        message = (f"{len(rejects)} record(s) from {source.name} could not be used and went to {source.rejects_to}: "
+                   f"{rejects[0].reason}")
+        log.warning(message)
+        try:
+            self.client.post_event(RECORDS_REJECTED, "warning", message, data={
+                "count": len(rejects), "channel": source.name, "agentId": self.config.agent_id,
+                "reasons": [r.reason for r in rejects[:20]]})
+        except BosunError as exc:
+            log.warning("could not post the %s event: %s", RECORDS_REJECTED, exc)
+
+    # heartbeats and statuses
+    def _housekeeping_loop(self) -> None:
+        client = ServiceClient(self.config.service_url, self.config.token, timeout=10)
+        watcher = StatusWatcher(client, self.config.agent_id)
+        next_beat = next_poll = 0.0
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if now >= next_beat:
+                    next_beat = now + self.config.heartbeat_interval_sec
+                    self._heartbeat(client)
+                if now >= next_poll:
+                    next_poll = now + self.config.status_poll_interval_sec
+                    with self.counters.lock:
+                        deployments = list(self.deployments)
+                    watcher.check_all(deployments)
+                self.stop_event.wait(max(0.05, min(next_beat, next_poll) - time.monotonic()))
+        finally:
+            client.close()
+
+    def _heartbeat(self, client: ServiceClient) -> None:
+        data = {**self.counters.snapshot(), "channels": [c.describe() for c in self.config.channels]}
+        try:
+            client.heartbeat(self.config.agent_id, "monitoring", data)
+        except BosunError as exc:
+            log.warning("heartbeat failed: %s", exc.message)

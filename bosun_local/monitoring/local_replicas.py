@@ -1,0 +1,78 @@
+"""Monitoring-agent replicas as local subprocesses (`bosun-local monitor run`): the scaler's test and bench vehicle."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+log = logging.getLogger("bosun_local.monitoring.scaler")
+STOP_TIMEOUT_SEC = 20.0
+
+
+class LocalProcessScaler:
+    """Set the number of `bosun-local monitor run` subprocesses; callable as BacklogScaler's set_replicas."""
+
+    def __init__(self, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+                 log_dir: Path | None = None) -> None:
+        self.argv = [sys.executable, "-m", "bosun_local", "monitor", "run", *args]
+        self.env = dict(os.environ if env is None else env)
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.started = 0
+
+    @property
+    def replicas(self) -> int:
+        """Return how many agent processes are alive."""
+        self.processes = [p for p in self.processes if p.poll() is None]
+        return len(self.processes)
+
+    def __call__(self, replicas: int) -> None:
+        """Start or stop agents until `replicas` run; the newest stop first (SIGTERM: finish the batch)."""
+        while self.replicas < replicas:
+            self._start_one()
+        extra = self.processes[replicas:]
+        for proc in reversed(extra):
+            proc.send_signal(signal.SIGTERM)
+        for proc in extra:
+            self._reap(proc)
+        self.processes = self.processes[:replicas]
+
+    def _start_one(self) -> None:
+        self.started += 1
+        env = {**self.env, "MLOPS_AGENT_ID": f"{self.env.get('MLOPS_AGENT_ID', 'monitoring-local')}-{self.started}"}
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"monitoring-agent-{self.started}.log", "ab")  # noqa: SIM115 - child keeps it
+        else:
+            out = subprocess.DEVNULL  # type: ignore[assignment]
+        try:
+            proc = subprocess.Popen(self.argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if self.log_dir is not None:
+                out.close()
+        log.info("started monitoring agent pid %d", proc.pid)
+        self.processes.append(proc)
+
+    @staticmethod
+    def _reap(proc: subprocess.Popen[bytes]) -> None:
+        try:
+            proc.wait(STOP_TIMEOUT_SEC)
+        except subprocess.TimeoutExpired:
+            log.warning("monitoring agent pid %d did not stop in %.0f s; killing it", proc.pid, STOP_TIMEOUT_SEC)
+            proc.kill()
+            proc.wait(5)
+
+    def kill_one(self) -> int:
+        """Kill -9 the oldest agent (a crash, for tests); return its pid."""
+        proc = self.processes.pop(0)
+        proc.kill()
+        proc.wait(10)
+        return proc.pid
+
+    def stop_all(self) -> None:
+        """Stop every agent."""
+        self(0)
