@@ -1,0 +1,1 @@
+"""Panels of the dashboard, one widget per module."""
