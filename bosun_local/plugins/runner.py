@@ -5,6 +5,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from types import FrameType
 
 from bosun_local.errors import BosunError
@@ -100,12 +101,13 @@ def _gen_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 def _run(args: argparse.Namespace) -> tuple[ActionStatusInfo, bool]:
     """Run the action; return its status and whether it ran (False: config or plugin could not load)."""
+    start = time.monotonic()
     try:
         config = load_action_config(args.config, args.action)
         plugin_cls = load_plugin_class(args.plugin)
     except BosunError as exc:
         _error(exc)
-        return failed(f"cannot run action {args.action}: {exc.message}"), False
+        return failed(f"cannot run action {args.action}: {exc.message}", round(time.monotonic() - start, 4)), False
     log.info("running %s.%s", plugin_cls.__name__, args.action)
     return run_action(plugin_cls, args.action, config.to_dict(), args.private_config, args.dry_run), True
 
@@ -141,10 +143,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{', '.join(missing)} required to run an action")
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    start = time.monotonic()
     try:
         status, ran = _run(args)
     except ActionInterrupted as exc:
-        status, ran = failed(f"action {args.action} was {exc} before it started"), False
+        status = failed(f"action {args.action} was {exc} before it started", round(time.monotonic() - start, 4))
+        ran = False
     # The result is known: let it be written whole.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -71,9 +71,10 @@ class Runner:
         loaded = yaml.safe_load(self.status_file.read_text()) if self.status_file.exists() else None
         return Result(proc.returncode, proc.stdout, proc.stderr, loaded, started, ended)
 
-    def action(self, plugin: str, action: str, config: Path, *extra: str) -> Result:
+    def action(self, plugin: str, action: str, config: Path, *extra: str,
+               env: dict[str, str] | None = None) -> Result:
         """Run one action with --exit-codes and return the result."""
-        return self(f"--plugin={plugin}", f"--action={action}", "--config", config, "--exit-codes", *extra)
+        return self(f"--plugin={plugin}", f"--action={action}", "--config", config, "--exit-codes", *extra, env=env)
 
 
 def deployment(model_id: str = MODEL_A, artifact: str | Path | None = None, **extra: Any) -> dict[str, Any]:
