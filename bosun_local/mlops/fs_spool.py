@@ -117,22 +117,41 @@ class FilesystemSpoolWriter:
             if self.max_records_per_file:
                 room = min(room, self.max_records_per_file - self._records_in(number, path))
             if size > 0 and (size >= self.max_file_size or room <= 0):
-                if len(numbers) >= self.max_num_files:
+                unconsumed = self._unconsumed_files(numbers)
+                if unconsumed >= self.max_num_files:
                     raise ChannelUnavailable(
-                        f"spool {self.directory} is full ({len(numbers)} files of MLOPS_FILESYSTEM_MAX_NUM_FILES="
-                        f"{self.max_num_files}); is the monitoring agent reading it?"
+                        f"spool {self.directory} is full ({unconsumed} unread files of MLOPS_FILESYSTEM_MAX_NUM_FILES="
+                        f"{self.max_num_files}); is the monitoring agent reading it?",
+                        written=start,
                     )
                 number += 1
                 numbers.append(number)
                 continue
             room = max(room, 1)
             chunk = lines[start : start + room]
-            self._append(path, ("\n".join(chunk) + "\n").encode())
+            try:
+                self._append(path, ("\n".join(chunk) + "\n").encode())
+            except OSError as exc:
+                raise ChannelUnavailable(f"cannot write {path}: {exc.strerror or exc}", written=start) from exc
             if self.max_records_per_file:
                 self._counted = (number, self._records_in(number, path) + len(chunk))
             if not numbers:
                 numbers.append(number)
             start += len(chunk)
+
+    def _unconsumed_files(self, numbers: list[int]) -> int:
+        """Return how many spool files the consumer has not read to the end (per its committed offset)."""
+        try:
+            committed = read_offset(self.directory)
+        except ValueError:
+            committed = None
+        if committed is None:
+            return len(numbers)
+        file, offset = committed
+        count = sum(1 for n in numbers if n > file)
+        if file in numbers and spool_path(self.directory, file).stat().st_size > offset:
+            count += 1
+        return count
 
     @staticmethod
     def _append(path: Path, data: bytes) -> None:

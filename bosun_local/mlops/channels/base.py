@@ -12,7 +12,14 @@ log = logging.getLogger("bosun_local.mlops")
 
 
 class ChannelUnavailable(Exception):
-    """The channel cannot take records right now (broker down, spool full, disk error); retry later."""
+    """The channel cannot take records right now (broker down, spool full, disk error); retry later.
+
+    ``written`` says how many records at the head of the batch were written before the failure.
+    """
+
+    def __init__(self, message: str, written: int = 0) -> None:
+        super().__init__(message)
+        self.written = written
 
 
 class Channel(ABC):
@@ -35,7 +42,7 @@ class Channel(ABC):
 class ThreadedChannel(Channel):
     """A channel whose writes are plain calls; one worker thread batches them and retries with backoff."""
 
-    def __init__(self, batch_size: int = 1000, retry_max_sec: float = 5.0) -> None:
+    def __init__(self, batch_size: int = 1000, retry_max_sec: float = 1.0) -> None:
         self.batch_size = max(1, batch_size)
         self.retry_max_sec = retry_max_sec
         self._buffer: RecordBuffer | None = None
@@ -71,9 +78,11 @@ class ThreadedChannel(Channel):
             try:
                 self.write_batch(batch)
             except ChannelUnavailable as exc:
-                self._buffer.requeue(batch)
+                if exc.written:
+                    self._buffer.done(exc.written)
+                self._buffer.requeue(batch[exc.written :])
                 self._note_down(str(exc))
-                return 0
+                return exc.written
             self._buffer.done(len(batch))
             self._note_up()
             return len(batch)
