@@ -282,3 +282,18 @@ def container_memory(names: list[str]) -> dict[str, int]:
         return {}
     with docker_errors(f"reading resource usage of {', '.join(names)}"):
         return {s.container_name: int(s.memory_used) for s in _docker.container.stats(names)}
+
+
+def remove_image(name: str) -> bool:
+    """Remove a local image by name; return False if there was none."""
+    with docker_errors(f"removing image {name}", fix=f"stop the containers that use it, then `docker rmi {name}`"):
+        if not _docker.image.exists(name):
+            return False
+        _docker.image.remove(name, force=False, prune=True)
+        return True
+
+
+def network_exists(name: str) -> bool:
+    """Return True if a Docker network with this name exists."""
+    with docker_errors(f"looking up network {name}"):
+        return bool(_docker.network.exists(name))
