@@ -1,0 +1,135 @@
+"""Records -> ingest entries: latency buckets, baseline bins, predictions of each kind, actuals joined on ids."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bosun_local.mlops import records
+from bosun_local.monitoring.aggregation import Aggregator, AssociationStore, minute_of
+from bosun_local.monitoring.baselines import BaselineCache, Bins
+from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS
+
+FIXTURE = Path("/work/shared/fixtures/datarobot-mlops-spool/fs_spool.1")
+BASELINE = {
+    "features": {"age": {"type": "numeric", "edges": [40.0, 50.0]},
+                 "color": {"type": "categorical", "categories": ["red", "green"]},
+                 "sex": {"type": "categorical", "categories": ["1", "2"]}},
+    "prediction": {"type": "numeric", "edges": [160.0, 200.0]},
+}
+
+
+def fixture_records() -> list[records.Record]:
+    lines = FIXTURE.read_bytes().splitlines()
+    return [records.parse(line) for line in lines]
+
+
+def aggregator(baselines: dict[str, dict] | None = None) -> Aggregator:
+    known = baselines or {}
+    return Aggregator(BaselineCache(lambda dep: known.get(dep)))
+
+
+def prediction_record(dep: str, features: dict, predictions: list, **extra: object) -> records.Record:
+    data = {"timestamp": "2026-11-21 19:43:07.884+0000", "modelId": "m", "features": features,
+            "predictions": predictions, **extra}
+    return records.parse(records.encode(records.new_record_id(), dep, records.PREDICTIONS_DATA, data))
+
+
+def test_fixture_records_become_one_entry_each_with_exact_figures() -> None:
+    entries = aggregator({"dep-regression-1": BASELINE}).entries(fixture_records())
+    assert [e["kind"] for e in entries] == ["stats", "predictions", "stats", "stats", "predictions"]
+    assert all(e["minute"] == "2026-11-21T19:43:00Z" for e in entries)
+    first, preds, errored = entries[0], entries[1], entries[2]
+    assert (first["predictions"], first["userErrors"], first["executionTimeMs"]) == (3, 0, 12.5)
+    assert first["latencyCounts"][LATENCY_BUCKETS_MS.index(20)] == 1 and sum(first["latencyCounts"]) == 1
+    assert (errored["predictions"], errored["userErrors"], errored["systemErrors"]) == (1, 1, 0)
+    assert errored["latencyCounts"][LATENCY_BUCKETS_MS.index(5)] == 1
+    assert preds["rows"] == 3 and preds["predictionSum"] == pytest.approx(151.2 + 180.3 + 210.9)
+    # ages 30, 45, 60 against edges 40, 50; predictions 151.2, 180.3, 210.9 against 160, 200
+    assert preds["featureCounts"]["age"] == [1, 1, 1]
+    assert preds["featureCounts"]["sex"] == [2, 1, 0]  # 1.0 in a record matches category "1"
+    assert preds["predictionCounts"] == [1, 1, 1]
+    assert entries[4]["deploymentId"] == "dep-binary-1" and "featureCounts" not in entries[4]
+    assert entries[4]["predictionSum"] == pytest.approx(0.8 + 0.1)  # last class column
+    assert {e["recordId"] for e in entries} == {r.id for r in fixture_records()}
+
+
+def test_numeric_bins_follow_the_contract_edges() -> None:
+    bins = Bins.from_wire({"type": "numeric", "edges": [1.0, 2.0]})
+    # bin i holds edges[i-1] <= v < edges[i]; NaN and None are not counted
+    assert bins.count([0.5, 1.0, 1.5, 2.0, 7, None, float("nan")]) == [1, 2, 2]
+    assert bins.count(["1.5", "x", 3]) == [0, 1, 1]
+
+
+def test_categorical_bins_put_unknown_values_in_other() -> None:
+    bins = Bins.from_wire({"type": "categorical", "categories": ["red", "blue"]})
+    assert bins.count(["red", "blue", "red", "pink", None]) == [2, 1, 1]
+    assert bins.count([]) == [0, 0, 0]
+
+
+def test_classifier_predictions_count_predicted_labels() -> None:
+    agg = aggregator({"d": {"features": {}, "prediction": {"type": "categorical", "categories": ["no", "yes"]}}})
+    record = prediction_record("d", {"x": [1, 2, 3]}, [[0.9, 0.1], [0.3, 0.7], [0.2, 0.8]], classNames=["no", "yes"])
+    entry = agg.entry(record)
+    assert entry["predictionCounts"] == [1, 2, 0]
+    assert entry["rows"] == 3
+
+
+def test_large_record_is_binned_like_a_plain_loop() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=20_000).round(3).tolist()
+    edges = [-1.0, 0.0, 1.0]
+    agg = aggregator({"d": {"features": {"f": {"type": "numeric", "edges": edges}}, "prediction": None}})
+    entry = agg.entry(prediction_record("d", {"f": values}, values))
+    expected = [0, 0, 0, 0]
+    for v in values:
+        expected[sum(1 for e in edges if v >= e)] += 1
+    assert entry["featureCounts"]["f"] == expected
+    assert "predictionCounts" not in entry
+
+
+def test_actuals_join_predictions_on_association_ids() -> None:
+    agg = aggregator()
+    agg.entry(prediction_record("d", {"x": [1, 2, 3]}, [10.0, 20.0, 30.0], associationIds=["a", "b", "c"]))
+    actuals = records.parse(records.encode("act-1", "d", records.ACTUALS, {
+        "timestamp": "2026-11-21T19:44:01Z", "associationIds": ["a", "c", "zzz"], "actualValues": [12.0, 27.0, 1.0]}))
+    entry = agg.entry(actuals)
+    assert entry["kind"] == "actuals" and entry["minute"] == "2026-11-21T19:44:00Z"
+    assert (entry["actualsMatched"], entry["absErrorSum"], entry["correct"]) == (2, 5.0, 0)
+
+
+def test_classification_actuals_count_correct_labels() -> None:
+    agg = aggregator()
+    agg.entry(prediction_record("d", {"x": [1, 2]}, [[0.9, 0.1], [0.2, 0.8]], classNames=["no", "yes"],
+                                associationIds=["p", "q"]))
+    actuals = records.parse(records.encode("act-2", "d", records.ACTUALS, {
+        "timestamp": "2026-11-21T19:44:01Z", "associationIds": ["p", "q"], "actualValues": ["no", "no"]}))
+    assert agg.entry(actuals)["correct"] == 1
+
+
+def test_association_store_forgets_the_oldest_beyond_capacity() -> None:
+    store = AssociationStore(capacity=2)
+    store.remember("d", ["a", "b", "c"], [1.0, 2.0, 3.0])
+    assert store.lookup("d", "a") is None and store.lookup("d", "c") == 3.0
+
+
+def test_baseline_cache_refetches_after_ttl_and_caches_absence() -> None:
+    calls: list[str] = []
+    now = [0.0]
+
+    def fetch(dep: str) -> dict | None:
+        calls.append(dep)
+        return BASELINE if dep == "with" else None
+
+    cache = BaselineCache(fetch, ttl_sec=60, clock=lambda: now[0])
+    assert cache.get("with") is not None and cache.get("with") is not None
+    assert cache.get("without") is None and cache.get("without") is None
+    assert calls == ["with", "without"]
+    now[0] = 61.0
+    cache.get("with")
+    assert calls == ["with", "without", "with"]
+
+
+def test_minute_is_utc_floor() -> None:
+    assert minute_of(records.parse_timestamp("2026-11-21 19:43:59.999+0200")) == "2026-11-21T17:43:00Z"
