@@ -1,0 +1,1 @@
+"""Tests of the MLOps service against a real subprocess."""
