@@ -14,6 +14,8 @@ from bosun_local.monitoring.baselines import CATEGORICAL, Baseline, BaselineCach
 from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS, latency_bucket
 
 Entry = dict[str, Any]
+# Records of apps that never set a model id still need one on the wire.
+UNKNOWN_MODEL = "unknown"
 # Enough association ids to join a few minutes of heavy traffic; the oldest are forgotten first.
 ASSOCIATION_CAPACITY = 1_000_000
 
@@ -48,7 +50,7 @@ class AssociationStore:
 
 
 def _base_entry(record: Record, kind: str) -> Entry:
-    return {"recordId": record.id, "deploymentId": record.deployment_id, "modelId": record.model_id or "",
+    return {"recordId": record.id, "deploymentId": record.deployment_id, "modelId": record.model_id or UNKNOWN_MODEL,
             "minute": minute_of(record.timestamp), "kind": kind}
 
 
