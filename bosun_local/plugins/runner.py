@@ -63,6 +63,12 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise ActionInterrupted(name)
 
 
+def _ignore_signals() -> None:
+    """Ignore further SIGTERM/SIGINT: the result is known and must be written whole."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _error(exc: BosunError) -> None:
     print(f"error: {exc.message}", file=sys.stderr)
     if exc.fix:
@@ -144,14 +150,15 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     start = time.monotonic()
+    status: ActionStatusInfo | None = None
+    ran = False
     try:
         status, ran = _run(args)
+        _ignore_signals()
     except ActionInterrupted as exc:
-        status = failed(f"action {args.action} was {exc} before it started", round(time.monotonic() - start, 4))
-        ran = False
-    # The result is known: let it be written whole.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _ignore_signals()
+        if status is None:  # a signal after the action finished does not change its result
+            status = failed(f"action {args.action} was {exc} before it started", round(time.monotonic() - start, 4))
     code = _exit_code(status, ran, args.exit_codes)
     show = args.show_status or not args.status_file
     if args.status_file:
