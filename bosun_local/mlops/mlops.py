@@ -48,7 +48,7 @@ class MLOps:
         self._deployment_id: str | None = None
         self._model_id: str | None = None
         self._async = True
-        self._spooler = config.NONE
+        self._spooler: str | None = None  # set by init()
 
     # -- configuration (chained setters; environment variables win over these) --
 
@@ -213,7 +213,7 @@ class MLOps:
             self.channel.write_through()
 
     def _check_ready(self) -> bool:
-        if self.channel is None and self._spooler != config.NONE:
+        if self._spooler is None or (self.channel is None and self._spooler != config.NONE):
             raise MLOpsNotInitializedError(
                 "MLOps reporting used before init() or after shutdown()", fix="call MLOps()...init() once at startup"
             )

@@ -1,0 +1,160 @@
+"""The datarobot-mlops surface: inputs apps pass, chunking, errors, counters, the memory and stdout spoolers."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bosun_local.mlops import MLOps, MLOpsInputError, MLOpsNotInitializedError, records
+from bosun_local.mlops.buffer import RecordBuffer
+from bosun_local.mlops.channels.simple import MemoryChannel, StdoutChannel
+
+
+@pytest.fixture
+def mlops() -> MLOps:
+    client = MLOps().set_deployment_id("dep").set_model_id("mod").set_memory_spooler().init()
+    yield client
+    client.shutdown()
+
+
+
+def flush(client: MLOps) -> list[records.Record]:
+    channel = client.channel
+    assert isinstance(channel, MemoryChannel) and client._buffer is not None
+    assert client._buffer.wait_empty(10)
+    return channel.records()
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        pd.DataFrame({"x": [1.0, 2.0], "color": ["red", "blue"]}),
+        {"x": [1.0, 2.0], "color": ["red", "blue"]},
+        {"x": np.array([1.0, 2.0]), "color": ("red", "blue")},
+        [{"x": 1.0, "color": "red"}, {"x": 2.0, "color": "blue"}],
+    ],
+    ids=["dataframe", "dict-of-lists", "dict-of-arrays", "row-dicts"],
+)
+def test_feature_shapes_give_the_same_record(mlops: MLOps, features: object) -> None:
+    mlops.report_predictions_data(features, np.array([0.5, 0.7]), association_ids=[1, 2])
+    (record,) = flush(mlops)
+    assert record.data["features"] == {"x": [1.0, 2.0], "color": ["red", "blue"]}
+    assert record.data["predictions"] == [0.5, 0.7] and record.data["associationIds"] == ["1", "2"]
+    assert record.deployment_id == "dep" and record.model_id == "mod"
+
+
+def test_row_dicts_with_missing_keys_and_special_values(mlops: MLOps) -> None:
+    rows = [{"a": 1}, {"b": float("nan"), "a": 2}, {"t": pd.Timestamp("2026-11-21 10:00")}]
+    mlops.report_predictions_data(rows)
+    (record,) = flush(mlops)
+    assert record.data["features"] == {"a": [1, 2, None], "b": [None, None, None],
+                                       "t": [None, None, "2026-11-21 10:00:00"]}
+
+
+def test_classification_probabilities(mlops: MLOps) -> None:
+    mlops.report_predictions_data(predictions=np.array([[0.2, 0.8], [0.9, 0.1]]), class_names=["yes", "no"])
+    proba = pd.DataFrame({"yes": [0.3], "no": [0.7]})
+    mlops.report_predictions_data(predictions=proba)
+    first, second = flush(mlops)
+    assert first.data["predictions"] == [[0.2, 0.8], [0.9, 0.1]] and first.data["classNames"] == ["yes", "no"]
+    assert second.data["predictions"] == [[0.3, 0.7]] and second.data["classNames"] == ["yes", "no"]
+
+
+def test_large_frames_are_split_into_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE", "40")
+    client = MLOps().set_deployment_id("d").set_model_id("m").set_memory_spooler().init()
+    client.report_predictions_data({"x": list(range(100))}, list(range(100)), [f"a{i}" for i in range(100)])
+    chunks = flush(client)
+    client.shutdown()
+    assert [c.rows for c in chunks] == [40, 40, 20]
+    assert [v for c in chunks for v in c.data["features"]["x"]] == list(range(100))
+    assert [v for c in chunks for v in c.data["associationIds"]] == [f"a{i}" for i in range(100)]
+    assert len({c.id for c in chunks}) == 3
+
+
+def test_actuals_forms(mlops: MLOps) -> None:
+    mlops.report_actuals(pd.DataFrame({"associationId": ["a1", "a2"], "actualValue": [3.5, 4.0],
+                                       "wasActedOn": [True, False]}))
+    mlops.report_actuals(association_ids=["a3"], actual_values=["yes"])
+    first, second = flush(mlops)
+    assert first.data["associationIds"] == ["a1", "a2"] and first.data["actualValues"] == [3.5, 4.0]
+    assert first.data["wasActedOn"] == [True, False] and first.rows == 2
+    assert second.data_type == "ACTUALS" and second.data["actualValues"] == ["yes"]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.report_deployment_stats(-1, 1.0), "num_predictions"),
+        (lambda m: m.report_deployment_stats(1.5, 1.0), "num_predictions"),
+        (lambda m: m.report_deployment_stats(1, float("nan")), "execution_time_ms"),
+        (lambda m: m.report_predictions_data(), "neither features_df nor predictions"),
+        (lambda m: m.report_predictions_data({"a": [1, 2]}, [1.0]), "features_df has 2 rows, predictions has 1"),
+        (lambda m: m.report_predictions_data({"a": [1, 2], "b": [1]}), "differ in length"),
+        (lambda m: m.report_predictions_data("a,b\n1,2"), "features_df is a str"),
+        (lambda m: m.report_predictions_data(predictions=[[0.1, 0.9]]), "class_names is missing"),
+        (lambda m: m.report_predictions_data(predictions=[[0.1, 0.9]], class_names=["a", "b", "c"]), "3 classes"),
+        (lambda m: m.report_predictions_data(predictions=[1.0], association_ids="a1"), "association_ids is a str"),
+        (lambda m: m.report_actuals(association_ids=["a"]), "needs association ids and actual values"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(mlops: MLOps, call, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(MLOpsInputError, match=message.replace("[", r"\[")):
+        call(mlops)
+    assert flush(mlops) == []
+
+
+def test_reporting_before_init_or_after_shutdown() -> None:
+    client = MLOps().set_deployment_id("d").set_model_id("m").set_memory_spooler()
+    with pytest.raises(MLOpsNotInitializedError):
+        client.report_deployment_stats(1, 1.0)
+    client.init()
+    client.shutdown()
+    with pytest.raises(MLOpsNotInitializedError):
+        client.report_deployment_stats(1, 1.0)
+
+
+def test_no_spooler_reports_nothing_and_needs_no_ids() -> None:
+    client = MLOps().set_no_spooler().init()
+    client.report_deployment_stats(1, 1.0)
+    client.report_predictions_data({"x": [1]}, [1])
+    assert client.channel is None and client.delivered_records == 0 and client.shutdown()
+
+
+def test_stdout_spooler_prints_records(capsys: pytest.CaptureFixture[str]) -> None:
+    client = MLOps().set_deployment_id("d").set_model_id("m").set_stdout_spooler().init()
+    assert isinstance(client.channel, StdoutChannel)
+    client.report_deployment_stats(4, 2.0)
+    assert client.shutdown()
+    (line,) = capsys.readouterr().out.splitlines()
+    assert records.parse(line).data["numPredictions"] == 4
+
+
+def test_counters(mlops: MLOps) -> None:
+    for _ in range(5):
+        mlops.report_deployment_stats(1, 1.0)
+    flush(mlops)
+    assert (mlops.delivered_records, mlops.pending_records, mlops.dropped_records) == (5, 0, 0)
+
+
+def test_buffer_overflow_is_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="bosun_local.mlops")
+    buffer = RecordBuffer(3)
+    assert [buffer.put(str(i)) for i in range(5)] == [True, True, True, False, False]
+    assert buffer.dropped == 2 and buffer.pending == 3
+    assert "dropped 1 record(s), 1 in total" in caplog.text
+    batch = buffer.take(2)
+    buffer.requeue(batch[1:])
+    buffer.done(1)
+    assert buffer.take(10) == ["1", "2"] and buffer.delivered == 1
+
+
+def test_stdout_channel_writes_to_a_stream() -> None:
+    stream = io.StringIO()
+    channel = StdoutChannel(stream)
+    channel.write_batch(['{"a":1}', '{"b":2}'])
+    assert [json.loads(x) for x in stream.getvalue().splitlines()] == [{"a": 1}, {"b": 2}]
