@@ -300,4 +300,6 @@ class DashboardApp(App[None]):
             yield SystemCommand(title, help_text, lambda a=action: self.run_action(a))
 
     def on_unmount(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
         self.actions_client.close()

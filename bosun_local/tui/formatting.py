@@ -46,6 +46,12 @@ def status_colour(status: str | None) -> str:
     return STATUS_COLOURS.get(status or "unknown", STATUS_COLOURS["unknown"])
 
 
+def worst_status(*statuses: str | None) -> str:
+    """Return the worst known status (failing > warning > passing), unknown when none is known."""
+    known = [s for s in statuses if s in ("failing", "warning", "passing")]
+    return min(known, key=("failing", "warning", "passing").index) if known else "unknown"
+
+
 def status_cell(status: str | None, label: str | None = None) -> SortableText:
     """Return a coloured dot and word for a status."""
     word = status or "unknown"

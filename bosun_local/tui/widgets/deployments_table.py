@@ -14,6 +14,7 @@ from bosun_local.tui.formatting import (
     state_cell,
     status_cell,
     text_cell,
+    worst_status,
 )
 from bosun_local.tui.snapshot import Json
 
@@ -37,7 +38,7 @@ def row_cells(dep: Json, packages: dict[str, str], stats: Json | None) -> dict[s
     """Return the cells of one deployment's row from its JSON, the package names and its 5-minute stats."""
     package_id = dep.get("modelId") or dep.get("packageId")
     model = packages.get(package_id, package_id[:8] if package_id else None) if package_id else None
-    health = (stats or {}).get("serviceHealth") or dep.get("healthStatus")
+    health = worst_status((stats or {}).get("serviceHealth"), dep.get("healthStatus"))
     return {
         "name": text_cell(dep.get("name"), style="bold"),
         "state": state_cell(dep.get("state"), dep.get("desiredState")),

@@ -116,7 +116,9 @@ class DetailPane(VerticalScroll):
     @staticmethod
     def _events(events: list[Json] | None, filtered: bool) -> Text:
         text = Text("recent events" + (" matching the events filter" if filtered else ""), style="bold")
-        if not events:
+        if events is None:
+            text.append("\n  …", style="grey50")
+        elif not events:
             text.append("\n  none", style="grey50")
         for event in events or []:
             status = event.get("status") or "unknown"
