@@ -3,4 +3,6 @@ from __future__ import annotations
 
 from bosun_local.pps.server import main
 
-main()
+# The guard matters: the reporting child process is spawned and re-imports the main module.
+if __name__ == "__main__":
+    main()

@@ -122,7 +122,7 @@ class MultiRegistry:
         self._misses: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pps-registry", daemon=True)
-        self._extract_root = Path(tempfile.mkdtemp(prefix="bosun-pps-"))
+        self._extract_root: Path | None = None
 
     def get(self, deployment_id: str) -> Deployment | None:
         """Return the deployment with this id."""
@@ -134,6 +134,7 @@ class MultiRegistry:
 
     def start(self) -> None:
         """Scan now, then keep rescanning in the background."""
+        self._extract_root = Path(tempfile.mkdtemp(prefix="bosun-pps-"))
         self.scan()
         self.ready = True
         self._thread.start()
@@ -143,7 +144,8 @@ class MultiRegistry:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5)
-        shutil.rmtree(self._extract_root, ignore_errors=True)
+        if self._extract_root is not None:
+            shutil.rmtree(self._extract_root, ignore_errors=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_sec):
@@ -206,7 +208,7 @@ class MultiRegistry:
             return subdirs[0]
         archives = sorted(directory.glob("*.tar.gz")) + sorted(directory.glob("*.tgz"))
         if len(archives) == 1:
-            target = Path(tempfile.mkdtemp(prefix=f"{deployment_id}-", dir=self._extract_root))
+            target = Path(tempfile.mkdtemp(prefix=f"{deployment_id}-", dir=self._extract_root))  # set by start()
             with tarfile.open(archives[0]) as tar:
                 tar.extractall(target, filter="data")
             inner = [p for p in target.iterdir() if p.is_dir()]

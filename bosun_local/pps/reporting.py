@@ -5,6 +5,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,21 +17,6 @@ log = logging.getLogger("bosun_local.pps.reporting")
 
 DRAIN_MAX = 2000  # items taken off the queue per batch: bounds the latency of a batch, not the rows
 LOG_EVERY_SEC = 30.0
-
-
-class ReportSink(Protocol):
-    """Where reports go: the reporting library in production, a recorder in tests."""
-
-    def deployment_stats(self, deployment_id: str, model_id: str, num_predictions: int, execution_time_ms: float,
-                         user_error: bool, system_error: bool) -> None:
-        """Record one request's count, latency and error flags."""
-
-    def predictions_data(self, deployment_id: str, model_id: str, features: Any, predictions: list[Any],
-                         class_names: list[str] | None) -> None:
-        """Record scored rows: a features DataFrame and one prediction per row."""
-
-    def close(self, timeout_sec: float) -> None:
-        """Flush and release the channel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +34,28 @@ class ReportItem:
     class_names: list[str] | None = None
 
 
+class ReportSink(Protocol):
+    """Where batches of reports go: the reporting library (in a child process) in production, a recorder in tests."""
+
+    def deliver(self, items: list[ReportItem]) -> None:
+        """Report a batch of requests; raise when the channel failed."""
+
+    def close(self, timeout_sec: float) -> None:
+        """Flush and release the channel."""
+
+
 _STOP = object()
 
 
 class Reporter:
     """A bounded queue and one thread feeding a sink; submit() never blocks and never raises."""
 
-    def __init__(self, sink: ReportSink, max_queue: int = 10000) -> None:
-        self.sink = sink
+    def __init__(self, make_sink: Callable[[], ReportSink], max_queue: int = 10000,
+                 batch_interval_sec: float = 0.05) -> None:
+        self._make_sink = make_sink
+        self.sink: ReportSink | None = None
+        self.batch_interval_sec = batch_interval_sec
+        self._stopping = threading.Event()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._run, name="pps-reporter", daemon=True)
         self.submitted = 0
@@ -65,7 +65,8 @@ class Reporter:
         self._last_log = {"dropped": 0.0, "errors": 0.0}
 
     def start(self) -> Reporter:
-        """Start the background thread."""
+        """Open the sink and start the background thread."""
+        self.sink = self._make_sink()
         self._thread.start()
         return self
 
@@ -87,6 +88,7 @@ class Reporter:
     def shutdown(self, timeout_sec: float = 10.0) -> None:
         """Flush queued reports and close the sink, waiting at most timeout_sec."""
         deadline = time.monotonic() + timeout_sec
+        self._stopping.set()
         if self._thread.is_alive():
             try:
                 self._queue.put(_STOP, timeout=max(0.1, timeout_sec))
@@ -96,6 +98,8 @@ class Reporter:
             if self._thread.is_alive():
                 log.warning("monitoring flush timed out after %.1fs; %d report(s) not flushed",
                             timeout_sec, self._queue.qsize())
+        if self.sink is None:
+            return
         try:
             self.sink.close(max(0.1, deadline - time.monotonic()))
         except Exception as exc:
@@ -116,38 +120,43 @@ class Reporter:
                 except queue.Empty:
                     break
             stop = any(item is _STOP for item in batch)
+            started = time.monotonic()
             self._process([item for item in batch if item is not _STOP])
             if stop:
                 return
+            # Let reports accumulate: fewer, larger batches cost less per report.
+            self._stopping.wait(max(0.0, self.batch_interval_sec - (time.monotonic() - started)))
 
     def _process(self, items: list[ReportItem]) -> None:
-        groups: dict[tuple[Any, ...], list[ReportItem]] = {}
-        for item in items:
-            try:
-                self.sink.deployment_stats(item.deployment_id, item.model_id, item.num_predictions,
-                                           item.execution_time_ms, item.user_error, item.system_error)
-                self.reported += 1
-            except Exception as exc:
-                self._failed(exc)
-            if item.features is not None and item.predictions is not None:
-                key = (item.deployment_id, item.model_id, tuple(item.features.columns),
-                       item.features.numeric, tuple(item.class_names or ()))
-                groups.setdefault(key, []).append(item)
-        for (deployment_id, model_id, _, _, class_names), group in groups.items():
-            try:
-                frame = Frame(group[0].features.columns,  # type: ignore[union-attr]
-                              np.concatenate([g.features.values for g in group]),  # type: ignore[union-attr]
-                              group[0].features.numeric)  # type: ignore[union-attr]
-                predictions = [p for g in group for p in g.predictions]  # type: ignore[union-attr]
-                self.sink.predictions_data(deployment_id, model_id, frame.to_dataframe(), predictions,
-                                           list(class_names) or None)
-            except Exception as exc:
-                self._failed(exc)
+        if not items:
+            return
+        try:
+            assert self.sink is not None
+            self.sink.deliver(items)
+            self.reported += len(items)
+        except Exception as exc:
+            self._failed(exc, len(items))
 
-    def _failed(self, exc: Exception) -> None:
-        self.errors += 1
-        self._warn("errors", f"reporting to the monitoring channel failed ({self.errors} failure(s) so far): "
+    def _failed(self, exc: Exception, count: int) -> None:
+        self.errors += count
+        self._warn("errors", f"reporting to the monitoring channel failed ({self.errors} report(s) lost so far): "
                              f"{type(exc).__name__}: {exc}")
+
+
+def deliver_grouped(items: list[ReportItem], stats: Any, predictions: Any) -> None:
+    """Call stats(item) per request and predictions(first_item, features_df, rows) once per deployment and model."""
+    groups: dict[tuple[Any, ...], list[ReportItem]] = {}
+    for item in items:
+        stats(item)
+        if item.features is not None and item.predictions is not None:
+            key = (item.deployment_id, item.model_id, tuple(item.features.columns), item.features.numeric)
+            groups.setdefault(key, []).append(item)
+    for group in groups.values():
+        first = group[0].features
+        assert first is not None
+        frame = Frame(first.columns, np.concatenate([g.features.values for g in group if g.features is not None]),
+                      first.numeric)
+        predictions(group[0], frame.to_dataframe(), [p for g in group for p in g.predictions or ()])
 
 
 class MLOpsSink:
@@ -166,16 +175,18 @@ class MLOpsSink:
             self._clients[(deployment_id, model_id)] = client
         return client
 
-    def deployment_stats(self, deployment_id: str, model_id: str, num_predictions: int, execution_time_ms: float,
-                         user_error: bool, system_error: bool) -> None:
-        """Report a request's stats."""
-        self._client(deployment_id, model_id).report_deployment_stats(
-            num_predictions, execution_time_ms, user_error=user_error, system_error=system_error)
+    def deliver(self, items: list[ReportItem]) -> None:
+        """Report each request's stats, then each deployment's scored rows in one call."""
+        def stats(item: ReportItem) -> None:
+            self._client(item.deployment_id, item.model_id).report_deployment_stats(
+                item.num_predictions, item.execution_time_ms, user_error=item.user_error,
+                system_error=item.system_error)
 
-    def predictions_data(self, deployment_id: str, model_id: str, features: Any, predictions: list[Any],
-                         class_names: list[str] | None) -> None:
-        """Report scored rows."""
-        self._client(deployment_id, model_id).report_predictions_data(features, predictions, class_names=class_names)
+        def predictions(item: ReportItem, features: Any, rows: list[Any]) -> None:
+            self._client(item.deployment_id, item.model_id).report_predictions_data(
+                features, rows, class_names=item.class_names)
+
+        deliver_grouped(items, stats, predictions)
 
     def close(self, timeout_sec: float) -> None:
         """Shut every client down within the time left."""

@@ -4,18 +4,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from bosun_local.errors import BosunError, ConfigError
 from bosun_local.pps.app import PPSApp
 from bosun_local.pps.model import load_package
 from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
-from bosun_local.pps.reporting import MLOpsSink, Reporter, ReportSink
+from bosun_local.pps.report_process import ProcessSink
+from bosun_local.pps.reporting import Reporter, ReportSink
 from bosun_local.pps.settings import Settings, from_env
 
 log = logging.getLogger("bosun_local.pps")
 
 
-def build_app(settings: Settings, sink: ReportSink | None = None) -> PPSApp:
+def build_app(settings: Settings, make_sink: Callable[[], ReportSink] = ProcessSink) -> PPSApp:
     """Load the package (single mode) or prepare the base-dir watcher (multi mode) and the reporter."""
     if settings.multi:
         assert settings.multi_base_dir is not None
@@ -32,7 +34,12 @@ def build_app(settings: Settings, sink: ReportSink | None = None) -> PPSApp:
         if not settings.multi and not (settings.deployment_id and settings.model_id):
             raise ConfigError("monitoring is enabled but MLOPS_DEPLOYMENT_ID or MLOPS_MODEL_ID is not set",
                               fix="set both (the agent does), or MONITORING_ENABLED=0 to serve without reporting")
-        reporter = Reporter(sink or MLOpsSink(), settings.report_queue_size)
+        if settings.multi and (settings.deployment_id or settings.model_id):
+            # The reporting library lets these variables override the ids it is given, so every deployment of
+            # this server would report as the one named in the environment.
+            raise ConfigError("MLOPS_DEPLOYMENT_ID / MLOPS_MODEL_ID are set in multi-model mode",
+                              fix="unset them: each deployment's ids come from its config.yml")
+        reporter = Reporter(make_sink, settings.report_queue_size)
     return PPSApp(registry, reporter, settings.max_body_bytes, report_timeout_sec=settings.graceful_timeout_sec)
 
 
