@@ -261,12 +261,6 @@ def containers_with_labels(labels: dict[str, str | None]) -> list[ContainerInfo]
     return sorted((_container_info(d) for d in docs), key=lambda c: c.name)
 
 
-def network_exists(name: str) -> bool:
-    """Return True if a Docker network with exactly this name exists."""
-    with docker_errors(f"looking up network {name}"):
-        return bool(_docker.network.exists(name))
-
-
 def remove_containers(names: list[str], timeout: int = 10) -> None:
     """Stop (gracefully, then kill after timeout) and remove containers by name."""
     if not names:
@@ -297,3 +291,9 @@ def network_exists(name: str) -> bool:
     """Return True if a Docker network with this name exists."""
     with docker_errors(f"looking up network {name}"):
         return bool(_docker.network.exists(name))
+
+
+def exec_in_container(name: str, command: list[str]) -> str:
+    """Run a command inside a running container and return its output."""
+    with docker_errors(f"running {' '.join(command)} in container {name}"):
+        return str(_docker.container.execute(name, command))

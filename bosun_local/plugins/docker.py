@@ -145,6 +145,23 @@ class DockerPlugin(BosunPluginBase):
                 time.sleep(0.2)
         return f"traefik did not route {url} to model {model_id} within {self.s['routeTimeoutSec']} s (last: {last})"
 
+    def wait_only(self, deployment_id: str, model_id: str, in_a_row: int = 8) -> str | None:
+        """Wait until traefik answers from this model alone (in_a_row answers); return why not, or None."""
+        url = f"{self.traefik_url}/deployments/{deployment_id}/info"
+        deadline = time.monotonic() + float(self.s["routeTimeoutSec"])
+        seen = 0
+        with httpx.Client(timeout=3.0) as http:
+            while time.monotonic() < deadline:
+                try:
+                    response = http.get(url)
+                    seen = seen + 1 if response.status_code == 200 and model_id in response.text else 0
+                except httpx.HTTPError:
+                    seen = 0
+                if seen >= in_a_row:
+                    return None
+                time.sleep(0.1)
+        return f"traefik still routes {url} to other models after {self.s['routeTimeoutSec']} s"
+
     def _failure_detail(self, stack: DeploymentStack, model: ModelService, exc: BosunError) -> str:
         container = f"{stack.prefix}{stack.deployment_id}_{model.model_id}"
         logs = adapter.container_logs(container, tail=15).strip()
@@ -240,7 +257,10 @@ class DockerPlugin(BosunPluginBase):
                                         f"{self._failure_detail(stack, model, exc)}",
                                     data=self._data(di.id, model.model_id, composeFile=str(stack.compose_file)))
         data = self._data(di.id, model.model_id, composeFile=str(stack.compose_file))
+        healthy_at = time.monotonic()
         unrouted = self.wait_routed(di.id, model.model_id)
+        self._logger.info("deployment %s: healthy, then routed by traefik %.1f s later", di.id,
+                          time.monotonic() - healthy_at)
         if unrouted:
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {di.id} runs model {model.model_id} (healthy), but {unrouted}")
@@ -287,6 +307,13 @@ class DockerPlugin(BosunPluginBase):
                                     msg=f"model replacement of deployment {di.id} failed; the old model {keep} "
                                         f"keeps serving: {problem}",
                                     data=self._data(di.id, keep, **{ActionDataFields.OLD_MODEL_IN_USE: True}))
+        # Take the old model out of traefik's rotation before stopping it: traefik forgets a stopped container
+        # only after its next docker event, and requests sent meanwhile would hang on a vanished address.
+        still = stack.drain(olds, timeout=15.0)
+        lingering = self.wait_only(di.id, new.model_id)
+        for note in ([f"{', '.join(still)} did not turn unhealthy when drained"] if still else []) + (
+                [lingering] if lingering else []):
+            self._logger.warning("deployment %s: %s; stopping the old model anyway", di.id, note)
         stack.remove(olds)
         stack.render([new])
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY,

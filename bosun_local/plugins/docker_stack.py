@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,22 @@ class DeploymentStack:
     def up(self, model: ModelService, timeout: int, recreate: bool = False) -> None:
         """Start one model's service and wait until Docker reports it healthy."""
         self.project().up(services=[model.service()], wait=True, timeout=timeout, force_recreate=recreate)
+
+    def container_name(self, model: ModelService) -> str:
+        return f"{self.prefix}{self.deployment_id}_{model.model_id}"
+
+    def drain(self, models: list[ModelService], timeout: float) -> list[str]:
+        """Turn these models' containers unhealthy (traefik then drops them); return those still healthy."""
+        names = {self.container_name(m) for m in models}
+        for c in self.containers():
+            if c.name in names and c.status == "running":
+                adapter.exec_in_container(c.name, ["python", "-c", "open('/tmp/drain', 'w').close()"])
+        deadline = time.monotonic() + timeout
+        while True:
+            healthy = [c.name for c in self.containers() if c.name in names and c.healthy]
+            if not healthy or time.monotonic() > deadline:
+                return healthy
+            time.sleep(0.3)
 
     def remove(self, models: list[ModelService]) -> None:
         """Stop (gracefully: stop_grace_period) and remove some models' services."""
