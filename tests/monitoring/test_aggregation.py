@@ -1,8 +1,6 @@
 """Records -> ingest entries: latency buckets, baseline bins, predictions of each kind, actuals joined on ids."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -10,8 +8,9 @@ from bosun_local.mlops import records
 from bosun_local.monitoring.aggregation import Aggregator, AssociationStore, minute_of
 from bosun_local.monitoring.baselines import BaselineCache, Bins
 from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS
+from tests.monitoring.conftest import FIXTURE_SPOOL
 
-FIXTURE = Path("/work/shared/fixtures/datarobot-mlops-spool/fs_spool.1")
+FIXTURE = FIXTURE_SPOOL / "fs_spool.1"
 BASELINE = {
     "features": {"age": {"type": "numeric", "edges": [40.0, 50.0]},
                  "color": {"type": "categorical", "categories": ["red", "green"]},
