@@ -1,0 +1,175 @@
+"""The action queue: leases, expiry and re-claim, coalescing, per-deployment order, completion."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bosun_local.client import ServiceClient, ServiceError
+
+from .helpers import Service, write_package
+
+OK = {"status": "passing", "msg": "done", "state": None}
+
+
+@pytest.fixture
+def pkg(fresh_service: Service, tmp_path: Path, diabetes_frame: pd.DataFrame) -> dict:
+    return fresh_service.client.register_package(write_package(tmp_path / "p", diabetes_frame))
+
+
+def _deploy(client: ServiceClient, pkg: dict, name: str) -> tuple[dict, dict]:
+    answer = client.create_deployment(pkg["id"], name)
+    return answer["deployment"], answer["action"]
+
+
+def _wait_until(predicate: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_claim_nothing_is_204(fresh_service: Service) -> None:
+    assert fresh_service.client.claim_action("a1") is None
+
+
+def test_lease_expiry_and_reclaim(fresh_service: Service, pkg: dict) -> None:
+    client = fresh_service.client
+    dep, action = _deploy(client, pkg, "leased")
+    first = client.claim_action("agent-a", lease_sec=1)
+    assert first["id"] == action["id"] and first["status"] == "claimed" and first["attempts"] == 1
+    assert client.get_deployment(dep["id"])["state"] == "launching"
+    assert client.claim_action("agent-b", lease_sec=30) is None  # held while the lease runs
+
+    claimed: list[dict] = []
+    _wait_until(lambda: claimed.append(client.claim_action("agent-b", lease_sec=30)) or claimed[-1] is not None)
+    second = claimed[-1]
+    assert second["id"] == action["id"] and second["agentId"] == "agent-b" and second["attempts"] == 2
+    started = client.list_events(deployment=dep["id"], types=["action_started"])
+    assert "re-claimed after the lease of agent-a expired" in started[0]["message"]
+
+    with pytest.raises(ServiceError) as err:  # the first agent lost it
+        client.complete_action(action["id"], "agent-a", OK)
+    assert err.value.status_code == 409 and "is held by agent agent-b, not agent-a" in err.value.message
+    with pytest.raises(ServiceError) as err:
+        client.renew_action(action["id"], "agent-a", 30)
+    assert err.value.status_code == 409
+
+    renewed = client.renew_action(action["id"], "agent-b", 120)
+    assert renewed["leaseExpiresAt"] > second["leaseExpiresAt"]
+    done = client.complete_action(action["id"], "agent-b", {**OK, "data": {"predictionUrl": "http://h/d"}})
+    assert done["status"] == "done" and done["result"]["status"] == "passing"
+    assert client.complete_action(action["id"], "agent-b", OK)["status"] == "done"  # a retried completion is fine
+    got = client.get_deployment(dep["id"])
+    assert got["state"] == "ready" and got["predictionUrl"] == "http://h/d"
+
+
+def test_exhausted_attempts_fail_the_action(tmp_path: Path, diabetes_frame: pd.DataFrame) -> None:
+    from .helpers import start
+
+    with start(tmp_path / "home", env={"BOSUN_SERVICE_MAX_ACTION_ATTEMPTS": "1"}) as svc:
+        pkg = svc.client.register_package(write_package(tmp_path / "p", diabetes_frame))
+        dep, action = _deploy(svc.client, pkg, "doomed")
+        assert svc.client.claim_action("a", lease_sec=0.2)["attempts"] == 1
+        _wait_until(lambda: svc.client.claim_action("b", lease_sec=30) is None
+                    and svc.client.get_action(action["id"])["status"] == "failed")
+        assert svc.client.get_deployment(dep["id"])["state"] == "errored"
+        failed = svc.client.list_events(deployment=dep["id"], types=["action_failed"])
+        assert "gave up after 1 claims whose leases expired" in failed[0]["message"]
+
+
+def test_coalescing_identical_pending_requests(fresh_service: Service, pkg: dict, tmp_path: Path,
+                                               diabetes_frame: pd.DataFrame) -> None:
+    client = fresh_service.client
+    dep, start = _deploy(client, pkg, "co")
+    first = client.stop_deployment(dep["id"])
+    again = client.stop_deployment(dep["id"])
+    assert not first["coalesced"] and again["coalesced"] and again["action"]["id"] == first["action"]["id"]
+    client.start_deployment(dep["id"])
+    third = client.stop_deployment(dep["id"])  # stop after start is new intent, not a duplicate
+    assert not third["coalesced"]
+    other = client.register_package(write_package(tmp_path / "o", diabetes_frame), name="other")
+    r1 = client.replace_model(dep["id"], other["id"])
+    r2 = client.replace_model(dep["id"], other["id"])
+    assert r2["coalesced"] and r2["action"]["id"] == r1["action"]["id"]
+    types = [a["type"] for a in reversed(client.list_actions(dep["id"]))]
+    assert types == ["deployment_start", "deployment_stop", "deployment_start", "deployment_stop",
+                     "deployment_replace_model"]
+    # A claimed (running) action is not coalesced into: the request after it is queued.
+    claimed = client.claim_action("a")
+    assert claimed["id"] == start["id"]
+    assert len(client.list_events(deployment=dep["id"], types=["action_queued"])) == 4
+
+
+def test_per_deployment_order_and_cross_deployment_concurrency(fresh_service: Service, pkg: dict) -> None:
+    client = fresh_service.client
+    dep_a, start_a = _deploy(client, pkg, "a")
+    stop_a = client.stop_deployment(dep_a["id"])["action"]
+    dep_b, start_b = _deploy(client, pkg, "b")
+
+    assert client.claim_action("x")["id"] == start_a["id"]
+    assert client.claim_action("y")["id"] == start_b["id"]  # another deployment runs concurrently
+    assert client.claim_action("z") is None  # stop_a waits for start_a
+    client.complete_action(start_a["id"], "x", {"status": "failing", "msg": "port busy", "state": None})
+    assert client.get_deployment(dep_a["id"])["state"] == "errored"
+    nxt = client.claim_action("z")
+    assert nxt["id"] == stop_a["id"]
+    client.complete_action(stop_a["id"], "z", {"status": "OK", "msg": "stopped", "state": "stopped"})
+    assert client.get_deployment(dep_a["id"])["state"] == "stopped"
+    events = [e["type"] for e in reversed(client.list_events(deployment=dep_a["id"]))]
+    assert events == ["deployment_created", "action_queued", "action_started", "action_failed",
+                      "deployment_state_changed", "action_started", "action_succeeded", "deployment_state_changed"]
+
+
+def test_replace_and_delete_update_the_deployment(fresh_service: Service, pkg: dict, tmp_path: Path,
+                                                  diabetes_frame: pd.DataFrame) -> None:
+    client = fresh_service.client
+    dep, start = _deploy(client, pkg, "life")
+    client.complete_action(client.claim_action("g")["id"], "g", OK)
+    new = client.register_package(write_package(tmp_path / "n", diabetes_frame), name="new")
+    replace = client.replace_model(dep["id"], new["id"])["action"]
+    claimed = client.claim_action("g")
+    assert claimed["id"] == replace["id"] and client.get_deployment(dep["id"])["state"] == "replacingModel"
+    client.complete_action(replace["id"], "g", OK)
+    got = client.get_deployment(dep["id"])
+    assert got["modelId"] == got["packageId"] == new["id"] and got["state"] == "ready"
+
+    delete = client.delete_deployment(dep["id"])
+    assert delete["deployment"]["desiredState"] == "deleted"
+    with pytest.raises(ServiceError) as err:
+        client.start_deployment(dep["id"])
+    assert err.value.status_code == 409 and "is being deleted" in err.value.message
+    client.complete_action(client.claim_action("g")["id"], "g", {"status": "passing", "msg": "gone", "state": None})
+    gone = client.get_deployment(dep["id"])
+    assert gone["deletedAt"] and gone["state"] == "stopped"
+    assert client.list_deployments() == []
+    with pytest.raises(ServiceError) as err:
+        client.stop_deployment(dep["id"])
+    assert err.value.status_code == 409 and "is deleted" in err.value.message
+    # The name is free again once the deployment is deleted.
+    assert client.create_deployment(pkg["id"], "life")["deployment"]["id"] != dep["id"]
+
+
+def test_complete_validation(fresh_service: Service, pkg: dict) -> None:
+    client = fresh_service.client
+    _, action = _deploy(client, pkg, "v")
+    with pytest.raises(ServiceError) as err:
+        client.complete_action(action["id"], "nobody", OK)
+    assert err.value.status_code == 409 and "is pending, not claimed" in err.value.message
+    client.claim_action("g")
+    with pytest.raises(ServiceError) as err:
+        client.complete_action(action["id"], "g", {"status": "great"})
+    assert err.value.status_code == 422 and "statusInfo.status 'great'" in err.value.message
+    with pytest.raises(ServiceError) as err:
+        client.complete_action(action["id"], "g", {"status": "passing", "state": "happy"})
+    assert err.value.status_code == 422 and "is not a DeploymentState" in err.value.message
+    with pytest.raises(ServiceError) as err:
+        client.get_action("f" * 24)
+    assert err.value.status_code == 404
+    with pytest.raises(ServiceError) as err:
+        client.claim_action("", lease_sec=5)
+    assert err.value.status_code == 422 and "agentId" in err.value.message
