@@ -183,11 +183,12 @@ class PPSApp:
         return await asyncio.get_running_loop().run_in_executor(None, model.score, frame)
 
     async def _predict(self, request: Request, deployment: Deployment, model: LoadedModel, path: str) -> Response:
-        body = await request.body(self.max_body_bytes)
         started = time.perf_counter()
         frame: Frame | None = None
         scored: Scored | None = None
         try:
+            body = await request.body(self.max_body_bytes)
+            started = time.perf_counter()  # execution time: from the whole body being here to the answer
             if path == "/predict":
                 frame = self._form_frame(request, body, model)
                 scored = await self._score(model, frame)
@@ -275,11 +276,12 @@ class PPSApp:
             return json_response(200, {"name": name, "ready": True})
         if action == "metadata":
             return json_response(200, v2_metadata(name, deployment, model))
-        body = await request.body(self.max_body_bytes)
         started = time.perf_counter()
         frame: Frame | None = None
         scored: Scored | None = None
         try:
+            body = await request.body(self.max_body_bytes)
+            started = time.perf_counter()
             frame, request_id = parse_v2(body, model.schema)
             scored = await self._score(model, frame)
             response = Response(200, outputs.v2_json(model, scored, name, deployment.model_id, request_id))
