@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "bosun_local.cli.dashboard_cmds",
     "bosun_local.cli.workshop_cmds",
     "bosun_local.cli.pps_cmds",
+    "bosun_local.cli.agent_cmds",
 ]
 
 

@@ -1,0 +1,126 @@
+"""Run the actions the agent claims: action config from the service, the plugin, the result back, the lease kept."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bosun_local.agent.lanes import Lanes
+from bosun_local.agent.plugin_host import PluginHost
+from bosun_local.agent.settings import AgentSettings
+from bosun_local.client import ServiceClient, ServiceError
+from bosun_local.errors import BosunError
+from bosun_local.plugins import ActionStatus, ActionStatusInfo
+from bosun_local.plugins.constants import DeploymentState
+
+log = logging.getLogger(__name__)
+# The service's action types -> the plugin action that carries them out.
+PLUGIN_ACTION = {"deployment_start": "deployment_start", "deployment_stop": "deployment_stop",
+                 "deployment_replace_model": "deployment_replace_model", "deployment_relaunch": "deployment_relaunch",
+                 "deployment_delete": "deployment_stop"}
+COMPLETE_RETRY_SEC = 120.0
+
+
+class ActionWorker:
+    """Claim actions while there is capacity, run each in its deployment's lane, renew leases, complete them."""
+
+    def __init__(self, client_factory: Callable[[], ServiceClient], host: PluginHost, lanes: Lanes,
+                 settings: AgentSettings) -> None:
+        self.client = client_factory()
+        self._lane_client = client_factory()
+        self._renew_client = client_factory()
+        self._client_lock = threading.Lock()
+        self.host = host
+        self.lanes = lanes
+        self.settings = settings
+        self._held: dict[str, dict[str, Any]] = {}
+        self._held_lock = threading.Lock()
+        self.completed = 0
+
+    def held(self) -> list[str]:
+        """Return the ids of the actions this agent holds."""
+        with self._held_lock:
+            return list(self._held)
+
+    def claim_once(self) -> bool:
+        """Claim one action if a lane is free; return True when one was claimed."""
+        if not self.lanes.has_capacity():
+            return False
+        action = self.client.claim_action(self.settings.agent_id, self.settings.lease_sec)
+        if action is None:
+            return False
+        with self._held_lock:
+            self._held[action["id"]] = action
+        log.info("claimed %s %s of deployment %s (attempt %s)", action["id"], action["type"], action["deploymentId"],
+                 action.get("attempts"))
+        self.lanes.submit(action["deploymentId"], action["type"], lambda: self._run(action))
+        return True
+
+    def _call(self, fn: Callable[[ServiceClient], Any]) -> Any:
+        with self._client_lock:
+            return fn(self._lane_client)
+
+    def _run(self, action: dict[str, Any]) -> None:
+        try:
+            status = self._execute(action)
+            self._complete(action, status)
+        finally:
+            with self._held_lock:
+                self._held.pop(action["id"], None)
+
+    def _execute(self, action: dict[str, Any]) -> ActionStatusInfo:
+        started = time.monotonic()
+        type_ = action["type"]
+        plugin_action = PLUGIN_ACTION.get(type_)
+        if plugin_action is None:
+            return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.UNKNOWN,
+                                    msg=f"this agent does not know action type {type_!r}; known: "
+                                        f"{', '.join(PLUGIN_ACTION)}", duration=0.0)
+        try:
+            config = self._call(lambda c: c.action_config(action["deploymentId"], type_, action_id=action["id"]))
+        except BosunError as exc:
+            return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
+                                    duration=round(time.monotonic() - started, 4),
+                                    msg=f"cannot get the action config of {type_} from the service: {exc.message}")
+        environment = config.get("environment") or {}
+        log.info("running %s (%s) of deployment %s with %s", plugin_action, action["id"], action["deploymentId"],
+                 environment.get("command") or f"the built-in {environment.get('platform')} plugin")
+        status = self.host.run(environment, plugin_action, config)
+        log.info("%s of deployment %s: %s in %.1f s: %s", plugin_action, action["deploymentId"], status.status,
+                 status.duration or 0.0, (status.msg or "")[:300])
+        return status
+
+    def _complete(self, action: dict[str, Any], status: ActionStatusInfo) -> None:
+        """Report the result; retry while the service is unreachable (the lease may run out: the re-run is safe)."""
+        deadline = time.monotonic() + COMPLETE_RETRY_SEC
+        body = status.to_dict()
+        while True:
+            try:
+                self._call(lambda c: c.complete_action(action["id"], self.settings.agent_id, body))
+                self.completed += 1
+                return
+            except ServiceError as exc:
+                log.warning("the service refused the result of action %s (%s): %s; it will be re-run by whoever "
+                            "holds it", action["id"], action["type"], exc.message)
+                return
+            except BosunError as exc:
+                if time.monotonic() > deadline:
+                    log.error("gave up reporting the result of action %s after %.0f s: %s; its lease will expire "
+                              "and it will run again", action["id"], COMPLETE_RETRY_SEC, exc.message)
+                    return
+                log.warning("cannot report action %s yet: %s", action["id"], exc.message)
+                time.sleep(2.0)
+
+    def renew_all(self) -> None:
+        """Extend the lease of every held action."""
+        with self._held_lock:
+            held = list(self._held.values())
+        for action in held:
+            try:
+                self._renew_client.renew_action(action["id"], self.settings.agent_id, self.settings.lease_sec)
+            except ServiceError as exc:
+                log.warning("lost the lease of action %s (%s): %s", action["id"], action["type"], exc.message)
+            except BosunError as exc:
+                log.warning("cannot renew the lease of action %s: %s", action["id"], exc.message)

@@ -1,0 +1,117 @@
+"""The management agent's main loop: wait for the service, reconcile, then claim, watch, renew, heartbeat."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from bosun_local.agent.actions import ActionWorker
+from bosun_local.agent.lanes import Lanes
+from bosun_local.agent.plugin_host import PluginHost
+from bosun_local.agent.reporting import Reporter
+from bosun_local.agent.settings import AgentSettings
+from bosun_local.agent.watch import Watcher
+from bosun_local.client import ServiceClient
+from bosun_local.config import Config, load_config
+from bosun_local.errors import BosunError
+from bosun_local.liveness import mark_alive
+
+log = logging.getLogger(__name__)
+STOP_GRACE_SEC = 60.0
+
+
+class ManagementAgent:
+    """One agent process: actions run in per-deployment lanes; a watcher thread heals; the main thread claims."""
+
+    def __init__(self, settings: AgentSettings | None = None, config: Config | None = None,
+                 client_factory: Callable[[], ServiceClient] | None = None) -> None:
+        self.settings = settings or AgentSettings()
+        self.config = config or load_config()
+        self.client_factory = client_factory or (lambda: ServiceClient(config=self.config))
+        self.stopping = threading.Event()
+        self.lanes = Lanes(self.settings.concurrency)
+        self.host = PluginHost(self.config.data_dir / "agent", self.settings.action_timeout_sec)
+        self.reporter = Reporter(self.client_factory(), self.settings.agent_id)
+        self.worker = ActionWorker(self.client_factory, self.host, self.lanes, self.settings)
+        self.watcher = Watcher(self.client_factory, self.host, self.lanes, self.settings, self.reporter)
+        self._threads: list[threading.Thread] = []
+
+    def stop(self) -> None:
+        """Ask every loop to end (safe from a signal handler)."""
+        self.stopping.set()
+
+    def _every(self, name: str, interval: Callable[[], float], fn: Callable[[], None]) -> None:
+        """Run fn every interval seconds in a thread until stopped; errors are logged and retried."""
+        def loop() -> None:
+            while not self.stopping.is_set():
+                try:
+                    fn()
+                except BosunError as exc:
+                    log.warning("%s: %s", name, exc.message)
+                except Exception:  # keep the loop alive: one bad tick must not end healing for good
+                    log.exception("%s failed", name)
+                self.stopping.wait(interval())
+
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def wait_for_service(self) -> bool:
+        """Block until the service answers (logging while it does not); False if stopped first."""
+        client = self.client_factory()
+        waited = 0.0
+        while not self.stopping.is_set():
+            try:
+                client.health()
+                client.list_environments()  # also proves the token is accepted
+                return True
+            except BosunError as exc:
+                if waited == 0.0 or waited % 30 < 1:
+                    log.warning("waiting for the MLOps service: %s", exc.message)
+            self.stopping.wait(1.0)
+            waited += 1.0
+        return False
+
+    def heartbeat(self) -> None:
+        """Tell the service this agent lives and what it is doing."""
+        self.reporter.client.heartbeat(self.settings.agent_id, "management", {
+            "lanes": self.lanes.active(), "heldActions": self.worker.held(), "completed": self.worker.completed,
+            "heals": self.watcher.heals})
+
+    def run(self) -> int:
+        """Run until stopped; return the process exit code."""
+        log.info("management agent %s starting (data dir %s, service %s)", self.settings.agent_id,
+                 self.config.data_dir, self.config["serviceUrl"])
+        if not self.wait_for_service():
+            return 0
+        self.reporter.event("agent_started", "info", f"management agent {self.settings.agent_id} started",
+                            data={"concurrency": self.settings.concurrency, "leaseSec": self.settings.lease_sec})
+        try:
+            self.watcher.reconcile()
+        except BosunError as exc:
+            log.warning("reconcile at start: %s (the periodic check will catch up)", exc.message)
+        self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
+        self._every("watcher", lambda: self.settings.status_interval_sec, self.watcher.tick)
+        self._every("heartbeat", lambda: self.settings.heartbeat_sec, self.heartbeat)
+        self._claim_loop()
+        log.info("management agent stopping: waiting up to %.0f s for %d running jobs", STOP_GRACE_SEC,
+                 len(self.lanes.active()))
+        finished = self.lanes.wait_idle(STOP_GRACE_SEC)
+        self.lanes.shutdown()
+        self.reporter.event("agent_stopped", "info", f"management agent {self.settings.agent_id} stopped"
+                            + ("" if finished else "; unfinished actions run again when their lease expires"))
+        return 0
+
+    def _claim_loop(self) -> None:
+        backoff = self.settings.poll_sec
+        while not self.stopping.is_set():
+            mark_alive()
+            try:
+                claimed = self.worker.claim_once()
+                backoff = self.settings.poll_sec
+            except BosunError as exc:
+                log.warning("claiming actions: %s", exc.message)
+                claimed = False
+                backoff = min(backoff * 2, 10.0)
+            if not claimed:
+                self.stopping.wait(backoff)

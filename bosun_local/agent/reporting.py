@@ -1,0 +1,47 @@
+"""What the agent tells the service besides action results: events and observed deployment status."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from bosun_local.client import ServiceClient
+from bosun_local.errors import BosunError
+from bosun_local.plugins import ActionStatus
+
+log = logging.getLogger(__name__)
+# ActionStatus -> the service's health vocabulary (the same words).
+HEALTH = {ActionStatus.OK: "passing", ActionStatus.WARN: "warning", ActionStatus.ERROR: "failing",
+          ActionStatus.UNKNOWN: "unknown"}
+
+
+class Reporter:
+    """Post events and status observations; a service outage is logged, never raised into the agent's loops."""
+
+    def __init__(self, client: ServiceClient, agent_id: str) -> None:
+        self.client = client
+        self.agent_id = agent_id
+        self._lock = threading.Lock()
+
+    def event(self, type_: str, status: str, message: str, deployment_id: str | None = None,
+              environment_id: str | None = None, data: dict[str, Any] | None = None) -> None:
+        """Record an event (status: passing, warning, failing, unknown or info)."""
+        log.info("event %s [%s] %s", type_, status, message)
+        try:
+            with self._lock:
+                self.client.post_event(type_, status, message[:19000], deployment_id=deployment_id,
+                                       environment_id=environment_id, data={"agentId": self.agent_id, **(data or {})})
+        except BosunError as exc:
+            log.warning("could not record event %s: %s", type_, exc.message)
+
+    def deployment_status(self, deployment_id: str, state: str | None = None, health: str | None = None,
+                          message: str | None = None) -> bool:
+        """Report an observed state and health; return False when the service could not be told."""
+        try:
+            with self._lock:
+                self.client.update_deployment_status(deployment_id, state=state, health_status=health,
+                                                     message=(message or "")[:3900] or None)
+            return True
+        except BosunError as exc:
+            log.warning("could not report the status of deployment %s: %s", deployment_id, exc.message)
+            return False

@@ -1,0 +1,36 @@
+"""Tunables of the management agent (CLI options of `bosun-local agent run`)."""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+
+
+def new_agent_id() -> str:
+    """Return an id unique to this agent process: host, pid and a random suffix."""
+    return f"mgmt-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """How often the agent polls, how long it holds actions, how much it runs at once."""
+
+    agent_id: str = field(default_factory=new_agent_id)
+    # Seconds between claim attempts when the queue was empty.
+    poll_sec: float = 0.5
+    # Lease of a claimed action; renewed every lease_sec / 3 while the action runs.
+    lease_sec: float = 30.0
+    # Seconds between pe_status checks (and heals) of every environment.
+    status_interval_sec: float = 2.0
+    # Deployments whose actions run at the same time.
+    concurrency: int = 4
+    # Longest a plugin action may run.
+    action_timeout_sec: float = 900.0
+    # Seconds between heartbeats to the service.
+    heartbeat_sec: float = 10.0
+    # First wait before healing a deployment again after a failed heal (doubles up to heal_backoff_max_sec).
+    heal_backoff_sec: float = 5.0
+    heal_backoff_max_sec: float = 300.0
+    # Relaunch deployments whose containers exited or turned unhealthy.
+    heal: bool = True

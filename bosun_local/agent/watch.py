@@ -1,0 +1,200 @@
+"""Keep actual state at desired state: reconcile at start, then pe_status every few seconds, heal what broke."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bosun_local.agent.lanes import Lanes
+from bosun_local.agent.plugin_host import PluginHost
+from bosun_local.agent.reporting import HEALTH, Reporter
+from bosun_local.agent.settings import AgentSettings
+from bosun_local.client import ServiceClient
+from bosun_local.errors import BosunError
+from bosun_local.plugins import ActionStatus, ActionStatusInfo
+from bosun_local.plugins.constants import DeploymentState
+
+log = logging.getLogger(__name__)
+Json = dict[str, Any]
+# Deployment states the service holds between actions: only then does an observation override them.
+SETTLED = (DeploymentState.READY, DeploymentState.ERROR, DeploymentState.UNKNOWN)
+BROKEN = (DeploymentState.ERROR, DeploymentState.STOPPED)
+
+
+class Snapshot:
+    """What the service wants, read once per tick: environments, deployments, deployments with open actions."""
+
+    def __init__(self, client: ServiceClient) -> None:
+        self.environments: list[Json] = client.list_environments()
+        self.deployments: list[Json] = client.list_deployments(include_deleted=True)
+        self.open_actions = {a["deploymentId"] for a in client.list_actions(status=("pending", "claimed"), limit=1000)}
+
+    def of(self, env: Json) -> list[Json]:
+        return [d for d in self.deployments if d["environmentId"] == env["id"]]
+
+    def config(self, env: Json) -> Json:
+        """Return the environment-level action config: pluginConfig and peInfo with its deployment ids."""
+        pe_info = {"id": env["id"], "name": env["name"], "description": env.get("description") or "",
+                   "keyValueConfig": {}, "deployments": [d["id"] for d in self.of(env)]}
+        return {"pluginConfig": env.get("pluginConfig") or {}, "peInfo": pe_info}
+
+
+class Watcher:
+    """Reconcile, observe, report changes and heal; each deployment's work goes through its lane."""
+
+    def __init__(self, client_factory: Callable[[], ServiceClient], host: PluginHost, lanes: Lanes,
+                 settings: AgentSettings, reporter: Reporter) -> None:
+        self.client = client_factory()
+        self._repair_client = client_factory()  # lane threads use this one, one at a time
+        self._repair_lock = threading.Lock()
+        self.host = host
+        self.lanes = lanes
+        self.settings = settings
+        self.reporter = reporter
+        self._env_seen: dict[str, tuple[str, str]] = {}
+        self._dep_seen: dict[str, tuple[str, str | None]] = {}
+        self._orphans: dict[str, tuple[str, ...]] = {}
+        self._heal_after: dict[str, float] = {}
+        self._heal_failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.heals = 0
+
+    # -- start -----------------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Run plugin_start and deployment_list per environment; start or stop what differs from desired state."""
+        snap = Snapshot(self.client)
+        for env in snap.environments:
+            config = snap.config(env)
+            started = self.host.run(env, "plugin_start", config)
+            self.reporter.event("plugin_started", HEALTH[started.status],
+                                f"environment {env['name']}: plugin_start: {started.msg or started.status}",
+                                environment_id=env["id"], data={"statusInfo": started.to_dict()})
+            listed = self.host.run(env, "deployment_list", config)
+            if listed.status == ActionStatus.ERROR:
+                self.reporter.event("reconcile_failed", "failing", f"environment {env['name']}: deployment_list "
+                                    f"failed, nothing reconciled: {listed.msg}", environment_id=env["id"])
+                continue
+            present = {k: v for k, v in (listed.data or {}).items() if isinstance(v, dict)}
+            self._report_orphans(env, sorted(set(present) - {d["id"] for d in snap.of(env)}))
+            for dep in snap.of(env):
+                if dep.get("external") or dep["id"] in snap.open_actions:
+                    continue  # an open action is re-claimed and re-run: it brings the deployment where it belongs
+                here = present.get(dep["id"])
+                if dep["desiredState"] == "running" and (here is None or here.get("state") == DeploymentState.STOPPED):
+                    self._schedule(env, dep, "deployment_start", "reconcile",
+                                   f"deployment {dep['name']} should run but the plugin lists no instance of it")
+                elif dep["desiredState"] in ("stopped", "deleted") and here is not None \
+                        and here.get("state") != DeploymentState.STOPPED:
+                    self._schedule(env, dep, "deployment_stop", "reconcile",
+                                   f"deployment {dep['name']} is {dep['desiredState']} but still has an instance")
+
+    # -- every tick ------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Check every environment once; report changes; heal broken deployments whose lane is idle."""
+        snap = Snapshot(self.client)
+        for env in snap.environments:
+            status = self.host.run(env, "pe_status", snap.config(env))
+            self._report_environment(env, status)
+            per_dep = (status.data or {}).get("deploymentsStatus") or {}
+            self._report_orphans(env, list((status.data or {}).get("orphans") or []))
+            for dep in snap.of(env):
+                observed = per_dep.get(dep["id"])
+                if isinstance(observed, dict) and not dep.get("external"):
+                    self._observe(env, dep, observed, dep["id"] in snap.open_actions)
+
+    def _report_environment(self, env: Json, status: ActionStatusInfo) -> None:
+        seen = (status.status, status.msg or "")
+        if self._env_seen.get(env["id"], ("", ""))[0] == seen[0]:
+            return
+        self._env_seen[env["id"]] = seen
+        self.reporter.event("environment_status_changed", HEALTH[status.status],
+                            f"environment {env['name']}: {status.msg or status.status}", environment_id=env["id"],
+                            data={"status": status.status, "traefik": (status.data or {}).get("traefik"),
+                                  "rabbitmq": (status.data or {}).get("rabbitmq")})
+
+    def _report_orphans(self, env: Json, orphans: list[str]) -> None:
+        key = tuple(sorted(orphans))
+        if self._orphans.get(env["id"], ()) == key:
+            return
+        self._orphans[env["id"]] = key
+        if key:
+            self.reporter.event("orphans_found", "warning",
+                                f"environment {env['name']}: {', '.join(key)} carry bosun-local labels but belong to "
+                                "no deployment the service knows; left untouched (remove them yourself if unwanted)",
+                                environment_id=env["id"], data={"orphans": list(key)})
+
+    def _observe(self, env: Json, dep: Json, observed: Json, has_open_action: bool) -> None:
+        if has_open_action or self.lanes.busy(dep["id"]):
+            return  # an action or a heal owns the deployment right now
+        health = HEALTH.get(str(observed.get("status")), "unknown")
+        state = observed.get("state")
+        if dep["desiredState"] != "running":
+            if dep["desiredState"] in ("stopped", "deleted") and state not in (DeploymentState.STOPPED, None):
+                self._schedule(env, dep, "deployment_stop", "reconcile",
+                               f"deployment {dep['name']} is {dep['desiredState']} but still has an instance")
+            return
+        seen = (health, state)
+        if self._dep_seen.get(dep["id"]) != seen:
+            self._dep_seen[dep["id"]] = seen
+            new_state = None
+            if dep["state"] in SETTLED and state in (DeploymentState.READY, DeploymentState.ERROR):
+                new_state = state
+            elif dep["state"] == DeploymentState.READY and state == DeploymentState.STOPPED:
+                new_state = DeploymentState.ERROR
+            self.reporter.deployment_status(dep["id"], state=new_state, health=health, message=observed.get("msg"))
+        if (self.settings.heal and state in BROKEN and dep["state"] in SETTLED
+                and time.monotonic() >= self._heal_after.get(dep["id"], 0.0)):
+            self._schedule(env, dep, "deployment_relaunch", "heal",
+                           f"deployment {dep['name']}: {observed.get('msg') or state}")
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def _schedule(self, env: Json, dep: Json, action: str, why: str, reason: str) -> None:
+        if self.lanes.busy(dep["id"]):
+            return
+        with self._lock:
+            # Until the job ends, a later tick must not queue the same repair again.
+            self._heal_after[dep["id"]] = float("inf")
+        self.lanes.submit(dep["id"], f"{why}:{action}", lambda: self._repair(env, dep, action, why, reason))
+
+    def _repair(self, env: Json, dep: Json, action: str, why: str, reason: str) -> None:
+        verb = {"deployment_start": "starting", "deployment_stop": "stopping",
+                "deployment_relaunch": "relaunching"}[action]
+        self.reporter.event(f"deployment_{why}_started", "warning", f"{reason}; {verb} it",
+                            deployment_id=dep["id"], environment_id=env["id"], data={"action": action})
+        try:
+            config = self.client_config(dep["id"], action)
+            status = self.host.run(env, action, config)
+        except BosunError as exc:
+            status = ActionStatusInfo(ActionStatus.ERROR, msg=f"cannot get the action config: {exc.message}")
+        ok = status.status in (ActionStatus.OK, ActionStatus.WARN)
+        failures = 0 if ok else self._heal_failures.get(dep["id"], 0) + 1
+        self._heal_failures[dep["id"]] = failures
+        backoff = 0.0 if ok else min(self.settings.heal_backoff_sec * 2 ** (failures - 1),
+                                     self.settings.heal_backoff_max_sec)
+        with self._lock:
+            self._heal_after[dep["id"]] = time.monotonic() + backoff
+        self.heals += 1
+        done = {"deployment_start": "started", "deployment_stop": "stopped", "deployment_relaunch": "relaunched"}
+        if ok:
+            self.reporter.event(f"deployment_{why}_succeeded", "passing",
+                                f"deployment {dep['name']} {done[action]}: {status.msg or ''}".rstrip(": "),
+                                deployment_id=dep["id"], environment_id=env["id"],
+                                data={"action": action, "statusInfo": status.to_dict()})
+        else:
+            self.reporter.event(f"deployment_{why}_failed", "failing",
+                                f"{action} of deployment {dep['name']} failed (next try in {backoff:.0f} s): "
+                                f"{status.msg}", deployment_id=dep["id"], environment_id=env["id"],
+                                data={"action": action, "statusInfo": status.to_dict(), "retryInSec": backoff})
+        state = status.state or (DeploymentState.READY if ok else DeploymentState.ERROR)
+        self._dep_seen.pop(dep["id"], None)  # the next tick reports health afresh
+        self.reporter.deployment_status(dep["id"], state=state, health=HEALTH[status.status], message=status.msg)
+
+    def client_config(self, deployment_id: str, action: str) -> Json:
+        """Return the action config the service builds for a repair on one deployment."""
+        with self._repair_lock:
+            return self._repair_client.action_config(deployment_id, action)

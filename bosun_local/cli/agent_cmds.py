@@ -1,0 +1,52 @@
+"""`bosun-local agent run`: the management agent in the foreground."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from bosun_local.agent import AgentSettings, ManagementAgent
+
+
+@click.group("agent")
+def agent() -> None:
+    """The management agent: runs deployments' actions and keeps them healthy."""
+
+
+@agent.command("run")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Deployments whose actions run at the same time.")
+@click.option("--lease-sec", default=30.0, show_default=True, type=click.FloatRange(3, 3600),
+              help="Lease of a claimed action (renewed while it runs; a dead agent's actions are re-run after it).")
+@click.option("--status-interval-sec", default=2.0, show_default=True, type=click.FloatRange(0.5, 3600),
+              help="Seconds between health checks (pe_status) of every environment.")
+@click.option("--poll-sec", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
+              help="Seconds between claim attempts while the queue is empty.")
+@click.option("--no-heal", is_flag=True, help="Report broken deployments but do not relaunch them.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def run(concurrency: int, lease_sec: float, status_interval_sec: float, poll_sec: float, no_heal: bool,
+        log_level: str) -> None:
+    """Run the management agent in the foreground until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = AgentSettings(concurrency=concurrency, lease_sec=lease_sec, status_interval_sec=status_interval_sec,
+                             poll_sec=poll_sec, heal=not no_heal)
+    management_agent = ManagementAgent(settings)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger(__name__).info("received %s", signal.Signals(signum).name)
+        management_agent.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sys.exit(management_agent.run())
+
+
+def register(group: click.Group) -> None:
+    """Add the agent commands to the CLI."""
+    group.add_command(agent)
