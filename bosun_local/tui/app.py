@@ -69,6 +69,7 @@ class DashboardApp(App[None]):
         self._timer: Timer | None = None
         self._polling = False
         self._poll_again = False
+        self._closing = False
 
     # layout
     def compose(self) -> ComposeResult:
@@ -122,6 +123,8 @@ class DashboardApp(App[None]):
 
     def _poll_done(self, snap: Snapshot) -> None:
         self._polling = False
+        if self._closing:
+            return
         try:
             self.apply_snapshot(snap)
         finally:
@@ -300,6 +303,7 @@ class DashboardApp(App[None]):
             yield SystemCommand(title, help_text, lambda a=action: self.run_action(a))
 
     def on_unmount(self) -> None:
+        self._closing = True
         if self._timer is not None:
             self._timer.stop()
         self.actions_client.close()
