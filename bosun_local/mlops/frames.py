@@ -5,11 +5,18 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from bosun_local.errors import BosunError
 
 
 class MLOpsInputError(BosunError):
     """An argument of a report_* call has the wrong shape or type."""
+
+
+def _is_frame(value: Any) -> bool:
+    """Return True for a pandas DataFrame (``.dtypes`` would build a Series: check cheap attributes only)."""
+    return hasattr(value, "columns") and hasattr(value, "to_numpy") and hasattr(value, "iloc")
 
 
 def _clean(values: list[Any]) -> list[Any]:
@@ -35,29 +42,38 @@ def _column_list(values: Any, name: str) -> list[Any]:
     return _clean([v if v is None or isinstance(v, str | int | float | bool) else str(v) for v in out])
 
 
+def _jsonable(value: Any) -> Any:
+    """Return a JSON-ready scalar: numbers and text as is, numpy scalars unwrapped, NaN as null, others as text."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item") and not hasattr(value, "isoformat"):
+        return _jsonable(value.item())
+    if value != value:  # NaT and other NaN-likes
+        return None
+    return str(value)
+
+
 def _frame_columns(df: Any) -> dict[str, list[Any]]:
-    """Return the columns of a pandas DataFrame, NaN as null, datetimes as ISO text."""
-    columns: dict[str, list[Any]] = {}
-    for name in df.columns:
-        series = df[name]
-        kind = series.dtype.kind
-        if kind == "M":
-            values = [None if v is None else v.isoformat() for v in series.astype(object).where(series.notna(), None)]
-        elif kind in "fc":
-            values = _clean(series.tolist())
-        elif kind in "iub":
-            values = series.tolist()
-        else:
-            values = _column_list(series, str(name))
-        columns[str(name)] = values
-    return columns
+    """Return the columns of a pandas DataFrame, NaN as null, datetimes as text."""
+    names = [str(c) for c in df.columns]
+    values = df.to_numpy()
+    kind = values.dtype.kind
+    if kind in "fiub":
+        # One numeric block (the common case): a single C-level conversion instead of one per column.
+        columns = values.T.tolist()
+        if kind == "f" and not bool(np.isfinite(values).all()):
+            columns = [_clean(col) for col in columns]
+        return dict(zip(names, columns, strict=True))
+    return {name: [_jsonable(v) for v in col] for name, col in zip(names, values.T.tolist(), strict=True)}
 
 
 def normalize_features(features: Any) -> dict[str, list[Any]] | None:
     """Return features as column -> list from a DataFrame, a dict of lists or a list of row dicts."""
     if features is None:
         return None
-    if hasattr(features, "columns") and hasattr(features, "dtypes"):
+    if _is_frame(features):
         return _frame_columns(features)
     if isinstance(features, Mapping):
         columns = {str(k): _column_list(v, str(k)) for k, v in features.items()}
@@ -99,7 +115,7 @@ def normalize_predictions(
     if predictions is None:
         return None, list(class_names) if class_names is not None else None
     names = [str(c) for c in class_names] if class_names is not None else None
-    if hasattr(predictions, "columns") and hasattr(predictions, "dtypes"):
+    if _is_frame(predictions):
         if names is None:
             names = [str(c) for c in predictions.columns]
         values = predictions.to_numpy().tolist()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -95,8 +96,10 @@ class Record:
 
 
 def new_record_id() -> str:
-    """Return a fresh record id (a UUID4, as datarobot-mlops uses)."""
-    return str(uuid.uuid4())
+    """Return a fresh record id (a random UUID4, as datarobot-mlops uses)."""
+    # random (reseeded from urandom per process and after fork) instead of uuid4(): its urandom syscall per
+    # record dominated report_* time; ids need uniqueness, not secrecy.
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 def _json_default(value: Any) -> Any:
