@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -67,6 +68,8 @@ def serve(settings: Settings) -> None:
     common = {"host": settings.host, "port": settings.port, "lifespan": "on", "access_log": settings.access_log,
               "log_level": "info", "server_header": False, "date_header": False,
               "timeout_graceful_shutdown": int(settings.graceful_timeout_sec)}
+    # uvicorn re-raises SIGTERM once its graceful shutdown is done; a finished graceful shutdown is a success.
+    signal.signal(signal.SIGTERM, _exit_ok)
     if settings.workers == 1:
         uvicorn.run(app, **common)
         return
@@ -74,6 +77,10 @@ def serve(settings: Settings) -> None:
     # proved that the package loads, so a broken one fails here rather than in every worker.
     os.environ.update(settings.to_env())
     uvicorn.run("bosun_local.pps.server:app_from_env", factory=True, workers=settings.workers, **common)
+
+
+def _exit_ok(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 def main() -> None:
