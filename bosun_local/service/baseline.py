@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from bosun_local.package import PackageSpec
 from bosun_local.service.api_errors import invalid
@@ -13,9 +10,14 @@ from bosun_local.service.api_errors import invalid
 NUMERIC_BINS = 10
 TOP_CATEGORIES = 20
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def numeric_bins(values: pd.Series) -> dict[str, Any]:
     """Return inner quantile edges (bin i holds edges[i-1] <= v < edges[i]) and each bin's share."""
+    import numpy as np
+
     quantiles = np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]
     edges = np.unique(np.quantile(values.to_numpy(dtype=float), quantiles))
     counts = np.bincount(np.searchsorted(edges, values.to_numpy(dtype=float), side="right"),
@@ -37,6 +39,8 @@ def categorical_bins(values: pd.Series, categories: list[str] | None = None) -> 
 
 def compute_baseline(spec: PackageSpec, csv_path: Path, label: str) -> dict[str, Any]:
     """Return the baseline of a package from its training CSV; 422 errors name the file and the column."""
+    import pandas as pd  # imported on first use: it doubles the service's start time
+
     try:
         frame = pd.read_csv(csv_path, low_memory=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
