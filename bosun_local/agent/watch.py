@@ -56,6 +56,7 @@ class Watcher:
         self._env_seen: dict[str, tuple[str, str]] = {}
         self._dep_seen: dict[str, tuple[str, str | None]] = {}
         self._orphans: dict[str, tuple[str, ...]] = {}
+        self._env_checked: dict[str, float] = {}
         self._heal_after: dict[str, float] = {}
         self._heal_failures: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -97,6 +98,11 @@ class Watcher:
         """Check every environment once; report changes; heal broken deployments whose lane is idle."""
         snap = Snapshot(self.client)
         for env in snap.environments:
+            if env.get("command"):
+                last = self._env_checked.get(env["id"], float("-inf"))
+                if time.monotonic() - last < self.settings.command_status_interval_sec:
+                    continue
+            self._env_checked[env["id"]] = time.monotonic()
             status = self.host.run(env, "pe_status", snap.config(env))
             self._report_environment(env, status)
             per_dep = (status.data or {}).get("deploymentsStatus") or {}

@@ -1,0 +1,164 @@
+"""End to end: service, agent, docker plugin, traefik and the PPS on the real engine."""
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.agent.harness import AgentEnv, agent_env, predict, until
+from tests.agent.packages import ROW, broken_package, diabetes_package
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def stack(stack_images: None) -> Iterator[AgentEnv]:
+    with agent_env("bage2e", agent_args=["--lease-sec", "6", "--status-interval-sec", "1"]) as env:
+        yield env
+
+
+def register(stack: AgentEnv, directory: Path) -> str:
+    return str(stack.cli_json("packages", "register", str(directory))["id"])
+
+
+def action_result(stack: AgentEnv, deployment_id: str, type_: str) -> dict[str, Any]:
+    with stack.client() as client:
+        actions = [a for a in client.list_actions(deployment_id) if a["type"] == type_]
+    return actions[0]  # newest first
+
+
+def model_served(stack: AgentEnv, deployment_id: str) -> str:
+    response = httpx.get(f"{stack.web}/deployments/{deployment_id}/info", timeout=10)
+    assert response.status_code == 200, response.text
+    return str(response.json()["modelId"])
+
+
+class Load:
+    """Send predictions through traefik from a thread until stopped (bounded by count and time)."""
+
+    def __init__(self, url: str, max_requests: int = 20000, max_sec: float = 240.0) -> None:
+        self.url, self.max_requests, self.max_sec = url, max_requests, max_sec
+        self.ok = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_sec
+        with httpx.Client(timeout=30) as http:
+            while not self._stop.is_set() and time.monotonic() < deadline and self.ok + len(self.failures) < \
+                    self.max_requests:
+                try:
+                    response = http.post(self.url, json=[ROW])
+                    if response.status_code == 200 and "prediction" in response.text:
+                        self.ok += 1
+                    else:
+                        self.failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+
+def test_deploy_replace_fail_replace_stop(stack: AgentEnv, tmp_path: Path) -> None:
+    first = register(stack, diabetes_package(tmp_path / "linear"))
+    answer = stack.cli_json("deploy", first, "--name", "diabetes", "--wait")
+    dep = answer["deployment"]
+    assert dep["state"] == "ready", stack.log_tail()
+    url = dep["predictionUrl"]
+    assert url == f"{stack.web}/deployments/{dep['id']}/predictions"
+    response = predict(url, ROW)
+    assert response.status_code == 200, response.text
+    linear = response.json()["data"][0]["prediction"]
+    assert isinstance(linear, float)
+    # The workshop's curl: form fields on /predict, through the same route.
+    form = httpx.request("GET", f"{stack.web}/deployments/{dep['id']}/predict", timeout=10,
+                         content="&".join(f"{k}={v}" for k, v in ROW.items()),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 200 and str(round(linear, 3))[:5] in form.text, form.text
+    compose = stack.home / "stacks" / f"{stack.name}_{dep['id']}" / "compose.yaml"
+    assert f"{stack.name}_{dep['id']}_{first}" in compose.read_text()
+
+    second = register(stack, diabetes_package(tmp_path / "ridge", alpha=10.0))
+    with Load(url) as load:
+        until("some requests before the replacement", lambda: load.ok >= 20, 60)
+        stack.cli("deployments", "replace-model", dep["id"], second, "--wait")
+        seen = load.ok
+        until("requests after the replacement", lambda: load.ok >= seen + 20, 60)
+    assert load.failures == [], load.failures[:5]
+    assert load.ok > 40
+    assert model_served(stack, dep["id"]) == second
+    assert predict(url, ROW).json()["data"][0]["prediction"] != linear
+    assert [c.labels["io.bosun-local.model"] for c in stack.containers(dep["id"])] == [second]
+
+    broken = register(stack, broken_package(tmp_path / "broken"))
+    failed = stack.cli("deployments", "replace-model", dep["id"], broken, "--wait", check=False)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    result = action_result(stack, dep["id"], "deployment_replace_model")
+    assert result["status"] == "failed"
+    assert result["result"]["data"]["oldModelInUse"] is True
+    assert "keeps serving" in result["result"]["msg"]
+    assert predict(url, ROW).status_code == 200
+    assert model_served(stack, dep["id"]) == second
+    assert [c.labels["io.bosun-local.model"] for c in stack.containers(dep["id"])] == [second]
+
+    stack.cli("deployments", "stop", dep["id"], "--wait")
+    assert stack.containers(dep["id"]) == []
+    assert not compose.parent.exists()
+    until("traefik to drop the route", lambda: predict(url, ROW).status_code == 404, 30)
+
+    events = stack.cli_json("events", "--deployment", dep["id"], "--limit", "500")
+    steps = [(e["type"], (e.get("data") or {}).get("actionType")) for e in reversed(events)]
+    for step in [("deployment_created", None), ("action_started", "deployment_start"),
+                 ("action_succeeded", "deployment_start"), ("action_succeeded", "deployment_replace_model"),
+                 ("action_failed", "deployment_replace_model"), ("action_succeeded", "deployment_stop")]:
+        assert step in steps, f"{step} missing from {steps}"
+
+
+def test_docker_kill_is_healed_with_an_event(stack: AgentEnv, tmp_path: Path) -> None:
+    package = register(stack, diabetes_package(tmp_path / "m"))
+    dep = stack.cli_json("deploy", package, "--name", "heal-me", "--wait")["deployment"]
+    (before,) = stack.containers(dep["id"])
+    subprocess.run(["docker", "kill", before.name], check=True, capture_output=True)
+    until("the PPS to be relaunched and healthy",
+          lambda: [c for c in stack.containers(dep["id"]) if c.healthy and c.started_at != before.started_at], 90)
+    assert predict(dep["predictionUrl"], ROW).status_code == 200
+    with stack.client() as client:
+        events = until("the heal event", lambda: client.list_events(deployment=dep["id"],
+                                                                     types=["deployment_heal_succeeded"]), 30)
+        assert "relaunched" in events[0]["message"]
+        assert client.list_events(deployment=dep["id"], types=["deployment_heal_started"])
+    stack.cli("deployments", "stop", dep["id"], "--wait")
+
+
+def test_agent_killed_mid_start_ends_with_one_stack(stack: AgentEnv, tmp_path: Path) -> None:
+    package = register(stack, diabetes_package(tmp_path / "m"))
+    answer = stack.cli_json("deploy", package, "--name", "kill-me")
+    dep, action = answer["deployment"], answer["action"]
+    with stack.client() as client:
+        until("the start to be claimed and its container created",
+              lambda: client.get_action(action["id"])["status"] == "claimed" and stack.containers(dep["id"]), 60,
+              every=0.05)
+        stack.stop_agent(hard=True)
+        stack.start_agent()
+        done = client.wait_for_action(action["id"], timeout=180)
+    assert done["status"] == "done", done
+    assert done["attempts"] >= 2
+    containers = stack.containers(dep["id"])
+    assert len(containers) == 1 and containers[0].healthy, containers
+    projects = {c.labels.get("com.docker.compose.project") for c in containers}
+    assert projects == {f"{stack.name}_{dep['id']}"}
+    assert predict(dep["predictionUrl"], ROW).status_code == 200
+    stack.cli("deployments", "stop", dep["id"], "--wait")
