@@ -242,6 +242,7 @@ def test_settings_from_private_config_override_plugin_config(runner: Runner) -> 
 READER = r"""
 import json, sys, time
 from pathlib import Path
+import yaml
 target, stop = Path(sys.argv[1]), Path(sys.argv[2])
 seen, bad, deadline = 0, [], time.monotonic() + 60
 def read():
@@ -263,10 +264,10 @@ while not stop.exists() and time.monotonic() < deadline and seen < 200000:
     before, model, extra, after = got
     if before != after:
         continue  # a swap happened between the reads: this sample proves nothing either way
-    if "model_id: " not in before:
+    model_id = (yaml.safe_load(before) or {}).get("model_id")
+    if not model_id:
         bad.append(f"config.yml without model_id: {before!r}")
         continue
-    model_id = before.split("model_id: ")[1].strip()
     if model != model_id * 4096 or extra != model_id:
         bad.append(f"config says {model_id}, model.pkl has {len(model)} chars, extra {extra!r}")
     seen += 1
@@ -276,21 +277,21 @@ print(json.dumps({"seen": seen, "bad": bad[:5], "nbad": len(bad)}))
 
 def test_replace_is_atomic_for_a_concurrent_reader(tmp_path: Path) -> None:
     base = tmp_path / "deployments"
-    pkg_a = make_package(tmp_path / "pkg_a", MODEL_A, size=4096)
-    pkg_b = make_package(tmp_path / "pkg_b", MODEL_B, size=4096)
+    # A fresh model id per replacement: equal config.yml texts then mean the same version (no A-B-A).
+    models = [f"e{i:023x}" for i in range(41)]
+    packages = [make_package(tmp_path / f"pkg_{m}", m, size=4096) for m in models]
     plugin = {"baseDir": str(base)}
     first = run_action("filesystem", "deployment_start", {"pluginConfig": plugin,
-                                                          "deploymentInfo": deployment(MODEL_A, pkg_a)})
+                                                          "deploymentInfo": deployment(models[0], packages[0])})
     assert first.status == "passing", first.msg
     stop = tmp_path / "stop"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(base / f"deployment_{DEP_ID}"), str(stop)],
                               stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(0.2)
-        for i in range(40):
-            model, pkg = (MODEL_B, pkg_b) if i % 2 == 0 else (MODEL_A, pkg_a)
-            res = run_action("filesystem", "deployment_replace_model",
-                             {"pluginConfig": plugin, "deploymentInfo": deployment(MODEL_A, pkg, newModelId=model)})
+        for model, pkg in zip(models[1:], packages[1:], strict=True):
+            res = run_action("filesystem", "deployment_replace_model", {
+                "pluginConfig": plugin, "deploymentInfo": deployment(models[0], pkg, newModelId=model)})
             assert res.status == "passing", res.msg
     finally:
         stop.touch()
