@@ -64,22 +64,29 @@ def run_cmd(directory: Path, count: int, stats_timeout: float, as_json: bool) ->
     _print_summary(summary)
 
 
+def _number(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     predictions = summary["predictions"]
-    print_table([{"path": k, "prediction for the notes' row": f"{v:.6f}"} for k, v in predictions.items()],
-                ["path", "prediction for the notes' row"], title="same row, three paths")
+    print_table([{"path": k, "prediction": f"{v:.6f}"} for k, v in predictions.items()], ["path", "prediction"],
+                title="the notes' row, three paths")
     stats = summary.get("stats") or {}
     external = summary.get("externalDeployment") or {}
-    print_table([{"deployment": external.get("name", ""), "predictions": stats.get("predictions"),
-                  "errorRate": stats.get("errorRate"), "p50 ms": stats.get("latencyP50Ms"),
-                  "p95 ms": stats.get("latencyP95Ms"), "serviceHealth": stats.get("serviceHealth"),
-                  "drift": (stats.get("drift") or {}).get("status")}],
-                ["deployment", "predictions", "errorRate", "p50 ms", "p95 ms", "serviceHealth", "drift"],
+    rows = [("deployment", f"{external.get('name')} ({external.get('id')})"),
+            ("predictions", _number(stats.get("predictions"))),
+            ("error rate", _number(stats.get("errorRate"), 3)),
+            ("latency p50 / p95 ms", f"{_number(stats.get('latencyP50Ms'))} / {_number(stats.get('latencyP95Ms'))}"),
+            ("service health", str(stats.get("serviceHealth"))),
+            ("drift", str((stats.get("drift") or {}).get("status")))]
+    print_table([{"figure": k, "value": v} for k, v in rows], ["figure", "value"],
                 title="monitoring of the instrumented app (external deployment)")
     managed = summary.get("managedDeployment") or {}
-    console.print(f"managed deployment {managed.get('name')}: {managed.get('predictUrl')}")
+    timings = summary.get("timingsSec") or {}
+    console.print(f"managed deployment {managed.get('name')} answers on {managed.get('predictUrl')}")
+    console.print(f"took {sum(timings.values()):.0f} s; stats again: [bold]bosun-local stats {external.get('id')}[/]")
     console.print(f"watch it all: [bold]{summary['dashboardCommand']}[/]")
-    console.print(f"stats: bosun-local stats {external.get('id', '')}")
 
 
 @workshop.command("clean")
