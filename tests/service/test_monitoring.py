@@ -1,0 +1,171 @@
+"""Monitoring figures: ingest with recordId dedup in one transaction, and exact stats, health and drift."""
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from bosun_local.client import ServiceError
+from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS
+
+from .helpers import Service, unique, write_package
+
+BINS = len(LATENCY_BUCKETS_MS) + 1
+
+
+@pytest.fixture(scope="module")
+def deployment(service: Service, tmp_path_factory: pytest.TempPathFactory, diabetes_frame: pd.DataFrame) -> dict:
+    package = service.client.register_package(write_package(tmp_path_factory.mktemp("m"), diabetes_frame))
+    return service.client.create_deployment(package["id"], unique("mon"))["deployment"]
+
+
+def _minute() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def _latency(**counts: int) -> list[int]:
+    vector = [0] * BINS
+    for index, n in counts.items():
+        vector[int(index[1:])] = n
+    return vector
+
+
+def _stats_record(dep: dict, record_id: str, **fields: object) -> dict:
+    return {"recordId": record_id, "deploymentId": dep["id"], "modelId": dep["modelId"], "minute": _minute(),
+            "kind": "stats", **fields}
+
+
+def _psi(expected: list[float], counts: list[int]) -> float:
+    total = sum(counts)
+    return sum((c / total - e) * math.log((c / total) / e) for e, c in zip(expected, counts, strict=True))
+
+
+def test_ingest_dedup_and_exact_service_stats(service: Service, deployment: dict) -> None:
+    c = service.client
+    record = _stats_record(deployment, unique("r"), predictions=90, userErrors=5, systemErrors=5,
+                           executionTimeMs=1234.5, latencyCounts=_latency(b4=50, b6=50))
+    assert c.ingest([record]) == {"stored": 1, "duplicates": 0}
+    assert c.ingest([record, record]) == {"stored": 0, "duplicates": 2}  # redelivery counts once
+    stats = c.stats(deployment["id"], window=3600)
+    assert stats["deploymentId"] == deployment["id"] and stats["window"] == 3600
+    assert (stats["predictions"], stats["userErrors"], stats["systemErrors"]) == (90, 5, 5)
+    assert stats["errorRate"] == 0.1  # 10 errors of 100 requests
+    # 50 requests in (10, 20] ms and 50 in (50, 100] ms, interpolated within the bucket:
+    assert (stats["latencyP50Ms"], stats["latencyP95Ms"], stats["latencyP99Ms"]) == (20.0, 95.0, 99.0)
+    assert stats["serviceHealth"] == "warning"  # error rate 10% >= 5%, p95 95 ms < 500 ms
+    assert stats["series"] == [{"minute": record["minute"], "predictions": 90, "errors": 10, "latencyP50Ms": 20.0,
+                                "latencyP95Ms": 95.0}]
+
+
+def test_drift_psi_against_baseline(service: Service, deployment: dict) -> None:
+    c = service.client
+    baseline = c.baseline(deployment["id"])
+    bmi = baseline["features"]["bmi"]["proportions"]
+    age = baseline["features"]["age"]["proportions"]
+    same = [round(p * 1000) for p in bmi]
+    skewed = [1] * (len(age) - 1) + [991]
+    pred = baseline["prediction"]["proportions"]
+    pred_counts = [10] * len(pred)
+    c.ingest([{"recordId": unique("p"), "deploymentId": deployment["id"], "modelId": deployment["modelId"],
+               "minute": _minute(), "kind": "predictions", "rows": 1000, "predictionSum": 152000.0,
+               "predictionCounts": pred_counts, "featureCounts": {"bmi": same, "age": skewed}},
+              # Another model's figures count in totals but not in this model's drift.
+              {"recordId": unique("p"), "deploymentId": deployment["id"], "modelId": "f" * 24,
+               "minute": _minute(), "kind": "predictions", "rows": 5, "featureCounts": {"bmi": [5] + [0] * 9}}])
+    drift = c.stats(deployment["id"])["drift"]
+    assert drift["features"]["bmi"] == pytest.approx(_psi(bmi, same), abs=1e-6)
+    assert drift["features"]["bmi"] < 0.01
+    assert drift["features"]["age"] == pytest.approx(_psi(age, skewed), abs=1e-6)
+    assert drift["prediction"] == pytest.approx(_psi(pred, pred_counts), abs=1e-6)
+    assert drift["features"]["s1"] is None  # no figures for s1
+    assert drift["status"] == "failing"  # age PSI is far above 0.25
+    stats = c.stats(deployment["id"])
+    assert stats["predictionRows"] == 1005 and stats["predictionMean"] == pytest.approx(152000.0 / 1005)
+
+
+def test_thresholds_from_key_value_config_and_settings(service: Service, deployment: dict) -> None:
+    c = service.client
+    lenient = c.create_deployment(deployment["packageId"], unique("lenient"),
+                                  key_value_config={"errorRateWarn": "0.5", "errorRateFail": 0.9})["deployment"]
+    record = _stats_record(lenient, unique("r"), predictions=80, userErrors=20, latencyCounts=_latency(b3=100))
+    c.ingest([record])
+    stats = c.stats(lenient["id"])
+    assert stats["errorRate"] == 0.2 and stats["serviceHealth"] == "passing"
+    assert stats["thresholds"]["errorRateWarn"] == 0.5
+    strict = c.create_deployment(deployment["packageId"], unique("strict"))["deployment"]
+    c.ingest([_stats_record(strict, unique("r"), predictions=80, userErrors=20, latencyCounts=_latency(b3=100))])
+    assert c.stats(strict["id"])["serviceHealth"] == "failing"  # 20% >= the default failing level
+    before = c.get_settings()["thresholds"]
+    try:
+        c.update_settings(thresholds={"errorRateFail": 0.3})
+        assert c.stats(strict["id"])["serviceHealth"] == "warning"
+    finally:
+        c.update_settings(thresholds=before)
+    with pytest.raises(ServiceError) as err:
+        c.update_settings(thresholds={"errorRateWarn": 0.5, "errorRateFail": 0.4})
+    assert err.value.status_code == 422
+    assert "errorRateWarn=0.5 must be >= 0 and <= errorRateFail=0.4" in err.value.message
+    with pytest.raises(ServiceError) as err:
+        c.update_settings(thresholds={"cpu": 1})
+    assert err.value.status_code == 422 and "unknown threshold(s): cpu" in err.value.message
+
+
+def test_latency_health_levels(service: Service, deployment: dict) -> None:
+    dep = service.client.create_deployment(deployment["packageId"], unique("slow"))["deployment"]
+    service.client.ingest([_stats_record(dep, unique("r"), predictions=100, latencyCounts=_latency(b10=100))])
+    stats = service.client.stats(dep["id"])
+    assert stats["latencyP95Ms"] == 1000 + 1000 * 0.95  # bucket (1000, 2000]
+    assert stats["serviceHealth"] == "warning"
+
+
+def test_unknown_deployment_figures_are_kept(service: Service) -> None:
+    ghost = unique("external-app")
+    record = {"recordId": unique("r"), "deploymentId": ghost, "modelId": "m", "minute": "2026-11-21T19:43:27Z",
+              "kind": "stats", "predictions": 3}
+    assert service.client.ingest([record]) == {"stored": 1, "duplicates": 0}
+    with pytest.raises(ServiceError) as err:
+        service.client.stats(unique("never-seen"))
+    assert err.value.status_code == 404
+
+
+def test_invalid_batch_stores_nothing(service: Service, deployment: dict) -> None:
+    good = _stats_record(deployment, unique("good"), predictions=1)
+    bad = _stats_record(deployment, unique("bad"), latencyCounts=[1, 2, 3])
+    with pytest.raises(ServiceError) as err:
+        service.client.ingest([good, bad])
+    assert err.value.status_code == 422
+    expected = f"records[1] (recordId {bad['recordId']!r}): latencyCounts has 3 buckets, expected {BINS}"
+    assert expected in err.value.message
+    assert service.client.ingest([good]) == {"stored": 1, "duplicates": 0}  # it was not stored by the failed batch
+    for record, text in [({**good, "recordId": unique("x"), "minute": "soon"}, "minute 'soon' is not an ISO 8601"),
+                         ({**good, "recordId": unique("x"), "kind": "gossip"}, "kind"),
+                         ({**good, "recordId": unique("x"), "predictions": -1}, "predictions"),
+                         ({**good, "recordId": unique("x"), "featureCounts": {"a": [1, -1]}}, "must not be negative")]:
+        with pytest.raises(ServiceError) as err:
+            service.client.ingest([record])
+        assert err.value.status_code == 422 and text in err.value.message
+
+
+def test_stats_window_bounds(service: Service, deployment: dict) -> None:
+    with pytest.raises(ServiceError) as err:
+        service.client.stats(deployment["id"], window=5)
+    assert err.value.status_code == 422 and "window" in err.value.message
+    old = {"recordId": unique("old"), "deploymentId": deployment["id"], "modelId": deployment["modelId"],
+           "minute": "2020-01-01T00:00:00Z", "kind": "stats", "predictions": 1000}
+    service.client.ingest([old])
+    assert service.client.stats(deployment["id"], window=3600)["predictions"] < 1000  # outside the window
+
+
+def test_agents_heartbeat(service: Service) -> None:
+    agent = unique("mgmt")
+    first = service.client.heartbeat(agent, "management", {"version": "0.1.0"})
+    second = service.client.heartbeat(agent, "management")
+    assert first["online"] and second["firstSeen"] == first["firstSeen"] and second["lastSeen"] >= first["lastSeen"]
+    listed = next(a for a in service.client.list_agents() if a["agentId"] == agent)
+    assert listed["kind"] == "management" and listed["online"]
+    assert len(service.client.list_events(types=["agent_heartbeat"], search=agent)) == 1
+    with pytest.raises(ServiceError) as err:
+        service.client.heartbeat(agent, "janitor")
+    assert err.value.status_code == 422 and "kind" in err.value.message
