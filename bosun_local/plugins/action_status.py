@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from bosun_local.plugins.atomic_fs import write_text_atomic
+
 STATUS_KEYS = ("status", "msg", "state", "duration", "timestamp", "data")
 
 
@@ -92,8 +94,6 @@ class ActionStatusInfo:
     def write_to_file(self, status_file: str | None = None) -> None:
         """Write the status YAML to a file, atomically, when a path is given."""
         if status_file:
-            from bosun_local.plugins.atomic_fs import write_text_atomic
-
             write_text_atomic(status_file, self.to_yaml())
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
+from typing import Any
 
 # Hidden names never match a deployment dir prefix, so listings and the PPS skip work in progress.
 TMP_PREFIX = ".bosun-tmp-"
@@ -35,7 +36,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
             tmp.unlink()
 
 
-def _load_renameat2():  # type: ignore[no-untyped-def]
+def _load_renameat2() -> Any:
     """Return libc's renameat2, or None where the C library lacks it."""
     name = ctypes.util.find_library("c")
     if not name:

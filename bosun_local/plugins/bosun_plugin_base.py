@@ -99,7 +99,7 @@ class BosunPluginBase(ABC):
                    endpoint_info: dict[str, Any] | None = None,
                    status_file: str | Path | None = None) -> ActionStatusInfo:
         """Run one action, catching every error into a failing status; write it to status_file if given."""
-        from bosun_local.plugins.actions import execute_action
+        from bosun_local.plugins.actions import execute_action  # actions imports this module
 
         status = execute_action(self, action, deployment_info, endpoint_info)
         status.write_to_file(str(status_file) if status_file else None)
