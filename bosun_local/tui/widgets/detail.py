@@ -102,12 +102,10 @@ class DetailPane(VerticalScroll):
         prediction = drift.get("prediction")
         if isinstance(prediction, int | float):
             text.append(f"  prediction PSI {prediction:.3f}")
-        features = drift.get("features") or {}
+        features = {k: v for k, v in (drift.get("features") or {}).items() if isinstance(v, int | float)}
         if not features:
             text.append("\n  no feature drift figures (no baseline or no predictions yet)", style="grey50")
-        for name, psi in sorted(features.items(), key=lambda kv: -(kv[1] or 0)):
-            if not isinstance(psi, int | float):
-                continue
+        for name, psi in sorted(features.items(), key=lambda kv: -kv[1]):
             bar = "█" * min(20, int(psi / PSI_FAIL * 10) + 1)
             text.append(f"\n  {name[:16]:<16} {psi:6.3f} ")
             text.append(bar, style=status_colour(psi_status(psi)))

@@ -19,7 +19,7 @@ KNOWN_TYPES: tuple[str, ...] = (
     "notification_failed", "package_registered", "prediction_url_changed",
 )
 EVENT_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("time", "time (UTC)", 14), ("status", "status", 8), ("type", "type", 24), ("deployment", "deployment", 18),
+    ("time", "time (UTC)", 14), ("status", "status", 7), ("type", "type", 20), ("deployment", "deployment", 14),
     ("message", "message", 96),
 )
 
