@@ -165,7 +165,8 @@ class MLOpsSink:
     def __init__(self) -> None:
         self._clients: dict[tuple[str, str], Any] = {}
 
-    def _client(self, deployment_id: str, model_id: str) -> Any:
+    def client(self, deployment_id: str, model_id: str) -> Any:
+        """Return the initialised MLOps client of a deployment and model, creating it on first use."""
         client = self._clients.get((deployment_id, model_id))
         if client is None:
             from bosun_local.mlops import MLOps
@@ -178,12 +179,12 @@ class MLOpsSink:
     def deliver(self, items: list[ReportItem]) -> None:
         """Report each request's stats, then each deployment's scored rows in one call."""
         def stats(item: ReportItem) -> None:
-            self._client(item.deployment_id, item.model_id).report_deployment_stats(
+            self.client(item.deployment_id, item.model_id).report_deployment_stats(
                 item.num_predictions, item.execution_time_ms, user_error=item.user_error,
                 system_error=item.system_error)
 
         def predictions(item: ReportItem, features: Any, rows: list[Any]) -> None:
-            self._client(item.deployment_id, item.model_id).report_predictions_data(
+            self.client(item.deployment_id, item.model_id).report_predictions_data(
                 features, rows, class_names=item.class_names)
 
         deliver_grouped(items, stats, predictions)
