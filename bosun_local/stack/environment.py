@@ -14,11 +14,14 @@ import yaml
 from bosun_local.config import Config
 from bosun_local.engine import adapter
 from bosun_local.errors import EngineError, UsageError
+from bosun_local.liveness import healthcheck_test
 from bosun_local.stack.render import render, write_if_changed
 
 Progress = Callable[[int, int, str], None]
 IMAGE_UID = 10001  # the runtime image's non-root user (agent_image/Dockerfile)
 DOCKER_SOCKET = Path("/var/run/docker.sock")
+ALIVE_FILE_IN_CONTAINER = "/tmp/bosun-alive"  # matches BOSUN_ALIVE_FILE in templates/environment
+ALIVE_MAX_AGE_SEC = 60
 
 
 def stack_definition(name: str) -> dict[str, Any]:
@@ -69,7 +72,8 @@ class EnvironmentStack:
     def context(self) -> dict[str, Any]:
         """Return everything the template may use: config, generated secrets, the data dir, host ids."""
         return {**self.config.values, **self.config.secrets(), "dataDir": str(self.config.data_dir),
-                "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid())}
+                "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid()),
+                "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC)}
 
     def render(self) -> Path:
         """Render the compose file into the data dir (unchanged bytes are not rewritten)."""
@@ -168,7 +172,9 @@ class EnvironmentStack:
         return urls
 
     def rabbitmq_url(self, host_side: bool = True) -> str:
-        """Return the AMQP URL with credentials, as seen from the host or from the stack's network."""
+        """Return the AMQP URL with credentials: rabbitmqUrl when set, else as seen from the host or the network."""
+        if self.config["rabbitmqUrl"]:
+            return str(self.config["rabbitmqUrl"])
         secrets = self.config.secrets()
         creds = f"{secrets['rabbitmqUser']}:{secrets['rabbitmqPassword']}"
         if host_side:

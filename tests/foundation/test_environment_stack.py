@@ -31,7 +31,11 @@ def test_up_healthy_then_down_leaves_nothing(stack_images: None, bosun_home: Pat
         result = bosun("up", "--json")
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
-        assert {s["service"]: s["health"] for s in report["services"]} == {"traefik": "healthy", "rabbitmq": "healthy"}
+        assert {s["service"]: s["health"] for s in report["services"]} == {
+            "traefik": "healthy", "rabbitmq": "healthy", "service": "healthy",
+            "management-agent": "healthy", "monitoring-agent": "healthy"}
+        with urllib.request.urlopen(f"{values['serviceUrl']}/health", timeout=5) as response:
+            assert response.status == 200
         rendered = (bosun_home / "stacks/environment/compose.yaml").read_text()
         assert "guest" not in rendered
         try:

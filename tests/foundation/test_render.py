@@ -16,7 +16,8 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def environment_context() -> dict[str, object]:
     return {**load_defaults(), "rabbitmqUser": "bosun", "rabbitmqPassword": "s3cret", "dataDir": "/data",
-            "runAsUser": "10001:10001", "dockerSocketGid": "998"}
+            "runAsUser": "10001:10001", "dockerSocketGid": "998",
+            "aliveHealthcheck": ["CMD", "python", "-c", "print(1)"]}
 
 
 def test_environment_matches_golden_file() -> None:
