@@ -110,7 +110,7 @@ class Frame:
         frame = pd.DataFrame(self.values, columns=self.columns)
         if not self.numeric:
             return frame
-        return frame.astype(np.float64, copy=False)
+        return frame.astype(np.float64)
 
 
 def parse_records(records: Any, schema: Schema) -> Frame:

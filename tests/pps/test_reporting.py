@@ -1,0 +1,130 @@
+"""The reporting hook: every request reported off the request path; drops and failures counted, never raised."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bosun_local.pps.inputs import Frame
+from bosun_local.pps.reporting import MLOpsSink, Reporter, ReportItem
+from tests.pps.conftest import PPSServer
+from tests.pps.packages import DIABETES, FORM, ROW
+from tests.pps.spool import predictions, spooled, stats
+
+COLUMNS = ["a", "b"]
+
+
+class RecordingSink:
+    """Keeps delivered batches; can be made to block or fail to exercise the Reporter's edges."""
+
+    def __init__(self) -> None:
+        self.items: list[ReportItem] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail = False
+        self.closed = False
+
+    def deliver(self, items: list[ReportItem]) -> None:
+        self.gate.wait(30)
+        if self.fail:
+            raise ConnectionError("spool is down")
+        self.items.extend(items)
+
+    def close(self, timeout_sec: float) -> None:
+        self.closed = True
+
+
+def item(i: int, rows: int = 1) -> ReportItem:
+    values = np.arange(rows * 2, dtype=np.float64).reshape(rows, 2) + i
+    return ReportItem("dep", "model", rows, 1.5, features=Frame(COLUMNS, values, True),
+                      predictions=[float(i)] * rows)
+
+
+def test_shutdown_flushes_everything() -> None:
+    sink = RecordingSink()
+    reporter = Reporter(lambda: sink, max_queue=1000, batch_interval_sec=0.01).start()
+    for i in range(500):
+        reporter.submit(item(i))
+    reporter.shutdown(30)
+    assert [it.predictions for it in sink.items] == [[float(i)] for i in range(500)]
+    assert sink.closed
+    assert reporter.counters() == {"submitted": 500, "reported": 500, "dropped": 0, "errors": 0, "queued": 0}
+
+
+def test_full_queue_drops_and_counts_without_blocking() -> None:
+    sink = RecordingSink()
+    sink.gate.clear()  # the channel hangs
+    reporter = Reporter(lambda: sink, max_queue=10, batch_interval_sec=0.0).start()
+    for i in range(100):
+        reporter.submit(item(i))  # returns at once even though nothing drains
+    counters = reporter.counters()
+    assert counters["submitted"] + counters["dropped"] == 100 and counters["dropped"] > 0
+    sink.gate.set()
+    reporter.shutdown(30)
+    assert len(sink.items) == reporter.counters()["submitted"]
+
+
+def test_failing_sink_is_counted_and_reporting_recovers() -> None:
+    sink = RecordingSink()
+    sink.fail = True
+    reporter = Reporter(lambda: sink, batch_interval_sec=0.0).start()
+    reporter.submit(item(1))
+    for _ in range(1000):
+        if reporter.counters()["errors"]:
+            break
+        threading.Event().wait(0.01)
+    assert reporter.counters()["errors"] == 1
+    sink.fail = False
+    reporter.submit(item(2))
+    reporter.shutdown(30)
+    assert [it.predictions for it in sink.items] == [[2.0]]
+
+
+def test_mlops_sink_reports_stats_per_request_and_rows_per_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_SPOOLER_TYPE", "MEMORY")
+    for name in ("MLOPS_DEPLOYMENT_ID", "MLOPS_MODEL_ID"):
+        monkeypatch.delenv(name, raising=False)
+    sink = MLOpsSink()
+    classified = ReportItem("dep-c", "model-c", 1, 2.0, features=Frame(COLUMNS, np.array([[1.0, 2.0]]), True),
+                            predictions=[[0.25, 0.75]], class_names=["no", "yes"])
+    failed = ReportItem("dep", "model", 0, 0.3, user_error=True)
+    sink.deliver([item(1, rows=2), failed, item(5, rows=1), classified])
+    channels = [sink.client("dep", "model").channel, sink.client("dep-c", "model-c").channel]
+    sink.close(10)  # delivers what the library still buffers
+    records, sink_c = (channel.records() for channel in channels)
+    regression_stats = stats(records)
+    assert [(r.data["numPredictions"], r.data["userError"]) for r in regression_stats] == [(2, False), (0, True),
+                                                                                            (1, False)]
+    (rows,) = predictions(records)
+    assert rows.data["features"] == {"a": [1.0, 3.0, 5.0], "b": [2.0, 4.0, 6.0]}
+    assert rows.data["predictions"] == [1.0, 1.0, 5.0]
+    (classes,) = predictions(sink_c)
+    assert classes.data["classNames"] == ["no", "yes"] and classes.data["predictions"] == [[0.25, 0.75]]
+
+
+def test_server_reports_every_request_through_the_spool(start_server: object, packages: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server: PPSServer = start_server({  # type: ignore[operator]
+        "PPS_MODEL_DIR": str(packages["binary"]), "MLOPS_DEPLOYMENT_ID": "dep-b", "MLOPS_MODEL_ID": "model-b",
+        "MLOPS_SPOOLER_TYPE": "FILESYSTEM", "MLOPS_FILESYSTEM_DIRECTORY": str(spool)})
+    row = {**ROW, "sex": "f"}
+    assert server.client.post("/predictions", json=[row, {**row, "bmi": 40}]).status_code == 200
+    assert server.client.get("/predict?" + FORM.replace("sex=1", "sex=m")).status_code == 200
+    assert server.client.post("/predictions", json=[{"age": 1}]).status_code == 422
+    info = server.client.get("/info").json()
+    assert info["monitoring"]["dropped"] == 0
+    assert server.stop() == 0
+    records = spooled(spool)
+    assert {r.deployment_id for r in records} == {"dep-b"} and {r.model_id for r in records} == {"model-b"}
+    assert [(r.data["numPredictions"], r.data["userError"]) for r in stats(records)] == [(2, False), (1, False),
+                                                                                          (0, True)]
+    rows = predictions(records)
+    features = {name: [v for r in rows for v in r.data["features"][name]] for name in DIABETES}
+    assert features["sex"] == ["f", "f", "m"] and features["bmi"] == [23.0, 40.0, 23.0]
+    probabilities = [p for r in rows for p in r.data["predictions"]]
+    assert len(probabilities) == 3 and all(sum(p) == pytest.approx(1) for p in probabilities)
+    assert all(r.data["classNames"] == ["no", "yes"] for r in rows)
