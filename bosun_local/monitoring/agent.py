@@ -10,6 +10,7 @@ from typing import Any
 
 from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.errors import BosunError
+from bosun_local.liveness import mark_alive
 from bosun_local.mlops.records import Record
 from bosun_local.monitoring.aggregation import Aggregator, Entry
 from bosun_local.monitoring.baselines import BaselineCache
@@ -90,6 +91,7 @@ class MonitoringAgent:
         self.counters = Counters()
         self.stop_event = threading.Event()
         self.deployments: set[str] = set()
+        self.status_polls = 0
         self._threads: list[threading.Thread] = []
 
     # lifecycle
@@ -261,11 +263,13 @@ class MonitoringAgent:
                     with self.counters.lock:
                         deployments = list(self.deployments)
                     watcher.check_all(deployments)
+                    self.status_polls += 1
                 self.stop_event.wait(max(0.05, min(next_beat, next_poll) - time.monotonic()))
         finally:
             client.close()
 
     def _heartbeat(self, client: ServiceClient) -> None:
+        mark_alive()
         data = {**self.counters.snapshot(), "channels": [c.describe() for c in self.config.channels]}
         try:
             client.heartbeat(self.config.agent_id, "monitoring", data)
