@@ -68,4 +68,19 @@ def create_app(config: Config) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status_code", 400))
 
     app.add_middleware(BearerAuthMiddleware, token=token)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """Return the spec with the real shape of 422 answers: `{"detail": "<message>"}`, as every error."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemas = spec.get("components", {}).get("schemas", {})
+        schemas.pop("ValidationError", None)
+        schemas["HTTPValidationError"] = {"title": "ErrorOut", "type": "object", "required": ["detail"],
+                                          "properties": {"detail": {"type": "string", "title": "Detail"}}}
+        app.openapi_schema = spec
+    return app.openapi_schema

@@ -26,6 +26,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ErrorOut(BaseModel):
+    """Every 4xx answer: a message naming the thing and the fix."""
+
+    detail: str
+
+
 # packages
 class FeatureOut(Open):
     name: str

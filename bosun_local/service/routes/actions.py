@@ -7,11 +7,11 @@ from fastapi import APIRouter, Query, Response
 
 from bosun_local.service import actions
 from bosun_local.service.models import ActionOut, ClaimIn, CompleteIn
-from bosun_local.service.routes.deps import AUTH, Ctx
+from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
 
 router = APIRouter(prefix="/api/v1/actions", tags=["actions"], dependencies=AUTH)
-HELD = {404: {"description": "no such action"}, 409: {"description": "not claimed by this agent"}}
+HELD = errors(e404="no such action", e409="not claimed by this agent")
 ActionStatus = Query(description="pending, claimed, done or failed (repeatable)")
 
 
@@ -29,7 +29,7 @@ def claim(ctx: Ctx, body: ClaimIn) -> Row | Response:
     return action if action is not None else Response(status_code=204)
 
 
-@router.get("/{action_id}", response_model=ActionOut, responses={404: {"description": "no such action"}})
+@router.get("/{action_id}", response_model=ActionOut, responses=errors(e404="no such action"))
 def get_action(ctx: Ctx, action_id: str) -> Row:
     """Show an action."""
     return actions.get_action(ctx, action_id)

@@ -19,17 +19,17 @@ from bosun_local.service.models import (
     StatsOut,
     StatusPatch,
 )
-from bosun_local.service.routes.deps import AUTH, Ctx
+from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.stats import compute_stats
 from bosun_local.service.storage.base import Row
 
 router = APIRouter(prefix="/api/v1/deployments", tags=["deployments"], dependencies=AUTH)
-NOT_FOUND = {404: {"description": "no such deployment"}}
-REFUSED = {**NOT_FOUND, 409: {"description": "the deployment's state forbids it"}}
+NOT_FOUND = errors(e404="no such deployment")
+REFUSED = errors(e404="no such deployment", e409="the deployment's state forbids it")
 
 
 @router.post("", response_model=ActionRequestOut, status_code=201,
-             responses={404: {"description": "unknown package or environment"}, 409: {"description": "name taken"}})
+             responses=errors(e404="unknown package or environment", e409="name taken"))
 def create(ctx: Ctx, body: DeploymentIn) -> Row:
     """Create a deployment and queue its start (external deployments are ready at once)."""
     dep, action = create_deployment(ctx, body.model_dump())
@@ -53,7 +53,8 @@ def _request(ctx: Ctx, ref: str, type_: str, package: str | None = None) -> Row:
     return {"deployment": dep, "action": action, "coalesced": coalesced}
 
 
-@router.post("/{ref}/replace-model", response_model=ActionRequestOut, status_code=202, responses=REFUSED)
+@router.post("/{ref}/replace-model", response_model=ActionRequestOut, status_code=202,
+             responses={**REFUSED, **errors(e422="the package does not fit the deployment")})
 def replace_model(ctx: Ctx, ref: str, body: ReplaceModelIn) -> Row:
     """Queue a model replacement."""
     return _request(ctx, ref, "deployment_replace_model", body.packageId)
@@ -118,7 +119,7 @@ def get_action_config(ctx: Ctx, ref: str, actionType: str, actionId: str | None 
 
 
 @router.get("/{ref}/baseline", response_model=BaselineOut,
-            responses={404: {"description": "no such deployment, or its model has no training data"}})
+            responses=errors(e404="no such deployment, or its model has no training data"))
 def get_baseline(ctx: Ctx, ref: str) -> Row:
     """Return the drift baseline of the deployment's current model package."""
     dep = resolve_deployment(ctx, ref)

@@ -8,13 +8,13 @@ from bosun_local.service.context import ServiceContext
 from bosun_local.service.deployments import resolve_environment
 from bosun_local.service.events import record_event
 from bosun_local.service.models import EnvironmentIn, EnvironmentOut, EnvironmentPatch
-from bosun_local.service.routes.deps import AUTH, Ctx
+from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage import StorageConflict
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import new_id, now_iso
 
 router = APIRouter(prefix="/api/v1/environments", tags=["environments"], dependencies=AUTH)
-NOT_FOUND = {404: {"description": "no such environment"}}
+NOT_FOUND = errors(e404="no such environment")
 
 
 def _out(ctx: ServiceContext, env: Row) -> Row:
@@ -27,7 +27,7 @@ def list_environments(ctx: Ctx) -> list[Row]:
     return [_out(ctx, env) for env in ctx.storage.list_environments()]
 
 
-@router.post("", response_model=EnvironmentOut, status_code=201, responses={409: {"description": "name taken"}})
+@router.post("", response_model=EnvironmentOut, status_code=201, responses=errors(e409="name taken"))
 def create_environment(ctx: Ctx, body: EnvironmentIn) -> Row:
     """Create a prediction environment."""
     now = now_iso()
@@ -52,7 +52,8 @@ def get_environment(ctx: Ctx, ref: str) -> Row:
 def update_environment(ctx: Ctx, ref: str, body: EnvironmentPatch) -> Row:
     """Change an environment's description, plugin config or command (used by later actions)."""
     env = resolve_environment(ctx, ref)
-    changes = body.model_dump(exclude_unset=True)
+    # null clears the command; for description and pluginConfig it means "leave as is".
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k == "command"}
     env = ctx.storage.update_environment(env["id"], changes)
     record_event(ctx, "environment_updated", "info", f"updated environment {env['name']}: {', '.join(changes)}",
                  environment_id=env["id"])
@@ -60,7 +61,7 @@ def update_environment(ctx: Ctx, ref: str, body: EnvironmentPatch) -> Row:
 
 
 @router.delete("/{ref}", status_code=204, response_class=Response,
-               responses={**NOT_FOUND, 409: {"description": "in use or default"}})
+               responses=errors(e404="no such environment", e409="in use or default"))
 def delete_environment(ctx: Ctx, ref: str) -> Response:
     """Delete an environment that no live deployment uses (the default one stays)."""
     env = resolve_environment(ctx, ref)

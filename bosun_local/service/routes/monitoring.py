@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS
 from bosun_local.service.api_errors import invalid
 from bosun_local.service.models import IngestIn, IngestOut
-from bosun_local.service.routes.deps import AUTH, Ctx
+from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import minute_iso, parse_time
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], dependencie
 LATENCY_BINS = len(LATENCY_BUCKETS_MS) + 1
 
 
-@router.post("/ingest", response_model=IngestOut, responses={422: {"description": "a record is invalid"}})
+@router.post("/ingest", response_model=IngestOut, responses=errors(e422="a record is invalid"))
 def ingest(ctx: Ctx, body: IngestIn) -> Row:
     """Store records in one transaction; a recordId seen before counts as a duplicate and is ignored."""
     records = []

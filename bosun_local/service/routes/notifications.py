@@ -5,12 +5,12 @@ from fastapi import APIRouter, Response
 
 from bosun_local.service.api_errors import not_found
 from bosun_local.service.models import NotificationIn, NotificationOut
-from bosun_local.service.routes.deps import AUTH, Ctx
+from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import new_id, now_iso
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], dependencies=AUTH)
-NOT_FOUND = {404: {"description": "no such rule"}}
+NOT_FOUND = errors(e404="no such rule")
 
 
 @router.get("", response_model=list[NotificationOut])

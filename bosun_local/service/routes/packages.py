@@ -8,14 +8,14 @@ from fastapi import APIRouter, File, Form, UploadFile
 from bosun_local.service.api_errors import ApiError
 from bosun_local.service.models import BaselineOut, PackageOut
 from bosun_local.service.packages import register_package, resolve_package
-from bosun_local.service.routes.deps import AUTH, Ctx
+from bosun_local.service.routes.deps import AUTH, Ctx, errors
 
 router = APIRouter(prefix="/api/v1/packages", tags=["packages"], dependencies=AUTH)
 
 
 @router.post("", response_model=PackageOut, status_code=201,
-             responses={413: {"description": "archive or training data over the size limit"},
-                        422: {"description": "invalid archive, model.yaml or training data"}})
+             responses=errors(e413="archive or training data over the size limit",
+                              e422="invalid archive, model.yaml or training data"))
 def create_package(ctx: Ctx, archive: Annotated[UploadFile, File(description="the package as .tar.gz")],
                    name: Annotated[str | None, Form(max_length=100)] = None,
                    trainingData: Annotated[UploadFile | None, File(description="training CSV")] = None) -> dict:
@@ -32,14 +32,14 @@ def list_packages(ctx: Ctx) -> list[dict]:
     return ctx.storage.list_packages()
 
 
-@router.get("/{ref}", response_model=PackageOut, responses={404: {"description": "no such package"}})
+@router.get("/{ref}", response_model=PackageOut, responses=errors(e404="no such package"))
 def get_package(ctx: Ctx, ref: str) -> dict:
     """Show a package by id or name (the newest of that name)."""
     return resolve_package(ctx, ref)
 
 
 @router.get("/{ref}/baseline", response_model=BaselineOut,
-            responses={404: {"description": "no package or baseline"}})
+            responses=errors(e404="no package or baseline"))
 def get_package_baseline(ctx: Ctx, ref: str) -> dict:
     """Return a package's drift baseline."""
     package = resolve_package(ctx, ref)

@@ -1,0 +1,39 @@
+"""Property-based run over the service's own OpenAPI spec: no 5xx, no response that breaks the spec."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from .helpers import Service, start, write_package
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory, diabetes_frame: pd.DataFrame) -> Iterator[Service]:
+    """Run a service with one package and deployment, so some generated ids resolve."""
+    home: Path = tmp_path_factory.mktemp("fuzz")
+    with start(home / "home") as svc:
+        package = svc.client.register_package(write_package(home / "pkg", diabetes_frame))
+        svc.client.create_deployment(package["id"], "fuzzed")
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzzed: Service) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(f"{fuzzed.url}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_api_conforms_to_its_spec(case: schemathesis.Case, fuzzed: Service) -> None:
+    case.call_and_validate(base_url=fuzzed.url, headers={"Authorization": f"Bearer {fuzzed.token}"}, timeout=30,
+                           checks=[not_a_server_error, response_schema_conformance, content_type_conformance])
