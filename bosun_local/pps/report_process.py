@@ -13,7 +13,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bosun_local.pps.reporting import ReportItem, ReportSink
+from bosun_local.pps.reporting import ReportBatch, ReportSink
 
 log = logging.getLogger("bosun_local.pps.reporting")
 
@@ -44,11 +44,12 @@ def _child_main(conn: Connection, factory: str) -> None:
             sink.close(float(message[1]))
             conn.send(counts)
             return
+        requests = sum(len(batch) for batch in message)
         try:
             sink.deliver(message)
-            counts["delivered"] += len(message)
+            counts["delivered"] += requests
         except Exception as exc:
-            counts["errors"] += len(message)
+            counts["errors"] += requests
             if time.monotonic() - last_warning > 30:
                 last_warning = time.monotonic()
                 log.warning("reporting failed (%d report(s) lost so far): %s: %s", counts["errors"],
@@ -66,11 +67,11 @@ class ProcessSink:
         child_conn.close()
         self.child_counts: dict[str, Any] = {}
 
-    def deliver(self, items: list[ReportItem]) -> None:
-        """Send a batch to the child; raise when it is gone."""
+    def deliver(self, batches: list[ReportBatch]) -> None:
+        """Send batches to the child; raise when it is gone."""
         if not self._process.is_alive():
             raise RuntimeError(f"the reporting process exited (code {self._process.exitcode})")
-        self._conn.send(items)
+        self._conn.send(batches)
 
     def close(self, timeout_sec: float) -> None:
         """Tell the child to flush and exit; kill it if it takes longer than the timeout."""

@@ -34,11 +34,51 @@ class ReportItem:
     class_names: list[str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReportBatch:
+    """The requests of one deployment and model, packed column-wise (cheap to pickle to the reporting process)."""
+
+    deployment_id: str
+    model_id: str
+    num_predictions: list[int]
+    execution_time_ms: list[float]
+    user_error: list[bool]
+    system_error: list[bool]
+    features: Frame | None = None  # rows of every successful request, in order
+    predictions: list[Any] | None = None
+    class_names: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.num_predictions)
+
+
+def pack(items: list[ReportItem]) -> list[ReportBatch]:
+    """Group requests by deployment and model, stacking their feature rows into one matrix."""
+    groups: dict[tuple[str, str], list[ReportItem]] = {}
+    for item in items:
+        groups.setdefault((item.deployment_id, item.model_id), []).append(item)
+    batches = []
+    for (deployment_id, model_id), group in groups.items():
+        scored = [g for g in group if g.features is not None and g.predictions is not None]
+        features = None
+        if scored:
+            first = scored[0].features
+            assert first is not None
+            features = Frame(first.columns, np.concatenate([g.features.values for g in scored]),  # type: ignore[union-attr]
+                             first.numeric)
+        batches.append(ReportBatch(
+            deployment_id, model_id, [g.num_predictions for g in group], [g.execution_time_ms for g in group],
+            [g.user_error for g in group], [g.system_error for g in group], features,
+            [p for g in scored for p in g.predictions] if scored else None,  # type: ignore[union-attr]
+            scored[0].class_names if scored else None))
+    return batches
+
+
 class ReportSink(Protocol):
     """Where batches of reports go: the reporting library (in a child process) in production, a recorder in tests."""
 
-    def deliver(self, items: list[ReportItem]) -> None:
-        """Report a batch of requests; raise when the channel failed."""
+    def deliver(self, batches: list[ReportBatch]) -> None:
+        """Report packed requests; raise when the channel failed."""
 
     def close(self, timeout_sec: float) -> None:
         """Flush and release the channel."""
@@ -132,7 +172,7 @@ class Reporter:
             return
         try:
             assert self.sink is not None
-            self.sink.deliver(items)
+            self.sink.deliver(pack(items))
             self.reported += len(items)
         except Exception as exc:
             self._failed(exc, len(items))
@@ -141,22 +181,6 @@ class Reporter:
         self.errors += count
         self._warn("errors", f"reporting to the monitoring channel failed ({self.errors} report(s) lost so far): "
                              f"{type(exc).__name__}: {exc}")
-
-
-def deliver_grouped(items: list[ReportItem], stats: Any, predictions: Any) -> None:
-    """Call stats(item) per request and predictions(first_item, features_df, rows) once per deployment and model."""
-    groups: dict[tuple[Any, ...], list[ReportItem]] = {}
-    for item in items:
-        stats(item)
-        if item.features is not None and item.predictions is not None:
-            key = (item.deployment_id, item.model_id, tuple(item.features.columns), item.features.numeric)
-            groups.setdefault(key, []).append(item)
-    for group in groups.values():
-        first = group[0].features
-        assert first is not None
-        frame = Frame(first.columns, np.concatenate([g.features.values for g in group if g.features is not None]),
-                      first.numeric)
-        predictions(group[0], frame.to_dataframe(), [p for g in group for p in g.predictions or ()])
 
 
 class MLOpsSink:
@@ -176,18 +200,16 @@ class MLOpsSink:
             self._clients[(deployment_id, model_id)] = client
         return client
 
-    def deliver(self, items: list[ReportItem]) -> None:
-        """Report each request's stats, then each deployment's scored rows in one call."""
-        def stats(item: ReportItem) -> None:
-            self.client(item.deployment_id, item.model_id).report_deployment_stats(
-                item.num_predictions, item.execution_time_ms, user_error=item.user_error,
-                system_error=item.system_error)
-
-        def predictions(item: ReportItem, features: Any, rows: list[Any]) -> None:
-            self.client(item.deployment_id, item.model_id).report_predictions_data(
-                features, rows, class_names=item.class_names)
-
-        deliver_grouped(items, stats, predictions)
+    def deliver(self, batches: list[ReportBatch]) -> None:
+        """Report each request's stats, then the batch's scored rows in one call."""
+        for batch in batches:
+            client = self.client(batch.deployment_id, batch.model_id)
+            for count, elapsed, user_error, system_error in zip(
+                    batch.num_predictions, batch.execution_time_ms, batch.user_error, batch.system_error, strict=True):
+                client.report_deployment_stats(count, elapsed, user_error=user_error, system_error=system_error)
+            if batch.features is not None and batch.predictions is not None:
+                client.report_predictions_data(batch.features.to_dataframe(), batch.predictions,
+                                               class_names=batch.class_names)
 
     def close(self, timeout_sec: float) -> None:
         """Shut every client down within the time left."""

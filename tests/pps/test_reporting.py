@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bosun_local.pps.inputs import Frame
-from bosun_local.pps.reporting import MLOpsSink, Reporter, ReportItem
+from bosun_local.pps.reporting import MLOpsSink, ReportBatch, Reporter, ReportItem, pack
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import DIABETES, FORM, ROW
 from tests.pps.spool import predictions, spooled, stats
@@ -20,17 +20,25 @@ class RecordingSink:
     """Keeps delivered batches; can be made to block or fail to exercise the Reporter's edges."""
 
     def __init__(self) -> None:
-        self.items: list[ReportItem] = []
+        self.batches: list[ReportBatch] = []
         self.gate = threading.Event()
         self.gate.set()
         self.fail = False
         self.closed = False
 
-    def deliver(self, items: list[ReportItem]) -> None:
+    def deliver(self, items: list[ReportBatch]) -> None:
         self.gate.wait(30)
         if self.fail:
             raise ConnectionError("spool is down")
-        self.items.extend(items)
+        self.batches.extend(items)
+
+    @property
+    def requests(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    @property
+    def predictions(self) -> list[object]:
+        return [p for b in self.batches for p in b.predictions or ()]
 
     def close(self, timeout_sec: float) -> None:
         self.closed = True
@@ -48,7 +56,7 @@ def test_shutdown_flushes_everything() -> None:
     for i in range(500):
         reporter.submit(item(i))
     reporter.shutdown(30)
-    assert [it.predictions for it in sink.items] == [[float(i)] for i in range(500)]
+    assert sink.predictions == [float(i) for i in range(500)] and sink.requests == 500
     assert sink.closed
     assert reporter.counters() == {"submitted": 500, "reported": 500, "dropped": 0, "errors": 0, "queued": 0}
 
@@ -63,7 +71,7 @@ def test_full_queue_drops_and_counts_without_blocking() -> None:
     assert counters["submitted"] + counters["dropped"] == 100 and counters["dropped"] > 0
     sink.gate.set()
     reporter.shutdown(30)
-    assert len(sink.items) == reporter.counters()["submitted"]
+    assert sink.requests == reporter.counters()["submitted"]
 
 
 def test_failing_sink_is_counted_and_reporting_recovers() -> None:
@@ -79,7 +87,7 @@ def test_failing_sink_is_counted_and_reporting_recovers() -> None:
     sink.fail = False
     reporter.submit(item(2))
     reporter.shutdown(30)
-    assert [it.predictions for it in sink.items] == [[2.0]]
+    assert sink.predictions == [2.0]
 
 
 def test_mlops_sink_reports_stats_per_request_and_rows_per_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,7 +98,7 @@ def test_mlops_sink_reports_stats_per_request_and_rows_per_deployment(monkeypatc
     classified = ReportItem("dep-c", "model-c", 1, 2.0, features=Frame(COLUMNS, np.array([[1.0, 2.0]]), True),
                             predictions=[[0.25, 0.75]], class_names=["no", "yes"])
     failed = ReportItem("dep", "model", 0, 0.3, user_error=True)
-    sink.deliver([item(1, rows=2), failed, item(5, rows=1), classified])
+    sink.deliver(pack([item(1, rows=2), failed, item(5, rows=1), classified]))
     channels = [sink.client("dep", "model").channel, sink.client("dep-c", "model-c").channel]
     sink.close(10)  # delivers what the library still buffers
     records, sink_c = (channel.records() for channel in channels)
