@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -137,6 +138,7 @@ def agent_env(prefix: str, agent_args: list[str] | None = None, **config: Any) -
                 stack.cleanup_containers()
     finally:
         subprocess.run([str(BIN / "bosun-local"), "down"], env=stack.env, capture_output=True, timeout=300)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def predict(url: str, row: dict[str, Any], timeout: float = 10.0) -> httpx.Response:

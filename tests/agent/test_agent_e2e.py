@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.agent.harness import AgentEnv, agent_env, predict, until
 from tests.agent.packages import ROW, broken_package, diabetes_package
@@ -134,7 +135,7 @@ def test_docker_kill_is_healed_with_an_event(stack: AgentEnv, tmp_path: Path) ->
     subprocess.run(["docker", "kill", before.name], check=True, capture_output=True)
     until("the PPS to be relaunched and healthy",
           lambda: [c for c in stack.containers(dep["id"]) if c.healthy and c.started_at != before.started_at], 90)
-    assert predict(dep["predictionUrl"], ROW).status_code == 200
+    until("traefik to route to the relaunched PPS", lambda: predict(dep["predictionUrl"], ROW).status_code == 200, 30)
     with stack.client() as client:
         events = until("the heal event", lambda: client.list_events(deployment=dep["id"],
                                                                      types=["deployment_heal_succeeded"]), 30)
@@ -154,7 +155,9 @@ def test_agent_killed_mid_start_ends_with_one_stack(stack: AgentEnv, tmp_path: P
         stack.stop_agent(hard=True)
         stack.start_agent()
         done = client.wait_for_action(action["id"], timeout=180)
+        dep = client.get_deployment(dep["id"])
     assert done["status"] == "done", done
+    assert dep["state"] == "ready"
     assert done["attempts"] >= 2
     containers = stack.containers(dep["id"])
     assert len(containers) == 1 and containers[0].healthy, containers
@@ -162,3 +165,23 @@ def test_agent_killed_mid_start_ends_with_one_stack(stack: AgentEnv, tmp_path: P
     assert projects == {f"{stack.name}_{dep['id']}"}
     assert predict(dep["predictionUrl"], ROW).status_code == 200
     stack.cli("deployments", "stop", dep["id"], "--wait")
+
+
+def test_custom_plugin_file_runs_as_an_external_command(stack: AgentEnv, tmp_path: Path) -> None:
+    notes = stack.home / "notes"
+    plugin = Path(__file__).with_name("notes_plugin.py")
+    with stack.client() as client:
+        client.create_environment("notes", "test", plugin_config={"outDir": str(notes)},
+                                  command=f"bosun-plugin-runner --plugin {plugin}")
+    package = register(stack, diabetes_package(tmp_path / "m"))
+    dep = stack.cli_json("deploy", package, "--name", "noted", "--env", "notes", "--wait")["deployment"]
+    assert dep["state"] == "ready"
+    assert dep["predictionUrl"] == f"http://notes.invalid/deployments/{dep['id']}/predictions"
+    note = yaml.safe_load((notes / f"{dep['id']}.yaml").read_text())
+    assert note["modelId"] == package
+    assert Path(note["artifact"]).is_dir() and (Path(note["artifact"]) / "model.pkl").exists()
+    assert note["pid"] != stack.agent.pid  # written by the runner process, not inside the agent
+    result = action_result(stack, dep["id"], "deployment_start")["result"]
+    assert result["msg"] == "note written"
+    stack.cli("deployments", "stop", dep["id"], "--wait")
+    assert not (notes / f"{dep['id']}.yaml").exists()
