@@ -22,6 +22,7 @@ class LocalProcessScaler:
         self.env = dict(os.environ if env is None else env)
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.stopped: list[subprocess.Popen[bytes]] = []
         self.started = 0
 
     @property
@@ -39,6 +40,7 @@ class LocalProcessScaler:
             proc.send_signal(signal.SIGTERM)
         for proc in extra:
             self._reap(proc)
+        self.stopped.extend(extra)
         self.processes = self.processes[:replicas]
 
     def _start_one(self) -> None:
