@@ -74,7 +74,8 @@ class ManagementAgent:
 
     def heartbeat(self) -> None:
         """Tell the service this agent lives and what it is doing."""
-        self.reporter.client.heartbeat(self.settings.agent_id, "management", {
+        mark_alive()
+        self.reporter.heartbeat({
             "lanes": self.lanes.active(), "heldActions": self.worker.held(), "completed": self.worker.completed,
             "heals": self.watcher.heals})
 

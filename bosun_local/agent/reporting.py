@@ -45,3 +45,8 @@ class Reporter:
         except BosunError as exc:
             log.warning("could not report the status of deployment %s: %s", deployment_id, exc.message)
             return False
+
+    def heartbeat(self, data: dict[str, Any]) -> None:
+        """Tell the service this management agent is alive (errors propagate: the caller's loop logs them)."""
+        with self._lock:
+            self.client.heartbeat(self.agent_id, "management", data)

@@ -1,0 +1,179 @@
+"""Agent and docker-plugin parts without the engine: lanes, plugin host, template, status judgement."""
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bosun_local.agent.lanes import Lanes
+from bosun_local.agent.plugin_host import PluginHost
+from bosun_local.engine.adapter import ContainerInfo
+from bosun_local.plugins.docker_stack import DeploymentConfigError, DeploymentStack, model_service
+from bosun_local.plugins.docker_status import judge_deployment
+from tests.agent.packages import diabetes_package
+
+DEP = "0123456789abcdef01234567"
+OLD, NEW = "a" * 24, "b" * 24
+SETTINGS = {"containerNamePrefix": "deployment_", "dockerNetwork": "bosun", "ppsBaseImage": "bosun-local/runtime:0.1.0",
+            "gracefulTimeoutSec": 30, "retryAttempts": 5}
+
+
+def test_lanes_keep_one_deployment_in_order_and_run_others_alongside() -> None:
+    lanes = Lanes(workers=3)
+    release_a1, b_ran, a2_ran = threading.Event(), threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def a1() -> None:
+        order.append("a1 start")
+        assert release_a1.wait(30)
+        order.append("a1 end")
+
+    lanes.submit("a", "a1", a1)
+    lanes.submit("a", "a2", lambda: (order.append("a2"), a2_ran.set()))
+    lanes.submit("b", "b1", b_ran.set)
+    assert b_ran.wait(30), "deployment b waited for deployment a"
+    assert not a2_ran.is_set() and lanes.busy("a")
+    release_a1.set()
+    assert a2_ran.wait(30)
+    assert lanes.wait_idle(30)
+    assert order == ["a1 start", "a1 end", "a2"]
+    assert not lanes.busy("a") and lanes.active() == {}
+    lanes.shutdown()
+
+
+def test_a_failing_job_does_not_stop_its_lane() -> None:
+    lanes = Lanes(workers=1)
+    done = threading.Event()
+    lanes.submit("a", "boom", lambda: 1 / 0)
+    lanes.submit("a", "after", done.set)
+    assert done.wait(30)
+    lanes.shutdown()
+
+
+def test_plugin_host_runs_a_builtin_plugin_through_the_runner_command(tmp_path: Path) -> None:
+    host = PluginHost(tmp_path / "work")
+    env = {"name": "t", "platform": "test", "command": "bosun-plugin-runner --plugin test"}
+    config = {"pluginConfig": {"tmp_dir": str(tmp_path)}, "peInfo": {"id": "e" * 24, "deployments": []},
+              "environment": {"ignored": True}}
+    assert "run plugin_start first" in (host.run(env, "pe_status", config).msg or "")
+    assert host.run(env, "plugin_start", config).status == "passing"
+    status = host.run(env, "pe_status", config)
+    assert status.status == "passing", status.msg
+    assert list((tmp_path / "work").iterdir()) == []  # config and status files are cleaned up
+
+
+@pytest.mark.parametrize(("command", "expected"), [
+    (f"{sys.executable} -c 'import sys; sys.stderr.write(\"plugin exploded\"); sys.exit(3)'", "plugin exploded"),
+    ("/nonexistent/plugin-runner --plugin x", "cannot run the plugin command"),
+    ("'unbalanced", "is not usable"),
+])
+def test_plugin_host_turns_a_broken_command_into_a_failing_status(tmp_path: Path, command: str,
+                                                                  expected: str) -> None:
+    status = PluginHost(tmp_path).run({"name": "broken", "command": command}, "pe_status", {"pluginConfig": {}})
+    assert status.status == "failing"
+    assert expected in (status.msg or "")
+    assert status.duration is not None
+
+
+def render(tmp_path: Path, models: list[Any], monitoring: dict[str, str] | None = None) -> dict[str, Any]:
+    stack = DeploymentStack(DEP, SETTINGS, tmp_path / "stacks", "10001:10001", monitoring)
+    return yaml.safe_load(stack.render(models).read_text())
+
+
+def test_template_renders_one_service_per_model_with_identical_routes(tmp_path: Path) -> None:
+    pkg = diabetes_package(tmp_path / "pkg")
+    old = model_service(DEP, OLD, pkg, {})
+    new = model_service(DEP, NEW, pkg, {"memory": "256m", "cpus": "0.5", "PREDICTION_API_WORKERS": "2"})
+    doc = render(tmp_path, [old, new])
+    assert doc["name"] == f"deployment_{DEP}"
+    assert doc["networks"]["bosun"] == {"name": "bosun", "external": True}
+    services = doc["services"]
+    assert sorted(services) == [f"pps-{OLD}", f"pps-{NEW}"]
+    a, b = services[f"pps-{OLD}"], services[f"pps-{NEW}"]
+    assert b["container_name"] == f"deployment_{DEP}_{NEW}"
+    assert b["volumes"] == [{"type": "bind", "source": str(pkg), "target": str(pkg), "read_only": True}]
+    assert b["user"] == "10001:10001" and b["read_only"] is True
+    assert b["mem_limit"] == "256m" and b["cpus"] == 0.5 and a["mem_limit"] == "512m" and "cpus" not in a
+    assert b["environment"]["PREDICTION_API_WORKERS"] == "2"
+    assert b["environment"]["MLOPS_MODEL_ID"] == NEW and b["environment"]["MLOPS_DEPLOYMENT_ID"] == DEP
+    assert "urllib" in " ".join(b["healthcheck"]["test"])
+    assert b["labels"]["io.bosun-local.deployment"] == DEP and b["labels"]["io.bosun-local.model"] == NEW
+    route = {k: v for k, v in b["labels"].items() if k.startswith("traefik.")}
+    assert route == {k: v for k, v in a["labels"].items() if k.startswith("traefik.")}
+    router = f"deployment-{DEP}"
+    assert route[f"traefik.http.routers.{router}.rule"] == f"PathPrefix(`/deployments/{DEP}/`)"
+    assert route[f"traefik.http.routers.{router}.entrypoints"] == "web"
+    assert route["traefik.docker.network"] == "bosun"
+    assert route[f"traefik.http.middlewares.{router}-retry.retry.attempts"] == "5"
+    assert b["environment"]["MONITORING_ENABLED"] == "0" and "MLOPS_SPOOLER_TYPE" not in b["environment"]
+
+
+def test_template_wires_monitoring_to_the_environment_rabbitmq(tmp_path: Path) -> None:
+    model = model_service(DEP, NEW, diabetes_package(tmp_path / "pkg"), {})
+    queue_url = "amqp://bosun:s3cr%t@rabbitmq:5672/%2F"
+    env = render(tmp_path, [model], {"queueUrl": queue_url, "queueName": "mlops"})["services"][f"pps-{NEW}"][
+        "environment"]
+    assert env["MLOPS_SPOOLER_TYPE"] == "RABBITMQ"
+    assert env["MLOPS_RABBITMQ_QUEUE_URL"] == queue_url
+    assert env["MLOPS_RABBITMQ_QUEUE_NAME"] == "mlops"
+
+
+def test_rendering_is_pure(tmp_path: Path) -> None:
+    model = model_service(DEP, NEW, diabetes_package(tmp_path / "pkg"), {})
+    stack = DeploymentStack(DEP, SETTINGS, tmp_path / "stacks", "10001:10001", None)
+    first = stack.render([model]).read_bytes()
+    assert stack.render([model]).read_bytes() == first
+
+
+@pytest.mark.parametrize(("kv", "message"), [
+    ({"memory": "lots"}, "memory='lots' is not a size"),
+    ({"cpus": "-1"}, "cpus='-1' is not a positive number"),
+    ({"cpus": "fast"}, "cpus='fast'"),
+    ({"PREDICTION_API_WORKERS": "0"}, "PREDICTION_API_WORKERS='0'"),
+    ({"PREDICTION_API_WORKERS": "many"}, "PREDICTION_API_WORKERS='many'"),
+])
+def test_bad_key_value_config_is_named(tmp_path: Path, kv: dict[str, str], message: str) -> None:
+    with pytest.raises(DeploymentConfigError, match="keyValueConfig") as info:
+        model_service(DEP, NEW, diabetes_package(tmp_path / "pkg"), kv)
+    assert message in info.value.message
+
+
+def test_missing_artifact_and_bad_ids_are_named(tmp_path: Path) -> None:
+    with pytest.raises(DeploymentConfigError, match="modelArtifact .* is not a directory"):
+        model_service(DEP, NEW, tmp_path / "missing", {})
+    with pytest.raises(DeploymentConfigError, match="cannot name a container"):
+        model_service(DEP, "../etc", tmp_path, {})
+    with pytest.raises(DeploymentConfigError, match="containerNamePrefix"):
+        DeploymentStack(DEP, {**SETTINGS, "containerNamePrefix": "Bad Prefix"}, tmp_path, "0:0", None)
+
+
+def container(model: str, status: str = "running", health: str | None = "healthy", exit_code: int = 0) -> ContainerInfo:
+    return ContainerInfo(name=f"deployment_{DEP}_{model}", id=model, status=status, health=health,
+                         exit_code=exit_code, labels={"io.bosun-local.model": model}, started_at="t0",
+                         finished_at="", restart_count=0)
+
+
+@pytest.mark.parametrize(("containers", "status", "state"), [
+    ([], "failing", "stopped"),
+    ([container(OLD)], "passing", "ready"),
+    ([container(OLD, health="starting")], "unknown", "launching"),
+    ([container(OLD, health="unhealthy")], "failing", "errored"),
+    ([container(OLD, status="exited", health=None, exit_code=137)], "failing", "errored"),
+    ([container(OLD), container(NEW, health="starting")], "passing", "replacingModel"),
+    ([container(OLD), container(NEW, status="exited", exit_code=1)], "warning", "ready"),
+])
+def test_judge_deployment(containers: list[ContainerInfo], status: str, state: str) -> None:
+    result = judge_deployment(DEP, containers, "http://x/predictions")
+    assert (result.status, result.state) == (status, state), result.msg
+    assert result.data["predictionUrl"] == "http://x/predictions"
+
+
+def test_judge_names_the_exit_code_and_expected_model() -> None:
+    exited = judge_deployment(DEP, [container(OLD, status="exited", health=None, exit_code=137)], "u")
+    assert "exit code 137" in (exited.msg or "")
+    other = judge_deployment(DEP, [container(OLD)], "u", expected_model=NEW)
+    assert other.status == "warning" and NEW in (other.msg or "")
