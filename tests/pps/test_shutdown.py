@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.pps.conftest import PPSServer
-from tests.pps.packages import custom_package
+from tests.pps.packages import ROW, custom_package
 from tests.pps.spool import spooled, stats
 
 IN_FLIGHT = 6
@@ -70,3 +70,18 @@ def test_sigterm_with_requests_in_flight_loses_none(start_server: object, tmp_pa
     reported = stats(spooled(spool))
     assert len(reported) == IN_FLIGHT and all(r.data["numPredictions"] == 1 for r in reported)
     assert all(r.data["executionTime"] >= DELAY_SEC * 1000 for r in reported)
+
+
+def test_workers_serve_report_and_stop_cleanly(start_server: object, packages: dict[str, Path],
+                                               tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server: PPSServer = start_server({  # type: ignore[operator]
+        "PPS_MODEL_DIR": str(packages["regression"]), "PREDICTION_API_WORKERS": "2",
+        "MLOPS_DEPLOYMENT_ID": "dep-w", "MLOPS_MODEL_ID": "model-w",
+        "MLOPS_SPOOLER_TYPE": "FILESYSTEM", "MLOPS_FILESYSTEM_DIRECTORY": str(spool)})
+    with httpx.Client(base_url=server.url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        for _ in range(40):
+            assert client.get("/predict", params=ROW).status_code == 200
+    assert server.stop() == 0, server.output()
+    assert sum(r.data["numPredictions"] for r in stats(spooled(spool))) == 40
