@@ -45,10 +45,10 @@ def _fmt(value: float | None, unit: str = "") -> str:
 def stats(deployment: str, window: str, as_json: bool) -> None:
     """Show service health and drift of DEPLOYMENT over a time window."""
     from bosun_local.errors import UsageError
-    from bosun_local.service.timeutil import parse_time, utcnow
+    from bosun_local.service.timeutil import parse_duration
 
     try:
-        seconds = int(window) if window.isdigit() else int((utcnow() - parse_time(window)).total_seconds())
+        seconds = int(parse_duration(window))
     except ValueError as exc:
         raise UsageError(f"--window {window!r} is not a duration", fix="give seconds or 15m, 1h, 1d") from exc
     with ServiceClient() as client:

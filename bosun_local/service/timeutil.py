@@ -35,6 +35,14 @@ def minute_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
 
 
+def parse_duration(text: str) -> float:
+    """Return seconds of a duration given as plain seconds or `90s`, `15m`, `2h`, `7d`, `1w`; ValueError otherwise."""
+    match = _RELATIVE.match(text)
+    if match:
+        return float(match.group(1)) * _UNIT_SEC[match.group(2)]
+    return float(text)
+
+
 def parse_time(text: str, now: datetime | None = None) -> datetime:
     """Parse an ISO 8601 time or a relative age such as `90s`, `15m`, `2h`, `7d` (that long ago)."""
     match = _RELATIVE.match(text)
