@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import yaml
 
 from tests.agent.harness import AgentEnv, agent_env, predict, until
 from tests.agent.packages import ROW, broken_package, diabetes_package
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.docker
 
@@ -185,3 +187,36 @@ def test_custom_plugin_file_runs_as_an_external_command(stack: AgentEnv, tmp_pat
     assert result["msg"] == "note written"
     stack.cli("deployments", "stop", dep["id"], "--wait")
     assert not (notes / f"{dep['id']}.yaml").exists()
+
+
+def run_docker_plugin(stack: AgentEnv, tmp_path: Path, action: str, plugin_config: dict[str, Any]) -> dict[str, Any]:
+    """Run the docker plugin through `bosun-plugin-runner` as a user would; return the status file."""
+    config, status = tmp_path / f"{action}.yaml", tmp_path / f"{action}.status.yaml"
+    config.write_text(yaml.safe_dump({"pluginConfig": plugin_config, "peInfo": {"id": "e" * 24, "deployments": []}}))
+    subprocess.run([str(Path(sys.executable).parent / "bosun-plugin-runner"), "--plugin", "docker", "--action", action,
+                    "--config", str(config), "--status-file", str(status)], env=stack.env, check=True,
+                   capture_output=True, timeout=120)
+    return yaml.safe_load(status.read_text())
+
+
+def test_pe_status_reports_orphans_without_touching_them(stack: AgentEnv, tmp_path: Path) -> None:
+    orphan = f"{stack.name}_orphan"
+    subprocess.run(["docker", "run", "-d", "--name", orphan, "--label", f"io.bosun-local.deployment={'f' * 24}",
+                    "--label", f"io.bosun-local.network={stack.name}", "--entrypoint", "sleep",
+                    "bosun-local/runtime:0.1.0", "300"], check=True, capture_output=True)
+    try:
+        status = run_docker_plugin(stack, tmp_path, "pe_status", {})
+        assert status["status"] == "warning", status
+        assert status["data"]["orphans"] == [orphan]
+        assert status["data"]["traefik"] == "ok" and status["data"]["rabbitmq"] == "disabled"
+        with stack.client() as client:
+            event = until("the agent's orphans event", lambda: client.list_events(types=["orphans_found"]), 30)
+        assert orphan in event[0]["message"]
+        assert [c.status for c in stack.containers("f" * 24)] == ["running"]  # reported, never touched
+
+        monitored = run_docker_plugin(stack, tmp_path, "pe_status", {"monitoringEnabled": True})
+        assert monitored["status"] == "warning" and "RabbitMQ" in monitored["msg"]
+        no_traefik = run_docker_plugin(stack, tmp_path, "pe_status", {"traefikUrl": f"http://127.0.0.1:{free_port()}"})
+        assert no_traefik["status"] == "failing" and "traefik does not answer" in no_traefik["msg"]
+    finally:
+        subprocess.run(["docker", "rm", "-f", orphan], capture_output=True)
