@@ -149,11 +149,17 @@ class DashboardApp(App[None]):
         components = snap.components or header.components
         header.show(components, snap.service_ok, self._summary(snap))
         selected = table.selected_id
+        detail = self.query_one(DetailPane)
         if snap.detail_id is not None and snap.detail_id == selected:
-            self.query_one(DetailPane).show(table.deployments.get(selected), snap.detail_stats, snap.detail_events,
-                                            filtered=snap.event_filter != EventFilter())
+            detail.show(table.deployments.get(selected), snap.detail_stats, snap.detail_events,
+                        filtered=snap.event_filter != EventFilter())
         elif selected is None:
-            self.query_one(DetailPane).show(None, None, None)
+            detail.show(None, None, None)
+        elif selected != detail.deployment_id:
+            # The cursor landed on a row this poll did not fetch details for (first rows, a deleted row's
+            # neighbour): show what the table knows and fetch the rest at once.
+            detail.show(table.deployments.get(selected), table.stats.get(selected), None)
+            self._poll_again = True
 
     def _summary(self, snap: Snapshot) -> str:
         table = self.table

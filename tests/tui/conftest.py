@@ -81,7 +81,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             client.close()
 
 
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     """Let the app run until a condition holds; fail naming what was awaited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
