@@ -115,3 +115,26 @@ def test_rendered_compose_file_is_valid_for_compose(docker_engine: None, bosun_h
     stack = WorkshopDir(target).app_stack()
     adapter.ComposeProject(stack.project, target / "compose.yaml").config_check()
     assert load_config()["dockerNetwork"] == stack.network
+
+
+@pytest.mark.docker
+def test_clean_of_a_folder_never_run_removes_nothing(docker_engine: None, bosun_home: Path, tmp_path: Path) -> None:
+    write_test_config(bosun_home, "wsclean")
+    target = tmp_path / "ws"
+    assert bosun("workshop", "init", str(target)).returncode == 0
+    result = bosun("workshop", "clean", str(target), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"deployments": [], "containers": [], "images": [], "environmentStack": False}
+
+
+@pytest.mark.docker
+def test_run_without_the_runtime_image_says_how_to_build_it(docker_engine: None, bosun_home: Path,
+                                                            tmp_path: Path) -> None:
+    write_test_config(bosun_home, "wsnoimg", agentImage="bosun-local/no-such-runtime:0")
+    target = tmp_path / "ws"
+    assert bosun("workshop", "init", str(target)).returncode == 0
+    result = bosun("workshop", "run", str(target))
+    assert result.returncode == 1
+    assert "runtime image bosun-local/no-such-runtime:0" in result.stderr
+    assert "bosun-local images build" in result.stderr
+    assert (target / "model/package/model.pkl").is_file()  # task 2 ran before the build needed the image
