@@ -1,0 +1,125 @@
+"""Measure the dashboard's CPU with N deployments refreshed every second (goal: <= 10 % of one core at 100).
+
+Starts a service in a throwaway data dir, creates external deployments (ready at once) with a minute of figures
+each, runs `bosun-local dashboard --interval 1` in a real terminal (tmux, 160x48; headless Textual when tmux is
+missing) and reads the dashboard's and the service's CPU time from /proc/<pid>/stat over the measuring window.
+Prints both sizes side by side with their ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from _common import save
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bosun_local.client import ServiceClient  # noqa: E402
+from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS  # noqa: E402
+from bosun_local.service.testing import free_port, start_service, stop_service, wait_healthy  # noqa: E402
+from tests.tui.conftest import write_tiny_package  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+HEADLESS = """\
+import sys
+from bosun_local.client import ServiceClient
+from bosun_local.tui.app import DashboardApp
+DashboardApp(ServiceClient(sys.argv[1], sys.argv[2], timeout=5.0), interval=float(sys.argv[3])).run(headless=True)
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return user + system CPU seconds a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def seed(client: ServiceClient, tmp: Path, count: int) -> None:
+    """Create `count` external deployments, each with one minute of stats."""
+    package = client.register_package(write_tiny_package(tmp / "pkg", "bench-model"))
+    minute = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+    records = []
+    for i in range(count):
+        dep = client.create_deployment(package["id"], f"bench-{i:03d}", external=True)["deployment"]
+        counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+        counts[3 + i % 5] = 50 + i
+        records.append({"recordId": secrets.token_hex(8), "deploymentId": dep["id"], "modelId": dep["modelId"],
+                        "minute": minute, "kind": "stats", "predictions": 50 + i, "systemErrors": i % 7,
+                        "latencyCounts": counts})
+    client.ingest(records)
+
+
+def start_dashboard(url: str, token: str, interval: float, session: str) -> tuple[int, str]:
+    """Start the dashboard in tmux (or headless); return its pid and how it runs."""
+    if shutil.which("tmux"):
+        command = (f"env -u COLUMNS -u LINES {shlex.quote(sys.executable)} -m bosun_local dashboard "
+                   f"--url {shlex.quote(url)} --token {shlex.quote(token)} --interval {interval}")
+        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", command], check=True)
+        pid = int(subprocess.run(["tmux", "display", "-p", "-t", session, "#{pane_pid}"], capture_output=True,
+                                 text=True, check=True).stdout.strip())
+        return pid, "tmux 160x48"
+    proc = subprocess.Popen([sys.executable, "-c", HEADLESS, url, token, str(interval)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc.pid, "headless (no tmux)"
+
+
+def measure(count: int, seconds: float, interval: float) -> dict[str, object]:
+    """Return dashboard and service CPU % over `seconds` with `count` deployments."""
+    with tempfile.TemporaryDirectory(prefix="bosun-bench-dash-") as tmp_name:
+        tmp = Path(tmp_name)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        service = start_service(tmp / "home", port)
+        session = f"bosun-bench-{secrets.token_hex(4)}"
+        dash_pid = None
+        try:
+            wait_healthy(service, url, tmp / "home")
+            token = (tmp / "home" / "token").read_text().strip()
+            with ServiceClient(url, token) as client:
+                seed(client, tmp, count)
+            dash_pid, mode = start_dashboard(url, token, interval, session)
+            time.sleep(5)  # start-up (imports, first polls) is not the steady state being measured
+            d0, s0, t0 = cpu_seconds(dash_pid), cpu_seconds(service.pid), time.monotonic()
+            time.sleep(seconds)
+            d1, s1, t1 = cpu_seconds(dash_pid), cpu_seconds(service.pid), time.monotonic()
+            wall = t1 - t0
+            return {"deployments": count, "mode": mode, "interval_s": interval, "seconds": round(wall, 1),
+                    "dashboard_cpu_pct": round(100 * (d1 - d0) / wall, 2),
+                    "service_cpu_pct": round(100 * (s1 - s0) / wall, 2)}
+        finally:
+            if shutil.which("tmux"):
+                subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+            elif dash_pid:
+                os.kill(dash_pid, 15)
+            stop_service(service)
+
+
+def main() -> None:
+    """Measure each size and print them side by side."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100", help="comma-separated deployment counts")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measuring window per size")
+    parser.add_argument("--interval", type=float, default=1.0, help="dashboard refresh interval")
+    args = parser.parse_args()
+    rows = [measure(int(n), args.seconds, args.interval) for n in args.sizes.split(",")]
+    print(f"{'deployments':>12} {'dashboard CPU %':>16} {'service CPU %':>14}  mode")
+    for row in rows:
+        print(f"{row['deployments']:>12} {row['dashboard_cpu_pct']:>16} {row['service_cpu_pct']:>14}  {row['mode']}")
+    base, last = rows[0], rows[-1]
+    ratio = (last["dashboard_cpu_pct"] / base["dashboard_cpu_pct"]) if base["dashboard_cpu_pct"] else None
+    result = {"runs": rows, "goal_dashboard_cpu_pct_at_100": 10.0, "cpu_os_cores": os.cpu_count(),
+              "ratio_dashboard_cpu_last_vs_first": round(ratio, 2) if ratio else None,
+              "load_average_1m": os.getloadavg()[0]}
+    save(f"dashboard_cpu-{datetime.now().strftime('%Y%m%d-%H%M%S')}", result)
+
+
+if __name__ == "__main__":
+    main()
