@@ -15,7 +15,8 @@ from bosun_local.mlops.records import Record
 from bosun_local.monitoring.aggregation import Aggregator, Entry
 from bosun_local.monitoring.baselines import BaselineCache
 from bosun_local.monitoring.config import AgentConfig, ChannelConfig
-from bosun_local.monitoring.sources import Batch, Rejected, Source, SourceUnavailable, open_source
+from bosun_local.monitoring.pipeline import ChannelPipeline
+from bosun_local.monitoring.sources import Batch, Rejected, Source
 from bosun_local.monitoring.status_events import RECORDS_REJECTED, StatusWatcher
 
 log = logging.getLogger("bosun_local.monitoring")
@@ -124,51 +125,50 @@ class MonitoringAgent:
 
     # channels
     def _channel_loop(self, channel: ChannelConfig) -> None:
-        source: Source | None = None
-        backoff = Backoff(self.config.retry_max_sec)
-        while not self.stop_event.is_set():
-            try:
-                if source is None:
-                    source = open_source(channel, self.config.prefetch)
-                    log.info("agent %s reading %s", self.config.agent_id, source.name)
-                batch = source.fetch(self.config.batch_max_records, self.config.batch_max_wait_ms / 1000)
-                if len(batch):
-                    self.process(source, batch)
-                backoff.reset()
-            except (SourceUnavailable, BosunError) as exc:
-                delay = backoff.next()
-                log.warning("%s: %s; retrying in %.1f s", channel.describe(), exc, delay)
-                if source is not None:
-                    source.close()
-                    source = None
-                self.stop_event.wait(delay)
-        if source is not None:
-            source.close()
+        ChannelPipeline(self, channel).run()
 
-    def process(self, source: Source, batch: Batch) -> bool:
-        """Store a batch, set its rejects aside and commit it; False when stopping left it uncommitted."""
+    def aggregate(self, source: Source, batch: Batch) -> tuple[list[Entry], list[Record]] | None:
+        """Return the batch's entries and their records, waiting out a service outage (baselines come from it).
+
+        None when the agent stops first: the batch must then stay uncommitted.
+        """
         backoff = Backoff(self.config.retry_max_sec)
         while True:
             try:
-                entries, records = self._entries(batch)
+                return self._entries(batch)
+            except ServiceDown as exc:
+                if self.stop_event.is_set():
+                    return None
+                self._note_retry(source, batch, exc, backoff)
+                source.idle(backoff.delay)
+
+    def store(self, source: Source, batch: Batch, entries: list[Entry], records: list[Record]) -> bool:
+        """Post a batch's entries until the service stored them; False when the agent stops first."""
+        backoff = Backoff(self.config.retry_max_sec)
+        while True:
+            try:
                 self._store(entries, records, batch)
-                break
+                return True
             except ServiceDown as exc:
                 if self.stop_event.is_set():
                     return False
-                delay = backoff.next()
-                with self.counters.lock:
-                    self.counters.retries += 1
-                log.warning("holding %d record(s) from %s: %s; retrying in %.1f s", len(batch), source.name, exc,
-                            delay)
-                source.idle(delay)
+                self._note_retry(source, batch, exc, backoff)
+                self.stop_event.wait(backoff.delay)
+
+    def _note_retry(self, source: Source, batch: Batch, exc: Exception, backoff: Backoff) -> None:
+        delay = backoff.next()
+        with self.counters.lock:
+            self.counters.retries += 1
+        log.warning("holding %d record(s) from %s: %s; retrying in %.1f s", len(batch), source.name, exc, delay)
+
+    def settle(self, source: Source, batch: Batch) -> None:
+        """Set a stored batch's rejects aside (and say so), then commit the whole batch."""
         if batch.rejects:
             source.set_aside(batch)
             self._report_rejects(source, batch.rejects)
         source.commit(batch)
         with self.counters.lock:
             self.counters.batches += 1
-        return True
 
     def _entries(self, batch: Batch) -> tuple[list[Entry], list[Record]]:
         """Return (entries, their records); records that cannot be aggregated become rejects of the batch."""

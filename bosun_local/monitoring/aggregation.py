@@ -89,6 +89,14 @@ def prediction_values(data: dict[str, Any]) -> tuple[np.ndarray | None, list[str
     return to_floats(predictions), None
 
 
+def validated_rows(data: dict[str, Any]) -> int:
+    """Return the rows of an already validated PREDICTIONS_DATA object (Record.rows would validate it again)."""
+    for column in (data.get("predictions"), *(data.get("features") or {}).values(), data.get("associationIds")):
+        if column is not None:
+            return len(column)
+    return 0
+
+
 class Aggregator:
     """Record -> ingest entry, with the deployment's baseline bins and the association join for actuals."""
 
@@ -115,7 +123,7 @@ class Aggregator:
         data = record.data
         numeric, labels = prediction_values(data)
         entry = _base_entry(record, "predictions")
-        entry["rows"] = record.rows
+        entry["rows"] = validated_rows(data)
         entry["predictionSum"] = float(np.nansum(numeric)) if numeric is not None else 0.0
         baseline: Baseline | None = self.baselines.get(record.deployment_id)
         if baseline is not None:

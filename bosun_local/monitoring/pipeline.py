@@ -1,0 +1,130 @@
+"""One channel's pipeline: this thread fetches and aggregates while a poster thread stores the previous batch.
+
+Acks and commits stay in the channel thread (pika connections are not thread-safe) and happen in fetch
+order, each only after the poster says the service stored that batch. Overlapping the agent's CPU work
+with the service's ingest transaction is what lets one agent approach the machine's parsing speed.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bosun_local.mlops.records import Record
+from bosun_local.monitoring.aggregation import Entry
+from bosun_local.monitoring.config import ChannelConfig
+from bosun_local.monitoring.sources import Batch, Source, SourceUnavailable, open_source
+
+if TYPE_CHECKING:
+    from bosun_local.monitoring.agent import MonitoringAgent
+
+log = logging.getLogger("bosun_local.monitoring")
+# Batches handed to the poster but not yet stored; more would only hold more unacked messages.
+IN_FLIGHT = 2
+# On stop, how long stored batches may take to be acked before the rest is left for redelivery.
+DRAIN_SEC = 5.0
+
+
+@dataclass
+class Work:
+    """A batch on its way: the source it came from, its entries, and whether the service stored it."""
+
+    source: Source
+    batch: Batch
+    entries: list[Entry]
+    records: list[Record]
+    stored: threading.Event = field(default_factory=threading.Event)
+
+
+class ChannelPipeline:
+    """Fetch -> aggregate (here) -> store (poster thread) -> set rejects aside and commit (here, in order)."""
+
+    def __init__(self, agent: MonitoringAgent, channel: ChannelConfig) -> None:
+        self.agent = agent
+        self.channel = channel
+        self.source: Source | None = None
+        self.todo: queue.Queue[Work] = queue.Queue(maxsize=IN_FLIGHT)
+        self.pending: list[Work] = []  # handed over, in fetch order, not yet committed
+
+    def run(self) -> None:
+        """Run until the agent stops; then commit what was stored and close the channel."""
+        from bosun_local.monitoring.agent import Backoff
+
+        stop = self.agent.stop_event
+        poster = threading.Thread(target=self._post_loop, name=f"{threading.current_thread().name}-poster",
+                                  daemon=True)
+        poster.start()
+        backoff = Backoff(self.agent.config.retry_max_sec)
+        while not stop.is_set():
+            try:
+                self._step()
+                backoff.reset()
+            except SourceUnavailable as exc:
+                delay = backoff.next()
+                log.warning("%s: %s; retrying in %.1f s", self.channel.describe(), exc, delay)
+                self._drop_source()
+                stop.wait(delay)
+        self._drain()
+        poster.join(DRAIN_SEC)
+        self._drop_source()
+
+    def _step(self) -> None:
+        config = self.agent.config
+        if self.source is None:
+            try:
+                self.source = open_source(self.channel, config.prefetch)
+            except Exception as exc:  # a locked spool dir or a refused connection: retry like a broker outage
+                raise SourceUnavailable(str(exc)) from exc
+            log.info("agent %s reading %s", config.agent_id, self.source.name)
+        self._settle()
+        batch = self.source.fetch(config.batch_max_records, config.batch_max_wait_ms / 1000)
+        if not len(batch):
+            return
+        aggregated = self.agent.aggregate(self.source, batch)
+        if aggregated is None:
+            return
+        work = Work(self.source, batch, *aggregated)
+        self.pending.append(work)
+        while not self.agent.stop_event.is_set():
+            try:
+                self.todo.put(work, timeout=0.05)
+                return
+            except queue.Full:
+                self._settle()
+                self.source.idle(0.01)  # keeps broker heartbeats going while the poster is busy
+
+    def _settle(self) -> None:
+        """Commit the stored batches at the head of the pending list, in fetch order."""
+        while self.pending and self.pending[0].stored.is_set():
+            work = self.pending.pop(0)
+            if work.source is not self.source:
+                continue  # its connection is gone; the broker redelivers it and the service dedups
+            self.agent.settle(work.source, work.batch)
+
+    def _drain(self) -> None:
+        deadline = time.monotonic() + DRAIN_SEC
+        while self.pending and time.monotonic() < deadline:
+            try:
+                self._settle()
+            except SourceUnavailable:
+                return
+            if self.pending:
+                time.sleep(0.02)
+
+    def _drop_source(self) -> None:
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+
+    def _post_loop(self) -> None:
+        stop = self.agent.stop_event
+        while not (stop.is_set() and self.todo.empty()):
+            try:
+                work = self.todo.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if self.agent.store(work.source, work.batch, work.entries, work.records):
+                work.stored.set()
