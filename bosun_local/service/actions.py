@@ -134,7 +134,8 @@ def action_config(ctx: ServiceContext, dep: Row, action_type: str, action_id: st
     env = resolve_environment(ctx, dep["environmentId"])
     package = ctx.storage.get_package(dep["packageId"])
     info: dict[str, Any] = {"id": dep["id"], "name": dep["name"], "description": dep["description"],
-                            "modelId": dep["packageId"], "modelExecutionType": "dedicated",
+                            "modelId": dep["packageId"],
+                            "modelExecutionType": "external" if dep.get("external") else "dedicated",
                             "keyValueConfig": dep["keyValueConfig"]}
     if action_type == "deployment_replace_model":
         action = _replace_action(ctx, dep, action_id)

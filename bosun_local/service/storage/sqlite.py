@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,10 @@ from bosun_local.service.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from bosun_local.service.timeutil import now_iso
 
 OPEN_ACTION = ("pending", "claimed")
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced, so one of an ended worker thread is freed with the thread."""
 
 
 def _doc(row: sqlite3.Row | None) -> Row | None:
@@ -33,7 +38,8 @@ class SQLiteStorage(Storage):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.RLock()
-        self._all: list[sqlite3.Connection] = []
+        # Weak: uvicorn's worker threads come and go, and their connections must close with them.
+        self._all: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._all_lock = threading.Lock()
         self._migrate()
 
@@ -41,7 +47,8 @@ class SQLiteStorage(Storage):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30,
+                                   factory=_Connection)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -49,7 +56,7 @@ class SQLiteStorage(Storage):
             self._local.conn = conn
             self._local.depth = 0
             with self._all_lock:
-                self._all.append(conn)
+                self._all.add(conn)
         return conn
 
     @contextmanager
@@ -96,7 +103,7 @@ class SQLiteStorage(Storage):
 
     def close(self) -> None:
         with self._all_lock:
-            for conn in self._all:
+            for conn in list(self._all):
                 try:
                     conn.close()
                 except sqlite3.Error:
