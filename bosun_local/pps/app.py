@@ -213,12 +213,14 @@ class PPSApp:
         if self.reporter is None or deployment.deployment_id is None or deployment.model_id is None:
             return
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        ok = status < 400 and frame is not None and scored is not None
-        self.reporter.submit(ReportItem(
-            deployment.deployment_id, deployment.model_id, frame.rows if ok else 0, elapsed_ms,  # type: ignore[union-attr]
-            user_error=400 <= status < 500, system_error=status >= 500,
-            features=frame if ok else None, predictions=outputs.report_predictions(scored) if ok else None,  # type: ignore[arg-type]
-            class_names=model.class_names or None))
+        if status < 400 and frame is not None and scored is not None:
+            item = ReportItem(deployment.deployment_id, deployment.model_id, frame.rows, elapsed_ms,
+                              features=frame, predictions=outputs.report_predictions(scored),
+                              class_names=model.class_names or None)
+        else:  # no predictions were made; the request still counts, as an error
+            item = ReportItem(deployment.deployment_id, deployment.model_id, 0, elapsed_ms,
+                              user_error=400 <= status < 500, system_error=status >= 500)
+        self.reporter.submit(item)
 
     @staticmethod
     def _form_frame(request: Request, body: bytes, model: LoadedModel) -> Frame:
@@ -305,7 +307,8 @@ class PPSApp:
             names.add(deployment.model.spec.name)
         names.discard(None)
         if names and name not in names:
-            return error(404, f"model {name!r} is not served here; use one of: {', '.join(sorted(names))}", v2=True)  # type: ignore[arg-type]
+            known = ", ".join(sorted(n for n in names if n))
+            return error(404, f"model {name!r} is not served here; use one of: {known}", v2=True)
         return deployment
 
 

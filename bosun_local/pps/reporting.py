@@ -59,18 +59,15 @@ def pack(items: list[ReportItem]) -> list[ReportBatch]:
         groups.setdefault((item.deployment_id, item.model_id), []).append(item)
     batches = []
     for (deployment_id, model_id), group in groups.items():
-        scored = [g for g in group if g.features is not None and g.predictions is not None]
-        features = None
-        if scored:
-            first = scored[0].features
-            assert first is not None
-            features = Frame(first.columns, np.concatenate([g.features.values for g in scored]),  # type: ignore[union-attr]
-                             first.numeric)
+        frames = [g.features for g in group if g.features is not None and g.predictions is not None]
+        rows = [p for g in group if g.features is not None and g.predictions is not None for p in g.predictions]
+        scored = next((g for g in group if g.features is not None and g.predictions is not None), None)
+        features = Frame(frames[0].columns, np.concatenate([f.values for f in frames]), frames[0].numeric) \
+            if frames else None
         batches.append(ReportBatch(
             deployment_id, model_id, [g.num_predictions for g in group], [g.execution_time_ms for g in group],
             [g.user_error for g in group], [g.system_error for g in group], features,
-            [p for g in scored for p in g.predictions] if scored else None,  # type: ignore[union-attr]
-            scored[0].class_names if scored else None))
+            rows if frames else None, scored.class_names if scored else None))
     return batches
 
 
