@@ -18,8 +18,10 @@ def default_plugin_config(ctx: ServiceContext) -> dict[str, object]:
 
 
 def ensure_default_environment(ctx: ServiceContext) -> None:
-    """Create the default docker environment once; later starts leave it as the user changed it."""
-    if ctx.storage.get_setting("defaultEnvironmentId"):
+    """Create the default docker environment once; later starts follow config changes unless the user edited it."""
+    env_id = ctx.storage.get_setting("defaultEnvironmentId")
+    if env_id:
+        _follow_config(ctx, env_id)
         return
     now = now_iso()
     env = {"id": new_id(), "name": DEFAULT_ENVIRONMENT_NAME, "platform": "docker",
@@ -30,6 +32,23 @@ def ensure_default_environment(ctx: ServiceContext) -> None:
         if existing is None:
             ctx.storage.insert_environment(env)
         ctx.storage.put_setting("defaultEnvironmentId", (existing or env)["id"])
+        ctx.storage.put_setting("defaultEnvironmentConfig", env["pluginConfig"])
     if existing is None:
         record_event(ctx, "environment_created", "info", f"created the default docker environment {env['id']}",
                      environment_id=env["id"])
+
+
+def _follow_config(ctx: ServiceContext, env_id: str) -> None:
+    """Refresh the default environment's plugin config from config keys, if it still holds what we last wrote."""
+    env = ctx.storage.get_environment(env_id)
+    written = ctx.storage.get_setting("defaultEnvironmentConfig")
+    current = default_plugin_config(ctx)
+    if env is None or env["pluginConfig"] != written or current == written:
+        return
+    with ctx.storage.transaction():
+        ctx.storage.update_environment(env_id, {"pluginConfig": current})
+        ctx.storage.put_setting("defaultEnvironmentConfig", current)
+    changed = sorted(k for k in current if current.get(k) != (written or {}).get(k))
+    record_event(ctx, "environment_updated", "info",
+                 f"default environment {env['name']} follows the changed config key(s) {', '.join(changed)}",
+                 environment_id=env_id)

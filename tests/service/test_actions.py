@@ -173,3 +173,22 @@ def test_complete_validation(fresh_service: Service, pkg: dict) -> None:
     with pytest.raises(ServiceError) as err:
         client.claim_action("", lease_sec=5)
     assert err.value.status_code == 422 and "agentId" in err.value.message
+
+
+def test_concurrent_claims_never_hand_out_an_action_twice(fresh_service: Service, pkg: dict) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = fresh_service.client
+    queued = {_deploy(client, pkg, f"par-{n}")[1]["id"] for n in range(12)}
+
+    def claim_all(agent: str) -> list[str]:
+        with ServiceClient(fresh_service.url, fresh_service.token) as own:
+            got = []
+            while (action := own.claim_action(agent, 300)) is not None:
+                got.append(action["id"])
+            return got
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(claim_all, [f"agent-{n}" for n in range(6)]))
+    claimed = [a for r in results for a in r]
+    assert sorted(claimed) == sorted(queued)  # each exactly once

@@ -114,3 +114,18 @@ def test_kill_between_writes_loses_nothing(tmp_path: Path, diabetes_frame: pd.Da
         assert [e["message"] for e in client.list_events(search="remember me")] == ["remember me"]
     finally:
         stop_service(proc)
+
+
+def test_default_environment_follows_config_until_edited(tmp_path: Path) -> None:
+    from .helpers import start
+
+    home = tmp_path / "home"
+    with start(home) as svc:
+        assert svc.client.get_environment("docker")["pluginConfig"]["dockerNetwork"] == "bosun"
+    with start(home, env={"BOSUN_DOCKER_NETWORK": "other-net"}) as svc:
+        env = svc.client.get_environment("docker")
+        assert env["pluginConfig"]["dockerNetwork"] == "other-net"
+        assert "dockerNetwork" in svc.client.list_events(types=["environment_updated"])[0]["message"]
+        svc.client.update_environment("docker", pluginConfig={**env["pluginConfig"], "dockerNetwork": "mine"})
+    with start(home, env={"BOSUN_DOCKER_NETWORK": "third-net"}) as svc:
+        assert svc.client.get_environment("docker")["pluginConfig"]["dockerNetwork"] == "mine"  # the user's edit wins
