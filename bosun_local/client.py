@@ -224,6 +224,10 @@ class ServiceClient:
         """Return service-health and drift figures over the last `window` seconds."""
         return self._json("GET", f"/api/v1/deployments/{deployment_id}/stats", params={"window": window})
 
+    def all_stats(self, window: int = 3600) -> list[Json]:
+        """Return the stats of every live deployment in one call."""
+        return self._json("GET", "/api/v1/stats", params={"window": window})["deployments"]
+
     # actions
     def list_actions(self, deployment_id: str | None = None, status: Iterable[str] = (),
                      limit: int = 200) -> list[Json]:

@@ -169,3 +169,11 @@ def test_agents_heartbeat(service: Service) -> None:
     with pytest.raises(ServiceError) as err:
         service.client.heartbeat(agent, "janitor")
     assert err.value.status_code == 422 and "kind" in err.value.message
+
+
+def test_all_stats_in_one_call(service: Service, deployment: dict) -> None:
+    every = service.client.all_stats(window=3600)
+    ids = [s["deploymentId"] for s in every]
+    assert deployment["id"] in ids and ids == [d["id"] for d in service.client.list_deployments()]
+    one = next(s for s in every if s["deploymentId"] == deployment["id"])
+    assert one == service.client.stats(deployment["id"], 3600)

@@ -14,7 +14,9 @@ from bosun_local.service.routes import (
     notifications,
     packages,
     settings,
+    stats,
 )
 
 ROUTERS: list[APIRouter] = [health.router, packages.router, environments.router, deployments.router, actions.router,
-                            events.router, agents.router, notifications.router, monitoring.router, settings.router]
+                            events.router, agents.router, notifications.router, monitoring.router, settings.router,
+                            stats.router]
