@@ -48,6 +48,8 @@ class WorkshopRun:
         self.http = httpx.Client(timeout=30)
         self.state = RunState()
         self.stack: AppStack | None = None
+        self.feature_names: list[str] = []
+        self.instrumented_url = ""
         self.summary: dict[str, Any] = {"workshop": str(workshop.root), "count": options.count, "predictions": {}}
 
     # -- the flow --
