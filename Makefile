@@ -6,7 +6,15 @@ VENV ?= .venv
 BOSUN := $(VENV)/bin/bosun-local
 STAMP := $(VENV)/.bosun-installed
 
-.PHONY: up test down venv provision images lint bench
+.PHONY: up test down venv provision images lint bench test-tools bench-tools
+
+# Debian packages some tests and benches drive (installed as root when missing, else a clear message).
+define apt_install
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: $(1) is missing: install Debian's $(2) (needed by $(3))"; exit 1; fi; \
+	  echo "installing Debian's $(2) ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; }
+endef
 
 $(STAMP): pyproject.toml setup.py
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +33,13 @@ images: provision
 up: images
 	$(BOSUN) up --wait
 
-test: images
+test-tools:
+	$(call apt_install,tmux,tmux,the dashboard's terminal test)
+
+bench-tools:
+	$(call apt_install,wrk,wrk,the HTTP benches)
+
+test: images test-tools
 	$(VENV)/bin/pytest -ra
 
 down: $(STAMP)
@@ -34,5 +48,5 @@ down: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bosun_local tests bench
 
-bench: images
+bench: images bench-tools
 	$(VENV)/bin/python bench/run_all.py
