@@ -163,6 +163,17 @@ class ServiceClient:
         """Delete an environment no live deployment uses."""
         self.request("DELETE", f"/api/v1/environments/{ref}")
 
+    def environment_health(self) -> dict[str, Json]:
+        """Return the environment stack's components as last reported: `{name: {status, detail, updatedAt}}`."""
+        return self._json("GET", "/api/v1/environment")
+
+    def report_component(self, component: str, status: str, detail: str = "", data: Json | None = None,
+                         agent_id: str | None = None) -> Json:
+        """Report the status of an environment component such as traefik or rabbitmq."""
+        params = {"agentId": agent_id} if agent_id else None
+        return self._json("PUT", f"/api/v1/environment/{component}", params=params,
+                          json={"status": status, "detail": detail, "data": data or {}})
+
     # deployments
     def create_deployment(self, package: str, name: str, environment: str | None = None, description: str = "",
                           key_value_config: Json | None = None, external: bool = False) -> Json:

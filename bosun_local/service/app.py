@@ -1,6 +1,7 @@
 """The FastAPI application: routers per resource, auth, error shapes, background workers."""
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,8 @@ from bosun_local.errors import BosunError
 from bosun_local.service.auth import BearerAuthMiddleware, load_or_create_token
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.storage import open_storage
+
+log = logging.getLogger(__name__)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -62,6 +65,12 @@ def create_app(config: Config) -> FastAPI:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}: see /openapi.json for the API"
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": f"internal error in {request.method} {request.url.path}: "
+                                       f"{type(exc).__name__}: {exc}; fix: see the service log"}, status_code=500)
 
     @app.exception_handler(BosunError)
     async def on_bosun(request: Request, exc: BosunError) -> JSONResponse:

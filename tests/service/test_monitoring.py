@@ -177,3 +177,17 @@ def test_all_stats_in_one_call(service: Service, deployment: dict) -> None:
     assert deployment["id"] in ids and ids == [d["id"] for d in service.client.list_deployments()]
     one = next(s for s in every if s["deploymentId"] == deployment["id"])
     assert one == service.client.stats(deployment["id"], 3600)
+
+
+def test_environment_components(service: Service) -> None:
+    name = unique("traefik")
+    service.client.report_component(name, "passing", "routers: 3", {"routers": 3}, agent_id="mgmt-1")
+    service.client.report_component(name, "passing", "routers: 3")
+    service.client.report_component(name, "failing", "api unreachable")
+    health = service.client.environment_health()[name]
+    assert health["status"] == "failing" and health["detail"] == "api unreachable"
+    changes = service.client.list_events(types=["component_status_changed"], search=name)
+    assert [e["status"] for e in changes] == ["failing", "passing"]  # one event per change, newest first
+    with pytest.raises(ServiceError) as err:
+        service.client.report_component("Bad Name!", "passing")
+    assert err.value.status_code == 422

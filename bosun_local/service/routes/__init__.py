@@ -7,6 +7,7 @@ from bosun_local.service.routes import (
     actions,
     agents,
     deployments,
+    environment,
     environments,
     events,
     health,
@@ -19,4 +20,4 @@ from bosun_local.service.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, packages.router, environments.router, deployments.router, actions.router,
                             events.router, agents.router, notifications.router, monitoring.router, settings.router,
-                            stats.router]
+                            stats.router, environment.router]
