@@ -71,6 +71,23 @@ def start_dashboard(url: str, token: str, interval: float, session: str) -> tupl
     return proc.pid, "headless (no tmux)"
 
 
+def check_running(pid: int, session: str, count: int) -> None:
+    """Fail unless the measured pid is the dashboard and (in tmux) it shows all the deployments."""
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    if "dashboard" not in cmdline and "DashboardApp" not in cmdline:
+        raise SystemExit(f"pid {pid} is not the dashboard: {cmdline}")
+    if not shutil.which("tmux"):
+        return
+    deadline = time.monotonic() + 60
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+        if f"{count} deployments" in screen and "service up" in screen:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"the dashboard does not show {count} deployments after 60 s:\n{screen}")
+
+
 def measure(count: int, seconds: float, interval: float) -> dict[str, object]:
     """Return dashboard and service CPU % over `seconds` with `count` deployments."""
     with tempfile.TemporaryDirectory(prefix="bosun-bench-dash-") as tmp_name:
@@ -86,6 +103,7 @@ def measure(count: int, seconds: float, interval: float) -> dict[str, object]:
             with ServiceClient(url, token) as client:
                 seed(client, tmp, count)
             dash_pid, mode = start_dashboard(url, token, interval, session)
+            check_running(dash_pid, session, count)
             time.sleep(5)  # start-up (imports, first polls) is not the steady state being measured
             d0, s0, t0 = cpu_seconds(dash_pid), cpu_seconds(service.pid), time.monotonic()
             time.sleep(seconds)
