@@ -109,7 +109,7 @@ class Frame:
 
         frame = pd.DataFrame(self.values, columns=self.columns)
         if not self.numeric:
-            return frame
+            return frame.infer_objects()  # numeric columns of a mixed matrix become float64 again
         return frame.astype(np.float64)
 
 
