@@ -68,7 +68,7 @@ class WorkshopRun:
             self.environment_up()
             with ServiceClient(config=self.config) as client:
                 if self.state.deployments:
-                    with self.report.step("previous", "remove the previous run's deployments"):
+                    with self.report.step("previous", "    remove previous deployments"):
                         self.state.deployments = delete_deployments(client, self.state.deployments)
                         self.workshop.save_state(self.state)
                 deployment = self.register(client)
@@ -93,7 +93,7 @@ class WorkshopRun:
 
     def train(self) -> None:
         """Task 2: run model/model.py, which writes the package; validate it."""
-        with self.report.step("train", "task 2: train the model"):
+        with self.report.step("train", "2   train the model"):
             try:
                 done = subprocess.run([sys.executable, str(self.workshop.model_script), "--out",
                                        str(self.workshop.package_dir)], capture_output=True, text=True,
@@ -141,7 +141,7 @@ class WorkshopRun:
 
     def plain_app(self) -> None:
         """Task 3: build and start the plain app, then curl the notes' row."""
-        with self.report.step("plainApp", "task 3: build, start and curl the plain app"):
+        with self.report.step("plainApp", "3   plain app: build, start, curl"):
             self._build(APP)
             url = self._start(APP)
             value = probe.wait_prediction(self.http, url, probe.EXAMPLE_ROW, self.options.app_timeout_sec)
@@ -151,7 +151,7 @@ class WorkshopRun:
 
     def environment_up(self) -> None:
         """Tasks 4.2-4.5: make sure the environment stack (service, RabbitMQ, agents) runs and is healthy."""
-        with self.report.step("environment", "tasks 4.2-4.5: environment stack (RabbitMQ, agents, service)") as r:
+        with self.report.step("environment", "4.2 environment stack up") as r:
             statuses = self.environment.status()
             if all(s.ok for s in statuses):
                 r.note("already running")
@@ -161,7 +161,7 @@ class WorkshopRun:
 
     def register(self, client: ServiceClient) -> dict[str, Any]:
         """Task 4.1: register the package and create the external deployment the instrumented app reports to."""
-        with self.report.step("register", "task 4.1: register the package, create an external deployment"):
+        with self.report.step("register", "4.1 register, external deployment"):
             package = client.register_package(self.workshop.package_dir, name="diabetes")
             self.state.package_id = package["id"]
             created = client.create_deployment(package["id"], name=f"workshop-external-{secrets.token_hex(3)}",
@@ -178,7 +178,7 @@ class WorkshopRun:
 
     def instrumented_app(self, deployment: dict[str, Any]) -> None:
         """Task 4.6: start the instrumented app on the stack's network with the ids and queue URL injected."""
-        with self.report.step("instrumentedApp", "task 4.6: build and start the instrumented app"):
+        with self.report.step("instrumentedApp", "4.6 instrumented app: build, start"):
             self.workshop.write_env({"WORKSHOP_DEPLOYMENT_ID": deployment["id"],
                                      "WORKSHOP_MODEL_ID": deployment["modelId"],
                                      "WORKSHOP_RABBITMQ_URL": self.environment.rabbitmq_url(host_side=False)})
@@ -189,7 +189,7 @@ class WorkshopRun:
     def send_predictions(self) -> None:
         """Send N predictions to the instrumented app: the notes' row first, then training rows."""
         count = self.options.count
-        with self.report.step("predictions", f"send {count} predictions", total=count) as r:
+        with self.report.step("predictions", f"    send {count} predictions", total=count) as r:
             rows = probe.training_rows(self.workshop.package_dir, self.feature_names)
             for i, fields in enumerate(probe.request_rows(count, rows)):
                 value = probe.predict(self.http, self.instrumented_url, fields)
@@ -200,7 +200,7 @@ class WorkshopRun:
     def wait_stats(self, client: ServiceClient, deployment_id: str) -> None:
         """Wait until the service's stats count exactly the predictions sent (through RabbitMQ and the agent)."""
         count = self.options.count
-        with self.report.step("stats", "wait for the stats to count them", total=count) as r:
+        with self.report.step("stats", "    stats count them", total=count) as r:
             deadline = time.monotonic() + self.options.stats_timeout_sec
             while True:
                 stats = client.stats(deployment_id)
@@ -222,7 +222,7 @@ class WorkshopRun:
 
     def managed(self, client: ServiceClient) -> None:
         """Contrast: deploy the same package through the management agent and curl it behind traefik."""
-        with self.report.step("managed", "deploy through the management agent, curl it via traefik") as r:
+        with self.report.step("managed", "    managed deployment via traefik") as r:
             assert self.state.package_id is not None
             created = client.create_deployment(self.state.package_id, name=f"workshop-managed-{secrets.token_hex(3)}",
                                                description="the workshop's package, run by the management agent")
