@@ -154,6 +154,12 @@ class MonitoringAgent:
                     return False
                 self._note_retry(source, batch, exc, backoff)
                 self.stop_event.wait(backoff.delay)
+            except Exception as exc:  # never drop a batch on a surprise: hold it and retry like an outage
+                log.exception("storing a batch from %s failed", source.name)
+                if self.stop_event.is_set():
+                    return False
+                self._note_retry(source, batch, exc, backoff)
+                self.stop_event.wait(backoff.delay)
 
     def _note_retry(self, source: Source, batch: Batch, exc: Exception, backoff: Backoff) -> None:
         delay = backoff.next()

@@ -67,6 +67,11 @@ class ChannelPipeline:
                 log.warning("%s: %s; retrying in %.1f s", self.channel.describe(), exc, delay)
                 self._drop_source()
                 stop.wait(delay)
+            except Exception:  # an unexpected failure must not end the channel: start it over
+                delay = backoff.next()
+                log.exception("%s failed; reopening it in %.1f s", self.channel.describe(), delay)
+                self._drop_source()
+                stop.wait(delay)
         self._drain()
         poster.join(DRAIN_SEC)
         self._drop_source()
@@ -116,7 +121,10 @@ class ChannelPipeline:
 
     def _drop_source(self) -> None:
         if self.source is not None:
-            self.source.close()
+            try:
+                self.source.close()
+            except Exception as exc:  # closing a broken connection may fail too; it is gone either way
+                log.debug("closing %s: %r", self.channel.describe(), exc)
             self.source = None
 
     def _post_loop(self) -> None:

@@ -5,7 +5,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from bosun_local.client import ServiceClient
+from bosun_local.client import ServiceClient, ServiceError
 
 log = logging.getLogger("bosun_local.monitoring")
 
@@ -83,6 +83,9 @@ class StatusWatcher:
         for deployment_id in sorted(set(deployment_ids)):
             try:
                 count += len(self.check(deployment_id))
+            except ServiceError as exc:
+                if exc.status_code != 404:  # 404: no figures in the window (old records), nothing to watch
+                    log.warning("status poll of deployment %s failed: %s", deployment_id, exc.message)
             except Exception as exc:  # keep watching the others when one deployment's stats fail
                 log.warning("status poll of deployment %s failed: %s", deployment_id, exc)
         return count

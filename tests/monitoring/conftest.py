@@ -52,9 +52,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield svc
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def broker() -> Iterator[RabbitMQBroker]:
-    """A RabbitMQ broker container for the test module."""
+    """A RabbitMQ broker container shared by the monitoring tests (each test uses its own queue)."""
     yield from start_rabbitmq("bosun-test-monitoring")
 
 

@@ -28,7 +28,7 @@ from tests.monitoring.conftest import (
 )
 
 STATS_RECORDS = 5000
-# Outage tests need a stream long enough to interrupt, not 10k records.
+# Outage and sharing tests need a stream long enough to interrupt or share, not 10k records.
 OUTAGE_RECORDS = 2000
 
 
@@ -96,10 +96,10 @@ def test_competing_agents_share_one_queue(broker: RabbitMQBroker, queue_name: st
     channels = rabbit(broker, queue_name)
     with agent_running(fast_config(service, channels, prefetch=50, batch_max_records=50)) as one, \
             agent_running(fast_config(service, channels, prefetch=50, batch_max_records=50)) as two:
-        report(broker, queue_name, dep)
-        wait_until(lambda: one.counters.stored + two.counters.stored == 10_000, "10k records between two agents")
+        report(broker, queue_name, dep, OUTAGE_RECORDS)
+        wait_until(lambda: one.counters.stored + two.counters.stored == 2 * OUTAGE_RECORDS, "both agents to drain")
         assert one.counters.stored > 0 and two.counters.stored > 0
-    assert_exact(service, dep)
+    assert_exact(service, dep, OUTAGE_RECORDS)
 
 
 def test_broker_restart_mid_stream_loses_and_doubles_nothing(broker: RabbitMQBroker, queue_name: str,
