@@ -185,6 +185,7 @@ class WorkshopRun:
             self._build(INSTRUMENTED)
             self.instrumented_url = self._start(INSTRUMENTED)
             self.summary["instrumentedAppUrl"] = self.instrumented_url
+            self.report.note(f"reports to {deployment['id']}; serves {self.instrumented_url}")
 
     def send_predictions(self) -> None:
         """Send N predictions to the instrumented app: the notes' row first, then training rows."""
@@ -195,7 +196,7 @@ class WorkshopRun:
                 value = probe.predict(self.http, self.instrumented_url, fields)
                 if i == 0:
                     self.summary["predictions"]["instrumentedApp"] = value
-                r.update(completed=i + 1)
+                r.update(completed=i + 1, detail=f"{i + 1} answered")
 
     def wait_stats(self, client: ServiceClient, deployment_id: str) -> None:
         """Wait until the service's stats count exactly the predictions sent (through RabbitMQ and the agent)."""
