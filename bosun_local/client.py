@@ -252,9 +252,10 @@ class ServiceClient:
         """Return an action."""
         return self._json("GET", f"/api/v1/actions/{action_id}")
 
-    def claim_action(self, agent_id: str, lease_sec: float = 60) -> Json | None:
-        """Claim the next runnable action with a lease, or None when there is none."""
-        response = self.request("POST", "/api/v1/actions/claim", json={"agentId": agent_id, "leaseSec": lease_sec})
+    def claim_action(self, agent_id: str, lease_sec: float = 60, environment: str | None = None) -> Json | None:
+        """Claim the next runnable action with a lease (of one environment if given), or None when there is none."""
+        body = {"agentId": agent_id, "leaseSec": lease_sec, **({"environmentId": environment} if environment else {})}
+        response = self.request("POST", "/api/v1/actions/claim", json=body)
         return None if response.status_code == 204 else response.json()
 
     def renew_action(self, action_id: str, agent_id: str, lease_sec: float = 60) -> Json:

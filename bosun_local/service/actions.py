@@ -32,11 +32,12 @@ def get_action(ctx: ServiceContext, action_id: str) -> Row:
     return action
 
 
-def claim(ctx: ServiceContext, agent_id: str, lease_sec: float) -> Row | None:
-    """Claim the next runnable action for an agent, failing actions that exhausted their attempts."""
+def claim(ctx: ServiceContext, agent_id: str, lease_sec: float, environment: str | None = None) -> Row | None:
+    """Claim the next runnable action for an agent (of one environment if given), failing exhausted ones."""
+    env_id = resolve_environment(ctx, environment)["id"] if environment else None
     for _ in range(100):  # bounded: each pass either returns or finishes one exhausted action
         now = utcnow()
-        action = ctx.storage.claim_action(agent_id, lease_sec, iso(now), iso(now + timedelta(seconds=lease_sec)))
+        action = ctx.storage.claim_action(agent_id, iso(now), iso(now + timedelta(seconds=lease_sec)), env_id)
         if action is None:
             return None
         dep = ctx.storage.get_deployment(action["deploymentId"])

@@ -159,9 +159,14 @@ class ActionRequestOut(Open):
     coalesced: bool
 
 
-class ClaimIn(Strict):
+class LeaseIn(Strict):
     agentId: str = Field(min_length=1, max_length=200)
     leaseSec: float = Field(default=60, gt=0, le=86400)
+
+
+class ClaimIn(LeaseIn):
+    environmentId: str | None = Field(default=None, max_length=200,
+                                      description="claim only actions of this environment (id or name)")
 
 
 class StatusInfoIn(BaseModel):

@@ -18,13 +18,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield svc
 
 
-@pytest.fixture
-def fresh_service(tmp_path: Path) -> Iterator[Service]:
-    """Run a service of its own for one test."""
-    with start(tmp_path / "home") as svc:
-        yield svc
-
-
 @pytest.fixture(scope="session")
 def diabetes_frame() -> pd.DataFrame:
     """Return the unscaled diabetes data with target column y."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -9,19 +10,35 @@ import pytest
 
 from bosun_local.client import ServiceClient, ServiceError
 
-from .helpers import Service, write_package
+from .helpers import Service, start, unique, write_package
 
 OK = {"status": "passing", "msg": "done", "state": None}
 
 
+@pytest.fixture(scope="module")
+def pkg(service: Service, tmp_path_factory: pytest.TempPathFactory, diabetes_frame: pd.DataFrame) -> dict:
+    return service.client.register_package(write_package(tmp_path_factory.mktemp("p"), diabetes_frame))
+
+
+class Queue:
+    """One test's view of the shared service: its own environment, so claims see only its actions."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.client = service.client
+        self.env = self.client.create_environment(unique("env"), "test")["id"]
+
+    def deploy(self, pkg: dict, name: str) -> tuple[dict, dict]:
+        answer = self.client.create_deployment(pkg["id"], unique(name), environment=self.env)
+        return answer["deployment"], answer["action"]
+
+    def claim(self, agent: str, lease_sec: float = 60) -> dict | None:
+        return self.client.claim_action(agent, lease_sec, environment=self.env)
+
+
 @pytest.fixture
-def pkg(fresh_service: Service, tmp_path: Path, diabetes_frame: pd.DataFrame) -> dict:
-    return fresh_service.client.register_package(write_package(tmp_path / "p", diabetes_frame))
-
-
-def _deploy(client: ServiceClient, pkg: dict, name: str) -> tuple[dict, dict]:
-    answer = client.create_deployment(pkg["id"], name)
-    return answer["deployment"], answer["action"]
+def queue(service: Service) -> Queue:
+    return Queue(service)
 
 
 def _wait_until(predicate: object, timeout: float = 30) -> None:
@@ -33,20 +50,32 @@ def _wait_until(predicate: object, timeout: float = 30) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_claim_nothing_is_204(fresh_service: Service) -> None:
-    assert fresh_service.client.claim_action("a1") is None
+def test_claim_nothing_is_204(queue: Queue) -> None:
+    assert queue.claim("a1") is None
+    with pytest.raises(ServiceError) as err:
+        queue.client.claim_action("a1", environment="no-such-env")
+    assert err.value.status_code == 404 and "environment 'no-such-env' not found" in err.value.message
 
 
-def test_lease_expiry_and_reclaim(fresh_service: Service, pkg: dict) -> None:
-    client = fresh_service.client
-    dep, action = _deploy(client, pkg, "leased")
-    first = client.claim_action("agent-a", lease_sec=1)
+def test_claims_stay_in_their_environment(queue: Queue, service: Service, pkg: dict) -> None:
+    other = Queue(service)
+    _, mine = queue.deploy(pkg, "mine")
+    _, theirs = other.deploy(pkg, "theirs")
+    assert queue.claim("a")["id"] == mine["id"]
+    assert queue.claim("a") is None
+    assert other.claim("b")["id"] == theirs["id"]
+
+
+def test_lease_expiry_and_reclaim(queue: Queue, pkg: dict) -> None:
+    client = queue.client
+    dep, action = queue.deploy(pkg, "leased")
+    first = queue.claim("agent-a", lease_sec=1)
     assert first["id"] == action["id"] and first["status"] == "claimed" and first["attempts"] == 1
     assert client.get_deployment(dep["id"])["state"] == "launching"
-    assert client.claim_action("agent-b", lease_sec=30) is None  # held while the lease runs
+    assert queue.claim("agent-b", lease_sec=30) is None  # held while the lease runs
 
-    claimed: list[dict] = []
-    _wait_until(lambda: claimed.append(client.claim_action("agent-b", lease_sec=30)) or claimed[-1] is not None)
+    claimed: list[dict | None] = []
+    _wait_until(lambda: claimed.append(queue.claim("agent-b", lease_sec=30)) or claimed[-1] is not None)
     second = claimed[-1]
     assert second["id"] == action["id"] and second["agentId"] == "agent-b" and second["attempts"] == 2
     started = client.list_events(deployment=dep["id"], types=["action_started"])
@@ -69,54 +98,55 @@ def test_lease_expiry_and_reclaim(fresh_service: Service, pkg: dict) -> None:
 
 
 def test_exhausted_attempts_fail_the_action(tmp_path: Path, diabetes_frame: pd.DataFrame) -> None:
-    from .helpers import start
-
     with start(tmp_path / "home", env={"BOSUN_SERVICE_MAX_ACTION_ATTEMPTS": "1"}) as svc:
         pkg = svc.client.register_package(write_package(tmp_path / "p", diabetes_frame))
-        dep, action = _deploy(svc.client, pkg, "doomed")
-        assert svc.client.claim_action("a", lease_sec=0.2)["attempts"] == 1
-        _wait_until(lambda: svc.client.claim_action("b", lease_sec=30) is None
+        queue = Queue(svc)
+        dep, action = queue.deploy(pkg, "doomed")
+        assert queue.claim("a", lease_sec=0.2)["attempts"] == 1
+        _wait_until(lambda: queue.claim("b", lease_sec=30) is None
                     and svc.client.get_action(action["id"])["status"] == "failed")
         assert svc.client.get_deployment(dep["id"])["state"] == "errored"
         failed = svc.client.list_events(deployment=dep["id"], types=["action_failed"])
         assert "gave up after 1 claims whose leases expired" in failed[0]["message"]
 
 
-def test_coalescing_identical_pending_requests(fresh_service: Service, pkg: dict, tmp_path: Path,
+def test_coalescing_identical_pending_requests(queue: Queue, pkg: dict, tmp_path: Path,
                                                diabetes_frame: pd.DataFrame) -> None:
-    client = fresh_service.client
-    dep, start = _deploy(client, pkg, "co")
+    client = queue.client
+    dep, first_start = queue.deploy(pkg, "co")
     first = client.stop_deployment(dep["id"])
     again = client.stop_deployment(dep["id"])
     assert not first["coalesced"] and again["coalesced"] and again["action"]["id"] == first["action"]["id"]
     client.start_deployment(dep["id"])
     third = client.stop_deployment(dep["id"])  # stop after start is new intent, not a duplicate
     assert not third["coalesced"]
-    other = client.register_package(write_package(tmp_path / "o", diabetes_frame), name="other")
+    other = client.register_package(write_package(tmp_path / "o", diabetes_frame), name=unique("other"))
     r1 = client.replace_model(dep["id"], other["id"])
     r2 = client.replace_model(dep["id"], other["id"])
     assert r2["coalesced"] and r2["action"]["id"] == r1["action"]["id"]
     types = [a["type"] for a in reversed(client.list_actions(dep["id"]))]
     assert types == ["deployment_start", "deployment_stop", "deployment_start", "deployment_stop",
                      "deployment_replace_model"]
-    # A claimed (running) action is not coalesced into: the request after it is queued.
-    claimed = client.claim_action("a")
-    assert claimed["id"] == start["id"]
     assert len(client.list_events(deployment=dep["id"], types=["action_queued"])) == 4
+    # A claimed (running) action is not coalesced into: the same request after it is queued.
+    dep2, start2 = queue.deploy(pkg, "co2")
+    assert queue.claim("a")["id"] == first_start["id"]
+    assert queue.claim("a")["id"] == start2["id"]
+    assert not client.start_deployment(dep2["id"])["coalesced"]
 
 
-def test_per_deployment_order_and_cross_deployment_concurrency(fresh_service: Service, pkg: dict) -> None:
-    client = fresh_service.client
-    dep_a, start_a = _deploy(client, pkg, "a")
+def test_per_deployment_order_and_cross_deployment_concurrency(queue: Queue, pkg: dict) -> None:
+    client = queue.client
+    dep_a, start_a = queue.deploy(pkg, "a")
     stop_a = client.stop_deployment(dep_a["id"])["action"]
-    dep_b, start_b = _deploy(client, pkg, "b")
+    dep_b, start_b = queue.deploy(pkg, "b")
 
-    assert client.claim_action("x")["id"] == start_a["id"]
-    assert client.claim_action("y")["id"] == start_b["id"]  # another deployment runs concurrently
-    assert client.claim_action("z") is None  # stop_a waits for start_a
+    assert queue.claim("x")["id"] == start_a["id"]
+    assert queue.claim("y")["id"] == start_b["id"]  # another deployment runs concurrently
+    assert queue.claim("z") is None  # stop_a waits for start_a
     client.complete_action(start_a["id"], "x", {"status": "failing", "msg": "port busy", "state": None})
     assert client.get_deployment(dep_a["id"])["state"] == "errored"
-    nxt = client.claim_action("z")
+    nxt = queue.claim("z")
     assert nxt["id"] == stop_a["id"]
     client.complete_action(stop_a["id"], "z", {"status": "OK", "msg": "stopped", "state": "stopped"})
     assert client.get_deployment(dep_a["id"])["state"] == "stopped"
@@ -125,14 +155,14 @@ def test_per_deployment_order_and_cross_deployment_concurrency(fresh_service: Se
                       "deployment_state_changed", "action_started", "action_succeeded", "deployment_state_changed"]
 
 
-def test_replace_and_delete_update_the_deployment(fresh_service: Service, pkg: dict, tmp_path: Path,
+def test_replace_and_delete_update_the_deployment(queue: Queue, pkg: dict, tmp_path: Path,
                                                   diabetes_frame: pd.DataFrame) -> None:
-    client = fresh_service.client
-    dep, start = _deploy(client, pkg, "life")
-    client.complete_action(client.claim_action("g")["id"], "g", OK)
-    new = client.register_package(write_package(tmp_path / "n", diabetes_frame), name="new")
+    client = queue.client
+    dep, _ = queue.deploy(pkg, "life")
+    client.complete_action(queue.claim("g")["id"], "g", OK)
+    new = client.register_package(write_package(tmp_path / "n", diabetes_frame), name=unique("new"))
     replace = client.replace_model(dep["id"], new["id"])["action"]
-    claimed = client.claim_action("g")
+    claimed = queue.claim("g")
     assert claimed["id"] == replace["id"] and client.get_deployment(dep["id"])["state"] == "replacingModel"
     client.complete_action(replace["id"], "g", OK)
     got = client.get_deployment(dep["id"])
@@ -143,24 +173,24 @@ def test_replace_and_delete_update_the_deployment(fresh_service: Service, pkg: d
     with pytest.raises(ServiceError) as err:
         client.start_deployment(dep["id"])
     assert err.value.status_code == 409 and "is being deleted" in err.value.message
-    client.complete_action(client.claim_action("g")["id"], "g", {"status": "passing", "msg": "gone", "state": None})
+    client.complete_action(queue.claim("g")["id"], "g", {"status": "passing", "msg": "gone", "state": None})
     gone = client.get_deployment(dep["id"])
     assert gone["deletedAt"] and gone["state"] == "stopped"
-    assert client.list_deployments() == []
+    assert dep["id"] not in [d["id"] for d in client.list_deployments()]
     with pytest.raises(ServiceError) as err:
         client.stop_deployment(dep["id"])
     assert err.value.status_code == 409 and "is deleted" in err.value.message
     # The name is free again once the deployment is deleted.
-    assert client.create_deployment(pkg["id"], "life")["deployment"]["id"] != dep["id"]
+    assert client.create_deployment(pkg["id"], dep["name"], environment=queue.env)["deployment"]["id"] != dep["id"]
 
 
-def test_complete_validation(fresh_service: Service, pkg: dict) -> None:
-    client = fresh_service.client
-    _, action = _deploy(client, pkg, "v")
+def test_complete_validation(queue: Queue, pkg: dict) -> None:
+    client = queue.client
+    _, action = queue.deploy(pkg, "v")
     with pytest.raises(ServiceError) as err:
         client.complete_action(action["id"], "nobody", OK)
     assert err.value.status_code == 409 and "is pending, not claimed" in err.value.message
-    client.claim_action("g")
+    queue.claim("g")
     with pytest.raises(ServiceError) as err:
         client.complete_action(action["id"], "g", {"status": "great"})
     assert err.value.status_code == 422 and "statusInfo.status 'great'" in err.value.message
@@ -175,16 +205,13 @@ def test_complete_validation(fresh_service: Service, pkg: dict) -> None:
     assert err.value.status_code == 422 and "agentId" in err.value.message
 
 
-def test_concurrent_claims_never_hand_out_an_action_twice(fresh_service: Service, pkg: dict) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    client = fresh_service.client
-    queued = {_deploy(client, pkg, f"par-{n}")[1]["id"] for n in range(12)}
+def test_concurrent_claims_never_hand_out_an_action_twice(queue: Queue, pkg: dict) -> None:
+    queued = {queue.deploy(pkg, f"par-{n}")[1]["id"] for n in range(12)}
 
     def claim_all(agent: str) -> list[str]:
-        with ServiceClient(fresh_service.url, fresh_service.token) as own:
+        with ServiceClient(queue.service.url, queue.service.token) as own:
             got = []
-            while (action := own.claim_action(agent, 300)) is not None:
+            while (action := own.claim_action(agent, 300, environment=queue.env)) is not None:
                 got.append(action["id"])
             return got
 

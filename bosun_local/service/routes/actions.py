@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from bosun_local.service import actions
-from bosun_local.service.models import ActionOut, ClaimIn, CompleteIn
+from bosun_local.service.models import ActionOut, ClaimIn, CompleteIn, LeaseIn
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
 
@@ -22,10 +22,11 @@ def list_actions(ctx: Ctx, deploymentId: str | None = None, status: Annotated[li
     return ctx.storage.list_actions(deploymentId, tuple(status or ()), limit)
 
 
-@router.post("/claim", response_model=ActionOut, responses={204: {"description": "nothing to claim"}})
+@router.post("/claim", response_model=ActionOut,
+             responses={204: {"description": "nothing to claim"}, **errors(e404="no such environment")})
 def claim(ctx: Ctx, body: ClaimIn) -> Row | Response:
     """Claim the next runnable action with a lease (only the oldest unfinished action of a deployment runs)."""
-    action = actions.claim(ctx, body.agentId, body.leaseSec)
+    action = actions.claim(ctx, body.agentId, body.leaseSec, body.environmentId)
     return action if action is not None else Response(status_code=204)
 
 
@@ -36,7 +37,7 @@ def get_action(ctx: Ctx, action_id: str) -> Row:
 
 
 @router.post("/{action_id}/renew", response_model=ActionOut, responses=HELD)
-def renew(ctx: Ctx, action_id: str, body: ClaimIn) -> Row:
+def renew(ctx: Ctx, action_id: str, body: LeaseIn) -> Row:
     """Extend the lease of a claimed action."""
     return actions.renew(ctx, action_id, body.agentId, body.leaseSec)
 

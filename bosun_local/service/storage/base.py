@@ -135,7 +135,7 @@ class Storage(ABC):
         """Return actions, newest first."""
 
     @abstractmethod
-    def claim_action(self, agent_id: str, lease_sec: float, now: str, lease_until: str) -> Row | None:
+    def claim_action(self, agent_id: str, now: str, lease_until: str, environment_id: str | None = None) -> Row | None:
         """Claim the oldest claimable action (head of its deployment's queue, pending or lease expired)."""
 
     @abstractmethod

@@ -234,14 +234,16 @@ class SQLiteStorage(Storage):
         params.append(limit)
         return [json.loads(r["doc"]) for r in self._exec(sql + " ORDER BY seq DESC LIMIT ?", params)]
 
-    def claim_action(self, agent_id: str, lease_sec: float, now: str, lease_until: str) -> Row | None:
+    def claim_action(self, agent_id: str, now: str, lease_until: str, environment_id: str | None = None) -> Row | None:
         with self.transaction():
             # Only the head (oldest unfinished action) of each deployment's queue may run: per-deployment order.
             row = self._exec(
                 "SELECT a.doc FROM actions a WHERE a.status IN ('pending', 'claimed') "
                 "AND a.seq = (SELECT MIN(b.seq) FROM actions b WHERE b.deployment_id = a.deployment_id "
                 "             AND b.status IN ('pending', 'claimed')) "
-                "AND (a.status = 'pending' OR a.lease_expires_at < ?) ORDER BY a.seq LIMIT 1", (now,)).fetchone()
+                "AND (a.status = 'pending' OR a.lease_expires_at < ?) "
+                "AND (? IS NULL OR a.deployment_id IN (SELECT id FROM deployments WHERE environment_id = ?)) "
+                "ORDER BY a.seq LIMIT 1", (now, environment_id, environment_id)).fetchone()
             action = _doc(row)
             if action is None:
                 return None
