@@ -1,9 +1,10 @@
 """Measure the dashboard's CPU with N deployments refreshed every second (goal: <= 10 % of one core at 100).
 
-Starts a service in a throwaway data dir, creates external deployments (ready at once) with a minute of figures
-each, runs `bosun-local dashboard --interval 1` in a real terminal (tmux, 160x48; headless Textual when tmux is
-missing) and reads the dashboard's and the service's CPU time from /proc/<pid>/stat over the measuring window.
-Prints both sizes side by side with their ratio.
+Starts a service in a throwaway data dir, creates external deployments (ready at once), keeps feeding them
+figures every second (so cells really change; `--static` measures the idle case), runs
+`bosun-local dashboard --interval 1` in a real terminal (tmux, 160x48; headless Textual when tmux is
+missing) and reads the dashboard's and the service's CPU time from /proc/<pid>/stat over the measuring
+window. Prints both sizes side by side with their ratio.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,19 +44,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def seed(client: ServiceClient, tmp: Path, count: int) -> None:
-    """Create `count` external deployments, each with one minute of stats."""
-    package = client.register_package(write_tiny_package(tmp / "pkg", "bench-model"))
+def traffic(deployments: list[dict[str, str]], step: int) -> list[dict[str, object]]:
+    """Return one stats record per deployment for the current minute (varying with `step`)."""
     minute = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
     records = []
-    for i in range(count):
-        dep = client.create_deployment(package["id"], f"bench-{i:03d}", external=True)["deployment"]
+    for i, dep in enumerate(deployments):
         counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
-        counts[3 + i % 5] = 50 + i
+        counts[3 + (i + step) % 5] = 5 + i % 11
         records.append({"recordId": secrets.token_hex(8), "deploymentId": dep["id"], "modelId": dep["modelId"],
-                        "minute": minute, "kind": "stats", "predictions": 50 + i, "systemErrors": i % 7,
+                        "minute": minute, "kind": "stats", "predictions": 5 + i % 11, "systemErrors": (i + step) % 3,
                         "latencyCounts": counts})
-    client.ingest(records)
+    return records
+
+
+def seed(client: ServiceClient, tmp: Path, count: int) -> list[dict[str, str]]:
+    """Create `count` external deployments, each with one batch of stats; return them."""
+    package = client.register_package(write_tiny_package(tmp / "pkg", "bench-model"))
+    deployments = [client.create_deployment(package["id"], f"bench-{i:03d}", external=True)["deployment"]
+                   for i in range(count)]
+    client.ingest(traffic(deployments, 0))
+    return deployments
+
+
+def feed(url: str, token: str, deployments: list[dict[str, str]], stop: threading.Event) -> None:
+    """Keep figures changing (one stats record per deployment per second) so the table really updates."""
+    with ServiceClient(url, token) as client:
+        step = 1
+        while not stop.wait(1.0):
+            client.ingest(traffic(deployments, step))
+            step += 1
 
 
 def start_dashboard(url: str, token: str, interval: float, session: str) -> tuple[int, str]:
@@ -88,8 +106,9 @@ def check_running(pid: int, session: str, count: int) -> None:
     raise SystemExit(f"the dashboard does not show {count} deployments after 60 s:\n{screen}")
 
 
-def measure(count: int, seconds: float, interval: float) -> dict[str, object]:
+def measure(count: int, seconds: float, interval: float, live: bool) -> dict[str, object]:
     """Return dashboard and service CPU % over `seconds` with `count` deployments."""
+    stop = threading.Event()
     with tempfile.TemporaryDirectory(prefix="bosun-bench-dash-") as tmp_name:
         tmp = Path(tmp_name)
         port = free_port()
@@ -101,18 +120,22 @@ def measure(count: int, seconds: float, interval: float) -> dict[str, object]:
             wait_healthy(service, url, tmp / "home")
             token = (tmp / "home" / "token").read_text().strip()
             with ServiceClient(url, token) as client:
-                seed(client, tmp, count)
+                deployments = seed(client, tmp, count)
             dash_pid, mode = start_dashboard(url, token, interval, session)
             check_running(dash_pid, session, count)
+            if live:
+                threading.Thread(target=feed, args=(url, token, deployments, stop), daemon=True).start()
             time.sleep(5)  # start-up (imports, first polls) is not the steady state being measured
             d0, s0, t0 = cpu_seconds(dash_pid), cpu_seconds(service.pid), time.monotonic()
             time.sleep(seconds)
             d1, s1, t1 = cpu_seconds(dash_pid), cpu_seconds(service.pid), time.monotonic()
+            stop.set()
             wall = t1 - t0
-            return {"deployments": count, "mode": mode, "interval_s": interval, "seconds": round(wall, 1),
+            return {"deployments": count, "mode": mode, "interval_s": interval, "seconds": round(wall, 1), "live": live,
                     "dashboard_cpu_pct": round(100 * (d1 - d0) / wall, 2),
                     "service_cpu_pct": round(100 * (s1 - s0) / wall, 2)}
         finally:
+            stop.set()
             if shutil.which("tmux"):
                 subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
             elif dash_pid:
@@ -126,8 +149,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100", help="comma-separated deployment counts")
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring window per size")
     parser.add_argument("--interval", type=float, default=1.0, help="dashboard refresh interval")
+    parser.add_argument("--static", action="store_true", help="no new figures while measuring (idle repaint cost)")
     args = parser.parse_args()
-    rows = [measure(int(n), args.seconds, args.interval) for n in args.sizes.split(",")]
+    rows = [measure(int(n), args.seconds, args.interval, not args.static) for n in args.sizes.split(",")]
     print(f"{'deployments':>12} {'dashboard CPU %':>16} {'service CPU %':>14}  mode")
     for row in rows:
         print(f"{row['deployments']:>12} {row['dashboard_cpu_pct']:>16} {row['service_cpu_pct']:>14}  {row['mode']}")

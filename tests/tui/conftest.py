@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,16 +54,16 @@ class Stack:
         return DashboardApp(ServiceClient(self.url, self.token, timeout=5.0), interval=interval)
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+@contextmanager
+def seeded_stack(tmp: Path) -> Iterator[Stack]:
     """Run a fresh service holding two packages, three deployments (one external) and a few events."""
-    home = tmp_path / "home"
+    home = tmp / "home"
     port = free_port()
     with running_service(home, port=port) as (url, token):
         client = ServiceClient(url, token)
         s = Stack(url, token, home, port, client)
         for name in ("alpha-model", "beta-model"):
-            package = client.register_package(write_tiny_package(tmp_path / name, name))
+            package = client.register_package(write_tiny_package(tmp / name, name))
             s.packages[name] = package["id"]
         for name, package, external in (("churn", "alpha-model", False), ("fraud", "beta-model", False),
                                         ("pricing", "alpha-model", True)):
@@ -79,6 +80,20 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             yield s
         finally:
             client.close()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """A seeded service of one's own, for tests that change it."""
+    with seeded_stack(tmp_path) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def readonly_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A seeded service shared by tests that only read it (they must not change it)."""
+    with seeded_stack(tmp_path_factory.mktemp("readonly")) as s:
+        yield s
 
 
 async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

@@ -55,7 +55,8 @@ def test_deploy_modal_creates_a_deployment(stack: Stack) -> None:
     run(body())
 
 
-def test_deploy_modal_requires_a_name_and_escape_cancels(stack: Stack) -> None:
+def test_deploy_modal_requires_a_name_and_escape_cancels(readonly_stack: Stack) -> None:
+    stack = readonly_stack
     async def body() -> None:
         app = stack.app()
         async with app.run_test(size=(160, 48)) as pilot:
@@ -139,7 +140,8 @@ def test_refused_action_is_shown_and_the_app_keeps_running(stack: Stack) -> None
     run(body())
 
 
-def test_focus_keys_palette_and_quit(stack: Stack) -> None:
+def test_focus_keys_palette_and_quit(readonly_stack: Stack) -> None:
+    stack = readonly_stack
     async def body() -> None:
         app = stack.app()
         async with app.run_test(size=(160, 48)) as pilot:

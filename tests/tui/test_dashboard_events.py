@@ -35,7 +35,8 @@ def test_events_newest_first_with_status_colours(stack: Stack) -> None:
     run(body())
 
 
-def test_filter_by_status_and_type_matches_the_service(stack: Stack) -> None:
+def test_filter_by_status_and_type_matches_the_service(readonly_stack: Stack) -> None:
+    stack = readonly_stack
     async def body() -> None:
         app = stack.app()
         async with app.run_test(size=(160, 48)) as pilot:
@@ -61,7 +62,8 @@ def test_filter_by_status_and_type_matches_the_service(stack: Stack) -> None:
     run(body())
 
 
-def test_slash_search_narrows_the_log_and_the_detail_pane(stack: Stack) -> None:
+def test_slash_search_narrows_the_log_and_the_detail_pane(readonly_stack: Stack) -> None:
+    stack = readonly_stack
     async def body() -> None:
         app = stack.app()
         async with app.run_test(size=(160, 48)) as pilot:

@@ -106,7 +106,8 @@ def test_rows_update_in_place_and_deleted_ones_go(stack: Stack) -> None:
     run(body())
 
 
-def test_sort_by_key_and_by_header_click_keeps_the_cursor(stack: Stack) -> None:
+def test_sort_by_key_and_by_header_click_keeps_the_cursor(readonly_stack: Stack) -> None:
+    stack = readonly_stack
     async def body() -> None:
         app = stack.app()
         async with app.run_test(size=(160, 48)) as pilot:
