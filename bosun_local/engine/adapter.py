@@ -172,14 +172,14 @@ class ComposeProject:
 def project_containers(project: str) -> list[str]:
     """Return the names of every container (any state) of a Compose project."""
     with docker_errors(f"listing containers of project {project}"):
-        found = _docker.container.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+        found = _docker.container.list(all=True, filters=[("label", f"com.docker.compose.project={project}")])
         return [c.name for c in found]
 
 
 def project_networks(project: str) -> list[str]:
     """Return the names of the networks of a Compose project."""
     with docker_errors(f"listing networks of project {project}"):
-        return [n.name for n in _docker.network.list(filters={"label": f"com.docker.compose.project={project}"})]
+        return [n.name for n in _docker.network.list(filters=[("label", f"com.docker.compose.project={project}")])]
 
 
 def port_published_by(host_port: int) -> str | None:

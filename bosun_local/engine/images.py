@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import tomllib
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +85,13 @@ def package_hash() -> str:
 
 
 def runtime_requirements() -> list[str]:
-    """Return the runtime dependencies of bosun-local (no extras)."""
+    """Return the runtime dependencies: pyproject.toml's in a source checkout, else the installed metadata."""
+    pyproject = Path(str(resources.files("bosun_local"))).parent / "pyproject.toml"
+    if pyproject.is_file():
+        # Metadata of an editable install goes stale when pyproject changes; the file itself does not.
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
+        if project.get("name") == "bosun-local":
+            return sorted(project.get("dependencies", []))
     reqs = importlib.metadata.requires("bosun-local") or []
     return sorted(r for r in reqs if "extra ==" not in r)
 
