@@ -220,3 +220,37 @@ def test_pe_status_reports_orphans_without_touching_them(stack: AgentEnv, tmp_pa
         assert no_traefik["status"] == "failing" and "traefik does not answer" in no_traefik["msg"]
     finally:
         subprocess.run(["docker", "rm", "-f", orphan], capture_output=True)
+
+
+def test_restarted_agent_reconciles_desired_and_actual_state(stack: AgentEnv, tmp_path: Path) -> None:
+    package = register(stack, diabetes_package(tmp_path / "m"))
+    running = stack.cli_json("deploy", package, "--name", "should-run", "--wait")["deployment"]
+    stopped = stack.cli_json("deploy", package, "--name", "should-stop", "--wait")["deployment"]
+    stack.cli("deployments", "stop", stopped["id"], "--wait")
+    stack.stop_agent()
+    # While no agent runs: one deployment loses its container, the other gets one it should not have.
+    subprocess.run(["docker", "rm", "-f", *[c.name for c in stack.containers(running["id"])]], check=True,
+                   capture_output=True)
+    with stack.client() as client:
+        config = client.action_config(stopped["id"], "deployment_start")
+    config_file, status_file = tmp_path / "start.yaml", tmp_path / "start.status.yaml"
+    config_file.write_text(yaml.safe_dump({k: config[k] for k in ("pluginConfig", "peInfo", "deploymentInfo")}))
+    subprocess.run([str(Path(sys.executable).parent / "bosun-plugin-runner"), "--plugin", "docker", "--action",
+                    "deployment_start", "--config", str(config_file), "--status-file", str(status_file)],
+                   env=stack.env, check=True, capture_output=True, timeout=300)
+    assert stack.containers(stopped["id"]) and not stack.containers(running["id"])
+
+    stack.start_agent()
+    until("the running deployment to be started again",
+          lambda: [c for c in stack.containers(running["id"]) if c.healthy], 120)
+    until("the stopped deployment's container to be removed", lambda: not stack.containers(stopped["id"]), 120)
+    with stack.client() as client:
+        assert until("reconcile events", lambda: client.list_events(deployment=running["id"],
+                                                                    types=["deployment_reconcile_succeeded"]), 30)
+        assert client.list_events(deployment=stopped["id"], types=["deployment_reconcile_succeeded"])
+        # Health is reported on change, not on every check (the agent checks every second here).
+        changes = client.list_events(deployment=running["id"], types=["health_changed"])
+        assert 1 <= len(changes) <= 6, [e["message"] for e in changes]
+    until("traefik to route to the restarted deployment",
+          lambda: predict(f"{stack.web}/deployments/{running['id']}/predictions", ROW).status_code == 200, 30)
+    stack.cli("deployments", "stop", running["id"], "--wait")
