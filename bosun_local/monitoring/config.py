@@ -222,8 +222,8 @@ def stack_defaults() -> AgentConfig:
     except OSError:
         token = ""
     channels: tuple[ChannelConfig, ...] = ()
-    # Without the stack's secrets there is no broker password to use; never generate one here.
-    if (config.data_dir / SECRETS_FILE_NAME).exists():
+    # Without rabbitmqUrl or the stack's secrets there is no broker password to use; never generate one here.
+    if config["rabbitmqUrl"] or (config.data_dir / SECRETS_FILE_NAME).exists():
         url = EnvironmentStack(config).rabbitmq_url(host_side=True)
         channels = (RabbitChannelConfig(url, str(config["rabbitmqQueueName"])),)
     return AgentConfig(service_url=str(config["serviceUrl"]).rstrip("/"), token=token, channels=channels)

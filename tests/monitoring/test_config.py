@@ -93,3 +93,12 @@ def test_stack_defaults_use_the_environment(bosun_home: Path) -> None:
 def test_stack_defaults_without_secrets_never_invent_a_password(bosun_home: Path) -> None:
     assert stack_defaults().channels == ()
     assert not (bosun_home / "secrets.yml").exists()
+
+
+def test_stack_defaults_take_rabbitmq_url_inside_the_stack(bosun_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The environment stack's monitoring-agent container sets these (the broker is `rabbitmq` on its network).
+    monkeypatch.setenv("BOSUN_RABBITMQ_URL", "amqp://u:p@rabbitmq:5672/%2F")
+    monkeypatch.setenv("BOSUN_SERVICE_URL", "http://service:8765")
+    config = stack_defaults()
+    assert config.service_url == "http://service:8765"
+    assert config.channels == (RabbitChannelConfig("amqp://u:p@rabbitmq:5672/%2F", "mlops"),)
