@@ -1,7 +1,7 @@
 """Fetch one dashboard snapshot from the service through the typed client, within a request budget per poll."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bosun_local.client import ServiceClient, ServiceError
@@ -12,8 +12,8 @@ from bosun_local.tui.snapshot import Json, PollRequest, Snapshot
 TABLE_WINDOW_SEC = 300
 DETAIL_WINDOW_SEC = 3600
 DETAIL_EVENTS = 15
-# Per-deployment stats calls per poll when the service has no bulk stats route: the visible rows come first,
-# the rest in turn, so 100 deployments cost a bounded number of requests each second.
+# Per-deployment stats calls per poll when the service has no bulk stats route (an older service): the visible
+# rows come first, the rest in turn, so 100 deployments cost a bounded number of requests each second.
 STATS_BUDGET = 12
 # Optional routes are probed again after this many polls (a newer service may have gained them).
 PROBE_EVERY = 60
@@ -36,13 +36,15 @@ class DashboardSource:
     def url(self) -> str:
         return self.client.url
 
-    def _optional(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET a route the service may not have; None (and no retry for a while) when it answers 404."""
+    def _optional(self, path: str, call: Callable[[], Any]) -> Any:
+        """Call a route an older service may lack; None (and no retry for a while) when it answers 404."""
         missing_since = self._route_missing.get(path)
         if missing_since is not None and self.polls - missing_since < PROBE_EVERY:
             return None
         try:
-            return self.client.request("GET", path, params=params).json()
+            result = call()
+            self._route_missing.pop(path, None)
+            return result
         except ServiceError as exc:
             if exc.status_code in (404, 405):
                 self._route_missing[path] = self.polls
@@ -65,7 +67,8 @@ class DashboardSource:
             return Snapshot(False, detail, environment_health(False, detail, None, None))
         snap = Snapshot(True, f"up, version {health.get('version', '?')}")
         agents = self._part(snap, "agents", self.client.list_agents)
-        environment = self._part(snap, "environment", lambda: self._optional(ENVIRONMENT_ROUTE))
+        environment = self._part(snap, "environment",
+                                 lambda: self._optional(ENVIRONMENT_ROUTE, self.client.environment_health))
         snap.components = environment_health(True, snap.service_detail, agents, environment)
         snap.deployments = self._part(snap, "deployments", self.client.list_deployments)
         if self._packages is None or self.polls % PACKAGES_EVERY == 0:
@@ -100,9 +103,8 @@ class DashboardSource:
 
     def _fetch_stats(self, snap: Snapshot, all_ids: list[str], visible: Iterable[str]) -> dict[str, Json]:
         """Return 5-minute stats: all at once from a bulk route, else the visible rows then others in turn."""
-        bulk = self._part(snap, "stats", lambda: self._optional(BULK_STATS_ROUTE, {"window": TABLE_WINDOW_SEC}))
-        if isinstance(bulk, dict) and isinstance(bulk.get("deployments"), list):
-            return {s["deploymentId"]: s for s in bulk["deployments"] if isinstance(s, dict) and "deploymentId" in s}
+        bulk = self._part(snap, "stats", lambda: self._optional(
+            BULK_STATS_ROUTE, lambda: self.client.all_stats(TABLE_WINDOW_SEC)))
         if isinstance(bulk, list):
             return {s["deploymentId"]: s for s in bulk if isinstance(s, dict) and "deploymentId" in s}
         known = set(all_ids)
