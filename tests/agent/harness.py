@@ -118,13 +118,14 @@ class AgentEnv:
 
 
 @contextmanager
-def agent_env(prefix: str, agent_args: list[str] | None = None, **config: Any) -> Iterator[AgentEnv]:
+def agent_env(prefix: str, agent_args: list[str] | None = None, services: str = "traefik",
+              **config: Any) -> Iterator[AgentEnv]:
     """Bring up traefik (own project, network and ports), the service and the agent; tear all down after."""
     name = f"{prefix}{os.getpid() % 100000}"
     home = world_readable_home(f"{name}-")
-    values = write_test_config(home, name, monitoringEnabled=False, **config)
+    values = write_test_config(home, name, **{"monitoringEnabled": False, **config})
     stack = AgentEnv(home, name, values, agent_args=agent_args or [])
-    up = subprocess.run([str(BIN / "bosun-local"), "up", "--services", "traefik"], env=stack.env,
+    up = subprocess.run([str(BIN / "bosun-local"), "up", "--services", services], env=stack.env,
                         capture_output=True, text=True, timeout=300)
     try:
         assert up.returncode == 0, f"bosun-local up failed:\n{up.stdout}\n{up.stderr}"
@@ -137,7 +138,8 @@ def agent_env(prefix: str, agent_args: list[str] | None = None, **config: Any) -
                 stack.stop_agent()
                 stack.cleanup_containers()
     finally:
-        subprocess.run([str(BIN / "bosun-local"), "down"], env=stack.env, capture_output=True, timeout=300)
+        subprocess.run([str(BIN / "bosun-local"), "down", "--volumes"], env=stack.env, capture_output=True,
+                       timeout=300)
         shutil.rmtree(home, ignore_errors=True)
 
 
