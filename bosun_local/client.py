@@ -95,7 +95,8 @@ class ServiceClient:
             raise ServiceError(401, f"the MLOps service at {self.url} refused the token",
                                fix="use the token of the service's data dir (set BOSUN_HOME to it)")
         if response.status_code >= 400:
-            raise ServiceError(response.status_code, _detail(response))
+            message, _, fix = _detail(response).partition("; fix: ")
+            raise ServiceError(response.status_code, message, fix or None)
         return response
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -6,11 +6,13 @@ from typing import Any
 import click
 import yaml
 
+from bosun_local.cli.output import STATUS_STYLE as STYLE
 from bosun_local.cli.output import err_console, json_option, print_json, print_table, status_text
 from bosun_local.client import ServiceClient
 from bosun_local.config import load_config
 from bosun_local.errors import BosunError, UsageError
 
+STATE_COLOUR = {"ready": "passing", "errored": "failing", "stopped": "unknown", "unknown": "unknown"}
 wait_option = click.option("--wait", is_flag=True, help="Wait until the agent has run the action; exit 1 if it failed.")
 
 
@@ -96,7 +98,7 @@ def list_cmd(include_deleted: bool, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    print_table([{**r, "state": status_text(r["state"]) if r["state"] in ("ready",) else r["state"],
+    print_table([{**r, "state": f"[{STYLE.get(STATE_COLOUR.get(r['state'], 'warning'), 'white')}]{r['state']}[/]",
                   "health": status_text(r["healthStatus"]), "url": r.get("predictionUrl") or ""} for r in rows],
                 ["id", "name", "state", "desiredState", "health", "modelId", "url"])
 

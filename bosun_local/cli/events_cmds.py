@@ -30,7 +30,9 @@ def events(deployment: str | None, types: tuple[str, ...], statuses: tuple[str, 
             click.echo(client.export_events(fmt, dep_id, types, statuses, since, until, search), nl=False)
             return
         rows = client.list_events(dep_id, types, statuses, since, until, search, limit)
-    print_table([{**r, "status": status_text(r["status"]), "deployment": r.get("deploymentId") or ""}
+        names = {d["id"]: d["name"] for d in client.list_deployments(include_deleted=True)} if rows else {}
+    print_table([{**r, "status": status_text(r["status"]), "time": r["time"][:19].replace("T", " "),
+                  "deployment": names.get(r.get("deploymentId") or "", r.get("deploymentId") or "")}
                  for r in rows], ["time", "status", "type", "deployment", "message"])
 
 

@@ -182,8 +182,8 @@ def test_unknown_package(service: Service) -> None:
     with pytest.raises(ServiceError) as err:
         service.client.get_package("no-such-package")
     assert err.value.status_code == 404
-    assert err.value.message == ("package 'no-such-package' not found; "
-                                 "fix: list packages with `bosun-local packages list`")
+    assert err.value.message == "package 'no-such-package' not found"
+    assert err.value.fix == "list packages with `bosun-local packages list`"
 
 
 def test_name_resolves_to_newest(service: Service, tmp_path: Path, diabetes_frame: pd.DataFrame) -> None:
