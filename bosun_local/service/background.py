@@ -9,7 +9,7 @@ from datetime import timedelta
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.events import record_event
 from bosun_local.service.notifications import Notifier
-from bosun_local.service.timeutil import iso, utcnow
+from bosun_local.service.timeutil import iso, minute_iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +21,16 @@ def retention_days(ctx: ServiceContext) -> float:
 
 
 def purge_once(ctx: ServiceContext, older_than_days: float | None = None) -> int:
-    """Delete events older than the retention; record how many went when any did."""
+    """Delete events and monitoring minutes older than the retention; record what went; return the event count."""
     days = retention_days(ctx) if older_than_days is None else older_than_days
-    before = iso(utcnow() - timedelta(days=days))
+    moment = utcnow() - timedelta(days=days)
+    before = iso(moment)
     removed = ctx.storage.purge_events(before)
-    if removed:
-        record_event(ctx, "events_purged", "info", f"retention purge removed {removed} event(s) older than "
-                     f"{days:g} day(s)", data={"removed": removed, "before": before, "retentionDays": days})
+    minutes = ctx.storage.purge_figures(minute_iso(moment))
+    if removed or minutes:
+        record_event(ctx, "events_purged", "info", f"retention purge removed {removed} event(s) and {minutes} "
+                     f"minute(s) of monitoring figures older than {days:g} day(s)",
+                     data={"removed": removed, "figureMinutes": minutes, "before": before, "retentionDays": days})
     return removed
 
 

@@ -90,6 +90,8 @@ def test_filters_search_and_time_range(service: Service) -> None:
     assert [e["message"] for e in c.list_events(search=tag, until="1d")] == [f"old {tag}"]
     assert [e["message"] for e in c.list_events(search="PORT BUSY")] == [f"start failed {tag} port busy"]
     assert len(c.list_events(search='"code":7')) == 1  # data is searched too
+    c.post_event("note", "info", "unicode data", data={"where": f"Zürich {tag}"})
+    assert [e["message"] for e in c.list_events(search=f"zürich {tag}")] == ["unicode data"]
     assert len(c.list_events(search=tag, limit=1)) == 1
     assert c.list_events(search="100%_no_wildcards") == []
 
@@ -130,7 +132,7 @@ def test_purge_on_request(service: Service) -> None:
     assert removed >= 1
     assert [e["message"] for e in service.client.list_events(search=tag)] == [f"recent {tag}"]
     purged = service.client.list_events(types=["events_purged"])
-    assert "older than 90 day(s)" in purged[0]["message"]
+    assert "minute(s) of monitoring figures older than 90 day(s)" in purged[0]["message"]
     service.client.post_event("t", "info", f"week {tag}", time_=_ago(days=7))
     assert service.client.purge_events(older_than_days=5)["removed"] == 1
 

@@ -148,6 +148,18 @@ def test_invalid_batch_stores_nothing(service: Service, deployment: dict) -> Non
         assert err.value.status_code == 422 and text in err.value.message
 
 
+def test_retention_purges_old_figures(service: Service, deployment: dict) -> None:
+    dep = service.client.create_deployment(deployment["packageId"], unique("aged"))["deployment"]
+    old = {"recordId": unique("r"), "deploymentId": dep["id"], "modelId": dep["modelId"],
+           "minute": "2020-01-01T00:00:00Z", "kind": "stats", "predictions": 5}
+    service.client.ingest([old])
+    service.client.purge_events()
+    purged = service.client.list_events(types=["events_purged"], limit=1)[0]
+    assert purged["data"]["figureMinutes"] >= 1
+    service.client.purge_events()  # nothing old is left: no new purge event
+    assert service.client.list_events(types=["events_purged"], limit=1)[0]["id"] == purged["id"]
+
+
 def test_stats_window_bounds(service: Service, deployment: dict) -> None:
     with pytest.raises(ServiceError) as err:
         service.client.stats(deployment["id"], window=5)

@@ -199,5 +199,9 @@ class Storage(ABC):
         """Store figure records in one transaction; return (stored, duplicates by recordId)."""
 
     @abstractmethod
+    def purge_figures(self, before: str) -> int:
+        """Delete minutes of figures older than a time; return how many."""
+
+    @abstractmethod
     def minute_figures(self, deployment_id: str, since: str) -> Iterator[Row]:
         """Yield per-model-minute figures of a deployment from a minute on, oldest first."""

@@ -27,7 +27,7 @@ def _doc(row: sqlite3.Row | None) -> Row | None:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
 class SQLiteStorage(Storage):
@@ -374,6 +374,9 @@ class SQLiteStorage(Storage):
                            (*key, _dump(doc)))
                 stored += 1
         return stored, duplicates
+
+    def purge_figures(self, before: str) -> int:
+        return self._write("DELETE FROM minute_figures WHERE minute < ?", (before,)).rowcount
 
     def minute_figures(self, deployment_id: str, since: str) -> Iterator[Row]:
         rows = self._exec("SELECT doc FROM minute_figures WHERE deployment_id = ? AND minute >= ? ORDER BY minute",
