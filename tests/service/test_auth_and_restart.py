@@ -129,3 +129,23 @@ def test_default_environment_follows_config_until_edited(tmp_path: Path) -> None
         svc.client.update_environment("docker", pluginConfig={**env["pluginConfig"], "dockerNetwork": "mine"})
     with start(home, env={"BOSUN_DOCKER_NETWORK": "third-net"}) as svc:
         assert svc.client.get_environment("docker")["pluginConfig"]["dockerNetwork"] == "mine"  # the user's edit wins
+
+
+def test_newer_schema_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bosun_local.errors import BosunError
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with sqlite3.connect(home / "bosun.db") as conn:
+        conn.execute("PRAGMA user_version=99")
+    port = free_port()
+    proc = start_service(home, port)
+    try:
+        with pytest.raises(BosunError) as err:
+            wait_healthy(proc, f"http://127.0.0.1:{port}", home)
+        assert "exited with code 1" in err.value.message
+        assert "has schema version 99, newer than this bosun-local knows" in err.value.message
+    finally:
+        stop_service(proc)

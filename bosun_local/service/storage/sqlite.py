@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bosun_local.errors import BosunError
 from bosun_local.service.figures import empty_minute, merge_record
 from bosun_local.service.storage.base import EventFilter, Row, Storage, StorageConflict
 from bosun_local.service.storage.migrations import MIGRATIONS, SCHEMA_VERSION
@@ -92,8 +93,8 @@ class SQLiteStorage(Storage):
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise RuntimeError(f"database {self.path} has schema version {version}, newer than this "
-                               f"bosun-local ({SCHEMA_VERSION}); upgrade bosun-local")
+            raise BosunError(f"database {self.path} has schema version {version}, newer than this bosun-local "
+                             f"knows ({SCHEMA_VERSION})", fix="upgrade bosun-local, or point BOSUN_HOME elsewhere")
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
                 for statement in MIGRATIONS[number].split(";"):
