@@ -143,6 +143,16 @@ def test_docker_kill_is_healed_with_an_event(stack: AgentEnv, tmp_path: Path) ->
                                                                      types=["deployment_heal_succeeded"]), 30)
         assert "relaunched" in events[0]["message"]
         assert client.list_events(deployment=dep["id"], types=["deployment_heal_started"])
+
+    # An unhealthy (not exited) PPS is relaunched too: Docker itself never restarts it.
+    (sick,) = stack.containers(dep["id"])
+    subprocess.run(["docker", "exec", sick.name, "python", "-c", "open('/tmp/drain', 'w').close()"], check=True,
+                   capture_output=True)
+    until("the unhealthy PPS to be replaced by a healthy one",
+          lambda: [c for c in stack.containers(dep["id"]) if c.healthy and c.id != sick.id], 120)
+    with stack.client() as client:
+        started = client.list_events(deployment=dep["id"], types=["deployment_heal_started"])
+        assert any("unhealthy" in e["message"] for e in started), [e["message"] for e in started]
     stack.cli("deployments", "stop", dep["id"], "--wait")
 
 
