@@ -108,9 +108,24 @@ class Watcher:
             per_dep = (status.data or {}).get("deploymentsStatus") or {}
             self._report_orphans(env, list((status.data or {}).get("orphans") or []))
             for dep in snap.of(env):
+                if dep.get("external"):
+                    continue
                 observed = per_dep.get(dep["id"])
-                if isinstance(observed, dict) and not dep.get("external"):
+                if not isinstance(observed, dict) and dep["desiredState"] == "running":
+                    observed = self._deployment_status(env, dep, dep["id"] in snap.open_actions)
+                if isinstance(observed, dict):
                     self._observe(env, dep, observed, dep["id"] in snap.open_actions)
+
+    def _deployment_status(self, env: Json, dep: Json, has_open_action: bool) -> Json | None:
+        """Ask the plugin about one deployment when its pe_status did not say (plugins need not)."""
+        if has_open_action or self.lanes.busy(dep["id"]):
+            return None
+        try:
+            config = self.client_config(dep["id"], "deployment_status")
+        except BosunError as exc:
+            log.warning("cannot check deployment %s: %s", dep["id"], exc.message)
+            return None
+        return self.host.run(env, "deployment_status", config).to_dict()
 
     def _report_environment(self, env: Json, status: ActionStatusInfo) -> None:
         seen = (status.status, status.msg or "")

@@ -23,19 +23,22 @@ def agent() -> None:
               help="Lease of a claimed action (renewed while it runs; a dead agent's actions are re-run after it).")
 @click.option("--status-interval-sec", default=2.0, show_default=True, type=click.FloatRange(0.5, 3600),
               help="Seconds between health checks (pe_status) of every environment.")
+@click.option("--command-status-interval-sec", default=15.0, show_default=True, type=click.FloatRange(0.5, 3600),
+              help="Seconds between health checks of environments whose plugin is an external command.")
 @click.option("--poll-sec", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
               help="Seconds between claim attempts while the queue is empty.")
 @click.option("--no-heal", is_flag=True, help="Report broken deployments but do not relaunch them.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def run(concurrency: int, lease_sec: float, status_interval_sec: float, poll_sec: float, no_heal: bool,
-        log_level: str) -> None:
+def run(concurrency: int, lease_sec: float, status_interval_sec: float, command_status_interval_sec: float,
+        poll_sec: float, no_heal: bool, log_level: str) -> None:
     """Run the management agent in the foreground until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = AgentSettings(concurrency=concurrency, lease_sec=lease_sec, status_interval_sec=status_interval_sec,
-                             poll_sec=poll_sec, heal=not no_heal)
+                             command_status_interval_sec=command_status_interval_sec, poll_sec=poll_sec,
+                             heal=not no_heal)
     management_agent = ManagementAgent(settings)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -53,9 +53,5 @@ class NotesPlugin(BosunPluginBase):
         return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.STOPPED, msg="no note")
 
     def pe_status(self) -> ActionStatusInfo:
-        ids = self.pe_info.deployment_ids if self.pe_info else []
-        statuses = {}
-        for i in ids:
-            ok = self._note(i).exists()
-            statuses[i] = {"status": "passing" if ok else "failing", "state": "ready" if ok else "stopped"}
-        return ActionStatusInfo(ActionStatus.OK, data={"deploymentsStatus": statuses})
+        # Like many simple plugins: no per-deployment statuses here, so the agent asks deployment_status.
+        return ActionStatusInfo(ActionStatus.OK, msg=f"{self._dir()} exists: {self._dir().is_dir()}")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 
+from bosun_local.config import load_defaults
 from tests.agent.harness import AgentEnv, agent_env, predict, until
 from tests.agent.packages import ROW, broken_package, diabetes_package
 from tests.conftest import free_port
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="module")
 def stack(stack_images: None) -> Iterator[AgentEnv]:
-    with agent_env("bage2e", agent_args=["--lease-sec", "6", "--status-interval-sec", "1"]) as env:
+    with agent_env("bage2e", agent_args=["--lease-sec", "6", "--status-interval-sec", "1",
+                                         "--command-status-interval-sec", "2"]) as env:
         yield env
 
 
@@ -195,6 +197,12 @@ def test_custom_plugin_file_runs_as_an_external_command(stack: AgentEnv, tmp_pat
     assert note["pid"] != stack.agent.pid  # written by the runner process, not inside the agent
     result = action_result(stack, dep["id"], "deployment_start")["result"]
     assert result["msg"] == "note written"
+    # The plugin's pe_status names no deployments: the agent asks deployment_status, and heals through the command.
+    (notes / f"{dep['id']}.yaml").unlink()
+    until("the note to be written again", (notes / f"{dep['id']}.yaml").exists, 90)
+    with stack.client() as client:
+        assert until("the heal event", lambda: client.list_events(deployment=dep["id"],
+                                                                  types=["deployment_heal_succeeded"]), 30)
     stack.cli("deployments", "stop", dep["id"], "--wait")
     assert not (notes / f"{dep['id']}.yaml").exists()
 
@@ -213,7 +221,7 @@ def test_pe_status_reports_orphans_without_touching_them(stack: AgentEnv, tmp_pa
     orphan = f"{stack.name}_orphan"
     subprocess.run(["docker", "run", "-d", "--name", orphan, "--label", f"io.bosun-local.deployment={'f' * 24}",
                     "--label", f"io.bosun-local.network={stack.name}", "--entrypoint", "sleep",
-                    "bosun-local/runtime:0.1.0", "300"], check=True, capture_output=True)
+                    load_defaults()["agentImage"], "300"], check=True, capture_output=True)
     try:
         status = run_docker_plugin(stack, tmp_path, "pe_status", {})
         assert status["status"] == "warning", status
