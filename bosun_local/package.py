@@ -134,15 +134,18 @@ def load_spec(directory: Path | str) -> PackageSpec:
     if model_file is None:
         model_file = next((m for m in MODEL_FILES if (directory / m).is_file()), None)
         if model_file is None:
-            raise _fail(directory, "has no model file", f"expected one of {', '.join(MODEL_FILES)} or modelFile in {SPEC_FILE}")
+            raise _fail(directory, "has no model file",
+                        f"expected one of {', '.join(MODEL_FILES)} or modelFile in {SPEC_FILE}")
     elif not isinstance(model_file, str) or not (directory / model_file).is_file():
-        raise _fail(directory, f"modelFile {model_file!r} named in {SPEC_FILE} does not exist", "add the file or fix modelFile")
+        raise _fail(directory, f"modelFile {model_file!r} named in {SPEC_FILE} does not exist",
+                    "add the file or fix modelFile")
 
     training = raw.get("trainingData")
     if training is None and (directory / "training.csv").is_file():
         training = "training.csv"
     elif training is not None and not (directory / str(training)).is_file():
-        raise _fail(directory, f"trainingData {training!r} named in {SPEC_FILE} does not exist", "add the CSV or drop the key")
+        raise _fail(directory, f"trainingData {training!r} named in {SPEC_FILE} does not exist",
+                    "add the CSV or drop the key")
 
     known = {"name", "targetName", "targetType", "classNames", "features", "modelFile", "trainingData"}
     return PackageSpec(
