@@ -1,6 +1,7 @@
 """Drift baselines from training data: numeric quantile bins and top categories, with their proportions."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -8,7 +9,10 @@ from bosun_local.package import PackageSpec
 from bosun_local.service.api_errors import invalid
 
 NUMERIC_BINS = 10
+MAX_SCORED_ROWS = 20000  # enough rows for stable quantiles; keeps registration quick
 TOP_CATEGORIES = 20
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,8 +69,8 @@ def compute_baseline(spec: PackageSpec, csv_path: Path, label: str) -> dict[str,
             features[feature.name] = numeric_bins(numbers)
         elif not column.empty:
             features[feature.name] = categorical_bins(column)
-    prediction = None
-    if spec.target_name in frame.columns:
+    prediction = model_prediction_bins(spec, frame)
+    if prediction is None and spec.target_name in frame.columns:
         target = frame[spec.target_name].dropna()
         if spec.target_type == "regression":
             numbers = pd.to_numeric(target, errors="coerce").dropna()
@@ -74,3 +78,40 @@ def compute_baseline(spec: PackageSpec, csv_path: Path, label: str) -> dict[str,
         elif not target.empty:
             prediction = categorical_bins(target, list(spec.class_names))
     return {"features": features, "prediction": prediction, "rows": int(len(frame))}
+
+
+def model_prediction_bins(spec: PackageSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    """Score the training rows with the package's own model: the baseline of what the model predicts.
+
+    Predictions are what deployments report, and a model's predictions are narrower than the target it was
+    trained on: binning the target instead flags a healthy regression model as drifting. None when the model
+    cannot score here (the caller falls back to the target column).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from bosun_local.pps.inputs import Frame
+    from bosun_local.pps.model import load_package
+
+    try:
+        model = load_package(spec.directory)
+        sample = frame.head(MAX_SCORED_ROWS)
+        names = model.schema.names
+        if model.schema.numeric:
+            values = sample[names].apply(pd.to_numeric, errors="coerce").dropna().to_numpy(dtype=np.float64)
+            rows = Frame(names, values, True)
+        else:
+            rows = Frame(names, sample[names].astype(object).where(sample[names].notna(), None).to_numpy(), False)
+        if rows.rows == 0:
+            return None
+        scored = model.score(rows)
+    except Exception as exc:  # noqa: BLE001 - any failure of user code means: use the target instead
+        log.warning("package %s: scoring the training data for the prediction baseline failed (%s: %s); "
+                    "using the target column", spec.directory, type(exc).__name__, exc)
+        return None
+    predictions = pd.Series(scored.predictions)
+    if spec.target_type == "regression":
+        bins = numeric_bins(predictions.astype(float))
+    else:
+        bins = categorical_bins(predictions.astype(str), list(spec.class_names))
+    return {**bins, "source": "model"}

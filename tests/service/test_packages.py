@@ -201,3 +201,28 @@ def test_client_refuses_symlink_in_directory(tmp_path: Path, package_dir: Path) 
 
     with pytest.raises(BosunError, match="link is a symlink"):
         tar_directory(package_dir)
+
+
+def test_prediction_baseline_is_what_the_model_predicts(service: Service, package_dir: Path,
+                                                        diabetes_frame: pd.DataFrame) -> None:
+    package = service.client.register_package(package_dir, name=unique("diabetes"))
+    prediction = service.client.package_baseline(package["id"])["prediction"]
+    assert prediction["source"] == "model"
+    model = pd.read_pickle(package_dir / "model.pkl")
+    features = [c for c in diabetes_frame.columns if c != "y"]
+    predicted = model.predict(diabetes_frame[features].to_numpy())
+    expected = np.unique(np.quantile(predicted, np.linspace(0, 1, 11)[1:-1]))
+    assert prediction["edges"] == pytest.approx(expected.tolist())
+    # The target is wider than the model's predictions: binning it would flag a healthy model as drifting.
+    target_edges = np.unique(np.quantile(diabetes_frame["y"], np.linspace(0, 1, 11)[1:-1]))
+    assert prediction["edges"] != pytest.approx(target_edges.tolist())
+
+
+def test_prediction_baseline_falls_back_to_target_when_the_model_cannot_score(
+        service: Service, package_dir: Path, diabetes_frame: pd.DataFrame) -> None:
+    (package_dir / "model.pkl").write_bytes(b"not a pickle")
+    package = service.client.register_package(package_dir, name=unique("broken"))
+    prediction = service.client.package_baseline(package["id"])["prediction"]
+    assert "source" not in prediction
+    expected = np.unique(np.quantile(diabetes_frame["y"], np.linspace(0, 1, 11)[1:-1]))
+    assert prediction["edges"] == pytest.approx(expected.tolist())
