@@ -162,6 +162,21 @@ class DockerPlugin(BosunPluginBase):
                 time.sleep(0.1)
         return f"traefik still routes {url} to other models after {self.s['routeTimeoutSec']} s"
 
+    def wait_unrouted(self, deployment_id: str) -> None:
+        """Wait (bounded by routeTimeoutSec) until traefik no longer routes the deployment to any container."""
+        url = f"{self.traefik_url}/deployments/{deployment_id}/info"
+        deadline = time.monotonic() + float(self.s["routeTimeoutSec"])
+        with httpx.Client(timeout=3.0) as http:
+            while time.monotonic() < deadline:
+                try:
+                    if http.get(url).status_code != 200:
+                        return
+                except httpx.HTTPError:
+                    return  # traefik itself is gone: nothing routes there
+                time.sleep(0.2)
+        self._logger.warning("deployment %s: traefik still routes to it after %s s; removing it anyway",
+                             deployment_id, self.s["routeTimeoutSec"])
+
     def _failure_detail(self, stack: DeploymentStack, model: ModelService, exc: BosunError) -> str:
         container = f"{stack.prefix}{stack.deployment_id}_{model.model_id}"
         logs = adapter.container_logs(container, tail=15).strip()
@@ -272,6 +287,11 @@ class DockerPlugin(BosunPluginBase):
         stack = self.stack(deployment_id)
         if self.dry_run:
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would remove {stack.name}")
+        running = [m for c in stack.containers() if c.status == "running" and (m := running_model(c, {}))]
+        if running:
+            # Out of traefik's rotation first: requests sent to a removed container's address hang, a 404 does not.
+            stack.drain(running, timeout=15.0)
+            self.wait_unrouted(deployment_id)
         removed = stack.down()
         msg = (f"removed stack {stack.name} ({', '.join(removed)})" if removed
                else f"deployment {deployment_id} had no containers; nothing to remove")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bosun_local.engine import adapter
-from bosun_local.errors import BosunError
+from bosun_local.errors import BosunError, EngineError
 from bosun_local.stack.render import render, write_if_changed
 
 TEMPLATE = "deployment/compose.yaml.j2"
@@ -151,7 +151,10 @@ class DeploymentStack:
         names = {self.container_name(m) for m in models}
         for c in self.containers():
             if c.name in names and c.status == "running":
-                adapter.exec_in_container(c.name, ["python", "-c", "open('/tmp/drain', 'w').close()"])
+                try:
+                    adapter.exec_in_container(c.name, ["python", "-c", "open('/tmp/drain', 'w').close()"])
+                except EngineError:
+                    pass  # it stopped meanwhile: nothing left to drain
         deadline = time.monotonic() + timeout
         while True:
             healthy = [c.name for c in self.containers() if c.name in names and c.healthy]
