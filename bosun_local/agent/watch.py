@@ -160,22 +160,23 @@ class Watcher:
             return
         seen = (health, state)
         if self._dep_seen.get(dep["id"]) != seen:
-            self._dep_seen[dep["id"]] = seen
             new_state = None
             if dep["state"] in SETTLED and state in (DeploymentState.READY, DeploymentState.ERROR):
                 new_state = state
             elif dep["state"] == DeploymentState.READY and state == DeploymentState.STOPPED:
                 new_state = DeploymentState.ERROR
-            self.reporter.deployment_status(dep["id"], state=new_state, health=health, message=observed.get("msg"))
-        if (self.settings.heal and state in BROKEN and dep["state"] in SETTLED
-                and time.monotonic() >= self._heal_after.get(dep["id"], 0.0)):
+            if self.reporter.deployment_status(dep["id"], state=new_state, health=health,
+                                               message=observed.get("msg")):
+                self._dep_seen[dep["id"]] = seen  # unreported changes are tried again next tick
+        if self.settings.heal and state in BROKEN and dep["state"] in SETTLED:
             self._schedule(env, dep, "deployment_relaunch", "heal",
                            f"deployment {dep['name']}: {observed.get('msg') or state}")
 
     # -- jobs ------------------------------------------------------------------------------------
 
     def _schedule(self, env: Json, dep: Json, action: str, why: str, reason: str) -> None:
-        if self.lanes.busy(dep["id"]):
+        """Queue a repair in the deployment's lane unless one runs or the last one failed too recently."""
+        if self.lanes.busy(dep["id"]) or time.monotonic() < self._heal_after.get(dep["id"], 0.0):
             return
         with self._lock:
             # Until the job ends, a later tick must not queue the same repair again.
