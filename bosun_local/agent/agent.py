@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from bosun_local.agent.actions import ActionWorker
+from bosun_local.agent.environment_watch import EnvironmentWatch
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import Reporter
@@ -94,6 +95,8 @@ class ManagementAgent:
         self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
         self._every("watcher", lambda: self.settings.status_interval_sec, self.watcher.tick)
         self._every("heartbeat", lambda: self.settings.heartbeat_sec, self.heartbeat)
+        environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter)
+        self._every("environment", lambda: self.settings.status_interval_sec * 2, environment.tick)
         self._claim_loop()
         log.info("management agent stopping: waiting up to %.0f s for %d running jobs", STOP_GRACE_SEC,
                  len(self.lanes.active()))

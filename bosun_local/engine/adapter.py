@@ -150,6 +150,13 @@ class ComposeProject:
         with docker_errors(f"removing services {', '.join(services)} of Compose project {self.name}"):
             self._client.compose.rm(services=services, stop=True, volumes=False)
 
+    def scale(self, service: str, replicas: int, timeout: int | None = None) -> None:
+        """Run `replicas` containers of one service, leaving the running ones as they are."""
+        with docker_errors(f"scaling {service} of Compose project {self.name} to {replicas}"):
+            self._client.compose.up(services=[service], scales={service: replicas}, detach=True, recreate=False,
+                                    quiet=True, pull="never", dependencies=False, wait=False,
+                                    wait_timeout=timeout)
+
     def ps(self) -> list[ServiceState]:
         """Return the state of each of the project's containers, stopped ones included."""
         with docker_errors(f"listing Compose project {self.name}"):

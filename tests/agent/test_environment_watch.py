@@ -1,0 +1,86 @@
+"""The full environment stack: the in-stack agent reports traefik and RabbitMQ; the backlog scales monitoring agents."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pika
+import pytest
+
+from bosun_local.agent.environment_watch import MONITORING_SERVICE, EnvironmentWatch
+from bosun_local.agent.reporting import Reporter
+from bosun_local.client import ServiceClient
+from bosun_local.config import Config, load_config
+from bosun_local.monitoring.scaler import ScalerPolicy
+from bosun_local.stack.environment import EnvironmentStack
+from tests.agent.harness import until, world_readable_home
+from tests.conftest import write_test_config
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def full_stack(stack_images: None) -> Iterator[Config]:
+    home = world_readable_home("envwatch-")
+    write_test_config(home, f"blenv{uuid.uuid4().hex[:6]}")
+    env = {"BOSUN_HOME": str(home)}
+    run = [sys.executable, "-m", "bosun_local"]
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BOSUN_HOME", str(home))
+    try:
+        up = subprocess.run([*run, "up"], env={**os.environ, **env}, capture_output=True, text=True,
+                            timeout=600)
+        assert up.returncode == 0, up.stderr
+        yield load_config()
+    finally:
+        subprocess.run([*run, "down", "--volumes"], env={**os.environ, **env}, capture_output=True,
+                       timeout=300)
+        mp.undo()
+
+
+def monitoring_replicas(stack: EnvironmentStack) -> int:
+    return sum(1 for s in stack.project().ps() if s.service == MONITORING_SERVICE and s.status == "running")
+
+
+def test_in_stack_agent_reports_traefik_and_rabbitmq(full_stack: Config) -> None:
+    with ServiceClient(config=full_stack) as client:
+        health = until("traefik and rabbitmq reported by the in-stack management agent",
+                       lambda: (h := client.environment_health()).get("traefik") and h.get("rabbitmq") and h, 60)
+    assert health["traefik"]["status"] == "passing"
+    assert health["rabbitmq"]["status"] == "passing"  # the stack's monitoring agent consumes the queue
+    assert health["rabbitmq"]["consumers"] >= 1  # the component's data is flattened into its entry
+    assert health["rabbitmq"]["queueDepth"] >= 0
+
+
+def test_backlog_scales_monitoring_agents_up_and_back_down(full_stack: Config, tmp_path: Path) -> None:
+    # A queue nobody consumes, so the backlog stays put while the scaler reads it.
+    queue = f"scaletest-{uuid.uuid4().hex[:6]}"
+    config = Config(full_stack.data_dir, {**full_stack.values, "rabbitmqQueueName": queue})
+    stack = EnvironmentStack(config)
+    url = stack.rabbitmq_url(host_side=True)
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = conn.channel()
+        channel.queue_declare(queue, durable=True)
+        for i in range(1201):
+            channel.basic_publish("", queue, f"{i}".encode())
+        with ServiceClient(config=config) as client:
+            watch = EnvironmentWatch(config, client, Reporter(client, "test-agent"))
+            watch.scaler.policy = ScalerPolicy(per_agent=500, target_concurrency=4, cooldown_sec=0)
+            assert monitoring_replicas(stack) == 1
+            watch.tick()
+            assert watch.scaler.current == 3  # ceil(1201 / 500)
+            until("3 monitoring agents running", lambda: monitoring_replicas(stack) == 3, 120, every=1)
+            events = client.list_events(types=["monitoring_agents_scaled"])
+            assert any("1 -> 3" in e["message"] for e in events)
+            channel.queue_purge(queue)
+            watch.tick()
+            until("back to 1 monitoring agent", lambda: monitoring_replicas(stack) == 1, 120, every=1)
+    finally:
+        if conn.is_open:
+            conn.channel().queue_delete(queue)
+            conn.close()
