@@ -304,3 +304,9 @@ def exec_in_container(name: str, command: list[str]) -> str:
     """Run a command inside a running container and return its output."""
     with docker_errors(f"running {' '.join(command)} in container {name}"):
         return str(_docker.container.execute(name, command))
+
+
+def exec_script(name: str, what: str, script: str, env: dict[str, str]) -> str:
+    """Run a shell script in a running container, secrets passed as environment (kept out of messages)."""
+    with docker_errors(f"{what} (in container {name})"):
+        return str(_docker.container.execute(name, ["sh", "-c", script], envs=env))

@@ -291,6 +291,7 @@ class DriftOut(Open):
     status: str
     prediction: float | None
     features: dict[str, float | None]
+    rows: int = 0
 
 
 class SeriesPoint(Open):
@@ -324,6 +325,7 @@ class Thresholds(Open):
     latencyP95FailMs: float
     driftWarn: float
     driftFail: float
+    driftMinRows: float = 100.0
 
 
 class SettingsOut(Open):

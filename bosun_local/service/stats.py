@@ -13,7 +13,9 @@ from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import minute_iso, utcnow
 
 DEFAULT_THRESHOLDS = {"errorRateWarn": 0.05, "errorRateFail": 0.20, "latencyP95WarnMs": 500.0,
-                      "latencyP95FailMs": 2000.0, "driftWarn": 0.10, "driftFail": 0.25}
+                      "latencyP95FailMs": 2000.0, "driftWarn": 0.10, "driftFail": 0.25,
+                      # PSI of a handful of rows says nothing: below this many rows drift stays unknown.
+                      "driftMinRows": 100.0}
 PSI_FLOOR = 1e-4  # empty bins would make PSI infinite; DataRobot-style smoothing
 
 
@@ -124,5 +126,7 @@ def _drift(ctx: ServiceContext, dep: Row | None, minutes: list[Row], limits: dic
     features = {name: psi(bins["proportions"], feature_counts.get(name, []))
                 for name, bins in baseline["features"].items()}
     values = [v for v in [prediction_psi, *features.values()] if v is not None]
-    status = grade(max(values), limits["driftWarn"], limits["driftFail"]) if values else "unknown"
-    return {"status": status, "prediction": prediction_psi, "features": features}
+    rows = int(sum(m.get("rows") or 0 for m in current))
+    enough = rows >= limits["driftMinRows"]
+    status = grade(max(values), limits["driftWarn"], limits["driftFail"]) if values and enough else "unknown"
+    return {"status": status, "prediction": prediction_psi, "features": features, "rows": rows}

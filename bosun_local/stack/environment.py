@@ -22,6 +22,13 @@ IMAGE_UID = 10001  # the runtime image's non-root user (agent_image/Dockerfile)
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 ALIVE_FILE_IN_CONTAINER = "/tmp/bosun-alive"  # matches BOSUN_ALIVE_FILE in templates/environment
 ALIVE_MAX_AGE_SEC = 60
+RABBITMQ_USER_SCRIPT = (
+    'rabbitmqctl -q authenticate_user "$MQ_USER" "$MQ_PASS" >/dev/null 2>&1 && exit 0; '
+    'rabbitmqctl -q add_user "$MQ_USER" "$MQ_PASS" 2>/dev/null '
+    '|| rabbitmqctl -q change_password "$MQ_USER" "$MQ_PASS"; '
+    'rabbitmqctl -q set_permissions -p / "$MQ_USER" ".*" ".*" ".*" '
+    '&& rabbitmqctl -q set_user_tags "$MQ_USER" administrator'
+)
 
 
 def stack_definition(name: str) -> dict[str, Any]:
@@ -109,7 +116,25 @@ class EnvironmentStack:
         self.render()
         prepare_data_dir(self.config.data_dir)
         self.project().up(wait=False, services=None if chosen == list(self.services) else chosen)
-        return self.wait_healthy(progress, chosen) if wait else self.status()
+        if not wait:
+            return self.status()
+        statuses = self.wait_healthy(progress, chosen)
+        if "rabbitmq" in chosen:
+            self.sync_rabbitmq_credentials(statuses)
+        return statuses
+
+    def sync_rabbitmq_credentials(self, statuses: list[ServiceStatus]) -> None:
+        """Make the broker accept this data dir's credentials, even on a volume an older data dir initialised.
+
+        RabbitMQ creates its default user only on an empty volume, so a new data dir (new secrets) with the
+        old volume would be refused; setting the user here keeps `up` correct in every order of events.
+        """
+        container = next((s.container for s in statuses if s.service == "rabbitmq" and s.container), None)
+        if container is None:
+            return
+        secrets = self.config.secrets()
+        adapter.exec_script(container, "setting the RabbitMQ user of this data dir", RABBITMQ_USER_SCRIPT,
+                            {"MQ_USER": secrets["rabbitmqUser"], "MQ_PASS": secrets["rabbitmqPassword"]})
 
     def wait_healthy(self, progress: Progress | None = None, services: list[str] | None = None) -> list[ServiceStatus]:
         """Poll until the services are running and healthy; fail fast on an exited container."""

@@ -203,3 +203,16 @@ def test_environment_components(service: Service) -> None:
     with pytest.raises(ServiceError) as err:
         service.client.report_component("Bad Name!", "passing")
     assert err.value.status_code == 422
+
+
+def test_drift_unknown_below_the_minimum_rows(service: Service, deployment: dict) -> None:
+    c = service.client
+    baseline = c.baseline(deployment["id"])
+    skewed = [1] * (len(baseline["features"]["age"]["proportions"]) - 1) + [9]
+    fresh = c.create_deployment(deployment["packageId"], unique("few"), external=True)["deployment"]
+    c.ingest([{"recordId": unique("p"), "deploymentId": fresh["id"], "modelId": fresh["modelId"],
+               "minute": _minute(), "kind": "predictions", "rows": 18, "featureCounts": {"age": skewed}}])
+    drift = c.stats(fresh["id"])["drift"]
+    assert drift["features"]["age"] > 0.25  # far off the baseline, but from 18 rows only
+    assert drift["rows"] == 18
+    assert drift["status"] == "unknown"
