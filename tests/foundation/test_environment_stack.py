@@ -73,3 +73,21 @@ def test_up_refuses_when_an_image_is_missing(docker_engine: None, bosun_home: Pa
         EnvironmentStack(load_config()).up(wait=False)
     assert "bosun-local/nope:0" in err.value.message
     assert "images build" in (err.value.fix or "")
+
+
+def test_new_credentials_work_on_an_older_rabbitmq_volume(stack_images: None, bosun_home: Path) -> None:
+    import pika
+
+    write_test_config(bosun_home, f"bltest{uuid.uuid4().hex[:6]}")
+    try:
+        assert bosun("up", "--services", "rabbitmq").returncode == 0
+        assert bosun("down").returncode == 0  # the volume, and the user in it, stay
+        (bosun_home / "secrets.yml").unlink()  # as if the data dir were new: new generated password
+        result = bosun("up", "--services", "rabbitmq")
+        assert result.returncode == 0, result.stderr
+        url = EnvironmentStack(load_config()).rabbitmq_url(host_side=True)
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        assert connection.is_open
+        connection.close()
+    finally:
+        bosun("down", "--volumes")
