@@ -100,7 +100,7 @@ def test_template_renders_one_service_per_model_with_identical_routes(tmp_path: 
     assert b["mem_limit"] == "256m" and b["cpus"] == 0.5 and a["mem_limit"] == "512m" and "cpus" not in a
     assert b["environment"]["PREDICTION_API_WORKERS"] == "2"
     assert b["environment"]["MLOPS_MODEL_ID"] == NEW and b["environment"]["MLOPS_DEPLOYMENT_ID"] == DEP
-    assert "urllib" in " ".join(b["healthcheck"]["test"])
+    assert "/dev/tcp/127.0.0.1/8080" in " ".join(b["healthcheck"]["test"])
     assert b["labels"]["io.bosun-local.deployment"] == DEP and b["labels"]["io.bosun-local.model"] == NEW
     route = {k: v for k, v in b["labels"].items() if k.startswith("traefik.")}
     assert route == {k: v for k, v in a["labels"].items() if k.startswith("traefik.")}
