@@ -40,7 +40,9 @@ def up(wait: bool, services: str, as_json: bool) -> None:
 @click.option("--volumes", is_flag=True, help="Also remove the stack's volumes (RabbitMQ data).")
 def down(volumes: bool) -> None:
     """Stop the environment stack; nothing is left behind but volumes (unless --volumes)."""
-    EnvironmentStack(load_config()).down(volumes=volumes)
+    removed = EnvironmentStack(load_config()).down(volumes=volumes)
+    if removed:
+        console.print(f"stopped {len(removed)} deployment container(s); the agent starts them again at the next up")
     console.print("environment stack removed" + (" with its volumes" if volumes else ""))
 
 

@@ -176,10 +176,19 @@ class EnvironmentStack:
                 result.append(ServiceStatus(name, image, s.status, s.health or "none", s.container))
         return result
 
-    def down(self, volumes: bool = False) -> None:
-        """Remove the stack's containers and networks; volumes only when asked."""
+    def down(self, volumes: bool = False) -> list[str]:
+        """Remove the stack's containers and networks, and the deployments' containers on its network.
+
+        Deployments stay registered with their rendered stacks; the agent starts them again at the next `up`
+        (reconcile). Their containers must go first: the network cannot be removed while they are attached.
+        Returns the names of the deployment containers removed.
+        """
         self.render()
+        deployments = [c.name for c in adapter.containers_with_labels(
+            {"io.bosun-local.deployment": None, "io.bosun-local.network": self.config["dockerNetwork"]})]
+        adapter.remove_containers(deployments, timeout=10)
         self.project().down(volumes=volumes, timeout=10)
+        return deployments
 
     def urls(self) -> dict[str, str]:
         """Return the URLs a user reaches the stack on."""

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pika
 import pytest
 
@@ -15,12 +16,15 @@ from bosun_local.agent.environment_watch import MONITORING_SERVICE, EnvironmentW
 from bosun_local.agent.reporting import Reporter
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config, load_config
+from bosun_local.engine import adapter
 from bosun_local.monitoring.scaler import ScalerPolicy
 from bosun_local.stack.environment import EnvironmentStack
-from tests.agent.harness import until, world_readable_home
+from tests.agent.harness import predict, until, world_readable_home
+from tests.agent.packages import diabetes_package
 from tests.conftest import write_test_config
 
 pytestmark = pytest.mark.docker
+ROW = {"age": 30, "sex": 1, "bmi": 23, "bp": 100, "s1": 157, "s2": 70, "s3": 40, "s4": 4, "s5": 3, "s6": 88}
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +88,31 @@ def test_backlog_scales_monitoring_agents_up_and_back_down(full_stack: Config, t
         if conn.is_open:
             conn.channel().queue_delete(queue)
             conn.close()
+
+
+def test_down_stops_deployments_and_up_brings_them_back(full_stack: Config, tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "bosun_local"]
+    env = {**os.environ, "BOSUN_HOME": str(full_stack.data_dir)}
+    with ServiceClient(config=full_stack) as client:
+        package = client.register_package(diabetes_package(tmp_path / "pkg"), name="diabetes-updown")
+        created = client.create_deployment(package["id"], "updown")["deployment"]
+        dep = until("the in-stack agent to deploy", lambda: (d := client.get_deployment(created["id"]))["state"]
+                    == "ready" and d, 180, every=1)
+    url = f"{full_stack['outfacingPredictionURLPrefix']}/deployments/{dep['id']}/predictions"
+    assert predict(url, ROW).status_code == 200
+    down = subprocess.run([*run, "down"], env=env, capture_output=True, text=True, timeout=300)
+    assert down.returncode == 0, down.stderr
+    assert "stopped 1 deployment container(s)" in down.stdout
+    assert adapter.containers_with_labels({"io.bosun-local.deployment": dep["id"]}) == []
+    assert not adapter.network_exists(full_stack["dockerNetwork"])
+    up = subprocess.run([*run, "up"], env=env, capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stderr
+    until("the deployment to answer again after up (agent reconcile)",
+          lambda: _status(url) == 200, 180, every=1)
+
+
+def _status(url: str) -> int:
+    try:
+        return predict(url, ROW, timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
