@@ -62,6 +62,7 @@ class ManagementAgent:
         client = self.client_factory()
         waited = 0.0
         while not self.stopping.is_set():
+            mark_alive()  # waiting for the service is living, not hanging
             try:
                 client.health()
                 client.list_environments()  # also proves the token is accepted

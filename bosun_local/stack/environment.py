@@ -130,7 +130,7 @@ class EnvironmentStack:
         old volume would be refused; setting the user here keeps `up` correct in every order of events.
         """
         container = next((s.container for s in statuses if s.service == "rabbitmq" and s.container), None)
-        if container is None:
+        if container is None or self._rabbitmq_accepts_us():
             return
         secrets = self.config.secrets()
         adapter.exec_script(container, "setting the RabbitMQ user of this data dir", RABBITMQ_USER_SCRIPT,
@@ -205,6 +205,10 @@ class EnvironmentStack:
             urls["rabbitmqManagement"] = f"http://{mgmt[0]}:{mgmt[1]}/"
         return urls
 
+    def _rabbitmq_accepts_us(self) -> bool:
+        """Return True if the published broker port takes this data dir's credentials."""
+        return bool(self.config["rabbitmqPortMapping"]) and _amqp_login_ok(self.rabbitmq_url(host_side=True))
+
     def rabbitmq_url(self, host_side: bool = True) -> str:
         """Return the AMQP URL with credentials: rabbitmqUrl when set, else as seen from the host or the network."""
         if self.config["rabbitmqUrl"]:
@@ -215,6 +219,16 @@ class EnvironmentStack:
             amqp = host_port(self.config["rabbitmqPortMapping"][:1]) or ("127.0.0.1", 5672)
             return f"amqp://{creds}@{amqp[0]}:{amqp[1]}/%2F"
         return f"amqp://{creds}@rabbitmq:5672/%2F"
+
+
+def _amqp_login_ok(url: str) -> bool:
+    import pika  # a connection from the host takes ~50 ms; rabbitmqctl in the container takes seconds
+
+    try:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+        return True
+    except (pika.exceptions.AMQPError, OSError):
+        return False
 
 
 def run_as_user(data_dir: Path) -> str:

@@ -52,8 +52,10 @@ def monitoring_replicas(stack: EnvironmentStack) -> int:
 
 def test_in_stack_agent_reports_traefik_and_rabbitmq(full_stack: Config) -> None:
     with ServiceClient(config=full_stack) as client:
-        health = until("traefik and rabbitmq reported by the in-stack management agent",
-                       lambda: (h := client.environment_health()).get("traefik") and h.get("rabbitmq") and h, 60)
+        # The monitoring agent may subscribe a moment after `up` returns: until then RabbitMQ reads "warning".
+        health = until("traefik and rabbitmq (with a consumer) reported by the in-stack management agent",
+                       lambda: (h := client.environment_health()).get("traefik")
+                       and h.get("rabbitmq", {}).get("status") == "passing" and h, 60)
     assert health["traefik"]["status"] == "passing"
     assert health["rabbitmq"]["status"] == "passing"  # the stack's monitoring agent consumes the queue
     assert health["rabbitmq"]["consumers"] >= 1  # the component's data is flattened into its entry
