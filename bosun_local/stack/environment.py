@@ -184,6 +184,9 @@ class EnvironmentStack:
         Returns the names of the deployment containers removed.
         """
         self.render()
+        # The management agent goes first: running, it would heal the deployments removed next.
+        if any(s.service == "management-agent" and s.container for s in self.status()):
+            self.project().stop_services(["management-agent"])
         deployments = [c.name for c in adapter.containers_with_labels(
             {"io.bosun-local.deployment": None, "io.bosun-local.network": self.config["dockerNetwork"]})]
         adapter.remove_containers(deployments, timeout=10)

@@ -60,7 +60,10 @@ def test_failing_compose_call_becomes_our_error_with_stderr(docker_engine: None,
     compose_file.write_text("services:\n  web:\n    image: bosun-local/does-not-exist:0\n")
     project = adapter.ComposeProject(f"bltest{uuid.uuid4().hex[:6]}", compose_file)
     with pytest.raises(EngineError) as err:
-        project.up(wait=False)
+        try:
+            project.up(wait=False)
+        finally:
+            project.down()  # compose creates the project's network before it fails on the image
     text = str(err.value)
     assert "starting Compose project" in text
     assert "bosun-local/does-not-exist" in text  # compose's own stderr made it into our message
