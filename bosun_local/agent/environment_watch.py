@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 
 import pika
 
@@ -12,36 +11,13 @@ from bosun_local.agent.reporting import Reporter
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config
 from bosun_local.engine.adapter import EngineError
-from bosun_local.mlops.channels.rabbitmq import connection_parameters, masked_url
+from bosun_local.mlops.channels.rabbitmq import masked_url
+from bosun_local.mlops.consumer import ConsumerConnectionError, QueueStats, queue_stats
 from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
 from bosun_local.stack.environment import EnvironmentStack
 
 log = logging.getLogger(__name__)
 MONITORING_SERVICE = "monitoring-agent"
-
-
-@dataclass(frozen=True)
-class QueueStats:
-    """Ready messages and consumers of the spool queue."""
-
-    depth: int
-    consumers: int
-
-
-def queue_stats(url: str, queue: str, timeout_sec: float = 5.0) -> QueueStats:
-    """Return the depth and consumers of a queue (zeros when it does not exist yet)."""
-    conn = pika.BlockingConnection(connection_parameters(url, timeout_sec))
-    try:
-        try:
-            ok = conn.channel().queue_declare(queue, passive=True).method
-        except pika.exceptions.ChannelClosedByBroker as exc:
-            if exc.reply_code == 404:
-                return QueueStats(0, 0)
-            raise
-        return QueueStats(int(ok.message_count), int(ok.consumer_count))
-    finally:
-        if conn.is_open:
-            conn.close()
 
 
 class EnvironmentWatch:
@@ -82,6 +58,9 @@ class EnvironmentWatch:
         url = self.stack.rabbitmq_url(host_side=True)
         try:
             stats = queue_stats(url, self.queue)
+        except ConsumerConnectionError as exc:
+            self.client.report_component("rabbitmq", "failing", exc.message, agent_id=self.agent_id)
+            return None
         except (pika.exceptions.AMQPError, OSError) as exc:
             self.client.report_component("rabbitmq", "failing", f"cannot reach {masked_url(url)}: {exc!r}",
                                          agent_id=self.agent_id)

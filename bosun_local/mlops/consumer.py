@@ -202,8 +202,16 @@ class RabbitMQConsumer:
         self.close()
 
 
-def queue_depth(url: str, queue_name: str = "mlops", timeout_sec: float = 5.0) -> int:
-    """Return the ready messages of a queue (0 if it does not exist yet); for scalers and dashboards."""
+@dataclass(frozen=True)
+class QueueStats:
+    """Ready messages and consumers of a queue."""
+
+    depth: int
+    consumers: int
+
+
+def queue_stats(url: str, queue_name: str = "mlops", timeout_sec: float = 5.0) -> QueueStats:
+    """Return a queue's ready messages and consumers (zeros if it does not exist yet)."""
     try:
         conn = pika.BlockingConnection(connection_parameters(url, timeout_sec))
     except (pika.exceptions.AMQPError, OSError) as exc:
@@ -213,14 +221,20 @@ def queue_depth(url: str, queue_name: str = "mlops", timeout_sec: float = 5.0) -
     try:
         chan = conn.channel()
         try:
-            return chan.queue_declare(queue_name, passive=True).method.message_count
+            ok = chan.queue_declare(queue_name, passive=True).method
         except pika.exceptions.ChannelClosedByBroker as exc:
             if exc.reply_code == 404:
-                return 0
+                return QueueStats(0, 0)
             raise
+        return QueueStats(int(ok.message_count), int(ok.consumer_count))
     finally:
         if conn.is_open:
             conn.close()
+
+
+def queue_depth(url: str, queue_name: str = "mlops", timeout_sec: float = 5.0) -> int:
+    """Return the ready messages of a queue (0 if it does not exist yet); for scalers and dashboards."""
+    return queue_stats(url, queue_name, timeout_sec).depth
 
 
 def read_dead_letters(url: str, queue_name: str = "mlops", limit: int = 100) -> list[tuple[bytes, str]]:
