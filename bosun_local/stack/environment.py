@@ -227,8 +227,10 @@ class EnvironmentStack:
 def _amqp_login_ok(url: str) -> bool:
     import pika  # a connection from the host takes ~50 ms; rabbitmqctl in the container takes seconds
 
+    from bosun_local.mlops.channels.rabbitmq import connection_parameters
+
     try:
-        pika.BlockingConnection(pika.URLParameters(url)).close()
+        pika.BlockingConnection(connection_parameters(url)).close()
         return True
     except (pika.exceptions.AMQPError, OSError):
         return False
