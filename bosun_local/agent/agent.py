@@ -5,7 +5,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from bosun_local.agent.actions import ActionWorker
+from bosun_local.agent.action_worker import ActionWorker
 from bosun_local.agent.environment_watch import EnvironmentWatch
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_host import PluginHost

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bosun_local.plugins import ActionStatus, ActionStatusInfo, read_status_file, run_action
-from bosun_local.plugins.constants import DeploymentState
+from bosun_local.plugins.framework.constants import DeploymentState
 
 log = logging.getLogger(__name__)
 RUNNER = "bosun-plugin-runner"
@@ -37,7 +37,7 @@ def command_argv(command: str) -> list[str]:
         if sibling.exists():
             argv[0] = str(sibling)
         elif argv[0] == RUNNER:
-            argv[:1] = [sys.executable, "-m", "bosun_local.plugins.runner"]
+            argv[:1] = [sys.executable, "-m", "bosun_local.plugins.framework.runner"]
     return argv
 
 

@@ -14,7 +14,7 @@ from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient
 from bosun_local.errors import BosunError
 from bosun_local.plugins import ActionStatus, ActionStatusInfo
-from bosun_local.plugins.constants import DeploymentState
+from bosun_local.plugins.framework.constants import DeploymentState
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]

@@ -12,8 +12,8 @@ import yaml
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.engine.adapter import ContainerInfo
-from bosun_local.plugins.docker_stack import DeploymentConfigError, DeploymentStack, model_service
-from bosun_local.plugins.docker_status import judge_deployment
+from bosun_local.plugins.docker.stack import DeploymentConfigError, DeploymentStack, model_service
+from bosun_local.plugins.docker.status import judge_deployment
 from tests.agent.packages import diabetes_package
 
 DEP = "0123456789abcdef01234567"

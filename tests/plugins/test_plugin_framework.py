@@ -20,8 +20,8 @@ from bosun_local.plugins import (
     read_status_file,
     run_action,
 )
-from bosun_local.plugins import loader as loader_module
 from bosun_local.plugins.filesystem import FilesystemPlugin
+from bosun_local.plugins.framework import loader as loader_module
 from bosun_local.plugins.test import BosunTestPlugin
 
 

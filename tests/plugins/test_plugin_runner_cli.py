@@ -9,7 +9,7 @@ import pytest
 import yaml
 from plugin_helpers import DEP_ID, PE_ID, Runner, check_status_shape, deployment
 
-from bosun_local.plugins.constants import BosunPluginActions
+from bosun_local.plugins.framework.constants import BosunPluginActions
 
 HEAD = """
 from bosun_local.plugins import ActionStatus, ActionStatusInfo, BosunPluginBase

@@ -8,10 +8,10 @@ from plugin_helpers import DEP_ID, MODEL_A, PE_ID, Runner, check_status_shape, d
 
 # Written as against the DataRobot docs; only the imports say bosun_local.plugins instead of bosun.plugin.
 SAMPLE_PLUGIN = '''
-from bosun_local.plugins.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
-from bosun_local.plugins.bosun_plugin_base import BosunPluginBase
-from bosun_local.plugins.constants import DeploymentState
-from bosun_local.plugins.deployment_info import DeploymentInfo
+from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.framework.constants import DeploymentState
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 
 
 class SamplePlugin(BosunPluginBase):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from bosun_local.plugins.atomic_fs import install_dir, remove_dir, tmp_sibling
+from bosun_local.plugins.framework.atomic_fs import install_dir, remove_dir, tmp_sibling
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import ROW, regression_package, regression_prediction
 

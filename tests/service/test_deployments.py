@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from bosun_local.client import ServiceError
-from bosun_local.plugins.deployment_info import DeploymentInfo
-from bosun_local.plugins.pe_info import PEInfo
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
+from bosun_local.plugins.framework.pe_info import PEInfo
 
 from .helpers import Service, unique, write_classifier, write_package
 

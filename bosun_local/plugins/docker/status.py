@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from bosun_local.engine.adapter import ContainerInfo
-from bosun_local.plugins.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
-from bosun_local.plugins.constants import DeploymentState
-from bosun_local.plugins.docker_stack import MODEL_LABEL
+from bosun_local.plugins.docker.stack import MODEL_LABEL
+from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.constants import DeploymentState
 
 
 def _describe(c: ContainerInfo) -> dict[str, object]:

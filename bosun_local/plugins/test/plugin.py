@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 
 import yaml
 
-from bosun_local.plugins.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
-from bosun_local.plugins.atomic_fs import write_text_atomic
-from bosun_local.plugins.bosun_plugin_base import BosunPluginBase
-from bosun_local.plugins.constants import BosunPluginConfigConstants, DeploymentState
-from bosun_local.plugins.deployment_info import DeploymentInfo
+from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.atomic_fs import write_text_atomic
+from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.framework.constants import BosunPluginConfigConstants, DeploymentState
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 
 _DEPLOYMENT_FILE = "deployment_"
 

@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 
 import yaml
 
-from bosun_local.plugins.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
-from bosun_local.plugins.atomic_fs import TMP_PREFIX, install_dir, remove_dir, remove_stale_tmp, tmp_sibling
-from bosun_local.plugins.bosun_plugin_base import BosunPluginBase
-from bosun_local.plugins.constants import DeploymentState
-from bosun_local.plugins.deployment_info import DeploymentInfo
+from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.atomic_fs import TMP_PREFIX, install_dir, remove_dir, remove_stale_tmp, tmp_sibling
+from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.framework.constants import DeploymentState
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -9,11 +9,11 @@ import time
 from types import FrameType
 
 from bosun_local.errors import BosunError
-from bosun_local.plugins.action_config import load_action_config, render_sample
-from bosun_local.plugins.action_status import ActionStatus, ActionStatusInfo
-from bosun_local.plugins.actions import ActionInterrupted, failed, run_action
-from bosun_local.plugins.constants import BosunPluginActions
-from bosun_local.plugins.loader import list_plugins, load_plugin_class
+from bosun_local.plugins.framework.action_config import load_action_config, render_sample
+from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.constants import BosunPluginActions
+from bosun_local.plugins.framework.execution import ActionInterrupted, failed, run_action
+from bosun_local.plugins.framework.loader import list_plugins, load_plugin_class
 
 log = logging.getLogger("bosun-plugin-runner")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

@@ -8,10 +8,10 @@ from typing import Any
 import yaml
 
 from bosun_local.errors import ConfigError
-from bosun_local.plugins.constants import BosunPluginActions, BosunPluginConfigConstants, ModelExecutionType
-from bosun_local.plugins.deployment_info import DeploymentInfo
-from bosun_local.plugins.info_fields import ActionConfigError, id_field, require_mapping
-from bosun_local.plugins.pe_info import PEInfo
+from bosun_local.plugins.framework.constants import BosunPluginActions, BosunPluginConfigConstants, ModelExecutionType
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
+from bosun_local.plugins.framework.info_fields import ActionConfigError, id_field, require_mapping
+from bosun_local.plugins.framework.pe_info import PEInfo
 
 K = BosunPluginConfigConstants
 SAMPLE_PE_ID = "5f0c1d2e3a4b5c6d7e8f9a0b"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bosun_local.plugins.info_fields import require_mapping
+from bosun_local.plugins.framework.info_fields import require_mapping
 
 
 class EndpointInfo:

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from bosun_local.errors import BosunError
-from bosun_local.plugins.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 
 BUILTIN_PLUGINS: dict[str, str] = {
     "filesystem": "bosun_local.plugins.filesystem",
@@ -33,14 +33,19 @@ def _is_builtin(cls: type) -> bool:
     return cls is BosunPluginBase or cls.__module__.startswith(_BUILTIN_PREFIX)
 
 
+def _defined_in(cls: type, module: ModuleType) -> bool:
+    """Return True when cls comes from the module, or from a submodule of it when it is a package."""
+    return cls.__module__ == module.__name__ or cls.__module__.startswith(module.__name__ + ".")
+
+
 def plugin_class_of(module: ModuleType, where: str) -> type[BosunPluginBase]:
     """Return the one BosunPluginBase subclass a module holds; error listing what was found otherwise."""
     found = [obj for obj in vars(module).values()
              if inspect.isclass(obj) and issubclass(obj, BosunPluginBase) and obj is not BosunPluginBase]
     own_module = module.__name__.startswith(_BUILTIN_PREFIX)
     # Classes imported from the framework (a user's module may import FilesystemPlugin to extend it) don't count.
-    candidates = [c for c in found if own_module and c.__module__ == module.__name__ or not _is_builtin(c)]
-    local = [c for c in candidates if c.__module__ == module.__name__]
+    candidates = [c for c in found if own_module and _defined_in(c, module) or not _is_builtin(c)]
+    local = [c for c in candidates if _defined_in(c, module)]
     pool = local or candidates
     concrete = [c for c in pool if not inspect.isabstract(c)]
     if len(concrete) == 1:

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from bosun_local.plugins.atomic_fs import write_text_atomic
+from bosun_local.plugins.framework.atomic_fs import write_text_atomic
 
 STATUS_KEYS = ("status", "msg", "state", "duration", "timestamp", "data")
 

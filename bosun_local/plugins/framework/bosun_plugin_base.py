@@ -6,12 +6,12 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bosun_local.plugins.action_status import ActionStatus, ActionStatusInfo
-from bosun_local.plugins.constants import BosunPluginConfigConstants
-from bosun_local.plugins.deployment_info import DeploymentInfo
-from bosun_local.plugins.endpoint_info import EndpointInfo
-from bosun_local.plugins.pe_info import PEInfo
-from bosun_local.plugins.settings import resolve_settings
+from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.constants import BosunPluginConfigConstants
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
+from bosun_local.plugins.framework.endpoint_info import EndpointInfo
+from bosun_local.plugins.framework.pe_info import PEInfo
+from bosun_local.plugins.framework.settings import resolve_settings
 
 
 class BosunPluginBase(ABC):
@@ -99,7 +99,7 @@ class BosunPluginBase(ABC):
                    endpoint_info: dict[str, Any] | None = None,
                    status_file: str | Path | None = None) -> ActionStatusInfo:
         """Run one action, catching every error into a failing status; write it to status_file if given."""
-        from bosun_local.plugins.actions import execute_action  # actions imports this module
+        from bosun_local.plugins.framework.execution import execute_action  # actions imports this module
 
         status = execute_action(self, action, deployment_info, endpoint_info)
         status.write_to_file(str(status_file) if status_file else None)

@@ -9,11 +9,7 @@ import httpx
 from bosun_local.config import load_config
 from bosun_local.engine import adapter
 from bosun_local.errors import BosunError
-from bosun_local.plugins.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
-from bosun_local.plugins.bosun_plugin_base import BosunPluginBase
-from bosun_local.plugins.constants import DeploymentState
-from bosun_local.plugins.deployment_info import DeploymentInfo
-from bosun_local.plugins.docker_stack import (
+from bosun_local.plugins.docker.stack import (
     DEPLOYMENT_LABEL,
     MODEL_LABEL,
     NETWORK_LABEL,
@@ -22,7 +18,11 @@ from bosun_local.plugins.docker_stack import (
     model_service,
     running_model,
 )
-from bosun_local.plugins.docker_status import judge_deployment
+from bosun_local.plugins.docker.status import judge_deployment
+from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.framework.constants import DeploymentState
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 from bosun_local.stack.environment import run_as_user
 
 # The seed's plugin.docker.conf.yaml keys, plus what this implementation needs; defaults come from the
@@ -61,7 +61,7 @@ class DockerPlugin(BosunPluginBase):
 
     def settings(self) -> dict[str, Any]:
         """Return class defaults < the bosun-local config < pluginConfig < the private config file."""
-        from bosun_local.plugins.settings import resolve_settings
+        from bosun_local.plugins.framework.settings import resolve_settings
 
         config = load_config()
         defaults = dict(self.DEFAULT_SETTINGS)

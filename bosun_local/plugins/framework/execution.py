@@ -10,13 +10,13 @@ from typing import Any
 import yaml
 
 from bosun_local.errors import BosunError, ConfigError
-from bosun_local.plugins.action_config import validate_action_config
-from bosun_local.plugins.action_status import ActionStatus, ActionStatusInfo
-from bosun_local.plugins.bosun_plugin_base import BosunPluginBase
-from bosun_local.plugins.constants import BosunPluginActions as A
-from bosun_local.plugins.constants import DeploymentState
-from bosun_local.plugins.deployment_info import DeploymentInfo
-from bosun_local.plugins.endpoint_info import EndpointInfo
+from bosun_local.plugins.framework.action_config import validate_action_config
+from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.framework.constants import BosunPluginActions as A
+from bosun_local.plugins.framework.constants import DeploymentState
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
+from bosun_local.plugins.framework.endpoint_info import EndpointInfo
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def run_action(plugin: type[BosunPluginBase] | str, action: str, config: dict[st
     try:
         checked = validate_action_config(config, action)
         if isinstance(plugin, str):
-            from bosun_local.plugins.loader import load_plugin_class
+            from bosun_local.plugins.framework.loader import load_plugin_class
 
             plugin = load_plugin_class(plugin)
         instance = plugin(checked.plugin_config, str(private_config_file) if private_config_file else None,

@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
-from bosun_local.plugins.constants import ModelExecutionType
-from bosun_local.plugins.info_fields import (
+from bosun_local.plugins.framework.constants import ModelExecutionType
+from bosun_local.plugins.framework.info_fields import (
     choice_field,
     dict_field,
     id_field,

@@ -5,8 +5,14 @@ from typing import Any
 
 import yaml
 
-from bosun_local.plugins.deployment_info import DeploymentInfo
-from bosun_local.plugins.info_fields import ActionConfigError, dict_field, id_field, require_mapping, str_field
+from bosun_local.plugins.framework.deployment_info import DeploymentInfo
+from bosun_local.plugins.framework.info_fields import (
+    ActionConfigError,
+    dict_field,
+    id_field,
+    require_mapping,
+    str_field,
+)
 
 
 class PEInfo:
