@@ -30,8 +30,9 @@ from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 from bosun_local.plugins.framework.endpoint_info import EndpointInfo
 from bosun_local.plugins.framework.execution import ActionInterrupted, execute_action, read_status_file, run_action
 from bosun_local.plugins.framework.info_fields import ActionConfigError
-from bosun_local.plugins.framework.loader import BUILTIN_PLUGINS, PluginLoadError, list_plugins, load_plugin_class
+from bosun_local.plugins.framework.loader import PluginLoadError, list_plugins, load_plugin_class
 from bosun_local.plugins.framework.pe_info import PEInfo
+from bosun_local.plugins.framework.registry import BUILTIN_PLUGINS, ENTRY_POINT_GROUP, plugin_names
 
 # `from bosun_local.plugins.bosun_plugin_base import ...` (the documented, DataRobot-shaped path) finds these.
 COMPAT_MODULES: dict[str, ModuleType] = {
@@ -42,9 +43,9 @@ for _name, _module in COMPAT_MODULES.items():
     sys.modules.setdefault(f"{__name__}.{_name}", _module)
 
 __all__ = [
-    "ActionConfigError", "ActionDataFields", "ActionInterrupted", "ActionStatus", "ActionStatusInfo",
-    "BUILTIN_PLUGINS", "BosunPluginActions", "BosunPluginBase", "BosunPluginConfigConstants", "DeploymentInfo",
-    "DeploymentState", "EndpointInfo", "ModelExecutionType", "PEInfo", "PluginLoadError", "action_status",
-    "bosun_plugin_base", "constants", "deployment_info", "endpoint_info", "execute_action", "list_plugins",
-    "load_plugin_class", "pe_info", "read_status_file", "run_action",
+    "ENTRY_POINT_GROUP", "ActionConfigError", "ActionDataFields", "ActionInterrupted", "ActionStatus",
+    "ActionStatusInfo", "BUILTIN_PLUGINS", "BosunPluginActions", "BosunPluginBase", "BosunPluginConfigConstants",
+    "DeploymentInfo", "DeploymentState", "EndpointInfo", "ModelExecutionType", "PEInfo", "PluginLoadError",
+    "action_status", "bosun_plugin_base", "constants", "deployment_info", "endpoint_info", "execute_action",
+    "list_plugins", "load_plugin_class", "pe_info", "plugin_names", "read_status_file", "run_action",
 ]

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bosun_local.plugins.framework.registry import ENTRY_POINT_GROUP, plugin_names
 
 ActionType = Literal["deployment_start", "deployment_stop", "deployment_replace_model", "deployment_relaunch",
                      "deployment_delete"]
 EventStatus = Literal["passing", "warning", "failing", "unknown", "info"]
 DeploymentStateName = Literal["ready", "stopped", "errored", "launching", "replacingModel", "shuttingDown", "unknown"]
 HealthStatus = Literal["passing", "warning", "failing", "unknown"]
-Platform = Literal["docker", "filesystem", "k8s", "test"]
 ShortText = Field(default="", max_length=2000)
 
 
@@ -77,10 +78,21 @@ class BaselineOut(Open):
 # environments
 class EnvironmentIn(Strict):
     name: str = Field(min_length=1, max_length=100)
-    platform: Platform
+    platform: str = Field(min_length=1, max_length=100, examples=["docker", "filesystem", "test"],
+                          description="a registered plugin: built-in or from the bosun_local.plugins entry points")
     description: str = ShortText
     pluginConfig: dict[str, Any] = Field(default_factory=dict)
     command: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("platform")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        """Accept any plugin the registry knows, so an installed third-party plugin needs no service change."""
+        known = plugin_names()
+        if value not in known:
+            raise ValueError(f"{value!r} is not a registered plugin; known: {', '.join(known)} (install a plugin "
+                             f"that registers in the {ENTRY_POINT_GROUP} entry-point group to add one)")
+        return value
 
 
 class EnvironmentPatch(Strict):

@@ -21,7 +21,7 @@ from bosun_local.plugins import (
     run_action,
 )
 from bosun_local.plugins.filesystem import FilesystemPlugin
-from bosun_local.plugins.framework import loader as loader_module
+from bosun_local.plugins.framework import registry as registry_module
 from bosun_local.plugins.test import BosunTestPlugin
 
 
@@ -134,13 +134,13 @@ def test_builtin_aliases_and_unavailable_plugins(tmp_path: Path, monkeypatch: py
     assert load_plugin_class("filesystem") is FilesystemPlugin
     assert load_plugin_class("test") is BosunTestPlugin
     assert load_plugin_class("bosun_local.plugins.filesystem") is FilesystemPlugin
-    monkeypatch.setitem(loader_module.BUILTIN_PLUGINS, "docker", "bosun_local.plugins.no_such_docker")
+    monkeypatch.setitem(registry_module.BUILTIN_PLUGINS, "docker", "bosun_local.plugins.no_such_docker")
     with pytest.raises(PluginLoadError, match="^plugin docker is not available: module "
                                               "bosun_local.plugins.no_such_docker is not part of this installation"):
         load_plugin_class("docker")
     (tmp_path / "needs_dep_plugin.py").write_text("import no_such_dep_abc\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(loader_module.BUILTIN_PLUGINS, "k8s", "needs_dep_plugin")
+    monkeypatch.setitem(registry_module.BUILTIN_PLUGINS, "k8s", "needs_dep_plugin")
     with pytest.raises(PluginLoadError, match="^plugin k8s is not available: it needs the Python module "
                                               "no_such_dep_abc, which is not installed"):
         load_plugin_class("k8s")

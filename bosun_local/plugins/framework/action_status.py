@@ -1,4 +1,4 @@
-"""The result every plugin action returns: ActionStatus and ActionStatusInfo."""
+"""The result every plugin action returns (ActionStatus, ActionStatusInfo) and how a run is interrupted."""
 from __future__ import annotations
 
 import time
@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from bosun_local.plugins.framework.atomic_fs import write_text_atomic
+from bosun_local.plugins.framework.constants import DeploymentState
 
 STATUS_KEYS = ("status", "msg", "state", "duration", "timestamp", "data")
 
@@ -101,3 +102,19 @@ class ActionStatusInfo:
 
     def __repr__(self) -> str:
         return f"ActionStatusInfo(status={self.status!r}, msg={self.msg!r}, state={self.state!r})"
+
+
+class ActionInterrupted(BaseException):
+    """Raised in the action's thread when the runner is told to stop (SIGTERM, SIGINT).
+
+    A BaseException, so a plugin's `except Exception` cleanup cannot swallow it.
+    """
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"interrupted by {signal_name}")
+        self.signal_name = signal_name
+
+
+def failed(msg: str, duration: float | None = None, state: str = DeploymentState.ERROR) -> ActionStatusInfo:
+    """Return the failing status the framework reports when an action could not produce its own."""
+    return ActionStatusInfo(ActionStatus.ERROR, msg=msg, state=state, duration=duration)

@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import logging
+import time
+import traceback
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
+from bosun_local.plugins.framework.action_status import ActionInterrupted, ActionStatus, ActionStatusInfo, failed
+from bosun_local.plugins.framework.constants import BosunPluginActions as A
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 from bosun_local.plugins.framework.endpoint_info import EndpointInfo
 from bosun_local.plugins.framework.pe_info import PEInfo
 from bosun_local.plugins.framework.settings import resolve_settings
+
+log = logging.getLogger(__name__)
 
 
 class BosunPluginBase(ABC):
@@ -99,8 +104,6 @@ class BosunPluginBase(ABC):
                    endpoint_info: dict[str, Any] | None = None,
                    status_file: str | Path | None = None) -> ActionStatusInfo:
         """Run one action, catching every error into a failing status; write it to status_file if given."""
-        from bosun_local.plugins.framework.execution import execute_action  # actions imports this module
-
         status = execute_action(self, action, deployment_info, endpoint_info)
         status.write_to_file(str(status_file) if status_file else None)
         return status
@@ -119,3 +122,58 @@ class BosunPluginBase(ABC):
 
     def _set_endpoint_info(self, endpoint_info: dict[str, Any]) -> None:
         self._endpoint_info = endpoint_info
+
+
+def _dispatch(plugin: BosunPluginBase, action: str, deployment_info: dict[str, Any] | None,
+              endpoint_info: dict[str, Any] | None) -> Any:
+    if action == A.PLUGIN_START:
+        return plugin.plugin_start()
+    if action == A.PLUGIN_STOP:
+        return plugin.plugin_stop()
+    if action == A.DEPLOYMENT_LIST:
+        return plugin.deployment_list()
+    if action == A.PE_STATUS:
+        return plugin.pe_status()
+    if action in (A.ENDPOINT_UPDATE, A.ENDPOINT_STATUS):
+        plugin._set_endpoint_info(endpoint_info or {})
+        info = EndpointInfo(endpoint_info)
+        return plugin.endpoint_update(info) if action == A.ENDPOINT_UPDATE else plugin.endpoint_status(info)
+    if action not in A.ALL:
+        raise ValueError(f"action {action!r} is not supported; known actions: {', '.join(A.ALL)}")
+    if deployment_info is None:
+        raise ValueError(f"action {action} needs deploymentInfo in the action config")
+    plugin._set_deployment_info(deployment_info)
+    if action == A.DEPLOYMENT_STOP:
+        return plugin.deployment_stop(str(deployment_info["id"]))
+    info = DeploymentInfo(deployment_info)
+    if action == A.DEPLOYMENT_START:
+        return plugin.deployment_start(info)
+    if action == A.DEPLOYMENT_REPLACE_MODEL:
+        return plugin.deployment_replace_model(info)
+    if action == A.DEPLOYMENT_STATUS:
+        return plugin.deployment_status(info)
+    return plugin.deployment_relaunch(info)
+
+
+def execute_action(plugin: BosunPluginBase, action: str, deployment_info: dict[str, Any] | None = None,
+                   endpoint_info: dict[str, Any] | None = None) -> ActionStatusInfo:
+    """Run one action on a plugin instance; record its duration; turn any failure into a failing status."""
+    start = time.monotonic()
+    name = type(plugin).__name__
+    try:
+        result = _dispatch(plugin, action, deployment_info, endpoint_info)
+        if not isinstance(result, ActionStatusInfo):
+            raise TypeError(f"{name}.{action} returned {type(result).__name__} {result!r:.80}, "
+                            f"not an ActionStatusInfo")
+        status = result
+    except ActionInterrupted as exc:
+        status = failed(f"action {action} of plugin {name} was {exc} after "
+                        f"{time.monotonic() - start:.1f}s; it did not finish")
+        log.error(status.msg)
+    except (Exception, SystemExit) as exc:
+        what = "exited" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}"
+        status = failed(f"Exception occurred while running action {action} : plugin {name} {what}: {exc}")
+        log.error(status.msg)
+        log.debug("%s", traceback.format_exc())
+    status.set_duration(round(time.monotonic() - start, 4))
+    return status

@@ -1,4 +1,4 @@
-"""Find a plugin class from --plugin: a built-in name, an importable module, or a .py file path."""
+"""Find a plugin class from --plugin: a registered name, an importable module, or a .py file path."""
 from __future__ import annotations
 
 import hashlib
@@ -12,17 +12,20 @@ from typing import Any
 
 from bosun_local.errors import BosunError
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.framework.registry import (
+    ENTRY_POINT_GROUP,
+    PluginEntry,
+    plugin_names,
+    registered_plugins,
+)
 
-BUILTIN_PLUGINS: dict[str, str] = {
-    "filesystem": "bosun_local.plugins.filesystem",
-    "test": "bosun_local.plugins.test",
-    "docker": "bosun_local.plugins.docker",
-    "k8s": "bosun_local.plugins.k8s",
-    "kubernetes": "bosun_local.plugins.k8s",
-}
 _BUILTIN_PREFIX = "bosun_local.plugins."
-SPEC_HELP = ("pass a built-in name (" + ", ".join(BUILTIN_PLUGINS) + "), an importable module name, "
-             "or the path of a .py file")
+
+
+def spec_help() -> str:
+    """Return what --plugin accepts, naming every registered plugin."""
+    return (f"pass a registered plugin ({', '.join(plugin_names())}), an importable module name, or the path of a "
+            f".py file; third-party plugins register in the `{ENTRY_POINT_GROUP}` entry-point group")
 
 
 class PluginLoadError(BosunError):
@@ -61,18 +64,30 @@ def plugin_class_of(module: ModuleType, where: str) -> type[BosunPluginBase]:
                           fix="keep one plugin class per module, or move the others to their own modules")
 
 
-def _import_builtin(name: str) -> ModuleType:
-    module_name = BUILTIN_PLUGINS[name]
+def _import_registered(entry: PluginEntry) -> type[BosunPluginBase]:
+    """Import a registered plugin's module and return its class (the named one, or the module's only one)."""
+    module_name, _, attr = entry.target.partition(":")
+    fix = (f"install bosun-local with the {entry.name} plugin, or use another plugin" if entry.builtin
+           else f"reinstall {entry.source.removeprefix('distribution ')}, or use another plugin")
     try:
-        return importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         reason = (f"module {module_name} is not part of this installation" if exc.name == module_name
                   else f"it needs the Python module {exc.name}, which is not installed")
-        raise PluginLoadError(f"plugin {name} is not available: {reason}",
-                              fix=f"install bosun-local with the {name} plugin, or use another plugin") from exc
+        raise PluginLoadError(f"plugin {entry.name} is not available: {reason}", fix=fix) from exc
     except Exception as exc:
-        raise PluginLoadError(f"plugin {name} is not available: importing {module_name} failed: "
+        raise PluginLoadError(f"plugin {entry.name} is not available: importing {module_name} failed: "
                               f"{type(exc).__name__}: {exc}", fix="fix the error above") from exc
+    where = f"built-in plugin {entry.name}" if entry.builtin else f"plugin {entry.name} (from {entry.source})"
+    if not attr:
+        return plugin_class_of(module, where)
+    found: Any = module
+    for part in attr.split("."):
+        found = getattr(found, part, None)
+    if not (inspect.isclass(found) and issubclass(found, BosunPluginBase) and not inspect.isabstract(found)):
+        raise PluginLoadError(f"{where}: {entry.target} is not a concrete BosunPluginBase subclass",
+                              fix=f"point the `{ENTRY_POINT_GROUP}` entry point {entry.name} at the plugin class")
+    return found
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -87,7 +102,7 @@ def _py_file(spec: str) -> Path:
 
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
-        raise PluginLoadError(f"plugin file {path} does not exist", fix=SPEC_HELP)
+        raise PluginLoadError(f"plugin file {path} does not exist", fix=spec_help())
     resolved = path.resolve()
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
     module_name = f"bosun_user_plugin_{resolved.stem}_{digest}"
@@ -126,30 +141,33 @@ def _import_module(name: str) -> ModuleType | None:
 
 
 def load_plugin_class(spec: str) -> type[BosunPluginBase]:
-    """Return the plugin class named by spec: built-in alias, then module name, then .py path."""
+    """Return the plugin class named by spec: registered name, then module name, then .py path."""
     spec = spec.strip()
     if not spec:
-        raise PluginLoadError("no plugin given", fix=SPEC_HELP)
-    if spec in BUILTIN_PLUGINS:
-        return plugin_class_of(_import_builtin(spec), f"built-in plugin {spec}")
+        raise PluginLoadError("no plugin given", fix=spec_help())
+    registered = registered_plugins()
+    if spec in registered:
+        return _import_registered(registered[spec])
     if not _looks_like_path(spec):
         module = _import_module(spec) if spec.replace(".", "").replace("_", "").isalnum() else None
         if module is not None:
             return plugin_class_of(module, f"plugin module {spec}")
         if not _py_file(spec).is_file():
             raise PluginLoadError(
-                f"plugin {spec!r} is not a built-in plugin, an importable module or a .py file", fix=SPEC_HELP)
+                f"plugin {spec!r} is not a built-in plugin, an importable module or a .py file, so it is not "
+                f"available here (registered plugins: {', '.join(sorted(registered))})", fix=spec_help())
     file = _py_file(spec)
     return plugin_class_of(_import_file(file), f"plugin file {file}")
 
 
 def list_plugins() -> list[dict[str, Any]]:
-    """Return each built-in plugin with its module and whether it can be loaded here."""
+    """Return each registered plugin with where it comes from and whether it can be loaded here."""
     rows = []
-    for name, module in BUILTIN_PLUGINS.items():
+    for name, entry in registered_plugins().items():
+        row = {"name": name, "module": entry.target, "source": entry.source}
         try:
-            cls = load_plugin_class(name)
-            rows.append({"name": name, "module": module, "class": cls.__name__, "available": True, "detail": ""})
+            cls = _import_registered(entry)
+            rows.append({**row, "class": cls.__name__, "available": True, "detail": ""})
         except PluginLoadError as exc:
-            rows.append({"name": name, "module": module, "class": "", "available": False, "detail": exc.message})
+            rows.append({**row, "class": "", "available": False, "detail": exc.message})
     return rows

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: bosun-plugin-runner --plugin filesystem --action pe_status --config cfg.yaml "
                "--status-file /tmp/status.yaml --show-status",
     )
-    p.add_argument("--plugin", help="built-in name (filesystem, test, docker, k8s), module name, or .py path")
+    p.add_argument("--plugin", help="registered plugin name (see --list-plugins), module name, or .py path")
     p.add_argument("--action", help="action to run (see --list-actions)")
     p.add_argument("--config", help="action config YAML: pluginConfig, peInfo, deploymentInfo")
     p.add_argument("--private-config", help="plugin's private config file (YAML or JSON)")
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logfile", help="write logs to this file instead of stderr")
     p.add_argument("--log-level", default="info", type=str.lower, choices=LOG_LEVELS, help="default: info")
     p.add_argument("--list-actions", action="store_true", help="list the actions a plugin can run")
-    p.add_argument("--list-plugins", action="store_true", help="list the built-in plugins and whether they load")
+    p.add_argument("--list-plugins", action="store_true",
+                   help="list the registered plugins (built-in and entry points) and whether they load")
     p.add_argument("--gen-config", nargs="?", const="-", metavar="FILE",
                    help="write a sample action config (for --action, with --plugin's settings) to FILE or stdout")
     p.add_argument("--json", action="store_true", help="print --list-actions / --list-plugins as JSON")
@@ -76,8 +78,6 @@ def _error(exc: BosunError) -> None:
 
 
 def _print_lists(args: argparse.Namespace) -> int:
-    import json
-
     if args.list_actions:
         actions = list(BosunPluginActions.ALL)
         print(json.dumps(actions) if args.json else "\n".join(actions))
