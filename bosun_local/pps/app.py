@@ -23,10 +23,12 @@ from bosun_local.pps.http import (
     json_response,
     send_response,
 )
-from bosun_local.pps.inputs import Frame, InputError, parse_csv, parse_form, parse_json, parse_v2
+from bosun_local.pps.inputs import Frame, InputError, parse_csv, parse_form, parse_json
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
 from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
 from bosun_local.pps.reporting import Reporter, ReportItem
+from bosun_local.pps.v2_routes import V2Routes
+from bosun_local.pps.v2_stats import InferenceStats
 
 log = logging.getLogger("bosun_local.pps")
 
@@ -58,6 +60,8 @@ class PPSApp:
         self.max_body_bytes = max_body_bytes
         self.report_timeout_sec = report_timeout_sec
         self._versions = versions()
+        self.stats = InferenceStats()
+        self.v2 = V2Routes(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -107,7 +111,7 @@ class PPSApp:
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
         if path.startswith("/v2"):
-            return await self._v2(request, path, deployment_id)
+            return await self.v2.handle(request, path, deployment_id)
         methods = PREDICTION_ROUTES.get(path) or (("GET",) if path in STATUS_ROUTES else None)
         if methods is None:
             return error(404, f"no route {request.path}; routes: POST /predictions, GET|POST /predict, "
@@ -178,9 +182,13 @@ class PPSApp:
         return json_response(200, {"status": "ok"})
 
     async def _score(self, model: LoadedModel, frame: Frame) -> Scored:
+        started = time.perf_counter_ns()
         if model.inline(frame.rows):
-            return model.score(frame)
-        return await asyncio.get_running_loop().run_in_executor(None, model.score, frame)
+            scored = model.score(frame)
+        else:
+            scored = await asyncio.get_running_loop().run_in_executor(None, model.score, frame)
+        self.stats.infer(model, frame.rows, time.perf_counter_ns() - started)
+        return scored
 
     async def _predict(self, request: Request, deployment: Deployment, model: LoadedModel, path: str) -> Response:
         started = time.perf_counter()
@@ -210,6 +218,7 @@ class PPSApp:
 
     def _report(self, deployment: Deployment, model: LoadedModel, status: int, started: float,
                 frame: Frame | None, scored: Scored | None) -> None:
+        self.stats.phase(model, "success" if status < 400 else "fail", int((time.perf_counter() - started) * 1e9))
         if self.reporter is None or deployment.deployment_id is None or deployment.model_id is None:
             return
         elapsed_ms = (time.perf_counter() - started) * 1000.0
@@ -248,77 +257,3 @@ class PPSApp:
             return parse_json(body, model.schema) if start in (b"[", b"{") else parse_csv(body, model.schema)
         raise InputError(415, f"content type {media!r} is not supported; send text/csv (with a header row) or "
                               "application/json")
-
-    async def _v2(self, request: Request, path: str, deployment_id: str | None) -> Response:
-        parts = path.split("/")[2:]  # after "/v2"
-        if parts in ([], ["health", "live"], ["health", "ready"]):
-            if request.method not in ("GET", "HEAD"):
-                return error(405, f"{request.path} takes GET", v2=True)
-            if parts == ["health", "ready"] and not self.registry.ready:
-                return json_response(503, {"ready": False})
-            if not parts:
-                return json_response(200, {"name": "bosun-local-pps", "version": __version__, "extensions": []})
-            return json_response(200, {parts[1]: True})
-        if len(parts) < 2 or parts[0] != "models" or len(parts) > 3 or (len(parts) == 3 and parts[2] not in
-                                                                            ("infer", "ready")):
-            return error(404, f"no route {request.path}; V2 routes: GET /v2/models/<name>[/ready], "
-                              "POST /v2/models/<name>/infer", v2=True)
-        name = parts[1]
-        deployment = self._v2_deployment(name, deployment_id)
-        if isinstance(deployment, Response):
-            return deployment
-        action = parts[2] if len(parts) == 3 else "metadata"
-        wanted = "POST" if action == "infer" else "GET"
-        if request.method != wanted and not (wanted == "GET" and request.method == "HEAD"):
-            return error(405, f"{request.path} takes {wanted}", v2=True)
-        model = deployment.model
-        if model is None:
-            return error(503, f"model {name} cannot serve: {deployment.error}", v2=True)
-        if action == "ready":
-            return json_response(200, {"name": name, "ready": True})
-        if action == "metadata":
-            return json_response(200, v2_metadata(name, deployment, model))
-        started = time.perf_counter()
-        frame: Frame | None = None
-        scored: Scored | None = None
-        try:
-            body = await request.body(self.max_body_bytes)
-            started = time.perf_counter()
-            frame, request_id = parse_v2(body, model.schema)
-            scored = await self._score(model, frame)
-            response = Response(200, outputs.v2_json(model, scored, name, deployment.model_id, request_id))
-        except InputError as exc:
-            response = error(exc.status, exc.message, v2=True)
-        except ModelError as exc:
-            log.error("deployment %s: %s", deployment.deployment_id, exc)
-            response = error(500, f"model {name}: {exc}", v2=True)
-        self._report(deployment, model, response.status, started, frame, scored)
-        return response
-
-    def _v2_deployment(self, name: str, deployment_id: str | None) -> Deployment | Response:
-        """Resolve a V2 model name: the deployment id in multi mode, else the model's name or ids."""
-        if deployment_id is None and isinstance(self.registry, MultiRegistry):
-            return self._deployment(name, v2=True)
-        deployment = self._deployment(deployment_id, v2=True)
-        if isinstance(deployment, Response):
-            return deployment
-        names = {deployment.deployment_id, deployment.model_id}
-        if deployment.model is not None:
-            names.add(deployment.model.spec.name)
-        names.discard(None)
-        if names and name not in names:
-            known = ", ".join(sorted(n for n in names if n))
-            return error(404, f"model {name!r} is not served here; use one of: {known}", v2=True)
-        return deployment
-
-
-def v2_metadata(name: str, deployment: Deployment, model: LoadedModel) -> dict[str, Any]:
-    """Return V2 model metadata: inputs per feature and the outputs infer returns."""
-    inputs = [{"name": f.name, "datatype": "FP64" if f.type == "numeric" else "BYTES", "shape": [-1]}
-              for f in model.schema.features]
-    outs: list[dict[str, Any]] = [{"name": "predict", "datatype": "BYTES" if model.is_classifier else "FP64",
-                                   "shape": [-1]}]
-    if model.is_classifier:
-        outs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(model.class_names)]})
-    return {"name": name, "versions": [deployment.model_id] if deployment.model_id else [],
-            "platform": f"bosun-local-{model.kind}", "inputs": inputs, "outputs": outs}

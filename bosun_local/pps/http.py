@@ -31,6 +31,7 @@ class Request:
     accept: str
     content_length: int | None
     receive: Receive
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @classmethod
     def from_scope(cls, scope: Scope, receive: Receive) -> Request:
@@ -48,7 +49,14 @@ class Request:
                 except ValueError:
                     length = None
         return cls(scope["method"], scope["path"], scope.get("query_string", b""), content_type, accept, length,
-                   receive)
+                   receive, tuple(scope["headers"]))
+
+    def header(self, name: bytes) -> str | None:
+        """Return a header's value (name in lower case), None when absent."""
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("latin-1")
+        return None
 
     @property
     def media_type(self) -> str:

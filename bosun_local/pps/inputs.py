@@ -14,8 +14,6 @@ import numpy as np
 from bosun_local.package import Feature
 
 NAN = float("nan")
-V2_NUMERIC_TYPES = {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
-                    "FP16", "FP32", "FP64"}
 
 
 class InputError(Exception):
@@ -192,62 +190,3 @@ def parse_form(pairs: Sequence[tuple[str, str]], schema: Schema) -> Frame:
     if fields.keys() != schema.name_set:
         schema.check_columns(fields.keys(), "form:")
     return schema.matrix([[conv(fields[name], name, 0) for name, conv in schema.converters]])
-
-
-def _flatten(data: Any) -> list[Any]:
-    if not isinstance(data, list):
-        return [data]
-    if data and isinstance(data[0], list):
-        out: list[Any] = []
-        for item in data:
-            out.extend(_flatten(item))
-        return out
-    return data
-
-
-def _v2_tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
-    if not isinstance(item, dict):
-        raise InputError(422, f"inputs[{i}] must be an object with name, shape, datatype and data")
-    name, shape, datatype, data = item.get("name"), item.get("shape"), item.get("datatype"), item.get("data")
-    if not isinstance(name, str):
-        raise InputError(422, f"inputs[{i}] has no name")
-    if not isinstance(shape, list) or not shape or not all(isinstance(s, int) and s >= 0 for s in shape):
-        raise InputError(422, f"input {name!r} needs a shape: a list of sizes like [3] or [3, 10]")
-    if not isinstance(datatype, str) or (datatype not in V2_NUMERIC_TYPES and datatype != "BYTES"):
-        raise InputError(422, f"input {name!r} has datatype {datatype!r}; use FP64, FP32, INT64, ... or BYTES")
-    if data is None:
-        raise InputError(422, f"input {name!r} has no data")
-    flat = _flatten(data)
-    if math.prod(shape) != len(flat):
-        raise InputError(422, f"input {name!r} has {len(flat)} values but shape {shape} needs {math.prod(shape)}")
-    return name, shape, flat
-
-
-def parse_v2(body: bytes, schema: Schema) -> tuple[Frame, str | None]:
-    """Parse a V2 inference request: one tensor per feature ([n]) or one [n, k] tensor in feature order."""
-    doc = load_json(body)
-    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
-        raise InputError(422, "a V2 request needs \"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, ...]")
-    request_id = doc.get("id") if isinstance(doc.get("id"), str) else None
-    tensors = [_v2_tensor(item, i) for i, item in enumerate(doc["inputs"])]
-    names = [t[0] for t in tensors]
-    if len(tensors) == 1 and names[0] not in schema.name_set:
-        name, shape, flat = tensors[0]
-        width = len(schema.names)
-        if len(shape) != 2 or shape[1] != width:
-            raise InputError(422, f"input {name!r} has shape {shape}; a single tensor must be [rows, {width}] with "
-                                  f"columns {', '.join(schema.names)}, or send one tensor per feature")
-        rows = [[conv(flat[r * width + j], cname, r) for j, (cname, conv) in enumerate(schema.converters)]
-                for r in range(shape[0])]
-        return schema.matrix(rows), request_id
-    schema.check_columns(names, "V2 inputs:")
-    by_name = {name: (shape, flat) for name, shape, flat in tensors}
-    lengths = {name: shape[0] for name, (shape, _) in by_name.items()}
-    for name, (shape, _) in by_name.items():
-        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
-            raise InputError(422, f"input {name!r} has shape {shape}; a feature tensor must be [rows] or [rows, 1]")
-    if len(set(lengths.values())) != 1:
-        raise InputError(422, f"V2 inputs have different row counts: {lengths}")
-    count = next(iter(lengths.values()))
-    columns = [[conv(value, name, r) for r, value in enumerate(by_name[name][1])] for name, conv in schema.converters]
-    return schema.matrix([list(row) for row in zip(*columns, strict=True)] if count else []), request_id

@@ -81,6 +81,7 @@ class LoadedModel:
         self.needs_dataframe = needs_dataframe
         self.class_names = list(spec.class_names)
         self.is_classifier = spec.target_type != "regression"
+        self.unstructured = False
         self._custom_score = custom_score
 
     def inline(self, rows: int) -> bool:

@@ -63,27 +63,6 @@ def form_json(model: LoadedModel, scored: Scored) -> bytes:
     return dumps({"prediction": scored.predictions[0], "predictionValues": values})
 
 
-def v2_json(model: LoadedModel, scored: Scored, model_name: str, version: str | None,
-            request_id: str | None) -> bytes:
-    """Return a V2 inference response: `predict` (and `predict_proba` [rows, classes] for classifiers)."""
-    rows = len(scored.predictions)
-    outputs: list[dict[str, Any]] = []
-    if scored.probabilities is None:
-        outputs.append({"name": "predict", "shape": [rows], "datatype": "FP64",
-                        "data": [_clean(v) for v in scored.predictions]})
-    else:
-        outputs.append({"name": "predict", "shape": [rows], "datatype": "BYTES", "data": scored.predictions})
-        outputs.append({"name": "predict_proba", "shape": [rows, len(model.class_names)], "datatype": "FP64",
-                        "data": [_clean(p) for p in scored.probabilities.reshape(-1).tolist()],
-                        "parameters": {"classNames": model.class_names}})
-    doc: dict[str, Any] = {"model_name": model_name, "outputs": outputs}
-    if version:
-        doc["model_version"] = version
-    if request_id is not None:
-        doc["id"] = request_id
-    return dumps(doc)
-
-
 def report_predictions(scored: Scored) -> list[Any]:
     """Return predictions as the reporting library takes them: numbers, or probability rows for classifiers."""
     if scored.probabilities is None:
