@@ -22,10 +22,10 @@ import pika  # noqa: E402
 import yaml  # noqa: E402
 
 from bosun_local.client import ServiceClient, ServiceError  # noqa: E402
-from bosun_local.mlops import records  # noqa: E402
-from bosun_local.mlops.channels.rabbitmq import PERSISTENT, connection_parameters  # noqa: E402
-from bosun_local.mlops.testing import RabbitMQBroker, rabbitmq_container  # noqa: E402
-from bosun_local.service.testing import running_service  # noqa: E402
+from bosun_local.contracts import records  # noqa: E402
+from bosun_local.spool.rabbitmq.writer import PERSISTENT, connection_parameters  # noqa: E402
+from tests.support.rabbitmq import RabbitMQBroker, rabbitmq_container  # noqa: E402
+from tests.support.service import running_service  # noqa: E402
 
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 

@@ -14,9 +14,9 @@ import time
 
 from _monitoring import agent_env, bench_stack, publish, record_bodies, save, stored_rows
 
-from bosun_local.mlops.consumer import queue_depth
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
 from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
+from bosun_local.spool.rabbitmq.reader import queue_depth
 
 GOAL_SEC = 15.0
 

@@ -6,8 +6,8 @@ import json
 import os
 import pickle
 import re
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout, for tests.support
+from tests.support.net import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -34,13 +37,6 @@ def build_diabetes_package() -> Path:
         "name": "diabetes", "targetName": "y", "targetType": "regression",
         "features": [{"name": n, "type": "numeric"} for n in FEATURES]}))
     return directory
-
-
-def free_port() -> int:
-    """Return a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str, timeout: float = 5.0, form: str | None = FORM) -> str:

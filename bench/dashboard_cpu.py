@@ -25,8 +25,8 @@ from _common import save
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bosun_local.client import ServiceClient  # noqa: E402
-from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS  # noqa: E402
-from bosun_local.service.testing import free_port, start_service, stop_service, wait_healthy  # noqa: E402
+from bosun_local.contracts.latency import LATENCY_BUCKETS_MS  # noqa: E402
+from tests.support.service import free_port, start_service, stop_service, wait_healthy  # noqa: E402
 from tests.tui.conftest import write_tiny_package  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")

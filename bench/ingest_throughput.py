@@ -15,7 +15,7 @@ import time
 
 from _monitoring import ROOT, agent_env, bench_stack, publish, record_bodies, save, stored_rows
 
-from bosun_local.mlops import records
+from bosun_local.contracts import records
 from bosun_local.monitoring.aggregation import Aggregator
 from bosun_local.monitoring.baselines import BaselineCache
 

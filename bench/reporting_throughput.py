@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from bosun_local.mlops import MLOps
-from bosun_local.mlops.testing import RABBITMQ_IMAGE, image_available, rabbitmq_container
+from tests.support.rabbitmq import RABBITMQ_IMAGE, image_available, rabbitmq_container
 
 
 def frame(rows: int) -> pd.DataFrame:

@@ -14,8 +14,8 @@ from bosun_local.agent.settings import AgentSettings
 from bosun_local.agent.watch import Watcher
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config, load_config
+from bosun_local.contracts.liveness import mark_alive
 from bosun_local.errors import BosunError
-from bosun_local.liveness import mark_alive
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SEC = 60.0

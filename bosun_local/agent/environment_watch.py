@@ -10,11 +10,11 @@ import pika
 from bosun_local.agent.reporting import Reporter
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config
+from bosun_local.contracts.rabbitmq import masked_url
 from bosun_local.engine.adapter import EngineError
-from bosun_local.mlops.channels.rabbitmq import masked_url
-from bosun_local.mlops.consumer import ConsumerConnectionError, QueueStats, queue_stats
+from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
-from bosun_local.stack.environment import EnvironmentStack
+from bosun_local.spool.rabbitmq.reader import ConsumerConnectionError, QueueStats, queue_stats
 
 log = logging.getLogger(__name__)
 MONITORING_SERVICE = "monitoring-agent"

@@ -7,9 +7,9 @@ from bosun_local.cli.output import console, json_option, print_json, print_table
 from bosun_local.cli.progress import step_progress
 from bosun_local.config import load_config
 from bosun_local.engine import provision
+from bosun_local.envstack.doctor import run_checks
+from bosun_local.envstack.environment import EnvironmentStack, status_dicts
 from bosun_local.errors import BosunError
-from bosun_local.stack.doctor import run_checks
-from bosun_local.stack.environment import EnvironmentStack, status_dicts
 
 
 @click.command("up")

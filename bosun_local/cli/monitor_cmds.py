@@ -81,7 +81,7 @@ def run(config_path: Path | None, log_level: str, status_every: float) -> None:
 def depth(config_path: Path | None, per_agent: int, target_concurrency: int, min_replicas: int,
           as_json: bool) -> None:
     """Show the queue depth and how many monitoring agents the backlog asks for."""
-    from bosun_local.mlops.consumer import queue_depth
+    from bosun_local.spool.rabbitmq.reader import queue_depth
 
     channel = _rabbit_channel(load_agent_config(config_path))
     policy = _policy(per_agent, target_concurrency, min_replicas, 0.0)
@@ -115,9 +115,9 @@ def _policy(per_agent: int, target: int, minimum: int, cooldown: float) -> Scale
 def scale(config_path: Path | None, per_agent: int, target_concurrency: int, min_replicas: int, cooldown: float,
           interval: float, log_level: str) -> None:
     """Run local monitoring agents scaled by the queue backlog (until SIGTERM / Ctrl-C)."""
-    from bosun_local.mlops.consumer import queue_depth
     from bosun_local.monitoring.local_replicas import LocalProcessScaler
     from bosun_local.monitoring.scaler import BacklogScaler
+    from bosun_local.spool.rabbitmq.reader import queue_depth
 
     _setup_logging(log_level)
     config = load_agent_config(config_path)

@@ -12,17 +12,19 @@ import logging
 import math
 from typing import Any
 
+from bosun_local.contracts import records
 from bosun_local.errors import BosunError, ConfigError
-from bosun_local.mlops import config, records
+from bosun_local.mlops import config
 from bosun_local.mlops.buffer import RecordBuffer
-from bosun_local.mlops.channels.base import Channel
-from bosun_local.mlops.channels.simple import FilesystemChannel, MemoryChannel, StdoutChannel
 from bosun_local.mlops.frames import (
     MLOpsInputError,
     normalize_association_ids,
     normalize_features,
     normalize_predictions,
 )
+from bosun_local.spool.channel import Channel
+from bosun_local.spool.filesystem.writer import FilesystemChannel
+from bosun_local.spool.simple import MemoryChannel, StdoutChannel
 
 log = logging.getLogger("bosun_local.mlops")
 
@@ -145,7 +147,7 @@ class MLOps:
                 batch_size=batch,
             )
         if spooler == config.RABBITMQ:
-            from bosun_local.mlops.channels.rabbitmq import RabbitMQChannel
+            from bosun_local.spool.rabbitmq.writer import RabbitMQChannel
 
             url = settings["MLOPS_RABBITMQ_QUEUE_URL"]
             if not url:

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bosun_local.client import ServiceClient, ServiceError
+from bosun_local.contracts.liveness import mark_alive
+from bosun_local.contracts.records import Record
 from bosun_local.errors import BosunError
-from bosun_local.liveness import mark_alive
-from bosun_local.mlops.records import Record
 from bosun_local.monitoring.aggregation import Aggregator, Entry
 from bosun_local.monitoring.baselines import BaselineCache
 from bosun_local.monitoring.config import AgentConfig, ChannelConfig
 from bosun_local.monitoring.pipeline import ChannelPipeline
-from bosun_local.monitoring.sources import Batch, Rejected, Source
 from bosun_local.monitoring.status_events import RECORDS_REJECTED, StatusWatcher
+from bosun_local.spool.source import Batch, Rejected, Source
 
 log = logging.getLogger("bosun_local.monitoring")
 # HTTP answers that say "try again later" rather than "this request is wrong".

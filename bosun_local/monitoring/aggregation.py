@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from bosun_local.mlops.records import ACTUALS, DEPLOYMENT_STATS, PREDICTIONS_DATA, Record
+from bosun_local.contracts.latency import LATENCY_BUCKETS_MS, latency_bucket
+from bosun_local.contracts.records import ACTUALS, DEPLOYMENT_STATS, PREDICTIONS_DATA, Record
 from bosun_local.monitoring.baselines import CATEGORICAL, Baseline, BaselineCache, to_floats
-from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS, latency_bucket
 
 Entry = dict[str, Any]
 # Records of apps that never set a model id still need one on the wire.

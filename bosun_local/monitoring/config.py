@@ -214,7 +214,7 @@ def apply_env(base: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
 def stack_defaults() -> AgentConfig:
     """Return the defaults of the local environment: its service, token and RabbitMQ queue."""
     from bosun_local.config import SECRETS_FILE_NAME, load_config
-    from bosun_local.stack.environment import EnvironmentStack
+    from bosun_local.envstack.environment import EnvironmentStack
 
     config = load_config()
     try:

@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bosun_local.mlops.records import Record
+from bosun_local.contracts.records import Record
 from bosun_local.monitoring.aggregation import Entry
 from bosun_local.monitoring.config import ChannelConfig
-from bosun_local.monitoring.sources import Batch, Source, SourceUnavailable, open_source
+from bosun_local.spool.source import Batch, Source, SourceUnavailable, open_source
 
 if TYPE_CHECKING:
     from bosun_local.monitoring.agent import MonitoringAgent

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bosun_local.package import Feature
+from bosun_local.model_package import Feature
 
 NAN = float("nan")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bosun_local.package import Feature, PackageError, PackageSpec, load_spec
+from bosun_local.model_package import Feature, PackageError, PackageSpec, load_spec
 from bosun_local.pps.inputs import Frame, InputError, Schema
 
 # Sklearn models score small batches faster inline than through a thread hop; big ones go to a thread

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bosun_local.errors import BosunError
-from bosun_local.package import SPEC_FILE
+from bosun_local.model_package import SPEC_FILE
 from bosun_local.pps.model import LoadedModel, load_package
 
 log = logging.getLogger("bosun_local.pps.registry")

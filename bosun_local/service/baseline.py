@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bosun_local.package import PackageSpec
+from bosun_local.model_package import PackageSpec
 from bosun_local.service.api_errors import invalid
 
 NUMERIC_BINS = 10

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
-from bosun_local.package import PackageError, PackageSpec, load_spec
+from bosun_local.model_package import PackageError, PackageSpec, load_spec
 from bosun_local.service.api_errors import invalid, not_found
 from bosun_local.service.archive import extract_archive, package_root, save_upload
 from bosun_local.service.baseline import compute_baseline

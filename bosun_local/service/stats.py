@@ -5,7 +5,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from bosun_local.monitoring_buckets import percentile
+from bosun_local.contracts.latency import percentile
 from bosun_local.service.api_errors import not_found
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.figures import add_counts

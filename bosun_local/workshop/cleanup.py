@@ -7,8 +7,8 @@ from typing import Any
 from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.config import Config
 from bosun_local.engine import adapter
+from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.errors import BosunError
-from bosun_local.stack.environment import EnvironmentStack
 from bosun_local.workshop.layout import ENV_FILE, STATE_FILE, WorkshopDir, WorkshopError
 
 DELETE_TIMEOUT_SEC = 120

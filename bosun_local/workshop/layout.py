@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from bosun_local.config import write_private
+from bosun_local.envstack.environment import host_port
 from bosun_local.errors import BosunError
-from bosun_local.stack.environment import host_port
 
 APP = "app"
 INSTRUMENTED = "app-instrumented"

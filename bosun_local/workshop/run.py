@@ -14,9 +14,9 @@ import httpx
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config
 from bosun_local.engine import adapter
+from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.errors import EngineError
-from bosun_local.package import load_spec
-from bosun_local.stack.environment import EnvironmentStack
+from bosun_local.model_package import load_spec
 from bosun_local.workshop import probe
 from bosun_local.workshop.cleanup import delete_deployments
 from bosun_local.workshop.layout import APP, INSTRUMENTED, AppStack, RunState, WorkshopDir, WorkshopError

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from bosun_local.config import Config
+from bosun_local.envstack.render import HEADER, render
 from bosun_local.errors import UsageError
-from bosun_local.stack.render import HEADER, render
 
 TEMPLATE_DIR = "workshop"
 # Copied as they are: the Python files attendees read and edit.

@@ -19,8 +19,8 @@ import httpx
 
 from bosun_local.client import ServiceClient
 from bosun_local.engine import adapter
-from bosun_local.service.testing import running_service
 from tests.conftest import write_test_config
+from tests.support.service import running_service
 
 BIN = Path(sys.executable).parent
 TEST_ROOT = Path("/tmp/bosun-agent-tests")

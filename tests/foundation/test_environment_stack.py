@@ -13,8 +13,8 @@ import pytest
 
 from bosun_local.config import load_config
 from bosun_local.engine import adapter
+from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.errors import EngineError
-from bosun_local.stack.environment import EnvironmentStack
 from tests.conftest import write_test_config
 
 pytestmark = pytest.mark.docker

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from bosun_local.config import load_defaults
+from bosun_local.envstack.render import render, write_if_changed
 from bosun_local.errors import ConfigError
-from bosun_local.stack.render import render, write_if_changed
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bosun_local.mlops.testing import RABBITMQ_IMAGE, RabbitMQBroker, image_available, rabbitmq_container
 from tests.conftest import need
+from tests.support.rabbitmq import RABBITMQ_IMAGE, RabbitMQBroker, image_available, rabbitmq_container
 
 # Copy of ../shared/fixtures/datarobot-mlops-spool (written by datarobot-mlops 11.2.62), kept in the repo for CI.
 FIXTURE_SPOOL = Path(__file__).resolve().parent / "data/datarobot-mlops-spool"

@@ -7,7 +7,8 @@ import pytest
 
 from bosun_local.errors import ConfigError
 from bosun_local.mlops import MLOps, config
-from bosun_local.mlops.channels.simple import FilesystemChannel, MemoryChannel
+from bosun_local.spool.filesystem.writer import FilesystemChannel
+from bosun_local.spool.simple import MemoryChannel
 
 ENV_NAMES = [*config.KEYS, *config.LEGACY_NAMES]
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bosun_local.mlops import MLOps, records
-from bosun_local.mlops.fs_reader import FilesystemSpoolReader, SpoolLockedError, SpoolPosition
-from bosun_local.mlops.fs_spool import FilesystemSpoolWriter, spool_numbers
+from bosun_local.contracts import records
+from bosun_local.mlops import MLOps
+from bosun_local.spool.filesystem.reader import FilesystemSpoolReader, SpoolLockedError, SpoolPosition
+from bosun_local.spool.filesystem.writer import FilesystemSpoolWriter, spool_numbers
 
 
 def fs_mlops(directory: Path, config: str = "") -> MLOps:

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bosun_local.mlops import MLOps, MLOpsInputError, MLOpsNotInitializedError, records
+from bosun_local.contracts import records
+from bosun_local.mlops import MLOps, MLOpsInputError, MLOpsNotInitializedError
 from bosun_local.mlops.buffer import RecordBuffer
-from bosun_local.mlops.channels.simple import MemoryChannel, StdoutChannel
+from bosun_local.spool.simple import MemoryChannel, StdoutChannel
 
 
 @pytest.fixture

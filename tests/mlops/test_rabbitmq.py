@@ -7,9 +7,10 @@ import time
 import pika
 import pytest
 
-from bosun_local.mlops import MLOps, records
-from bosun_local.mlops.consumer import RabbitMQConsumer, queue_depth, read_dead_letters
-from bosun_local.mlops.testing import RabbitMQBroker, free_port
+from bosun_local.contracts import records
+from bosun_local.mlops import MLOps
+from bosun_local.spool.rabbitmq.reader import RabbitMQConsumer, queue_depth, read_dead_letters
+from tests.support.rabbitmq import RabbitMQBroker, free_port
 
 pytestmark = pytest.mark.docker
 

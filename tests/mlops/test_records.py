@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bosun_local.mlops import records
+from bosun_local.contracts import records
 from tests.mlops.conftest import FIXTURE_SPOOL
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bosun_local.client import ServiceClient, ServiceError
-from bosun_local.mlops.testing import RabbitMQBroker
 from bosun_local.monitoring.agent import MonitoringAgent
 from bosun_local.monitoring.config import AgentConfig, ChannelConfig
-from bosun_local.service.testing import running_service
 from tests.mlops.conftest import FIXTURE_SPOOL, start_rabbitmq
+from tests.support.rabbitmq import RabbitMQBroker
+from tests.support.service import running_service
 
 __all__ = ["FIXTURE_SPOOL"]
 WAIT_SEC = 90.0

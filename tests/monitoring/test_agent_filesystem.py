@@ -7,11 +7,10 @@ import signal
 import time
 from pathlib import Path
 
-from bosun_local.mlops import records
-from bosun_local.mlops.fs_spool import OFFSET_NAME, FilesystemSpoolWriter, spool_numbers
+from bosun_local.contracts import records
 from bosun_local.monitoring.config import FsChannelConfig
 from bosun_local.monitoring.status_events import RECORDS_REJECTED
-from bosun_local.service.testing import free_port
+from bosun_local.spool.filesystem.writer import OFFSET_NAME, FilesystemSpoolWriter, spool_numbers
 from tests.monitoring.conftest import (
     FIXTURE_SPOOL,
     Service,
@@ -25,6 +24,7 @@ from tests.monitoring.conftest import (
     unique,
     wait_until,
 )
+from tests.support.service import free_port
 
 
 def stats_lines(deployment_id: str, count: int, start: int = 0) -> list[str]:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pika
 
-from bosun_local.mlops import MLOps, records
-from bosun_local.mlops.channels.rabbitmq import PERSISTENT, connection_parameters
-from bosun_local.mlops.consumer import queue_depth, read_dead_letters
-from bosun_local.mlops.testing import RabbitMQBroker
+from bosun_local.contracts import records
+from bosun_local.mlops import MLOps
 from bosun_local.monitoring.config import RabbitChannelConfig
 from bosun_local.monitoring.status_events import RECORDS_REJECTED
+from bosun_local.spool.rabbitmq.reader import queue_depth, read_dead_letters
+from bosun_local.spool.rabbitmq.writer import PERSISTENT, connection_parameters
 from tests.monitoring.conftest import (
     FIXTURE_SPOOL,
     Service,
@@ -26,6 +26,7 @@ from tests.monitoring.conftest import (
     unique,
     wait_until,
 )
+from tests.support.rabbitmq import RabbitMQBroker
 
 STATS_RECORDS = 5000
 # Outage and sharing tests need a stream long enough to interrupt or share, not 10k records.

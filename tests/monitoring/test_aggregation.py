@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bosun_local.mlops import records
+from bosun_local.contracts import records
+from bosun_local.contracts.latency import LATENCY_BUCKETS_MS
 from bosun_local.monitoring.aggregation import Aggregator, AssociationStore, minute_of
 from bosun_local.monitoring.baselines import BaselineCache, Bins
-from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS
 from tests.monitoring.conftest import FIXTURE_SPOOL
 
 FIXTURE = FIXTURE_SPOOL / "fs_spool.1"

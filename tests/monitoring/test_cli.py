@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bosun_local.mlops.testing import RabbitMQBroker
+from tests.support.rabbitmq import RabbitMQBroker
 
 
 def bosun(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bosun_local.mlops import records
-from bosun_local.mlops.consumer import queue_depth
-from bosun_local.mlops.testing import RabbitMQBroker
+from bosun_local.contracts import records
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
 from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
+from bosun_local.spool.rabbitmq.reader import queue_depth
 from tests.monitoring.conftest import Service, agent_env, predictions, unique, wait_until
 from tests.monitoring.test_agent_rabbitmq import publish
+from tests.support.rabbitmq import RabbitMQBroker
 
 MESSAGES = 3000
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bosun_local.mlops.records import DEPLOYMENT_STATS, PREDICTIONS_DATA, Record, parse
+from bosun_local.contracts.records import DEPLOYMENT_STATS, PREDICTIONS_DATA, Record, parse
 
 
 def spooled(directory: Path) -> list[Record]:

@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from bosun_local.package import PackageError
+from bosun_local.model_package import PackageError
 from bosun_local.pps.inputs import parse_records
 from bosun_local.pps.model import load_package
 from tests.pps.packages import DIABETES, ROW, diabetes_frame, write_spec

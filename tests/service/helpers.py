@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.linear_model import LinearRegression
 
 from bosun_local.client import ServiceClient
-from bosun_local.service.testing import running_service
+from tests.support.service import running_service
 
 # Short retries and purge rounds so webhook and retention tests finish in seconds.
 FAST_ENV = {"BOSUN_SERVICE_WEBHOOK_BACKOFF_SEC": "0.2", "BOSUN_SERVICE_WEBHOOK_MAX_ATTEMPTS": "3",

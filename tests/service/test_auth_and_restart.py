@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bosun_local.client import ServiceClient, ServiceError
-from bosun_local.service.testing import free_port, start_service, stop_service, wait_healthy
+from tests.support.service import free_port, start_service, stop_service, wait_healthy
 
 from .helpers import FAST_ENV, Service, write_package
 

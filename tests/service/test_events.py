@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bosun_local.client import ServiceError
-from bosun_local.service.testing import free_port
+from tests.support.service import free_port
 
 from .helpers import Service, start, unique
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bosun_local.client import ServiceError
-from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS
+from bosun_local.contracts.latency import LATENCY_BUCKETS_MS
 
 from .helpers import Service, unique, write_package
 

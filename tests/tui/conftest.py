@@ -12,8 +12,8 @@ import pytest
 from textual.pilot import Pilot
 
 from bosun_local.client import ServiceClient
-from bosun_local.service.testing import free_port, running_service
 from bosun_local.tui.app import DashboardApp
+from tests.support.service import free_port, running_service
 
 CUSTOM_PY = '''\
 def load_model(directory):

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bosun_local.client import ServiceClient
-from bosun_local.service.testing import free_port, start_service, stop_service, wait_healthy
 from bosun_local.tui.app import DashboardApp
 from bosun_local.tui.widgets.header import EnvironmentHeader
+from tests.support.service import free_port, start_service, stop_service, wait_healthy
 from tests.tui.conftest import run, wait_for, write_tiny_package
 
 

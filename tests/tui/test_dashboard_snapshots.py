@@ -7,10 +7,10 @@ import pytest
 from textual.pilot import Pilot
 
 from bosun_local.client import ServiceClient
-from bosun_local.service.testing import running_service
 from bosun_local.tui.app import DashboardApp
 from bosun_local.tui.screens import DeployScreen
 from bosun_local.tui.snapshot import EventFilter
+from tests.support.service import running_service
 from tests.tui.conftest import write_tiny_package
 
 SIZE = (160, 48)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS, latency_bucket
+from bosun_local.contracts.latency import LATENCY_BUCKETS_MS, latency_bucket
 from bosun_local.tui.widgets.deployments_table import DeploymentsTable
 from bosun_local.tui.widgets.detail import DetailPane
 from tests.tui.conftest import Stack, run, wait_for, wait_polls

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bosun_local.client import ServiceClient
-from bosun_local.service.testing import running_service
 from tests.conftest import need
+from tests.support.service import running_service
 from tests.tui.conftest import write_tiny_package
 
 BOSUN_LOCAL = Path(sys.executable).with_name("bosun-local")

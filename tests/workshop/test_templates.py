@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from bosun_local.config import load_config
-from bosun_local.mlops import records
-from bosun_local.mlops.fs_reader import FilesystemSpoolReader
-from bosun_local.package import load_spec
+from bosun_local.contracts import records
+from bosun_local.model_package import load_spec
 from bosun_local.pps.inputs import parse_form
 from bosun_local.pps.model import load_package
+from bosun_local.spool.filesystem.reader import FilesystemSpoolReader
 from bosun_local.workshop import scaffold
 from tests.conftest import free_port
 from tests.workshop.helpers import NOTES_ROW, get_form, serving, train

@@ -11,9 +11,9 @@ import pytest
 from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.config import load_config
 from bosun_local.engine import adapter
+from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.pps.inputs import parse_form
 from bosun_local.pps.model import load_package
-from bosun_local.stack.environment import EnvironmentStack
 from bosun_local.workshop.layout import WorkshopDir
 from tests.conftest import free_port, write_test_config
 from tests.workshop.helpers import NOTES_ROW, bosun

@@ -7,7 +7,9 @@ from typing import Any, ClassVar
 import httpx
 
 from bosun_local.config import load_config
+from bosun_local.contracts.rabbitmq import NETWORK_HOST, amqp_url
 from bosun_local.engine import adapter
+from bosun_local.envstack.environment import run_as_user
 from bosun_local.errors import BosunError
 from bosun_local.plugins.docker.stack import (
     DEPLOYMENT_LABEL,
@@ -23,7 +25,6 @@ from bosun_local.plugins.framework.action_status import ActionDataFields, Action
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.constants import DeploymentState
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
-from bosun_local.stack.environment import run_as_user
 
 # The seed's plugin.docker.conf.yaml keys, plus what this implementation needs; defaults come from the
 # resolved bosun-local config (so a plugin run with an empty pluginConfig matches the environment stack).
@@ -84,7 +85,7 @@ class DockerPlugin(BosunPluginBase):
         if not self.s["monitoringEnabled"]:
             return None
         secrets = self.config.secrets()
-        url = f"amqp://{secrets['rabbitmqUser']}:{secrets['rabbitmqPassword']}@rabbitmq:5672/%2F"
+        url = amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], NETWORK_HOST)
         return {"queueUrl": url, "queueName": str(self.s["rabbitmqQueueName"])}
 
     def stack(self, deployment_id: str) -> DeploymentStack:

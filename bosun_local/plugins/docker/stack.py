@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bosun_local.engine import adapter
+from bosun_local.envstack.render import render, write_if_changed
 from bosun_local.errors import BosunError, EngineError
-from bosun_local.stack.render import render, write_if_changed
 
 TEMPLATE = "deployment/compose.yaml.j2"
 DEPLOYMENT_LABEL = "io.bosun-local.deployment"

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from bosun_local.service import actions
+from bosun_local.service import action_queue as actions
 from bosun_local.service.models import ActionOut, ClaimIn, CompleteIn, LeaseIn
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from bosun_local.service.actions import action_config, state_status
+from bosun_local.service.action_queue import action_config, state_status
 from bosun_local.service.api_errors import ApiError
 from bosun_local.service.deployments import create_deployment, request_action, resolve_deployment
 from bosun_local.service.events import record_event

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bosun_local.monitoring_buckets import LATENCY_BUCKETS_MS
+from bosun_local.contracts.latency import LATENCY_BUCKETS_MS
 from bosun_local.service.api_errors import invalid
 from bosun_local.service.models import IngestIn, IngestOut
 from bosun_local.service.routes.deps import AUTH, Ctx, errors

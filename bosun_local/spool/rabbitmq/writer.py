@@ -11,14 +11,14 @@ import logging
 import threading
 import time
 from collections import deque
-from urllib.parse import urlsplit, urlunsplit
 
 import pika
 from pika import spec
 from pika.adapters.select_connection import SelectConnection
 
+from bosun_local.contracts.rabbitmq import masked_url
 from bosun_local.mlops.buffer import RecordBuffer
-from bosun_local.mlops.channels.base import Channel
+from bosun_local.spool.channel import Channel
 
 log = logging.getLogger("bosun_local.mlops")
 
@@ -27,15 +27,6 @@ QUEUE_ARGUMENTS: dict[str, object] | None = None
 PERSISTENT = 2
 _TICK_SEC = 0.2
 _GATHER_SEC = 0.005
-
-
-def masked_url(url: str) -> str:
-    """Return the URL with its password hidden, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def connection_parameters(url: str, timeout_sec: float = 5.0) -> pika.URLParameters:

@@ -7,11 +7,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from bosun_local.mlops.consumer import ConsumerConnectionError, Delivery, RabbitMQConsumer
-from bosun_local.mlops.fs_reader import FilesystemSpoolReader, SpoolBatch, SpoolReject
-from bosun_local.mlops.fs_spool import REJECTED_DIR
-from bosun_local.mlops.records import Record
+from bosun_local.contracts.records import Record
 from bosun_local.monitoring.config import ChannelConfig, FsChannelConfig, RabbitChannelConfig
+from bosun_local.spool.filesystem.reader import FilesystemSpoolReader, SpoolBatch, SpoolReject
+from bosun_local.spool.filesystem.writer import REJECTED_DIR
+from bosun_local.spool.rabbitmq.reader import ConsumerConnectionError, Delivery, RabbitMQConsumer
 
 log = logging.getLogger("bosun_local.monitoring")
 

@@ -23,11 +23,11 @@ from types import TracebackType
 import pika
 import pika.exceptions
 
+from bosun_local.contracts import records
+from bosun_local.contracts.rabbitmq import dead_letter_queue, masked_url
 from bosun_local.errors import BosunError
-from bosun_local.mlops import records
-from bosun_local.mlops.channels.rabbitmq import PERSISTENT, QUEUE_ARGUMENTS, connection_parameters, masked_url
+from bosun_local.spool.rabbitmq.writer import PERSISTENT, QUEUE_ARGUMENTS, connection_parameters
 
-DEAD_LETTER_SUFFIX = ".dead"
 REASON_HEADER = "x-bosun-reason"
 SOURCE_HEADER = "x-bosun-source-queue"
 DEAD_AT_HEADER = "x-bosun-dead-lettered-at"
@@ -48,11 +48,6 @@ class Delivery:
     redelivered: bool
     record: records.Record | None
     error: str | None
-
-
-def dead_letter_queue(queue_name: str) -> str:
-    """Return the dead-letter queue name of a queue (``<queue>.dead``)."""
-    return queue_name + DEAD_LETTER_SUFFIX
 
 
 class RabbitMQConsumer:

@@ -12,10 +12,11 @@ from typing import Any
 import yaml
 
 from bosun_local.config import Config
+from bosun_local.contracts.liveness import healthcheck_test
+from bosun_local.contracts.rabbitmq import AMQP_PORT, NETWORK_HOST, amqp_url, masked_url
 from bosun_local.engine import adapter
+from bosun_local.envstack.render import render, write_if_changed
 from bosun_local.errors import EngineError, UsageError
-from bosun_local.liveness import healthcheck_test
-from bosun_local.stack.render import render, write_if_changed
 
 Progress = Callable[[int, int, str], None]
 IMAGE_UID = 10001  # the runtime image's non-root user (agent_image/Dockerfile)
@@ -203,7 +204,7 @@ class EnvironmentStack:
         amqp, mgmt = host_port(mq[:1]), host_port(mq[1:2])
         secrets = self.config.secrets()
         if amqp:
-            urls["rabbitmq"] = f"amqp://{secrets['rabbitmqUser']}:***@{amqp[0]}:{amqp[1]}/%2F"
+            urls["rabbitmq"] = masked_url(amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], *amqp))
         if mgmt:
             urls["rabbitmqManagement"] = f"http://{mgmt[0]}:{mgmt[1]}/"
         return urls
@@ -217,17 +218,15 @@ class EnvironmentStack:
         if self.config["rabbitmqUrl"]:
             return str(self.config["rabbitmqUrl"])
         secrets = self.config.secrets()
-        creds = f"{secrets['rabbitmqUser']}:{secrets['rabbitmqPassword']}"
-        if host_side:
-            amqp = host_port(self.config["rabbitmqPortMapping"][:1]) or ("127.0.0.1", 5672)
-            return f"amqp://{creds}@{amqp[0]}:{amqp[1]}/%2F"
-        return f"amqp://{creds}@rabbitmq:5672/%2F"
+        host, port = (host_port(self.config["rabbitmqPortMapping"][:1]) or ("127.0.0.1", AMQP_PORT)) if host_side \
+            else (NETWORK_HOST, AMQP_PORT)
+        return amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], host, port)
 
 
 def _amqp_login_ok(url: str) -> bool:
     import pika  # a connection from the host takes ~50 ms; rabbitmqctl in the container takes seconds
 
-    from bosun_local.mlops.channels.rabbitmq import connection_parameters
+    from bosun_local.spool.rabbitmq.writer import connection_parameters
 
     try:
         pika.BlockingConnection(connection_parameters(url)).close()

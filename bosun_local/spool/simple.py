@@ -1,38 +1,12 @@
-"""The filesystem, stdout and in-memory channels (plain writes on the shared writer thread)."""
+"""The STDOUT, MEMORY and NONE spooler types: writers only (no monitoring agent reads them)."""
 from __future__ import annotations
 
 import sys
 import threading
 from typing import TextIO
 
-from bosun_local.mlops import records
-from bosun_local.mlops.channels.base import ThreadedChannel
-from bosun_local.mlops.fs_spool import FilesystemSpoolWriter
-
-
-class FilesystemChannel(ThreadedChannel):
-    """Appends records to a filesystem spool directory."""
-
-    kind = "FILESYSTEM"
-
-    def __init__(
-        self,
-        directory: str,
-        max_file_size: int,
-        max_num_files: int,
-        max_records_per_file: int = 0,
-        batch_size: int = 1000,
-    ) -> None:
-        super().__init__(batch_size=batch_size)
-        self.writer = FilesystemSpoolWriter(directory, max_file_size, max_num_files, max_records_per_file)
-
-    def write_batch(self, lines: list[str]) -> None:
-        """Append the batch to the current spool file."""
-        self.writer.write(lines)
-
-    def close_sink(self) -> None:
-        """Close the spool lock handle."""
-        self.writer.close()
+from bosun_local.contracts import records
+from bosun_local.spool.channel import ThreadedChannel
 
 
 class StdoutChannel(ThreadedChannel):

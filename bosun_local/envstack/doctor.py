@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 
 from bosun_local.config import Config
 from bosun_local.engine import adapter, provision
+from bosun_local.envstack.environment import EnvironmentStack, host_port
 from bosun_local.errors import BosunError
-from bosun_local.stack.environment import EnvironmentStack, host_port
 
 PORT_KEYS = ("traefikPortMapping", "traefikApiPortMapping", "rabbitmqPortMapping", "servicePortMapping")
 

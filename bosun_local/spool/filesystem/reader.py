@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bosun_local.contracts import records
 from bosun_local.errors import BosunError
-from bosun_local.mlops import records
-from bosun_local.mlops.fs_spool import (
+from bosun_local.spool.filesystem.writer import (
     OFFSET_NAME,
     READER_LOCK_NAME,
     REJECTED_DIR,

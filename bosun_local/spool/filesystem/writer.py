@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from bosun_local.mlops.channels.base import ChannelUnavailable
+from bosun_local.spool.channel import ChannelUnavailable, ThreadedChannel
 
 SPOOL_PREFIX = "fs_spool."
 LOCK_NAME = ".fs_spool.lock"
@@ -173,3 +173,28 @@ class FilesystemSpoolWriter:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+class FilesystemChannel(ThreadedChannel):
+    """Appends records to a filesystem spool directory."""
+
+    kind = "FILESYSTEM"
+
+    def __init__(
+        self,
+        directory: str,
+        max_file_size: int,
+        max_num_files: int,
+        max_records_per_file: int = 0,
+        batch_size: int = 1000,
+    ) -> None:
+        super().__init__(batch_size=batch_size)
+        self.writer = FilesystemSpoolWriter(directory, max_file_size, max_num_files, max_records_per_file)
+
+    def write_batch(self, lines: list[str]) -> None:
+        """Append the batch to the current spool file."""
+        self.writer.write(lines)
+
+    def close_sink(self) -> None:
+        """Close the spool lock handle."""
+        self.writer.close()

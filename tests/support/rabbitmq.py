@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,18 +17,13 @@ from dataclasses import dataclass
 import pika
 import pika.exceptions
 
+from bosun_local.contracts.rabbitmq import amqp_url
 from bosun_local.errors import BosunError
-from bosun_local.mlops.channels.rabbitmq import connection_parameters
+from bosun_local.spool.rabbitmq.writer import connection_parameters
+from tests.support.net import free_port
 
 RABBITMQ_IMAGE = "bosun-local/rabbitmq:3"
 _DOCKER_TIMEOUT_SEC = 120
-
-
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -59,7 +53,7 @@ class RabbitMQBroker:
     @property
     def url(self) -> str:
         """Return the amqp:// URL of the broker's default vhost."""
-        return f"amqp://{self.user}:{self.password}@127.0.0.1:{self.port}/%2F"
+        return amqp_url(self.user, self.password, "127.0.0.1", self.port)
 
     def wait_ready(self, timeout_sec: float = 60.0) -> None:
         """Wait until an AMQP connection succeeds; raise BosunError with the container log on timeout."""

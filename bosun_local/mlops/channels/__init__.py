@@ -1,1 +1,0 @@
-"""Channels that carry encoded records from the library's buffer to a spool."""

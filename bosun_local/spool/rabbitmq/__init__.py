@@ -1,0 +1,1 @@
+"""RABBITMQ transport: one durable queue, publisher confirms, multi-ack consumers, `<queue>.dead`."""
