@@ -15,13 +15,13 @@ from typing import Any
 from bosun_local.contracts import records
 from bosun_local.errors import BosunError, ConfigError
 from bosun_local.mlops import config
-from bosun_local.mlops.buffer import RecordBuffer
 from bosun_local.mlops.frames import (
     MLOpsInputError,
     normalize_association_ids,
     normalize_features,
     normalize_predictions,
 )
+from bosun_local.spool.buffer import RecordBuffer
 from bosun_local.spool.channel import Channel
 from bosun_local.spool.filesystem.writer import FilesystemChannel
 from bosun_local.spool.simple import MemoryChannel, StdoutChannel

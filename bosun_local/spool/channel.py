@@ -6,7 +6,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
-from bosun_local.mlops.buffer import RecordBuffer
+from bosun_local.spool.buffer import RecordBuffer
 
 log = logging.getLogger("bosun_local.mlops")
 

@@ -11,7 +11,7 @@ import pytest
 
 from bosun_local.contracts import records
 from bosun_local.mlops import MLOps, MLOpsInputError, MLOpsNotInitializedError
-from bosun_local.mlops.buffer import RecordBuffer
+from bosun_local.spool.buffer import RecordBuffer
 from bosun_local.spool.simple import MemoryChannel, StdoutChannel
 
 

@@ -17,7 +17,7 @@ from pika import spec
 from pika.adapters.select_connection import SelectConnection
 
 from bosun_local.contracts.rabbitmq import masked_url
-from bosun_local.mlops.buffer import RecordBuffer
+from bosun_local.spool.buffer import RecordBuffer
 from bosun_local.spool.channel import Channel
 
 log = logging.getLogger("bosun_local.mlops")
