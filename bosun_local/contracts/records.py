@@ -2,7 +2,8 @@
 
 One record is one JSON object: ``{"header": {...}, "data": "<JSON string>"}``. The header says which
 deployment and which kind of data; ``data`` is itself JSON text. Both our reporting library and the
-public datarobot-mlops library (JSON data format) write exactly this shape.
+public datarobot-mlops library (JSON data format) write exactly this shape; the reporting library serializes
+it with orjson, as datarobot-mlops does, so the bytes are the same too.
 """
 from __future__ import annotations
 
@@ -18,9 +19,20 @@ from bosun_local import __version__
 
 DEPLOYMENT_STATS = "DEPLOYMENT_STATS"
 PREDICTIONS_DATA = "PREDICTIONS_DATA"
-# Not written by datarobot-mlops (it posts actuals to the API); our extension, same envelope.
+ACTUALS_DATA = "ACTUALS_DATA"  # datarobot-mlops' report_actuals: {"actualsList": [...], "modelId"?, "batchId"?}
+PREDICTION_STATS = "PREDICTION_STATS"  # client-side aggregates of report_aggregated_predictions_data
+CUSTOM_METRIC = "CUSTOM_METRIC"
+EVENT = "EVENT"
+PING_MSG = "PING_MSG"
+# Our earlier actuals record (column lists); still read so old spools drain.
 ACTUALS = "ACTUALS"
-DATA_TYPES = (DEPLOYMENT_STATS, PREDICTIONS_DATA, ACTUALS)
+# In datarobot-mlops' DataType enum but written by none of its current report_* calls.
+LEGACY_DATA_TYPES = ("FEATURE_DRIFT", "TARGET_DRIFT", "FEATURE_DATA", "PREDICTIONS_STATS_SC_CLASSIFICATION",
+                     "PREDICTIONS_STATS_SC_REGRESSION")
+DATA_TYPES = (DEPLOYMENT_STATS, PREDICTIONS_DATA, ACTUALS_DATA, PREDICTION_STATS, CUSTOM_METRIC, EVENT, PING_MSG,
+              ACTUALS, *LEGACY_DATA_TYPES)
+# Types whose data carries no timestamp of its own.
+_UNTIMED = (ACTUALS_DATA, CUSTOM_METRIC)
 
 HEADER_VERSION = 2
 LANGUAGE = "python"
@@ -66,7 +78,7 @@ class Record:
     """One parsed spool record: header fields plus the decoded ``data`` object."""
 
     id: str
-    deployment_id: str
+    deployment_id: str | None
     data_type: str
     data: dict[str, Any]
     header: dict[str, Any] = field(default_factory=dict)
@@ -78,8 +90,9 @@ class Record:
 
     @property
     def timestamp(self) -> datetime:
-        """Return the record's timestamp as an aware UTC datetime."""
-        return parse_timestamp(self.data["timestamp"])
+        """Return the record's timestamp as an aware UTC datetime (now for types without one)."""
+        text = self.data.get("timestamp")
+        return parse_timestamp(text) if text else datetime.now(UTC)
 
     @property
     def rows(self) -> int:
@@ -88,7 +101,13 @@ class Record:
             return int(self.data["numPredictions"])
         if self.data_type == ACTUALS:
             return len(self.data["associationIds"])
-        return _prediction_rows(self.data)
+        if self.data_type == ACTUALS_DATA:
+            return len(self.data["actualsList"])
+        if self.data_type == PREDICTION_STATS:
+            return stats_rows(self.data)
+        if self.data_type == PREDICTIONS_DATA:
+            return _prediction_rows(self.data)
+        return 0
 
     def to_json(self) -> str:
         """Return the record's wire text (one line, no newline)."""
@@ -102,26 +121,22 @@ def new_record_id() -> str:
     return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
-def _json_default(value: Any) -> Any:
-    """Encode numpy scalars, arrays and datetimes that reach json.dumps."""
+def json_default(value: Any) -> Any:
+    """Encode numpy scalars, arrays, Decimals and datetimes that reach json.dumps."""
     if hasattr(value, "tolist"):
         return value.tolist()
     if hasattr(value, "item"):
         return value.item()
+    if hasattr(value, "as_tuple"):  # Decimal
+        return float(value)
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"value {value!r} of type {type(value).__name__} is not JSON serializable")
 
 
-def encode(
-    record_id: str,
-    deployment_id: str,
-    data_type: str,
-    data: dict[str, Any],
-    header: dict[str, Any] | None = None,
-) -> str:
-    """Return the wire text of one record; ``data`` is encoded to its JSON string here."""
-    data_text = json.dumps(data, separators=(",", ":"), default=_json_default, allow_nan=False)
+def make_header(record_id: str, deployment_id: str | None, data_type: str,
+           extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a record's header, fields in the order datarobot-mlops writes them."""
     head = {
         "id": record_id,
         "deploymentId": deployment_id,
@@ -133,8 +148,21 @@ def encode(
         "libVersion": LIB_VERSION,
         "reserved": "",
     }
-    if header:
-        head.update({k: v for k, v in header.items() if k not in ("id", "deploymentId", "dataType")})
+    if extra:
+        head.update({k: v for k, v in extra.items() if k not in ("id", "deploymentId", "dataType")})
+    return head
+
+
+def encode(
+    record_id: str,
+    deployment_id: str | None,
+    data_type: str,
+    data: dict[str, Any],
+    header: dict[str, Any] | None = None,
+) -> str:
+    """Return the wire text of one record; ``data`` is encoded to its JSON string here."""
+    data_text = json.dumps(data, separators=(",", ":"), default=json_default, allow_nan=False)
+    head = make_header(record_id, deployment_id, data_type, header)
     return json.dumps({"header": head, "data": data_text}, separators=(",", ":"))
 
 
@@ -169,8 +197,10 @@ def parse(raw: bytes | str) -> Record:
     if not isinstance(header, dict):
         raise RecordError("record has no 'header' object")
     record_id = _required_str(header, "id", "header")
-    deployment_id = _required_str(header, "deploymentId", "header")
     data_type = _required_str(header, "dataType", "header")
+    # Pings are addressed to the agent, not to a deployment: datarobot-mlops writes deploymentId null.
+    deployment_id = header.get("deploymentId") if data_type == PING_MSG else _required_str(
+        header, "deploymentId", "header")
     if data_type not in DATA_TYPES:
         raise RecordError(f"header.dataType {data_type!r} is not supported (expected one of {', '.join(DATA_TYPES)})")
     data_format = header.get("dataFormat", "json")
@@ -197,7 +227,8 @@ def parse(raw: bytes | str) -> Record:
 
 def validate_data(data_type: str, data: dict[str, Any]) -> None:
     """Check the fields of a record's ``data`` for its data type; raise RecordError on the first problem."""
-    parse_timestamp(data.get("timestamp"))  # type: ignore[arg-type]
+    if data_type not in _UNTIMED:
+        parse_timestamp(data.get("timestamp"))  # type: ignore[arg-type]
     model_id = data.get("modelId")
     if model_id is not None and not isinstance(model_id, str):
         raise RecordError(f"data.modelId must be a string, got {model_id!r}")
@@ -205,8 +236,19 @@ def validate_data(data_type: str, data: dict[str, Any]) -> None:
         _check_stats(data)
     elif data_type == PREDICTIONS_DATA:
         _prediction_rows(data)
-    else:
+    elif data_type == ACTUALS:
         _check_actuals(data)
+    else:
+        from bosun_local.contracts.record_types import check
+
+        check(data_type, data)
+
+
+def stats_rows(data: dict[str, Any]) -> int:
+    """Return the rows a PREDICTION_STATS object aggregates (predictions counted, else the largest feature)."""
+    from bosun_local.contracts.record_types import stats_rows as rows
+
+    return rows(data)
 
 
 def _required_str(obj: dict[str, Any], key: str, where: str) -> str:
@@ -269,13 +311,14 @@ def _check_predictions(predictions: list[Any], class_names: Any) -> None:
         not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names)
     ):
         raise RecordError(f"data.classNames must be a list of strings, got {class_names!r}")
+    width = len(class_names) if class_names is not None else (
+        len(predictions[0]) if predictions and isinstance(predictions[0], list) else 0)
     for i, value in enumerate(predictions):
         if isinstance(value, list):
-            if class_names is None:
-                raise RecordError(f"data.predictions[{i}] is a probability list but data.classNames is missing")
-            if len(value) != len(class_names) or not all(_is_number(p) for p in value):
+            # datarobot-mlops leaves classNames out when the app gave none: columns are then the classes in order.
+            if len(value) != width or not all(_is_number(p) or p is None for p in value):
                 raise RecordError(
-                    f"data.predictions[{i}] must be {len(class_names)} probabilities (one per class), got {value!r}"
+                    f"data.predictions[{i}] must be {width} probabilities (one per class), got {value!r}"
                 )
         elif not (_is_number(value) or isinstance(value, str) or value is None):
             raise RecordError(f"data.predictions[{i}] must be a number, a label or a probability list, got {value!r}")

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from bosun_local.errors import BosunError
+from bosun_local.mlops.exceptions import DRApiException, DRUnsupportedType
 
 
-class MLOpsInputError(BosunError):
+class MLOpsInputError(DRApiException, DRUnsupportedType):
     """An argument of a report_* call has the wrong shape or type."""
 
 
@@ -149,6 +149,23 @@ def normalize_predictions(
     else:
         _clean(values)
     return values, names
+
+
+def prediction_list(predictions: Any, class_names: Sequence[str] | None) -> tuple[list[Any] | None, Any]:
+    """Return predictions as datarobot-mlops' list form (NaN kept) and the class names, from lists, arrays or frames."""
+    if predictions is None or isinstance(predictions, list):
+        return predictions, class_names
+    if _is_frame(predictions):
+        values = predictions.to_numpy().tolist()
+        if len(predictions.columns) == 1 and class_names is None:
+            return [row[0] for row in values], None
+        return values, list(class_names) if class_names is not None else [str(c) for c in predictions.columns]
+    if hasattr(predictions, "tolist"):
+        return predictions.tolist(), class_names
+    if isinstance(predictions, tuple):
+        return [list(p) if isinstance(p, tuple) else p for p in predictions], class_names
+    raise MLOpsInputError(f"predictions is a {type(predictions).__name__}",
+                          fix="pass a list of predictions (numbers, labels, or one probability list per row)")
 
 
 def normalize_association_ids(association_ids: Any) -> list[str] | None:

@@ -91,7 +91,7 @@ def test_channel_config_reaches_the_channel() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("spooler_type=KAFKA", "unknown spooler type 'KAFKA'"),
+        ("spooler_type=KAFKAESQUE", "unknown spooler type 'KAFKAESQUE'"),
         ("no_such_key=1", "unknown reporting-library setting 'no_such_key'"),
         ("directory", "has no '='"),
         ("max_num_files=ten", "is not a number"),
@@ -113,8 +113,7 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
     ("setup", "message"),
     [
         (lambda m: m.set_deployment_id("d").set_model_id("m"), "no spooler configured"),
-        (lambda m: m.set_model_id("m").set_memory_spooler(), "MLOPS_DEPLOYMENT_ID is not set"),
-        (lambda m: m.set_deployment_id("d").set_memory_spooler(), "MLOPS_MODEL_ID is not set"),
+        (lambda m: m.set_deployment_id("d").set_model_id("m").set_kafka_spooler("t"), "KAFKA spooler is not available"),
         (lambda m: m.set_deployment_id("d").set_model_id("m").set_channel_config("spooler_type=FILESYSTEM"),
          "has no directory"),
         (lambda m: m.set_deployment_id("d").set_model_id("m").set_channel_config("spooler_type=RABBITMQ"),
@@ -125,3 +124,17 @@ def test_incomplete_configuration_fails_at_init(setup, message: str) -> None:  #
     with pytest.raises(ConfigError, match=message) as info:
         setup(MLOps()).init()
     assert info.value.fix
+
+
+def test_missing_ids_fail_at_the_report_call_as_in_datarobot_mlops() -> None:
+    from bosun_local.mlops import DRApiException
+
+    client = MLOps().set_memory_spooler().init()
+    with pytest.raises(DRApiException, match="DEPLOYMENT_ID") as info:
+        client.report_deployment_stats(1, 1.0)
+    assert info.value.fix
+    client.report_deployment_stats(1, 1.0, deployment_id="d", model_id="m")
+    with pytest.raises(DRApiException, match="MODEL_ID"):
+        client.report_deployment_stats(1, 1.0, deployment_id="d")
+    client.report_deployment_metric("cm", 1.0, deployment_id="d")  # a deployment metric needs no model
+    assert client.shutdown()

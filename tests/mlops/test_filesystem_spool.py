@@ -60,7 +60,8 @@ def test_round_trip_library_to_reader(tmp_path: Path) -> None:
     assert stats.data_type == "DEPLOYMENT_STATS" and stats.data["userError"] is True and stats.rows == 2
     assert preds.data["features"] == {"age": [30.0, None], "color": ["red", None], "n": [1, 2]}
     assert preds.data["classNames"] == ["yes", "no"] and preds.data["associationIds"] == ["a1", "a2"]
-    assert actuals.data["associationIds"] == ["a1"] and actuals.data["actualValues"] == ["yes"]
+    assert actuals.data_type == "ACTUALS_DATA" and actuals.data["actualsList"] == [
+        {"associationId": "a1", "actualValue": "yes"}]
     assert len({stats.id, preds.id, actuals.id}) == 3
     assert {r.deployment_id for r in (stats, preds, actuals)} == {"dep-1"}
 

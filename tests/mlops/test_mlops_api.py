@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bosun_local.contracts import records
-from bosun_local.mlops import MLOps, MLOpsInputError, MLOpsNotInitializedError
+from bosun_local.mlops import DRCommonException, MLOps, MLOpsInputError, MLOpsNotInitializedError
 from bosun_local.spool.buffer import RecordBuffer
 from bosun_local.spool.simple import MemoryChannel, StdoutChannel
 
@@ -82,9 +82,11 @@ def test_actuals_forms(mlops: MLOps) -> None:
                                        "wasActedOn": [True, False]}))
     mlops.report_actuals(association_ids=["a3"], actual_values=["yes"])
     first, second = flush(mlops)
-    assert first.data["associationIds"] == ["a1", "a2"] and first.data["actualValues"] == [3.5, 4.0]
-    assert first.data["wasActedOn"] == [True, False] and first.rows == 2
-    assert second.data_type == "ACTUALS" and second.data["actualValues"] == ["yes"]
+    assert first.data["actualsList"] == [{"associationId": "a1", "actualValue": 3.5, "wasActedOn": True},
+                                         {"associationId": "a2", "actualValue": 4.0, "wasActedOn": False}]
+    assert first.rows == 2 and first.data["modelId"] == "mod"
+    assert second.data_type == "ACTUALS_DATA" and second.data["actualsList"] == [
+        {"associationId": "a3", "actualValue": "yes"}]
 
 
 @pytest.mark.parametrize(
@@ -97,14 +99,14 @@ def test_actuals_forms(mlops: MLOps) -> None:
         (lambda m: m.report_predictions_data({"a": [1, 2]}, [1.0]), "features_df has 2 rows, predictions has 1"),
         (lambda m: m.report_predictions_data({"a": [1, 2], "b": [1]}), "differ in length"),
         (lambda m: m.report_predictions_data("a,b\n1,2"), "features_df is a str"),
-        (lambda m: m.report_predictions_data(predictions=[[0.1, 0.9]]), "class_names is missing"),
-        (lambda m: m.report_predictions_data(predictions=[[0.1, 0.9]], class_names=["a", "b", "c"]), "3 classes"),
+        (lambda m: m.report_predictions_data(predictions=[[0.1, 0.9]], class_names=["a", "b", "c"]),
+         "list of 3 class probabilities"),
         (lambda m: m.report_predictions_data(predictions=[1.0], association_ids="a1"), "association_ids is a str"),
-        (lambda m: m.report_actuals(association_ids=["a"]), "needs association ids and actual values"),
+        (lambda m: m.report_actuals(), "needs association ids and actual values"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(mlops: MLOps, call, message: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(MLOpsInputError, match=message.replace("[", r"\[")):
+    with pytest.raises(DRCommonException, match=message.replace("[", r"\[")):
         call(mlops)
     assert flush(mlops) == []
 
