@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bosun_local.contracts import records
-from bosun_local.mlops import DRCommonException, MLOps, MLOpsInputError, MLOpsNotInitializedError
+from bosun_local.mlops import DRCommonException, MLOps, MLOpsNotInitializedError
 from bosun_local.spool.buffer import RecordBuffer
 from bosun_local.spool.simple import MemoryChannel, StdoutChannel
 
