@@ -153,8 +153,11 @@ def normalize_predictions(
 
 def prediction_list(predictions: Any, class_names: Sequence[str] | None) -> tuple[list[Any] | None, Any]:
     """Return predictions as datarobot-mlops' list form (NaN kept) and the class names, from lists, arrays or frames."""
-    if predictions is None or isinstance(predictions, list):
-        return predictions, class_names
+    if predictions is None:
+        return None, class_names
+    if isinstance(predictions, list):
+        # A copy, so the app may reuse its lists while the record waits in the buffer.
+        return [p[:] if isinstance(p, list) else p for p in predictions], class_names
     if _is_frame(predictions):
         values = predictions.to_numpy().tolist()
         if len(predictions.columns) == 1 and class_names is None:

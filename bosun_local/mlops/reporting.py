@@ -69,7 +69,7 @@ class Reporting:
         if features_df is None and predictions is None:
             raise MLOpsInputError("report_predictions_data got neither features_df nor predictions",
                                   fix="pass at least one")
-        preds, class_names = prediction_list(copy.deepcopy(predictions), class_names)
+        preds, class_names = prediction_list(predictions, class_names)
         nan_rows = payloads.nan_prediction_rows(preds, class_names) if preds is not None else []
         ids = normalize_association_ids(association_ids)
         if preds and ids:
@@ -136,7 +136,7 @@ class Reporting:
                                      self._auto_sampling_pct, sampling_pct)
         id_column = self.get_association_id_column_name(association_id_column_name)  # type: ignore[arg-type]
         raw = sampling.sample_frame(features_df, id_column, pct)
-        preds, class_names = prediction_list(copy.deepcopy(predictions), class_names)
+        preds, class_names = prediction_list(predictions, class_names)
         raw_preds = None
         if preds and raw is not None:
             raw_preds = [preds[i] for i in features_df.index.get_indexer(raw.index)]
