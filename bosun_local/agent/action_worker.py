@@ -11,15 +11,12 @@ from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient, ServiceError
+from bosun_local.contracts.actions import PLUGIN_ACTION_FOR
+from bosun_local.contracts.states import DeploymentState
 from bosun_local.errors import BosunError
 from bosun_local.plugins import ActionStatus, ActionStatusInfo
-from bosun_local.plugins.framework.constants import DeploymentState
 
 log = logging.getLogger(__name__)
-# The service's action types -> the plugin action that carries them out.
-PLUGIN_ACTION = {"deployment_start": "deployment_start", "deployment_stop": "deployment_stop",
-                 "deployment_replace_model": "deployment_replace_model", "deployment_relaunch": "deployment_relaunch",
-                 "deployment_delete": "deployment_stop"}
 COMPLETE_RETRY_SEC = 120.0
 
 
@@ -73,11 +70,11 @@ class ActionWorker:
     def _execute(self, action: dict[str, Any]) -> ActionStatusInfo:
         started = time.monotonic()
         type_ = action["type"]
-        plugin_action = PLUGIN_ACTION.get(type_)
+        plugin_action = PLUGIN_ACTION_FOR.get(type_)
         if plugin_action is None:
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.UNKNOWN,
                                     msg=f"this agent does not know action type {type_!r}; known: "
-                                        f"{', '.join(PLUGIN_ACTION)}", duration=0.0)
+                                        f"{', '.join(PLUGIN_ACTION_FOR)}", duration=0.0)
         try:
             config = self._call(lambda c: c.action_config(action["deploymentId"], type_, action_id=action["id"]))
         except BosunError as exc:

@@ -14,12 +14,12 @@ from typing import Any
 
 import yaml
 
+from bosun_local.contracts.states import DeploymentState
 from bosun_local.plugins import ActionStatus, ActionStatusInfo, read_status_file, run_action
-from bosun_local.plugins.framework.constants import DeploymentState
 
 log = logging.getLogger(__name__)
 RUNNER = "bosun-plugin-runner"
-ACTION_CONFIG_KEYS = ("pluginConfig", "peInfo", "deploymentInfo", "endpointInfo")
+ACTION_CONFIG_KEYS = ("pluginConfig", "peInfo", "deploymentInfo", "endpointInfo", "scaleInfo")
 
 
 def _failed(msg: str, started: float) -> ActionStatusInfo:

@@ -6,13 +6,12 @@ import threading
 from typing import Any
 
 from bosun_local.client import ServiceClient
+from bosun_local.contracts.states import HEALTH_STATUSES
 from bosun_local.errors import BosunError
-from bosun_local.plugins import ActionStatus
 
 log = logging.getLogger(__name__)
-# ActionStatus -> the service's health vocabulary (the same words).
-HEALTH = {ActionStatus.OK: "passing", ActionStatus.WARN: "warning", ActionStatus.ERROR: "failing",
-          ActionStatus.UNKNOWN: "unknown"}
+# ActionStatus -> the service's health vocabulary: the same words (contracts.states).
+HEALTH = {status: status for status in HEALTH_STATUSES}
 
 
 class Reporter:

@@ -12,14 +12,14 @@ from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import HEALTH, Reporter
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient
+from bosun_local.contracts.states import DeploymentState, QueueStatus
 from bosun_local.errors import BosunError
 from bosun_local.plugins import ActionStatus, ActionStatusInfo
-from bosun_local.plugins.framework.constants import DeploymentState
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 # Deployment states the service holds between actions: only then does an observation override them.
-SETTLED = (DeploymentState.READY, DeploymentState.ERROR, DeploymentState.UNKNOWN)
+SETTLED = DeploymentState.SETTLED
 BROKEN = (DeploymentState.ERROR, DeploymentState.STOPPED)
 
 
@@ -29,7 +29,7 @@ class Snapshot:
     def __init__(self, client: ServiceClient) -> None:
         self.environments: list[Json] = client.list_environments()
         self.deployments: list[Json] = client.list_deployments(include_deleted=True)
-        self.open_actions = {a["deploymentId"] for a in client.list_actions(status=("pending", "claimed"), limit=1000)}
+        self.open_actions = {a["deploymentId"] for a in client.list_actions(status=QueueStatus.OPEN, limit=1000)}
 
     def of(self, env: Json) -> list[Json]:
         return [d for d in self.deployments if d["environmentId"] == env["id"]]

@@ -5,8 +5,9 @@ import click
 
 from bosun_local.cli.output import json_option, print_json, print_table, status_text
 from bosun_local.client import ServiceClient
+from bosun_local.contracts.states import EVENT_STATUSES
 
-STATUSES = ("passing", "warning", "failing", "unknown", "info")
+STATUSES = EVENT_STATUSES
 
 
 @click.command("events")

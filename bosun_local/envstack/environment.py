@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from bosun_local.config import Config
+from bosun_local.contracts import labels
 from bosun_local.contracts.liveness import healthcheck_test
 from bosun_local.contracts.rabbitmq import AMQP_PORT, NETWORK_HOST, amqp_url, masked_url
 from bosun_local.engine import adapter
@@ -189,7 +190,7 @@ class EnvironmentStack:
         if any(s.service == "management-agent" and s.container for s in self.status()):
             self.project().stop_services(["management-agent"])
         deployments = [c.name for c in adapter.containers_with_labels(
-            {"io.bosun-local.deployment": None, "io.bosun-local.network": self.config["dockerNetwork"]})]
+            {labels.DEPLOYMENT: None, labels.NETWORK: self.config["dockerNetwork"]})]
         adapter.remove_containers(deployments, timeout=10)
         self.project().down(volumes=volumes, timeout=10)
         return deployments

@@ -6,13 +6,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from bosun_local.client import ServiceClient, ServiceError
+from bosun_local.contracts.states import HEALTH_STATUSES
 
 log = logging.getLogger("bosun_local.monitoring")
 
 SERVICE_HEALTH_CHANGED = "service_health_changed"
 DRIFT_STATUS_CHANGED = "drift_status_changed"
 RECORDS_REJECTED = "records_rejected"
-STATUSES = ("passing", "warning", "failing", "unknown")
+STATUSES = HEALTH_STATUSES
 
 
 def statuses_of(stats: dict[str, Any]) -> dict[str, str]:

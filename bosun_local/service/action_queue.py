@@ -4,24 +4,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bosun_local.contracts.actions import CONFIG_ACTIONS, DONE_STATE, RUNNING_STATE
+from bosun_local.contracts.states import INFO, STATUS_ALIASES, ActionStatus, DeploymentState, QueueStatus
 from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.deployments import resolve_environment
 from bosun_local.service.events import record_event
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import iso, now_iso, utcnow
-
-STATES = ("ready", "stopped", "errored", "launching", "replacingModel", "shuttingDown", "unknown")
-STATUS_ALIASES = {"ok": "passing", "passing": "passing", "warn": "warning", "warning": "warning",
-                  "error": "failing", "failing": "failing", "unknown": "unknown"}
-RUNNING_STATE = {"deployment_start": "launching", "deployment_relaunch": "launching",
-                 "deployment_replace_model": "replacingModel", "deployment_stop": "shuttingDown",
-                 "deployment_delete": "shuttingDown"}
-DONE_STATE = {"deployment_start": "ready", "deployment_relaunch": "ready", "deployment_replace_model": "ready",
-              "deployment_stop": "stopped", "deployment_delete": "stopped"}
-CONFIG_ACTIONS = ("deployment_start", "deployment_stop", "deployment_replace_model", "deployment_relaunch",
-                  "deployment_delete", "deployment_status", "plugin_start", "plugin_stop", "deployment_list",
-                  "pe_status", "endpoint_update", "endpoint_status")
 
 
 def get_action(ctx: ServiceContext, action_id: str) -> Row:
@@ -80,8 +70,8 @@ def complete(ctx: ServiceContext, action_id: str, agent_id: str, info: dict[str,
         raise invalid(f"statusInfo.status {info.get('status')!r} is not one of passing, warning, failing, unknown",
                       "send the ActionStatusInfo the plugin returned")
     state = info.get("state")
-    if state is not None and state not in STATES:
-        raise invalid(f"statusInfo.state {state!r} is not a DeploymentState ({', '.join(STATES)})",
+    if state is not None and state not in DeploymentState.ALL:
+        raise invalid(f"statusInfo.state {state!r} is not a DeploymentState ({', '.join(DeploymentState.ALL)})",
                       "send a DeploymentState value or null")
     action = get_action(ctx, action_id)
     if action["status"] in ("done", "failed") and action.get("agentId") == agent_id:
@@ -125,7 +115,8 @@ def _finish(ctx: ServiceContext, action: Row, dep: Row | None, status: str, info
 
 def state_status(state: str) -> str:
     """Return the event status colour of a deployment state."""
-    return {"ready": "passing", "errored": "failing", "unknown": "unknown"}.get(state, "info")
+    return {DeploymentState.READY: ActionStatus.OK, DeploymentState.ERROR: ActionStatus.ERROR,
+            DeploymentState.UNKNOWN: ActionStatus.UNKNOWN}.get(state, INFO)
 
 
 def action_config(ctx: ServiceContext, dep: Row, action_type: str, action_id: str | None) -> Row:
@@ -159,7 +150,7 @@ def _replace_action(ctx: ServiceContext, dep: Row, action_id: str | None) -> Row
             raise invalid(f"action {action_id} is not a deployment_replace_model of deployment {dep['id']}",
                           "pass the id of the replace action being run")
         return action
-    pending = [a for a in ctx.storage.list_actions(dep["id"], ("pending", "claimed"))
+    pending = [a for a in ctx.storage.list_actions(dep["id"], QueueStatus.OPEN)
                if a["type"] == "deployment_replace_model"]
     if not pending:
         raise conflict(f"deployment {dep['name']} has no model replacement queued",

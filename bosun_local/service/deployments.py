@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bosun_local.contracts.actions import DESIRED_BY_ACTION
+from bosun_local.contracts.states import QueueStatus
 from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.events import record_event
@@ -10,10 +12,6 @@ from bosun_local.service.packages import resolve_package
 from bosun_local.service.storage import StorageConflict
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import new_id, now_iso
-
-# Which desired state a request sets; None leaves it.
-DESIRED_BY_ACTION = {"deployment_start": "running", "deployment_stop": "stopped", "deployment_delete": "deleted",
-                     "deployment_relaunch": "running", "deployment_replace_model": None}
 
 
 def resolve_deployment(ctx: ServiceContext, ref: str) -> Row:
@@ -78,7 +76,7 @@ def _new_action(deployment_id: str, type_: str, params: dict[str, Any]) -> Row:
 
 
 def _open_actions(ctx: ServiceContext, dep_id: str) -> list[Row]:
-    return ctx.storage.list_actions(dep_id, ("pending", "claimed"))
+    return ctx.storage.list_actions(dep_id, QueueStatus.OPEN)
 
 
 def request_action(ctx: ServiceContext, dep: Row, type_: str,

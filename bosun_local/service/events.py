@@ -7,7 +7,6 @@ from bosun_local.service.context import ServiceContext
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import new_id, now_iso
 
-EVENT_STATUSES = ("passing", "warning", "failing", "unknown", "info")
 # Notification failures are never notified themselves: a dead webhook must not feed on its own failures.
 UNNOTIFIED_TYPES = frozenset({"notification_failed"})
 

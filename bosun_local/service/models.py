@@ -5,13 +5,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bosun_local.contracts.actions import QueuedActionName
+from bosun_local.contracts.states import (
+    DeploymentStateName,
+    DesiredStateName,
+    EventStatusName,
+    HealthStatusName,
+    QueueStatusName,
+)
 from bosun_local.plugins.framework.registry import ENTRY_POINT_GROUP, plugin_names
 
-ActionType = Literal["deployment_start", "deployment_stop", "deployment_replace_model", "deployment_relaunch",
-                     "deployment_delete"]
-EventStatus = Literal["passing", "warning", "failing", "unknown", "info"]
-DeploymentStateName = Literal["ready", "stopped", "errored", "launching", "replacingModel", "shuttingDown", "unknown"]
-HealthStatus = Literal["passing", "warning", "failing", "unknown"]
+ActionType = QueuedActionName
+EventStatus = EventStatusName
+HealthStatus = HealthStatusName
 ShortText = Field(default="", max_length=2000)
 
 
@@ -136,7 +142,7 @@ class DeploymentOut(Open):
     modelId: str
     keyValueConfig: dict[str, Any]
     state: str
-    desiredState: Literal["running", "stopped", "deleted"]
+    desiredState: DesiredStateName
     predictionUrl: str | None
     healthStatus: str
     external: bool
@@ -156,7 +162,7 @@ class ActionOut(Open):
     id: str
     deploymentId: str
     type: str
-    status: Literal["pending", "claimed", "done", "failed"]
+    status: QueueStatusName
     attempts: int
     leaseExpiresAt: str | None
     createdAt: str

@@ -13,6 +13,7 @@ import httpx
 
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config
+from bosun_local.contracts import labels
 from bosun_local.engine import adapter
 from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.errors import EngineError
@@ -22,7 +23,7 @@ from bosun_local.workshop.cleanup import delete_deployments
 from bosun_local.workshop.layout import APP, INSTRUMENTED, AppStack, RunState, WorkshopDir, WorkshopError
 from bosun_local.workshop.reporter import Reporter
 
-LABEL = "io.bosun-local.workshop"
+LABEL = labels.WORKSHOP
 TRAIN_TIMEOUT_SEC = 300
 DEFAULT_DATA_DIR = Path.home() / ".local/share/bosun-local"
 

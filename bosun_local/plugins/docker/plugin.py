@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import httpx
 
 from bosun_local.config import load_config
+from bosun_local.contracts import labels
 from bosun_local.contracts.rabbitmq import NETWORK_HOST, amqp_url
 from bosun_local.engine import adapter
 from bosun_local.envstack.environment import run_as_user
@@ -121,8 +122,8 @@ class DockerPlugin(BosunPluginBase):
 
     def rabbitmq_problem(self) -> str | None:
         """Return why the environment's RabbitMQ is not usable, or None when it is healthy."""
-        found = adapter.containers_with_labels({"io.bosun-local.component": "rabbitmq",
-                                                "com.docker.compose.project": str(self.s["projectName"])})
+        found = adapter.containers_with_labels({labels.COMPONENT: "rabbitmq",
+                                                labels.COMPOSE_PROJECT: str(self.s["projectName"])})
         if not found:
             return f"monitoring is on but the environment stack {self.s['projectName']!r} runs no RabbitMQ"
         if not found[0].healthy:

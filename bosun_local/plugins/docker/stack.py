@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bosun_local.contracts import labels
 from bosun_local.engine import adapter
 from bosun_local.envstack.render import render, write_if_changed
 from bosun_local.errors import BosunError, EngineError
 
 TEMPLATE = "deployment/compose.yaml.j2"
-DEPLOYMENT_LABEL = "io.bosun-local.deployment"
-MODEL_LABEL = "io.bosun-local.model"
-NETWORK_LABEL = "io.bosun-local.network"
-ARTIFACT_LABEL = "io.bosun-local.artifact"
+DEPLOYMENT_LABEL = labels.DEPLOYMENT
+MODEL_LABEL = labels.MODEL
+NETWORK_LABEL = labels.NETWORK
+ARTIFACT_LABEL = labels.ARTIFACT
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)

@@ -28,12 +28,13 @@ class ActionConfig:
     pe_info: dict[str, Any] | None
     deployment_info: dict[str, Any] | None
     endpoint_info: dict[str, Any] | None
+    scale_info: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the sections as an action config dict."""
         config: dict[str, Any] = {K.PLUGIN_CONFIG_KEY: self.plugin_config}
         for key, value in ((K.PE_INFO_KEY, self.pe_info), (K.DEPLOYMENT_INFO_KEY, self.deployment_info),
-                           (K.ENDPOINT_INFO_KEY, self.endpoint_info)):
+                           (K.ENDPOINT_INFO_KEY, self.endpoint_info), (K.SCALE_INFO_KEY, self.scale_info)):
             if value is not None:
                 config[key] = value
         return config
@@ -62,7 +63,13 @@ def validate_action_config(values: object, action: str) -> ActionConfig:
     endpoint_info = config.get(K.ENDPOINT_INFO_KEY)
     if endpoint_info is not None:
         require_mapping(endpoint_info, K.ENDPOINT_INFO_KEY)
-    return ActionConfig(plugin_config, pe_info, deployment_info, endpoint_info)
+    scale_info = config.get(K.SCALE_INFO_KEY)
+    if scale_info is not None:
+        replicas = require_mapping(scale_info, K.SCALE_INFO_KEY).get("replicas")
+        if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0):
+            raise ActionConfigError(f"{K.SCALE_INFO_KEY}.replicas", f"must be a whole number >= 0, got {replicas!r}",
+                                    fix="set replicas like 1 or 3, or leave it out to only report the count")
+    return ActionConfig(plugin_config, pe_info, deployment_info, endpoint_info, scale_info)
 
 
 def _key_line(text: str, dotted: str) -> int | None:

@@ -7,9 +7,10 @@ from typing import Any
 
 import yaml
 
+from bosun_local.contracts.states import ActionStatus, DeploymentState
 from bosun_local.plugins.framework.atomic_fs import write_text_atomic
-from bosun_local.plugins.framework.constants import DeploymentState
 
+__all__ = ["ActionDataFields", "ActionInterrupted", "ActionStatus", "ActionStatusInfo", "failed", "plain"]
 STATUS_KEYS = ("status", "msg", "state", "duration", "timestamp", "data")
 
 
@@ -21,22 +22,6 @@ class ActionDataFields:
     OLD_MODEL_IN_USE = "oldModelInUse"
     DEPLOYMENTS_STATUS = "deploymentsStatus"
     CURRENT_MODEL_ID = "currentModelId"
-
-
-class ActionStatus:
-    """Outcome of an action, with the exit code the runner uses for it under --exit-codes."""
-
-    OK = "passing"
-    WARN = "warning"
-    ERROR = "failing"
-    UNKNOWN = "unknown"
-
-    to_numeric = {OK: 0, ERROR: 1, WARN: 2, UNKNOWN: 3}
-
-    @classmethod
-    def is_valid(cls, status_string: object) -> bool:
-        """Return True if the value is one of the four status strings."""
-        return status_string in cls.to_numeric
 
 
 def plain(value: Any) -> Any:

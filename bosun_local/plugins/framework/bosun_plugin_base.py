@@ -93,6 +93,15 @@ class BosunPluginBase(ABC):
     def deployment_status(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         """Check one deployment."""
 
+    def monitoring_scale(self, replicas: int | None) -> ActionStatusInfo:
+        """bosun-local extension: report the environment's monitoring-agent replicas, first setting them if given.
+
+        `data.replicas` is the count now running, or None when the environment runs no scalable monitoring
+        agents: plugins without any keep this default (see docs/plugins.md).
+        """
+        return ActionStatusInfo(ActionStatus.OK, data={"replicas": None},
+                                msg=f"{type(self).__name__} runs no monitoring agents to scale")
+
     def deployment_relaunch(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         """Stop (ignoring its errors, the deployment is started again right away), then start."""
         self._logger.info("Processing deployment relaunch")
@@ -125,7 +134,10 @@ class BosunPluginBase(ABC):
 
 
 def _dispatch(plugin: BosunPluginBase, action: str, deployment_info: dict[str, Any] | None,
-              endpoint_info: dict[str, Any] | None) -> Any:
+              endpoint_info: dict[str, Any] | None, scale_info: dict[str, Any] | None) -> Any:
+    if action == A.MONITORING_SCALE:
+        replicas = (scale_info or {}).get("replicas")
+        return plugin.monitoring_scale(None if replicas is None else int(replicas))
     if action == A.PLUGIN_START:
         return plugin.plugin_start()
     if action == A.PLUGIN_STOP:
@@ -138,8 +150,8 @@ def _dispatch(plugin: BosunPluginBase, action: str, deployment_info: dict[str, A
         plugin._set_endpoint_info(endpoint_info or {})
         info = EndpointInfo(endpoint_info)
         return plugin.endpoint_update(info) if action == A.ENDPOINT_UPDATE else plugin.endpoint_status(info)
-    if action not in A.ALL:
-        raise ValueError(f"action {action!r} is not supported; known actions: {', '.join(A.ALL)}")
+    if action not in A.SUPPORTED:
+        raise ValueError(f"action {action!r} is not supported; known actions: {', '.join(A.SUPPORTED)}")
     if deployment_info is None:
         raise ValueError(f"action {action} needs deploymentInfo in the action config")
     plugin._set_deployment_info(deployment_info)
@@ -156,12 +168,13 @@ def _dispatch(plugin: BosunPluginBase, action: str, deployment_info: dict[str, A
 
 
 def execute_action(plugin: BosunPluginBase, action: str, deployment_info: dict[str, Any] | None = None,
-                   endpoint_info: dict[str, Any] | None = None) -> ActionStatusInfo:
+                   endpoint_info: dict[str, Any] | None = None,
+                   scale_info: dict[str, Any] | None = None) -> ActionStatusInfo:
     """Run one action on a plugin instance; record its duration; turn any failure into a failing status."""
     start = time.monotonic()
     name = type(plugin).__name__
     try:
-        result = _dispatch(plugin, action, deployment_info, endpoint_info)
+        result = _dispatch(plugin, action, deployment_info, endpoint_info, scale_info)
         if not isinstance(result, ActionStatusInfo):
             raise TypeError(f"{name}.{action} returned {type(result).__name__} {result!r:.80}, "
                             f"not an ActionStatusInfo")

@@ -40,7 +40,7 @@ def run_action(plugin: type[BosunPluginBase] | str, action: str, config: dict[st
                         round(time.monotonic() - start, 4))
         log.error(status.msg)
         return status
-    status = execute_action(instance, action, checked.deployment_info, checked.endpoint_info)
+    status = execute_action(instance, action, checked.deployment_info, checked.endpoint_info, checked.scale_info)
     status.set_duration(round(time.monotonic() - start, 4))
     return status
 

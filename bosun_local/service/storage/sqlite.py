@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bosun_local.contracts.states import QueueStatus
 from bosun_local.errors import BosunError
 from bosun_local.service.figures import empty_minute, merge_record
 from bosun_local.service.storage.base import EventFilter, Row, Storage, StorageConflict
 from bosun_local.service.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from bosun_local.service.timeutil import now_iso
 
-OPEN_ACTION = ("pending", "claimed")
+OPEN_ACTION = QueueStatus.OPEN
 
 
 class _Connection(sqlite3.Connection):

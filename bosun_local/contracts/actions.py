@@ -1,0 +1,88 @@
+"""Action names: what the service queues for agents, what agents ask plugins, and how they map onto states."""
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from bosun_local.contracts.states import DeploymentState, DesiredState
+
+QueuedActionName = Literal["deployment_start", "deployment_stop", "deployment_replace_model", "deployment_relaunch",
+                           "deployment_delete"]
+
+
+class PluginAction:
+    """Every action a plugin runs: DataRobot's eleven, plus bosun-local's documented extensions."""
+
+    PLUGIN_START: Final = "plugin_start"
+    PLUGIN_STOP: Final = "plugin_stop"
+    DEPLOYMENT_LIST: Final = "deployment_list"
+    DEPLOYMENT_START: Final = "deployment_start"
+    DEPLOYMENT_STOP: Final = "deployment_stop"
+    DEPLOYMENT_REPLACE_MODEL: Final = "deployment_replace_model"
+    DEPLOYMENT_STATUS: Final = "deployment_status"
+    DEPLOYMENT_RELAUNCH: Final = "deployment_relaunch"
+    PE_STATUS: Final = "pe_status"
+    ENDPOINT_UPDATE: Final = "endpoint_update"
+    ENDPOINT_STATUS: Final = "endpoint_status"
+    # bosun-local extension (docs/plugins.md): report, and set, the environment's monitoring-agent replicas.
+    MONITORING_SCALE: Final = "monitoring_scale"
+
+    # DataRobot's actions (BosunPluginActions.ALL), which every plugin answers.
+    ALL: Final = (
+        PLUGIN_START, PLUGIN_STOP, DEPLOYMENT_LIST, DEPLOYMENT_START, DEPLOYMENT_STOP,
+        DEPLOYMENT_REPLACE_MODEL, DEPLOYMENT_STATUS, DEPLOYMENT_RELAUNCH, PE_STATUS,
+        ENDPOINT_UPDATE, ENDPOINT_STATUS,
+    )
+    EXTENSIONS: Final = (MONITORING_SCALE,)
+    # What the framework dispatches: the standard actions and the extensions (with defaults in BosunPluginBase).
+    SUPPORTED: Final = (*ALL, *EXTENSIONS)
+    # Actions that act on one deployment and therefore need `deploymentInfo` in the action config.
+    NEED_DEPLOYMENT_INFO: Final = (
+        DEPLOYMENT_START, DEPLOYMENT_STOP, DEPLOYMENT_REPLACE_MODEL, DEPLOYMENT_STATUS, DEPLOYMENT_RELAUNCH,
+    )
+
+
+class QueuedAction:
+    """Action types the service queues for a deployment and an agent claims."""
+
+    DEPLOYMENT_START: Final = "deployment_start"
+    DEPLOYMENT_STOP: Final = "deployment_stop"
+    DEPLOYMENT_REPLACE_MODEL: Final = "deployment_replace_model"
+    DEPLOYMENT_RELAUNCH: Final = "deployment_relaunch"
+    DEPLOYMENT_DELETE: Final = "deployment_delete"
+
+    ALL: Final = (DEPLOYMENT_START, DEPLOYMENT_STOP, DEPLOYMENT_REPLACE_MODEL, DEPLOYMENT_RELAUNCH, DEPLOYMENT_DELETE)
+
+
+# The plugin action that carries out each queued action (a delete stops the deployment; the service forgets it).
+PLUGIN_ACTION_FOR: Final = {
+    QueuedAction.DEPLOYMENT_START: PluginAction.DEPLOYMENT_START,
+    QueuedAction.DEPLOYMENT_STOP: PluginAction.DEPLOYMENT_STOP,
+    QueuedAction.DEPLOYMENT_REPLACE_MODEL: PluginAction.DEPLOYMENT_REPLACE_MODEL,
+    QueuedAction.DEPLOYMENT_RELAUNCH: PluginAction.DEPLOYMENT_RELAUNCH,
+    QueuedAction.DEPLOYMENT_DELETE: PluginAction.DEPLOYMENT_STOP,
+}
+# Actions the service builds an action config for: the queued ones and every plugin action.
+CONFIG_ACTIONS: Final = tuple(dict.fromkeys((*QueuedAction.ALL, *PluginAction.ALL)))
+# A deployment's state while its queued action runs, and after it succeeded.
+RUNNING_STATE: Final = {
+    QueuedAction.DEPLOYMENT_START: DeploymentState.LAUNCHING,
+    QueuedAction.DEPLOYMENT_RELAUNCH: DeploymentState.LAUNCHING,
+    QueuedAction.DEPLOYMENT_REPLACE_MODEL: DeploymentState.REPLACING_MODEL,
+    QueuedAction.DEPLOYMENT_STOP: DeploymentState.SHUTTING_DOWN,
+    QueuedAction.DEPLOYMENT_DELETE: DeploymentState.SHUTTING_DOWN,
+}
+DONE_STATE: Final = {
+    QueuedAction.DEPLOYMENT_START: DeploymentState.READY,
+    QueuedAction.DEPLOYMENT_RELAUNCH: DeploymentState.READY,
+    QueuedAction.DEPLOYMENT_REPLACE_MODEL: DeploymentState.READY,
+    QueuedAction.DEPLOYMENT_STOP: DeploymentState.STOPPED,
+    QueuedAction.DEPLOYMENT_DELETE: DeploymentState.STOPPED,
+}
+# The desired state a queued action sets; None leaves it as it is.
+DESIRED_BY_ACTION: Final[dict[str, str | None]] = {
+    QueuedAction.DEPLOYMENT_START: DesiredState.RUNNING,
+    QueuedAction.DEPLOYMENT_STOP: DesiredState.STOPPED,
+    QueuedAction.DEPLOYMENT_DELETE: DesiredState.DELETED,
+    QueuedAction.DEPLOYMENT_RELAUNCH: DesiredState.RUNNING,
+    QueuedAction.DEPLOYMENT_REPLACE_MODEL: None,
+}

@@ -1,0 +1,26 @@
+"""Container and Compose labels bosun-local puts on what it runs, and the Compose labels it reads."""
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX: Final = "io.bosun-local."
+# PPS containers of a deployment: which deployment, model, environment network and model package.
+DEPLOYMENT: Final = PREFIX + "deployment"
+MODEL: Final = PREFIX + "model"
+NETWORK: Final = PREFIX + "network"
+ARTIFACT: Final = PREFIX + "artifact"
+# Services of the environment stack: which component (traefik, rabbitmq, service, *-agent), made by bosun-local.
+COMPONENT: Final = PREFIX + "component"
+MANAGED: Final = PREFIX + "managed"
+# Workshop containers and built images.
+WORKSHOP: Final = PREFIX + "workshop"
+VERSION: Final = PREFIX + "version"
+INPUTS_HASH: Final = PREFIX + "inputs-hash"
+# Set by Docker Compose on what it creates.
+COMPOSE_PROJECT: Final = "com.docker.compose.project"
+COMPOSE_SERVICE: Final = "com.docker.compose.service"
+
+
+def template_globals() -> dict[str, str]:
+    """Return the labels by name (DEPLOYMENT, MODEL, ...) for templates that write them."""
+    return {name: value for name, value in globals().items() if name.isupper() and isinstance(value, str)}
