@@ -10,9 +10,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bosun_local import __version__
-from bosun_local.pps import outputs
+from bosun_local.pps import datarobot_routes, outputs
 from bosun_local.pps.http import (
-    CSV,
     ClientGone,
     Receive,
     Request,
@@ -23,7 +22,7 @@ from bosun_local.pps.http import (
     json_response,
     send_response,
 )
-from bosun_local.pps.inputs import Frame, InputError, parse_csv, parse_form, parse_json
+from bosun_local.pps.inputs import Frame, InputError, parse_form
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
 from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
 from bosun_local.pps.reporting import Reporter, ReportItem
@@ -35,8 +34,6 @@ log = logging.getLogger("bosun_local.pps")
 PREDICTION_ROUTES = {"/predictions": ("POST",), "/predict": ("GET", "POST")}
 STATUS_ROUTES = ("/ping", "/health", "/info")
 FORM_TYPES = ("", "application/x-www-form-urlencoded")
-JSON_TYPES = ("application/json", "text/json")
-CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
 
 def versions() -> dict[str, str]:
@@ -104,6 +101,8 @@ class PPSApp:
 
     async def _route(self, request: Request) -> Response:
         path = request.path
+        if path.startswith(datarobot_routes.PREDAPI_PREFIX):
+            return await datarobot_routes.route(self, request)
         deployment_id: str | None = None
         if path.startswith("/deployments/"):
             deployment_id, _, rest = path[len("/deployments/"):].partition("/")
@@ -132,7 +131,9 @@ class PPSApp:
             return json_response(200, {**deployment.describe(), "versions": self._versions})
         if deployment.model is None:
             return error(503, f"deployment {deployment.deployment_id} cannot serve: {deployment.error}")
-        return await self._predict(request, deployment, deployment.model, path)
+        if path == "/predictions":
+            return await datarobot_routes.predictions(self, request, deployment, deployment.model, predapi=False)
+        return await self._predict(request, deployment, deployment.model)
 
     def _deployment(self, deployment_id: str | None, v2: bool = False) -> Deployment | Response:
         """Return the addressed deployment, or a 404 that says which ones exist."""
@@ -190,24 +191,17 @@ class PPSApp:
         self.stats.infer(model, frame.rows, time.perf_counter_ns() - started)
         return scored
 
-    async def _predict(self, request: Request, deployment: Deployment, model: LoadedModel, path: str) -> Response:
+    async def _predict(self, request: Request, deployment: Deployment, model: LoadedModel) -> Response:
+        """Answer `/predict`: one row from form fields (the workshop app's route)."""
         started = time.perf_counter()
         frame: Frame | None = None
         scored: Scored | None = None
         try:
             body = await request.body(self.max_body_bytes)
             started = time.perf_counter()  # execution time: from the whole body being here to the answer
-            if path == "/predict":
-                frame = self._form_frame(request, body, model)
-                scored = await self._score(model, frame)
-                response = Response(200, outputs.form_json(model, scored))
-            else:
-                frame = self._predictions_frame(request, body, model)
-                scored = await self._score(model, frame)
-                if "text/csv" in request.accept:
-                    response = Response(200, outputs.predictions_csv(model, scored), CSV)
-                else:
-                    response = Response(200, outputs.predictions_json(model, scored))
+            frame = self._form_frame(request, body, model)
+            scored = await self._score(model, frame)
+            response = Response(200, outputs.form_json(model, scored))
         except InputError as exc:
             response = error(exc.status, exc.message)
         except ModelError as exc:
@@ -244,16 +238,3 @@ class PPSApp:
         except ValueError as exc:
             raise InputError(400, f"malformed form fields: {exc}") from None
         return parse_form(pairs, model.schema)
-
-    @staticmethod
-    def _predictions_frame(request: Request, body: bytes, model: LoadedModel) -> Frame:
-        media = request.media_type
-        if media in JSON_TYPES or media.endswith("+json"):
-            return parse_json(body, model.schema)
-        if media in CSV_TYPES:
-            return parse_csv(body, model.schema)
-        if media in FORM_TYPES:  # curl --data-binary without -H: decide by the first character
-            start = body.lstrip()[:1]
-            return parse_json(body, model.schema) if start in (b"[", b"{") else parse_csv(body, model.schema)
-        raise InputError(415, f"content type {media!r} is not supported; send text/csv (with a header row) or "
-                              "application/json")

@@ -105,7 +105,8 @@ def test_template_renders_one_service_per_model_with_identical_routes(tmp_path: 
     route = {k: v for k, v in b["labels"].items() if k.startswith("traefik.")}
     assert route == {k: v for k, v in a["labels"].items() if k.startswith("traefik.")}
     router = f"deployment-{DEP}"
-    assert route[f"traefik.http.routers.{router}.rule"] == f"PathPrefix(`/deployments/{DEP}/`)"
+    assert route[f"traefik.http.routers.{router}.rule"] == (f"PathPrefix(`/deployments/{DEP}/`) || "
+                                                            f"PathPrefix(`/predApi/v1.0/deployments/{DEP}/`)")
     assert route[f"traefik.http.routers.{router}.entrypoints"] == "web"
     assert route["traefik.docker.network"] == "bosun"
     assert route[f"traefik.http.middlewares.{router}-retry.retry.attempts"] == "5"

@@ -14,8 +14,8 @@ from tests.support.service import free_port, start_service, stop_service, wait_h
 
 from .helpers import FAST_ENV, Service, write_package
 
-UNAUTHORIZED = ("missing or wrong bearer token: send `Authorization: Bearer <token>` with the token from the "
-                "service data dir's `token` file")
+UNAUTHORIZED = ("missing or wrong token: send `Authorization: Bearer <token>` (or `Token <token>`) with the token "
+                "from the service data dir's `token` file")
 
 
 def _concrete(path: str) -> str:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from bosun_local.service.routes import (
     actions,
     agents,
+    datarobot,
     deployments,
     environment,
     environments,
@@ -20,4 +21,5 @@ from bosun_local.service.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, packages.router, environments.router, deployments.router, actions.router,
                             events.router, agents.router, notifications.router, monitoring.router, settings.router,
-                            stats.router, environment.router]
+                            stats.router, environment.router,
+                            datarobot.router]

@@ -1,0 +1,125 @@
+"""DataRobot's real-time prediction routes and the DataRobot options of `/predictions`.
+
+Routes: `POST /predApi/v1.0/deployments/<id>/predictions` (DataRobot's request parameters and JSON/CSV answers),
+`POST /predApi/v1.0/deployments/<id>/predictionsUnstructured`, and `POST [/deployments/<id>]/predictions`,
+which keeps its own answer shape and gains passthrough columns and explanations. Traefik routes both prefixes
+of a deployment to its PPS container.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from bosun_local.pps import explanations, outputs
+from bosun_local.pps.datarobot_outputs import dr_csv, dr_json, predictions_csv, predictions_json
+from bosun_local.pps.http import CSV, Request, Response, error
+from bosun_local.pps.inputs import Frame, InputError
+from bosun_local.pps.model import LoadedModel, ModelError, Scored
+from bosun_local.pps.passthrough import PredictOptions, parse_options, read_table
+
+if TYPE_CHECKING:
+    from bosun_local.pps.app import PPSApp
+    from bosun_local.pps.registry import Deployment
+
+log = logging.getLogger("bosun_local.pps")
+
+PREDAPI_PREFIX = "/predApi/v1.0/deployments/"
+PREDAPI_ACTIONS = ("predictions", "predictionsUnstructured")
+
+
+async def route(app: PPSApp, request: Request) -> Response:
+    """Answer `/predApi/v1.0/deployments/<id>/<action>`."""
+    deployment_id, _, action = request.path[len(PREDAPI_PREFIX):].partition("/")
+    action = action.rstrip("/")
+    if not deployment_id or action not in PREDAPI_ACTIONS:
+        return error(404, f"no route {request.path}; DataRobot routes: POST /predApi/v1.0/deployments/<id>/predictions"
+                          ", POST /predApi/v1.0/deployments/<id>/predictionsUnstructured")
+    if request.method != "POST":
+        return Response(405, outputs.dumps({"message": f"{request.path} takes POST"}), headers=((b"allow", b"POST"),))
+    deployment = app._deployment(deployment_id)
+    if isinstance(deployment, Response):
+        return deployment
+    if deployment.model is None:
+        return error(503, f"deployment {deployment.deployment_id} cannot serve: {deployment.error}")
+    if action == "predictionsUnstructured":
+        return await unstructured(app, request, deployment, deployment.model)
+    return await predictions(app, request, deployment, deployment.model, predapi=True)
+
+
+async def _explain(model: LoadedModel, frame: Frame, scored: Scored,
+                   options: PredictOptions) -> list[list[explanations.Explanation] | None] | None:
+    if options.max_explanations <= 0:
+        return None
+    args = (model, frame, scored, options.max_explanations, options.threshold_high, options.threshold_low)
+    if model.inline(frame.rows) and explanations.explainer_ready(model):
+        return explanations.explain(*args)
+    return await asyncio.get_running_loop().run_in_executor(None, explanations.explain, *args)
+
+
+async def predictions(app: PPSApp, request: Request, deployment: Deployment, model: LoadedModel,
+                      predapi: bool) -> Response:
+    """Score CSV or JSON rows, with passthrough columns and explanations when the query asks for them."""
+    started = time.perf_counter()
+    frame: Frame | None = None
+    scored: Scored | None = None
+    try:
+        options = parse_options(request.query)
+        if options.max_explanations > 0 and not explanations.explainer_ready(model):
+            # Building it checks the model can be explained (a 422 before reading rows) and may import shap: off-loop.
+            await asyncio.get_running_loop().run_in_executor(None, explanations.explainer_for, model)
+        body = await request.body(app.max_body_bytes)
+        started = time.perf_counter()  # execution time: from the whole body being here to the answer
+        # DataRobot ignores columns the model does not take; our own route names them (a typo is a 422).
+        table = read_table(request.media_type, body, model.schema, options, lenient=predapi)
+        frame = table.frame
+        scored = await app._score(model, frame)
+        explained = await _explain(model, frame, scored, options)
+        as_csv = "text/csv" in request.accept
+        if predapi:
+            body_out = dr_csv(model, scored, table.passthrough, explained) if as_csv else \
+                dr_json(model, scored, table.passthrough, explained)
+        else:
+            body_out = predictions_csv(model, scored, table.passthrough, explained) if as_csv else \
+                predictions_json(model, scored, table.passthrough, explained)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        headers = ((b"x-datarobot-execution-time", f"{elapsed_ms:.0f}".encode()),
+                   (b"x-datarobot-model-cache-hit", b"true")) if predapi else ()
+        response = Response(200, body_out, CSV if as_csv else b"application/json", headers)
+    except InputError as exc:
+        response = error(exc.status, exc.message)
+    except ModelError as exc:
+        log.error("deployment %s: %s", deployment.deployment_id, exc)
+        response = error(500, f"deployment {deployment.deployment_id}: {exc}")
+    app._report(deployment, model, response.status, started, frame, scored)
+    return response
+
+
+async def unstructured(app: PPSApp, request: Request, deployment: Deployment, model: LoadedModel) -> Response:
+    """Hand the raw body to the model's score_unstructured hook and answer what it returns."""
+    hook = getattr(model, "score_unstructured", None)
+    if not callable(hook):
+        return error(422, f"deployment {deployment.deployment_id} serves a structured model (no score_unstructured "
+                          f"hook in its package): POST rows to /predApi/v1.0/deployments/{deployment.deployment_id}"
+                          "/predictions instead")
+    started = time.perf_counter()
+    status = 200
+    try:
+        body = await request.body(app.max_body_bytes)
+        started = time.perf_counter()
+        query = dict(parse_qsl(request.query.decode(errors="replace"), keep_blank_values=True))
+        data, content_type = await asyncio.get_running_loop().run_in_executor(
+            None, hook, body, request.content_type, query)
+        headers = ((b"x-datarobot-execution-time", f"{(time.perf_counter() - started) * 1000.0:.0f}".encode()),)
+        response = Response(200, data, content_type.encode(), headers)
+    except InputError as exc:
+        response = error(exc.status, exc.message)
+    except ModelError as exc:
+        log.error("deployment %s: %s", deployment.deployment_id, exc)
+        response = error(500, f"deployment {deployment.deployment_id}: {exc}")
+    status = response.status
+    app._report(deployment, model, status, started, None, None)
+    return response
+

@@ -1,0 +1,78 @@
+"""Model packages for the explanation tests: linear and tree models on the diabetes data, and one we cannot explain."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tests.pps.packages import DIABETES, diabetes_frame, write_spec
+
+
+def _numeric_spec(directory: Path, name: str, target_type: str, **extra: Any) -> None:
+    write_spec(directory, name=name, targetName="y" if target_type == "regression" else "high",
+               targetType=target_type, features=[{"name": n, "type": "numeric"} for n in DIABETES], **extra)
+
+
+def _high(y: pd.Series) -> pd.Series:
+    return (y > y.median()).map({False: "no", True: "yes"})
+
+
+def fitted(kind: str) -> Any:
+    """Return the estimator a package kind holds, fitted the same way each time (for reference computations)."""
+    x, y = diabetes_frame()
+    if kind == "linear":
+        return LinearRegression().fit(x.to_numpy(), y)
+    if kind == "logistic":
+        return Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=1000))]).fit(
+            x.to_numpy(), _high(y))
+    if kind == "forest":
+        return RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0).fit(x.to_numpy(), y)
+    if kind == "boosting":
+        return GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0).fit(x.to_numpy(), _high(y))
+    if kind == "knn":
+        return KNeighborsRegressor().fit(x.to_numpy(), y)
+    raise ValueError(kind)
+
+
+def explain_package(directory: Path, kind: str, training: bool = True) -> Path:
+    """Write a package of one kind; with training.csv (the linear explanations' means) unless told otherwise."""
+    classifier = kind in ("logistic", "boosting")
+    _numeric_spec(directory, f"diabetes-{kind}", "binary" if classifier else "regression",
+                  **({"classNames": ["no", "yes"]} if classifier else {}))
+    (directory / "model.pkl").write_bytes(pickle.dumps(fitted(kind)))
+    if training:
+        x, y = diabetes_frame()
+        x.assign(**{"high" if classifier else "y": _high(y) if classifier else y}).to_csv(
+            directory / "training.csv", index=False)
+    return directory
+
+
+def linear_reference(kind: str, rows: pd.DataFrame) -> np.ndarray:
+    """Return coef * (x - mean) per row and feature, computed here from the fitted model and the data."""
+    x, _ = diabetes_frame()
+    model = fitted(kind)
+    values, mean = rows[DIABETES].to_numpy(dtype=float), x[DIABETES].mean().to_numpy()
+    if kind == "linear":
+        return model.coef_ * (values - mean)
+    scale, clf = model.named_steps["scale"], model.named_steps["clf"]
+    return clf.coef_[0] * (scale.transform(values) - scale.transform(mean.reshape(1, -1)))
+
+
+def tree_reference(kind: str, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Return TreeSHAP values (the positive class's for a classifier) and the base value, from shap here."""
+    import shap
+
+    explainer = shap.TreeExplainer(fitted(kind))
+    values = np.asarray(explainer.shap_values(rows[DIABETES].to_numpy(dtype=float)))
+    base = np.atleast_1d(explainer.expected_value)
+    if values.ndim == 3:
+        return values[:, :, 1], float(base[1])
+    return values, float(base[-1])
