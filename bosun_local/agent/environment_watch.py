@@ -14,7 +14,8 @@ from bosun_local.contracts.rabbitmq import masked_url
 from bosun_local.engine.adapter import EngineError
 from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
-from bosun_local.spool.rabbitmq.reader import ConsumerConnectionError, QueueStats, queue_stats
+from bosun_local.spool.rabbitmq.reader import ConsumerConnectionError, queue_stats
+from bosun_local.spool.transport import QueueStats
 
 log = logging.getLogger(__name__)
 MONITORING_SERVICE = "monitoring-agent"

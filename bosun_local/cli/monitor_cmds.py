@@ -12,8 +12,10 @@ import click
 
 from bosun_local.cli.output import console, json_option, print_json
 from bosun_local.errors import UsageError
-from bosun_local.monitoring.config import AgentConfig, RabbitChannelConfig, load_agent_config
+from bosun_local.monitoring.config import AgentConfig, load_agent_config
 from bosun_local.monitoring.scaler import ScalerPolicy
+from bosun_local.spool import registry
+from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 
 config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                              help="A mlops.agent.conf.yaml (default: MLOPS_AGENT_CONFIG_YAML, else the "
@@ -81,12 +83,10 @@ def run(config_path: Path | None, log_level: str, status_every: float) -> None:
 def depth(config_path: Path | None, per_agent: int, target_concurrency: int, min_replicas: int,
           as_json: bool) -> None:
     """Show the queue depth and how many monitoring agents the backlog asks for."""
-    from bosun_local.spool.rabbitmq.reader import queue_depth
-
     channel = _rabbit_channel(load_agent_config(config_path))
     policy = _policy(per_agent, target_concurrency, min_replicas, 0.0)
-    ready = queue_depth(channel.queue_url, channel.queue_name)
-    dead = queue_depth(channel.queue_url, channel.dead_letter_queue)
+    ready = registry.stats(channel).depth
+    dead = registry.stats(RabbitChannelConfig(channel.queue_url, channel.dead_letter_queue)).depth
     result = {"queue": channel.queue_name, "depth": ready, "deadLetters": dead, "wantedReplicas": policy.wanted(ready),
               "policy": {"perAgent": per_agent, "targetConcurrency": target_concurrency, "minReplicas": min_replicas}}
     if as_json:
@@ -117,14 +117,13 @@ def scale(config_path: Path | None, per_agent: int, target_concurrency: int, min
     """Run local monitoring agents scaled by the queue backlog (until SIGTERM / Ctrl-C)."""
     from bosun_local.monitoring.local_replicas import LocalProcessScaler
     from bosun_local.monitoring.scaler import BacklogScaler
-    from bosun_local.spool.rabbitmq.reader import queue_depth
 
     _setup_logging(log_level)
     config = load_agent_config(config_path)
     channel = _rabbit_channel(config)
     args = ["--config", str(config_path)] if config_path else []
     replicas = LocalProcessScaler(args, log_dir=None)
-    scaler = BacklogScaler(replicas, lambda: queue_depth(channel.queue_url, channel.queue_name),
+    scaler = BacklogScaler(replicas, lambda: registry.stats(channel).depth,
                            _policy(per_agent, target_concurrency, min_replicas, cooldown))
     stop = threading.Event()
     _stop_on_signals(stop)

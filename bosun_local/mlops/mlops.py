@@ -22,16 +22,15 @@ from bosun_local.mlops import config, payloads
 from bosun_local.mlops.exceptions import DRAlreadyInitialized, DRApiException, DRConfigKeyNotFound
 from bosun_local.mlops.reporting import Reporting
 from bosun_local.mlops.setters import Setters
+from bosun_local.spool import registry
 from bosun_local.spool.buffer import RecordBuffer
 from bosun_local.spool.channel import Channel
-from bosun_local.spool.filesystem.writer import FilesystemChannel
-from bosun_local.spool.simple import MemoryChannel, StdoutChannel
+from bosun_local.spool.transport import MissingSpoolSetting
 
 log = logging.getLogger("bosun_local.mlops")
 # Spooled records are cut to this many rows unless MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE says otherwise:
 # datarobot-mlops divides each spool's message size limit by 10 KiB per row.
-ROWS_PER_MESSAGE = {config.RABBITMQ: (50 << 20) // 10240, config.FILESYSTEM: (100 << 20) // 10240}
-BYTE_LIMIT = {config.RABBITMQ: 50 << 20, config.FILESYSTEM: 100 << 20}
+ROW_BYTES = 10240
 
 
 class MLOpsNotInitializedError(DRApiException):
@@ -70,7 +69,7 @@ class MLOps(Setters, Reporting):
                 "no spooler configured for the MLOps reporting library",
                 fix="call set_rabbitmq_spooler()/set_filesystem_spooler() or set MLOPS_SPOOLER_TYPE",
             )
-        if spooler in (config.SQS, config.PUBSUB, config.KAFKA, config.API, config.ASYNC_MEMORY):
+        if spooler in config.WITHOUT_TRANSPORT:
             raise ConfigError(f"the {spooler} spooler is not available in bosun-local",
                               fix="use the RABBITMQ or FILESYSTEM spooler; a bosun-local monitoring agent reads both")
         if settings["MLOPS_SPOOLER_DATA_FORMAT"].upper() != "JSON":
@@ -88,42 +87,17 @@ class MLOps(Setters, Reporting):
         return self
 
     def _make_channel(self, settings: config.Settings) -> Channel | None:
-        spooler = settings["MLOPS_SPOOLER_TYPE"]
-        batch = settings["MLOPS_REPORT_BATCH_SIZE"]
-        if spooler == config.FILESYSTEM:
-            directory = settings["MLOPS_FILESYSTEM_DIRECTORY"]
-            if not directory:
-                raise MissingSettingError(
-                    "the FILESYSTEM spooler has no directory",
-                    fix="call set_filesystem_spooler(directory) or set MLOPS_FILESYSTEM_DIRECTORY",
-                )
-            return FilesystemChannel(
-                directory,
-                settings["MLOPS_FILESYSTEM_MAX_FILE_SIZE"],
-                settings["MLOPS_FILESYSTEM_MAX_NUM_FILES"],
-                settings["MLOPS_FILESYSTEM_MAX_RECORDS_PER_FILE"],
-                batch_size=batch,
-            )
-        if spooler == config.RABBITMQ:
-            from bosun_local.spool.rabbitmq.writer import RabbitMQChannel
+        transport = registry.by_spooler_type(settings["MLOPS_SPOOLER_TYPE"], "MLOPS_SPOOLER_TYPE")
+        try:
+            return transport.writer(settings.values, settings["MLOPS_REPORT_BATCH_SIZE"])
+        except MissingSpoolSetting as exc:
+            raise MissingSettingError(exc.message, fix=exc.fix) from exc
 
-            url = settings["MLOPS_RABBITMQ_QUEUE_URL"]
-            if not url:
-                raise MissingSettingError(
-                    "the RABBITMQ spooler has no queue URL",
-                    fix="call set_rabbitmq_spooler(queue_url) or set MLOPS_RABBITMQ_QUEUE_URL (amqp://user:pass@host:5672/)",
-                )
-            return RabbitMQChannel(
-                url,
-                settings["MLOPS_RABBITMQ_QUEUE_NAME"],
-                max_in_flight=settings["MLOPS_RABBITMQ_MAX_IN_FLIGHT"],
-                reconnect_max_sec=settings["MLOPS_RABBITMQ_RECONNECT_MAX_SEC"],
-            )
-        if spooler == config.STDOUT:
-            return StdoutChannel(batch_size=batch)
-        if spooler == config.MEMORY:
-            return MemoryChannel(batch_size=batch)
-        return None
+    def _message_bytes(self) -> int:
+        """Return the spool's message size limit (-1: none), as datarobot-mlops sizes its records."""
+        if self._spooler is None:
+            return -1
+        return registry.by_spooler_type(self._spooler, "MLOPS_SPOOLER_TYPE").max_message_bytes or -1
 
     def _at_exit(self) -> None:
         if self.channel is not None:
@@ -195,7 +169,8 @@ class MLOps(Setters, Reporting):
         assert settings is not None
         rows = settings["MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE"]
         if settings.sources["MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE"] == "default" or rows <= 0:
-            rows = ROWS_PER_MESSAGE.get(self._spooler, -1)  # type: ignore[arg-type]
+            limit = self._message_bytes()
+            rows = limit // ROW_BYTES if limit > 0 else -1
         return min(rows, settings["MLOPS_PREDICTIONS_DATA_MAX_LINES_PER_CHUNK"])
 
     def _emit(self, data_type: str, data: dict[str, Any], deployment_id: str | None) -> None:
@@ -211,7 +186,7 @@ class MLOps(Setters, Reporting):
             self._submit(data_type, part, deployment_id)
 
     def _split_metric(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        limit = BYTE_LIMIT.get(self._spooler, -1)  # type: ignore[arg-type]
+        limit = self._message_bytes()
         # 4 KiB for the envelope, as datarobot-mlops estimates it.
         if limit <= 0 or len(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)) + 4096 <= limit:
             return [data]

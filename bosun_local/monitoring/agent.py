@@ -14,32 +14,15 @@ from bosun_local.contracts.records import Record
 from bosun_local.errors import BosunError
 from bosun_local.monitoring.aggregation import Aggregator, Entry
 from bosun_local.monitoring.baselines import BaselineCache
-from bosun_local.monitoring.config import AgentConfig, ChannelConfig
-from bosun_local.monitoring.pipeline import ChannelPipeline
+from bosun_local.monitoring.config import AgentConfig
+from bosun_local.monitoring.pipeline import Backoff, ChannelPipeline
 from bosun_local.monitoring.status_events import RECORDS_REJECTED, StatusWatcher
 from bosun_local.spool.source import Batch, Rejected, Source
+from bosun_local.spool.transport import ChannelConfig
 
 log = logging.getLogger("bosun_local.monitoring")
 # HTTP answers that say "try again later" rather than "this request is wrong".
 RETRYABLE_CODES = frozenset({401, 403, 408, 409, 423, 425, 429})
-
-
-class Backoff:
-    """Exponential delays 0.1 s .. max_sec; reset after a success."""
-
-    def __init__(self, max_sec: float, first_sec: float = 0.1) -> None:
-        self.max_sec = max_sec
-        self.first_sec = first_sec
-        self.delay = 0.0
-
-    def next(self) -> float:
-        """Return the next delay to wait."""
-        self.delay = min(self.max_sec, self.delay * 2 if self.delay else self.first_sec)
-        return self.delay
-
-    def reset(self) -> None:
-        """Start again from the first delay."""
-        self.delay = 0.0
 
 
 @dataclass

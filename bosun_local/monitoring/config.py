@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 
 from bosun_local.errors import ConfigError
-
-RABBITMQ_SPOOL = "RABBITMQ_SPOOL"
-FS_SPOOL = "FS_SPOOL"
+from bosun_local.spool import registry
+from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
+from bosun_local.spool.transport import ChannelConfig
 
 # Keys of the seed's mlops.agent.conf.yaml that mean nothing here; accepted so a seed file loads unchanged.
 IGNORED_SEED_KEYS = frozenset({
@@ -34,39 +34,6 @@ TUNING_KEYS: dict[str, tuple[str, type]] = {
     "retryMaxSec": ("retry_max_sec", float),
 }
 KNOWN_KEYS = {"mlopsUrl", "apiToken", "channelConfigs", *TUNING_KEYS}
-
-
-@dataclass(frozen=True)
-class RabbitChannelConfig:
-    """A RABBITMQ_SPOOL channel: one durable queue."""
-
-    queue_url: str
-    queue_name: str
-    name: str = "rabbit"
-
-    @property
-    def dead_letter_queue(self) -> str:
-        return f"{self.queue_name}.dead"
-
-    def describe(self) -> str:
-        """Return the channel for logs, without credentials."""
-        host = self.queue_url.split("@")[-1]
-        return f"RabbitMQ queue {self.queue_name!r} at {host}"
-
-
-@dataclass(frozen=True)
-class FsChannelConfig:
-    """An FS_SPOOL channel: one spool directory."""
-
-    directory: Path
-    name: str = "filesystem"
-
-    def describe(self) -> str:
-        """Return the channel for logs."""
-        return f"filesystem spool {self.directory}"
-
-
-ChannelConfig = RabbitChannelConfig | FsChannelConfig
 
 
 def default_agent_id() -> str:
@@ -99,7 +66,8 @@ class AgentConfig:
                               fix="set apiToken or MLOPS_API_TOKEN (the text of <data dir>/token)")
         if not self.channels:
             raise ConfigError(f"{where}: no channel to read",
-                              fix="add a channelConfigs entry (RABBITMQ_SPOOL or FS_SPOOL) or set MLOPS_SPOOLER_TYPE")
+                              fix=f"add a channelConfigs entry ({' or '.join(registry.channel_types())}) "
+                                  "or set MLOPS_SPOOLER_TYPE")
         for name in ("batch_max_records", "batch_max_wait_ms", "prefetch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{where}: {name} must be >= 1, got {getattr(self, name)}",
@@ -113,24 +81,10 @@ def _channel(entry: Any, index: int, where: str) -> ChannelConfig:
     if not isinstance(entry, dict) or not isinstance(entry.get("details", {}), dict):
         raise ConfigError(f"{here} must be a mapping with 'type' and 'details'",
                           fix='write `- type: RABBITMQ_SPOOL` and `details: {queueUrl: ..., queueName: mlops}`')
-    kind = str(entry.get("type", "")).upper()
+    kind = str(entry.get("type", ""))
     details = entry.get("details") or {}
-    name = str(details.get("name") or kind.lower())
-    if kind == RABBITMQ_SPOOL:
-        url, queue = details.get("queueUrl"), details.get("queueName")
-        if not url or not queue:
-            raise ConfigError(f"{here} (RABBITMQ_SPOOL) needs details.queueUrl and details.queueName",
-                              fix="e.g. queueUrl: amqp://user:pass@127.0.0.1:5672/%2F, queueName: mlops")
-        return RabbitChannelConfig(str(url), str(queue), name)
-    if kind == FS_SPOOL:
-        # Older seed files say spoolDirectoryPath, newer ones directory.
-        directory = details.get("spoolDirectoryPath") or details.get("directory")
-        if not directory:
-            raise ConfigError(f"{here} (FS_SPOOL) needs details.spoolDirectoryPath",
-                              fix="set it to the directory the reporting library spools into")
-        return FsChannelConfig(Path(str(directory)).expanduser(), name)
-    raise ConfigError(f"{here}: channel type {entry.get('type')!r} is not supported",
-                      fix=f"use {RABBITMQ_SPOOL} or {FS_SPOOL}")
+    transport = registry.by_channel_type(kind, here)
+    return transport.channel_config(details, str(details.get("name") or kind.lower()), here)
 
 
 def parse_agent_yaml(values: Mapping[str, Any], where: str, base: AgentConfig) -> AgentConfig:
@@ -190,24 +144,15 @@ def apply_env(base: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
         changes["token"] = env["MLOPS_API_TOKEN"]
     if env.get("MLOPS_AGENT_ID"):
         changes["agent_id"] = env["MLOPS_AGENT_ID"]
-    kind = env.get("MLOPS_SPOOLER_TYPE", "").upper()
-    if kind in ("RABBITMQ", RABBITMQ_SPOOL):
-        current = next((c for c in base.channels if isinstance(c, RabbitChannelConfig)), None)
-        url = env.get("MLOPS_RABBITMQ_QUEUE_URL") or (current.queue_url if current else "")
-        queue = env.get("MLOPS_RABBITMQ_QUEUE_NAME") or (current.queue_name if current else "mlops")
-        if not url:
-            raise ConfigError("MLOPS_SPOOLER_TYPE=RABBITMQ but MLOPS_RABBITMQ_QUEUE_URL is not set",
-                              fix="set MLOPS_RABBITMQ_QUEUE_URL=amqp://user:pass@host:5672/%2F")
-        changes["channels"] = (RabbitChannelConfig(url, queue),)
-    elif kind in ("FILESYSTEM", FS_SPOOL):
-        directory = env.get("MLOPS_FILESYSTEM_DIRECTORY")
-        if not directory:
-            raise ConfigError("MLOPS_SPOOLER_TYPE=FILESYSTEM but MLOPS_FILESYSTEM_DIRECTORY is not set",
-                              fix="set MLOPS_FILESYSTEM_DIRECTORY to the spool directory")
-        changes["channels"] = (FsChannelConfig(Path(directory).expanduser()),)
-    elif kind:
-        raise ConfigError(f"MLOPS_SPOOLER_TYPE={kind} cannot be read by the monitoring agent",
-                          fix="use RABBITMQ or FILESYSTEM")
+    kind = env.get("MLOPS_SPOOLER_TYPE", "").strip()
+    if kind:
+        transport = registry.by_spooler_type(kind, "MLOPS_SPOOLER_TYPE")
+        if transport.channel_type is None:
+            readable = " or ".join(t.spooler_type for t in registry.TRANSPORTS if t.channel_type)
+            raise ConfigError(f"MLOPS_SPOOLER_TYPE={kind.upper()} cannot be read by the monitoring agent",
+                              fix=f"use {readable}")
+        current = next((c for c in base.channels if c.spooler_type == transport.spooler_type), None)
+        changes["channels"] = (transport.channel_config_from_env(env, current),)
     return replace(base, **changes)
 
 

@@ -11,21 +11,57 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bosun_local.contracts.records import Record
 from bosun_local.monitoring.aggregation import Entry
-from bosun_local.monitoring.config import ChannelConfig
-from bosun_local.spool.source import Batch, Source, SourceUnavailable, open_source
-
-if TYPE_CHECKING:
-    from bosun_local.monitoring.agent import MonitoringAgent
+from bosun_local.monitoring.config import AgentConfig
+from bosun_local.spool import registry
+from bosun_local.spool.source import Batch, Source, SourceUnavailable
+from bosun_local.spool.transport import ChannelConfig
 
 log = logging.getLogger("bosun_local.monitoring")
 # Batches handed to the poster but not yet stored; more would only hold more unacked messages.
 IN_FLIGHT = 2
 # On stop, how long stored batches may take to be acked before the rest is left for redelivery.
 DRAIN_SEC = 5.0
+
+
+class Backoff:
+    """Exponential delays 0.1 s .. max_sec; reset after a success."""
+
+    def __init__(self, max_sec: float, first_sec: float = 0.1) -> None:
+        self.max_sec = max_sec
+        self.first_sec = first_sec
+        self.delay = 0.0
+
+    def next(self) -> float:
+        """Return the next delay to wait."""
+        self.delay = min(self.max_sec, self.delay * 2 if self.delay else self.first_sec)
+        return self.delay
+
+    def reset(self) -> None:
+        """Start again from the first delay."""
+        self.delay = 0.0
+
+
+class BatchHandler(Protocol):
+    """What a pipeline needs from its agent: config, stop signal, and the aggregate/store/settle steps."""
+
+    config: AgentConfig
+    stop_event: threading.Event
+
+    def aggregate(self, source: Source, batch: Batch) -> tuple[list[Entry], list[Record]] | None:
+        """Return the batch's entries and records (None: the agent is stopping)."""
+        ...
+
+    def store(self, source: Source, batch: Batch, entries: list[Entry], records: list[Record]) -> bool:
+        """Store the batch in the service; return True once stored."""
+        ...
+
+    def settle(self, source: Source, batch: Batch) -> None:
+        """Set the batch's rejects aside and commit it."""
+        ...
 
 
 @dataclass
@@ -42,7 +78,7 @@ class Work:
 class ChannelPipeline:
     """Fetch -> aggregate (here) -> store (poster thread) -> set rejects aside and commit (here, in order)."""
 
-    def __init__(self, agent: MonitoringAgent, channel: ChannelConfig) -> None:
+    def __init__(self, agent: BatchHandler, channel: ChannelConfig) -> None:
         self.agent = agent
         self.channel = channel
         self.source: Source | None = None
@@ -51,8 +87,6 @@ class ChannelPipeline:
 
     def run(self) -> None:
         """Run until the agent stops; then commit what was stored and close the channel."""
-        from bosun_local.monitoring.agent import Backoff
-
         stop = self.agent.stop_event
         poster = threading.Thread(target=self._post_loop, name=f"{threading.current_thread().name}-poster",
                                   daemon=True)
@@ -80,7 +114,7 @@ class ChannelPipeline:
         config = self.agent.config
         if self.source is None:
             try:
-                self.source = open_source(self.channel, config.prefetch)
+                self.source = registry.open_source(self.channel, config.prefetch)
             except Exception as exc:  # a locked spool dir or a refused connection: retry like a broker outage
                 raise SourceUnavailable(str(exc)) from exc
             log.info("agent %s reading %s", config.agent_id, self.source.name)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from bosun_local.contracts import records
-from bosun_local.spool.channel import ThreadedChannel
+from bosun_local.spool.channel import Channel, ThreadedChannel
+from bosun_local.spool.transport import Transport
 
 
 class StdoutChannel(ThreadedChannel):
@@ -44,3 +46,38 @@ class MemoryChannel(ThreadedChannel):
         """Return the records written so far, parsed."""
         with self._lines_lock:
             return [records.parse(line) for line in self.lines]
+
+
+class StdoutTransport(Transport):
+    """STDOUT: records printed one per line; nothing reads them back."""
+
+    spooler_type = "STDOUT"
+
+    def writer(self, settings: Mapping[str, Any], batch_size: int) -> Channel | None:
+        """Return a channel printing to stdout."""
+        return StdoutChannel(batch_size=batch_size)
+
+
+class MemoryTransport(Transport):
+    """MEMORY: records kept in the app's memory (``mlops.channel.records()``), for tests."""
+
+    spooler_type = "MEMORY"
+
+    def writer(self, settings: Mapping[str, Any], batch_size: int) -> Channel | None:
+        """Return a channel keeping records in a list."""
+        return MemoryChannel(batch_size=batch_size)
+
+
+class NoneTransport(Transport):
+    """NONE: reporting switched off; report_* calls are accepted and dropped."""
+
+    spooler_type = "NONE"
+
+    def writer(self, settings: Mapping[str, Any], batch_size: int) -> Channel | None:
+        """Return no channel: records are dropped."""
+        return None
+
+
+STDOUT = StdoutTransport()
+MEMORY = MemoryTransport()
+NONE = NoneTransport()

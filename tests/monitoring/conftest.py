@@ -15,7 +15,8 @@ import pytest
 
 from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.monitoring.agent import MonitoringAgent
-from bosun_local.monitoring.config import AgentConfig, ChannelConfig
+from bosun_local.monitoring.config import AgentConfig
+from bosun_local.spool.transport import ChannelConfig
 from tests.mlops.conftest import FIXTURE_SPOOL, start_rabbitmq
 from tests.support.rabbitmq import RabbitMQBroker
 from tests.support.service import running_service

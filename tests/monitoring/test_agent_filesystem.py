@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from bosun_local.contracts import records
-from bosun_local.monitoring.config import FsChannelConfig
 from bosun_local.monitoring.status_events import RECORDS_REJECTED
+from bosun_local.spool.filesystem.config import FsChannelConfig
 from bosun_local.spool.filesystem.writer import OFFSET_NAME, FilesystemSpoolWriter, spool_numbers
 from tests.monitoring.conftest import (
     FIXTURE_SPOOL,

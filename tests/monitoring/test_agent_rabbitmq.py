@@ -10,8 +10,8 @@ import pika
 
 from bosun_local.contracts import records
 from bosun_local.mlops import MLOps
-from bosun_local.monitoring.config import RabbitChannelConfig
 from bosun_local.monitoring.status_events import RECORDS_REJECTED
+from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from bosun_local.spool.rabbitmq.reader import queue_depth, read_dead_letters
 from bosun_local.spool.rabbitmq.writer import PERSISTENT, connection_parameters
 from tests.monitoring.conftest import (

@@ -6,13 +6,9 @@ from pathlib import Path
 import pytest
 
 from bosun_local.errors import ConfigError
-from bosun_local.monitoring.config import (
-    AgentConfig,
-    FsChannelConfig,
-    RabbitChannelConfig,
-    load_agent_config,
-    stack_defaults,
-)
+from bosun_local.monitoring.config import AgentConfig, load_agent_config, stack_defaults
+from bosun_local.spool.filesystem.config import FsChannelConfig
+from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 
 SEED_CONF = """
 mlopsUrl: "http://127.0.0.1:9999/"

@@ -9,8 +9,8 @@ import pandas as pd
 from sklearn.linear_model import LinearRegression
 
 from bosun_local.contracts import records
-from bosun_local.monitoring.config import FsChannelConfig
 from bosun_local.monitoring.status_events import DRIFT_STATUS_CHANGED, SERVICE_HEALTH_CHANGED
+from bosun_local.spool.filesystem.config import FsChannelConfig
 from bosun_local.spool.filesystem.writer import FilesystemSpoolWriter
 from tests.monitoring.conftest import Service, agent_running, fast_config, stats, unique, wait_until
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bosun_local.contracts import records
 from bosun_local.errors import BosunError
+from bosun_local.spool.filesystem.config import FsChannelConfig
 from bosun_local.spool.filesystem.writer import (
     OFFSET_NAME,
     READER_LOCK_NAME,
@@ -27,6 +28,8 @@ from bosun_local.spool.filesystem.writer import (
     spool_numbers,
     spool_path,
 )
+from bosun_local.spool.source import Batch, Rejected, Source
+from bosun_local.spool.transport import QueueStats
 
 log = logging.getLogger("bosun_local.mlops")
 
@@ -224,6 +227,10 @@ class FilesystemSpoolReader:
             targets.append(target)
         return targets
 
+    def idle(self, seconds: float) -> None:
+        """Wait while holding a batch; a directory needs no keep-alive."""
+        time.sleep(seconds)
+
     def close(self) -> None:
         """Release the reader lock."""
         if self._lock_fd >= 0:
@@ -235,3 +242,73 @@ class FilesystemSpoolReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class FsSource(Source):
+    """A filesystem spool directory: one reader, committed offsets, `rejected/` for rejects."""
+
+    def __init__(self, config: FsChannelConfig) -> None:
+        self.config = config
+        self.name = config.describe()
+        self.rejects_to = f"{config.directory / REJECTED_DIR}/"
+        self.reader = FilesystemSpoolReader(config.directory)
+
+    def fetch(self, max_records: int, timeout_sec: float) -> Batch:
+        deadline = time.monotonic() + timeout_sec
+        while True:
+            spooled: SpoolBatch = self.reader.read(max_records)
+            if len(spooled) or time.monotonic() >= deadline:
+                break
+            self.reader.idle(min(0.05, max(0.0, deadline - time.monotonic())))
+        rejects = [Rejected(r.line, r.reason, r) for r in spooled.rejects]
+        return Batch(records=spooled.records, rejects=rejects, token=spooled)
+
+    def set_aside(self, batch: Batch) -> None:
+        spooled: SpoolBatch = batch.token
+        extra = [r for r in batch.rejects if not isinstance(r.ref, SpoolReject)]
+        found = [r.ref for r in batch.rejects if isinstance(r.ref, SpoolReject)]
+        # Records rejected after parsing carry no spool position; file them under the batch's start file.
+        found += [SpoolReject(spooled.position.file, -1, r.raw, r.reason) for r in extra]
+        if found:
+            self.reader.write_rejects(found)
+
+    def commit(self, batch: Batch) -> None:
+        self.reader.commit(batch.token.position)
+
+    def idle(self, seconds: float) -> None:
+        self.reader.idle(seconds)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def spool_stats(directory: Path) -> QueueStats:
+    """Return the records written but not committed, and 1 consumer while a reader holds the directory."""
+    committed = read_offset(directory) or (0, 0)
+    depth = 0
+    for number in spool_numbers(directory):
+        if number < committed[0]:
+            continue
+        try:
+            with open(spool_path(directory, number), "rb") as fh:
+                if number == committed[0]:
+                    fh.seek(committed[1])
+                depth += sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b""))
+        except FileNotFoundError:
+            continue
+    return QueueStats(depth, 1 if _reader_holds(directory) else 0)
+
+
+def _reader_holds(directory: Path) -> bool:
+    """Return True if a reader holds the directory's reader lock (probing it without keeping it)."""
+    try:
+        fd = os.open(directory / READER_LOCK_NAME, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock this probe took
+    return False

@@ -13,6 +13,7 @@ Usage (at least once: ack only after the service has stored the batch)::
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -26,7 +27,12 @@ import pika.exceptions
 from bosun_local.contracts import records
 from bosun_local.contracts.rabbitmq import dead_letter_queue, masked_url
 from bosun_local.errors import BosunError
+from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from bosun_local.spool.rabbitmq.writer import PERSISTENT, QUEUE_ARGUMENTS, connection_parameters
+from bosun_local.spool.source import Batch, Rejected, Source, SourceUnavailable
+from bosun_local.spool.transport import QueueStats
+
+log = logging.getLogger("bosun_local.monitoring")
 
 REASON_HEADER = "x-bosun-reason"
 SOURCE_HEADER = "x-bosun-source-queue"
@@ -174,6 +180,16 @@ class RabbitMQConsumer:
         except (pika.exceptions.AMQPError, OSError) as exc:
             raise self._fail("dead-letter publish", exc) from exc
 
+    def idle(self, seconds: float) -> None:
+        """Wait while holding a batch, serving broker heartbeats (new deliveries wait for the next get_batch)."""
+        if self._conn is None:
+            time.sleep(seconds)
+            return
+        try:
+            self._conn.sleep(seconds)
+        except (pika.exceptions.AMQPError, OSError) as exc:
+            raise self._fail("idle", exc) from exc
+
     def queue_depth(self) -> int:
         """Return the number of ready (not yet delivered) messages in the queue."""
         if self._chan is None:
@@ -197,12 +213,70 @@ class RabbitMQConsumer:
         self.close()
 
 
-@dataclass(frozen=True)
-class QueueStats:
-    """Ready messages and consumers of a queue."""
+class RabbitSource(Source):
+    """A RabbitMQ queue shared with other agents: prefetch window, multi-ack, `<queue>.dead` for rejects."""
 
-    depth: int
-    consumers: int
+    def __init__(self, config: RabbitChannelConfig, prefetch: int) -> None:
+        self.config = config
+        self.name = config.describe()
+        self.rejects_to = f"dead-letter queue {config.dead_letter_queue!r}"
+        self.consumer = RabbitMQConsumer(config.queue_url, config.queue_name, prefetch=prefetch,
+                                         dead_letter_queue_name=config.dead_letter_queue)
+
+    def fetch(self, max_records: int, timeout_sec: float) -> Batch:
+        try:
+            deliveries = self.consumer.get_batch(max_records, timeout_sec)
+        except ConsumerConnectionError as exc:
+            raise SourceUnavailable(exc.message) from exc
+        batch = Batch(token=deliveries)
+        for d in deliveries:
+            if d.record is not None:
+                batch.records.append(d.record)
+            else:
+                batch.rejects.append(Rejected(d.body, d.error or "rejected", d))
+        return batch
+
+    def set_aside(self, batch: Batch) -> None:
+        try:
+            for reject in batch.rejects:
+                delivery = reject.ref if isinstance(reject.ref, Delivery) else self._find(batch, reject)
+                self.consumer.dead_letter(delivery, reject.reason)
+        except ConsumerConnectionError as exc:
+            raise SourceUnavailable(exc.message) from exc
+
+    @staticmethod
+    def _find(batch: Batch, reject: Rejected) -> Delivery:
+        """Return the delivery of a record rejected after parsing (by its record id)."""
+        for d in batch.token:
+            if d.record is not None and d.record.id == reject.ref:
+                return d
+        raise LookupError(f"no delivery for rejected record {reject.ref}")
+
+    def commit(self, batch: Batch) -> None:
+        try:
+            self.consumer.ack(batch.token)
+        except ConsumerConnectionError as exc:
+            raise SourceUnavailable(exc.message) from exc
+
+    def idle(self, seconds: float) -> None:
+        try:
+            self.consumer.idle(seconds)
+        except ConsumerConnectionError as exc:  # a dead connection shows up at the ack; just wait out the time
+            log.debug("idle on %s: %r", self.name, exc)
+            time.sleep(seconds)
+
+    def reconnect(self) -> None:
+        try:
+            self.consumer.reconnect()
+        except ConsumerConnectionError as exc:
+            raise SourceUnavailable(exc.message) from exc
+
+    def queue_depth(self) -> int:
+        """Return the ready messages of the queue."""
+        return self.consumer.queue_depth()
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 def queue_stats(url: str, queue_name: str = "mlops", timeout_sec: float = 5.0) -> QueueStats:

@@ -1,0 +1,1 @@
+"""The config toolkit: one YAML reader with file/line/key errors, strict environment-variable parsing."""
