@@ -25,7 +25,7 @@ from _common import save
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bosun_local.client import ServiceClient  # noqa: E402
-from bosun_local.contracts.latency import LATENCY_BUCKETS_MS  # noqa: E402
+from bosun_local.contracts.latency import LatencySketch  # noqa: E402
 from tests.support.service import free_port, start_service, stop_service, wait_healthy  # noqa: E402
 from tests.tui.conftest import write_tiny_package  # noqa: E402
 
@@ -49,11 +49,11 @@ def traffic(deployments: list[dict[str, str]], step: int) -> list[dict[str, obje
     minute = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
     records = []
     for i, dep in enumerate(deployments):
-        counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
-        counts[3 + (i + step) % 5] = 5 + i % 11
+        latency = LatencySketch()
+        latency.add(5.0 * (1 + (i + step) % 5), 5 + i % 11)
         records.append({"recordId": secrets.token_hex(8), "deploymentId": dep["id"], "modelId": dep["modelId"],
                         "minute": minute, "kind": "stats", "predictions": 5 + i % 11, "systemErrors": (i + step) % 3,
-                        "latencyCounts": counts})
+                        "latencySketch": latency.to_wire()})
     return records
 
 

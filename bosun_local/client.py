@@ -236,6 +236,11 @@ class ServiceClient:
         """Return service-health and drift figures over the last `window` seconds."""
         return self._json("GET", f"/api/v1/deployments/{deployment_id}/stats", params={"window": window})
 
+    def upload_actuals(self, deployment: str, actuals: list[Json], model_id: str | None = None) -> Json:
+        """Store actuals ({associationId, actualValue, timestamp?, wasActedOn?}) of a deployment; return counts."""
+        body: Json = {"data": actuals, **({"modelId": model_id} if model_id else {})}
+        return self._json("POST", f"/api/v1/deployments/{deployment}/actuals", json=body)
+
     def all_stats(self, window: int = 3600) -> list[Json]:
         """Return the stats of every live deployment in one call."""
         return self._json("GET", "/api/v1/stats", params={"window": window})["deployments"]

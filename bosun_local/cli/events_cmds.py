@@ -46,7 +46,7 @@ def _fmt(value: float | None, unit: str = "") -> str:
 @click.option("--window", default="1h", show_default=True, help="Seconds or an age: 15m, 1h, 1d.")
 @json_option
 def stats(deployment: str, window: str, as_json: bool) -> None:
-    """Show service health and drift of DEPLOYMENT over a time window."""
+    """Show service health, latency, drift and accuracy of DEPLOYMENT over a time window."""
     from bosun_local.errors import UsageError
     from bosun_local.service.timeutil import parse_duration
 
@@ -60,19 +60,42 @@ def stats(deployment: str, window: str, as_json: bool) -> None:
     if as_json:
         print_json(figures)
         return
+    print_table(stats_rows(figures), ["figure", "value"], title=f"deployment {dep['name']}, last {figures['window']} s")
+
+
+DRIFT_NAMES = {"psi": "PSI", "jsd": "JSD", "hellinger": "Hellinger"}
+
+
+def stats_rows(figures: dict) -> list[dict[str, object]]:
+    """Return the figure/value rows of the stats table: health, latency, drift by metric, accuracy."""
     drift = figures["drift"]
-    rows = [
+    rows: list[dict[str, object]] = [
         {"figure": "predictions", "value": figures["predictions"]},
         {"figure": "errors (user/system)", "value": f"{figures['userErrors']}/{figures['systemErrors']}"},
         {"figure": "error rate", "value": _fmt(figures["errorRate"])},
         {"figure": "latency p50/p95/p99", "value": " / ".join(_fmt(figures[k], " ms") for k in
                                                              ("latencyP50Ms", "latencyP95Ms", "latencyP99Ms"))},
+        {"figure": "latency min/mean/max", "value": " / ".join(_fmt(figures.get(k), " ms") for k in
+                                                              ("latencyMinMs", "latencyMeanMs", "latencyMaxMs"))},
         {"figure": "service health", "value": status_text(figures["serviceHealth"])},
-        {"figure": "drift", "value": status_text(drift["status"])},
-        {"figure": "prediction PSI", "value": _fmt(drift["prediction"])},
+        {"figure": f"drift (by {DRIFT_NAMES.get(drift.get('metric', 'psi'), 'PSI')})",
+         "value": status_text(drift["status"])},
     ]
-    rows += [{"figure": f"PSI {name}", "value": _fmt(value)} for name, value in drift["features"].items()]
-    print_table(rows, ["figure", "value"], title=f"deployment {dep['name']}, last {figures['window']} s")
+    for metric, label in DRIFT_NAMES.items():
+        values = drift.get(metric) or ({"prediction": drift["prediction"], "features": drift["features"]}
+                                       if metric == "psi" else None)
+        if values is None:
+            continue
+        rows.append({"figure": f"{label} prediction", "value": _fmt(values["prediction"])})
+        rows += [{"figure": f"{label} {name}", "value": _fmt(value)} for name, value in values["features"].items()]
+    accuracy = figures.get("accuracy")
+    if accuracy:
+        rows.append({"figure": f"accuracy ({accuracy.get('targetType') or 'no target type yet'})",
+                     "value": f"{status_text(accuracy['status'])} by {accuracy.get('metric') or '-'}"})
+        rows.append({"figure": "actuals matched / waiting for a prediction",
+                     "value": f"{accuracy['matched']} / {accuracy.get('waitingActuals', 0)}"})
+        rows += [{"figure": name, "value": _fmt(value)} for name, value in (accuracy.get("metrics") or {}).items()]
+    return rows
 
 
 @click.group("notifications")

@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "bosun_local.cli.deployments_cmds",
     "bosun_local.cli.events_cmds",
     "bosun_local.cli.monitor_cmds",
+    "bosun_local.cli.actuals_cmds",
     "bosun_local.cli.dashboard_cmds",
     "bosun_local.cli.workshop_cmds",
     "bosun_local.cli.pps_cmds",

@@ -1,52 +1,24 @@
 """Turn parsed spool records into the service's ingest entries (one per record), vectorised per column."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from bosun_local.contracts.latency import LATENCY_BUCKETS_MS, latency_bucket
+from bosun_local.contracts.latency import LatencySketch
 from bosun_local.contracts.records import ACTUALS, DEPLOYMENT_STATS, PREDICTIONS_DATA, Record
 from bosun_local.monitoring.baselines import CATEGORICAL, Baseline, BaselineCache, to_floats
 
 Entry = dict[str, Any]
 # Records of apps that never set a model id still need one on the wire.
 UNKNOWN_MODEL = "unknown"
-# Enough association ids to join a few minutes of heavy traffic; the oldest are forgotten first.
-ASSOCIATION_CAPACITY = 1_000_000
 
 
 def minute_of(moment: datetime) -> str:
     """Return the UTC minute a moment falls in, as the contract's `2026-11-21T19:43:00Z`."""
     return moment.strftime("%Y-%m-%dT%H:%M:00Z")
-
-
-class AssociationStore:
-    """Recent predictions by (deployment, association id), so actuals can be joined to them."""
-
-    def __init__(self, capacity: int = ASSOCIATION_CAPACITY) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[tuple[str, str], float | str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def remember(self, deployment_id: str, ids: Sequence[Any], values: Sequence[float | str]) -> None:
-        """Store each row's prediction under its association id."""
-        with self._lock:
-            items = self._items
-            for key, value in zip(ids, values, strict=False):
-                if key is not None:
-                    items[(deployment_id, str(key))] = value
-            while len(items) > self.capacity:
-                items.popitem(last=False)
-
-    def lookup(self, deployment_id: str, key: str) -> float | str | None:
-        """Return the prediction made for an association id, None when unknown."""
-        with self._lock:
-            return self._items.get((deployment_id, key))
 
 
 def _base_entry(record: Record, kind: str) -> Entry:
@@ -58,13 +30,13 @@ def stats_entry(record: Record) -> Entry:
     """Return the entry of a DEPLOYMENT_STATS record: one request of numPredictions rows."""
     data = record.data
     elapsed = float(data["executionTime"])
-    latency = [0] * (len(LATENCY_BUCKETS_MS) + 1)
-    latency[latency_bucket(elapsed)] = 1
+    latency = LatencySketch()
+    latency.add(elapsed)
     entry = _base_entry(record, "stats")
     # Errors count requests (a record is one reported request), like the latency histogram.
     entry.update({"predictions": int(data["numPredictions"]), "userErrors": int(bool(data.get("userError"))),
                   "systemErrors": int(bool(data.get("systemError"))), "executionTimeMs": elapsed,
-                  "latencyCounts": latency})
+                  "latencySketch": latency.to_wire()})
     return entry
 
 
@@ -97,12 +69,52 @@ def validated_rows(data: dict[str, Any]) -> int:
     return 0
 
 
-class Aggregator:
-    """Record -> ingest entry, with the deployment's baseline bins and the association join for actuals."""
+def associations_of(record: Record, numeric: np.ndarray | None, labels: list[str] | None) -> Entry | None:
+    """Return what the service stores per association id of a PREDICTIONS_DATA record (None without ids)."""
+    data = record.data
+    ids = data.get("associationIds")
+    if not ids:
+        return None
+    assoc: Entry = {"ids": [str(i) for i in ids], "timestamp": record.timestamp.isoformat()}
+    predictions = data.get("predictions")
+    class_names = data.get("classNames")
+    if predictions and isinstance(predictions[0], list) and class_names:
+        assoc.update({"classNames": list(class_names), "probabilities": predictions})
+    elif labels is not None:
+        assoc["labels"] = labels
+        if class_names:
+            assoc["classNames"] = list(class_names)
+    elif numeric is not None:
+        # NaN is not JSON: a missing prediction travels as null.
+        assoc["predictions"] = [None if v != v else v for v in numeric.tolist()]
+    else:
+        return None
+    return assoc
 
-    def __init__(self, baselines: BaselineCache, associations: AssociationStore | None = None) -> None:
+
+def actuals_entry_from_rows(record: Record, rows: Sequence[dict[str, Any]]) -> Entry:
+    """Return the entry forwarding actuals ({associationId, actualValue, timestamp?, wasActedOn?}) to the service.
+
+    The service joins them to predictions durably, whichever agent delivered either side and in whichever order.
+    """
+    entry = _base_entry(record, "actuals")
+    actuals = []
+    for row in rows:
+        actual: Entry = {"associationId": str(row["associationId"]), "actualValue": row["actualValue"]}
+        if row.get("timestamp") is not None:
+            actual["timestamp"] = str(row["timestamp"])
+        if row.get("wasActedOn") is not None:
+            actual["wasActedOn"] = bool(row["wasActedOn"])
+        actuals.append(actual)
+    entry["actuals"] = actuals
+    return entry
+
+
+class Aggregator:
+    """Record -> ingest entry, with the deployment's baseline bins; association ids and actuals go to the service."""
+
+    def __init__(self, baselines: BaselineCache) -> None:
         self.baselines = baselines
-        self.associations = associations or AssociationStore()
 
     def entry(self, record: Record) -> Entry:
         """Return the ingest entry of one validated record."""
@@ -138,30 +150,15 @@ class Aggregator:
                       if name in features}
             if counts:
                 entry["featureCounts"] = counts
-        ids = data.get("associationIds")
-        if ids:
-            joined: Sequence[float | str] | None = labels if labels is not None else (
-                numeric.tolist() if numeric is not None else None)
-            if joined is not None:
-                self.associations.remember(record.deployment_id, ids, joined)
+        associations = associations_of(record, numeric, labels)
+        if associations is not None:
+            entry["associations"] = associations
         return entry
 
     def actuals_entry(self, record: Record) -> Entry:
-        """Return the entry of an ACTUALS record: how many joined a prediction, abs error and correct labels."""
+        """Return the entry of an ACTUALS record (associationIds/actualValues/wasActedOn columns)."""
         data = record.data
-        matched, abs_error, correct = 0, 0.0, 0
-        for key, actual in zip(data["associationIds"], data["actualValues"], strict=False):
-            predicted = self.associations.lookup(record.deployment_id, str(key))
-            if predicted is None:
-                continue
-            matched += 1
-            if isinstance(predicted, str):
-                correct += int(predicted == str(actual))
-            else:
-                try:
-                    abs_error += abs(float(actual) - predicted)
-                except (TypeError, ValueError):
-                    matched -= 1
-        entry = _base_entry(record, "actuals")
-        entry.update({"actualsMatched": matched, "absErrorSum": abs_error, "correct": correct})
-        return entry
+        acted = data.get("wasActedOn") or [None] * len(data["associationIds"])
+        rows = [{"associationId": key, "actualValue": actual, "wasActedOn": was}
+                for key, actual, was in zip(data["associationIds"], data["actualValues"], acted, strict=False)]
+        return actuals_entry_from_rows(record, rows)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bosun_local.config import Config
+from bosun_local.service.accuracy_status import AccuracyTracker
 from bosun_local.service.storage import Storage
 
 
@@ -32,6 +33,7 @@ class Limits:
     webhook_timeout_sec: float = _env_float("BOSUN_SERVICE_WEBHOOK_TIMEOUT_SEC", 5.0)
     max_action_attempts: int = int(_env_float("BOSUN_SERVICE_MAX_ACTION_ATTEMPTS", 5))
     agent_offline_sec: float = _env_float("BOSUN_SERVICE_AGENT_OFFLINE_SEC", 60)
+    accuracy_interval_sec: float = _env_float("BOSUN_SERVICE_ACCURACY_INTERVAL_SEC", 2.0)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class ServiceContext:
     token: str
     limits: Limits = field(default_factory=Limits)
     wake_notifier: threading.Event = field(default_factory=threading.Event)
+    accuracy: AccuracyTracker = field(default_factory=AccuracyTracker)
 
     @property
     def packages_dir(self) -> Path:

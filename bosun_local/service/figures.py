@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from bosun_local.contracts.latency import LatencySketch
+
 # Scalar fields summed across the records of one minute.
-SUM_FIELDS = ("predictions", "userErrors", "systemErrors", "executionTimeMs", "rows", "predictionSum",
-              "actualsMatched", "absErrorSum", "correct")
+SUM_FIELDS = ("predictions", "userErrors", "systemErrors", "executionTimeMs", "rows", "predictionSum")
 
 
 def empty_minute(deployment_id: str, model_id: str, minute: str) -> dict[str, Any]:
     """Return a minute with no figures yet."""
     doc: dict[str, Any] = {"deploymentId": deployment_id, "modelId": model_id, "minute": minute, "records": 0}
     doc.update({name: 0 for name in SUM_FIELDS})
-    doc.update({"latencyCounts": [], "predictionCounts": [], "featureCounts": {}})
+    doc.update({"latencySketch": None, "predictionCounts": [], "featureCounts": {}})
     return doc
 
 
@@ -22,13 +23,23 @@ def add_counts(into: list[int | float], more: list[int | float]) -> list[int | f
     return [(into[i] if i < len(into) else 0) + (more[i] if i < len(more) else 0) for i in range(size)]
 
 
+def minute_sketch(doc: dict[str, Any]) -> LatencySketch:
+    """Return a stored minute's latency sketch (a minute stored before the sketch carries bucket counts)."""
+    if doc.get("latencySketch"):
+        return LatencySketch.from_wire(doc["latencySketch"])
+    if doc.get("latencyCounts"):
+        return LatencySketch.from_legacy_counts(doc["latencyCounts"])
+    return LatencySketch()
+
+
 def merge_record(doc: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     """Add one ingest record's figures to a minute and return it."""
     doc["records"] += 1
     for name in SUM_FIELDS:
-        doc[name] += record.get(name) or 0
-    if record.get("latencyCounts"):
-        doc["latencyCounts"] = add_counts(doc["latencyCounts"], record["latencyCounts"])
+        doc[name] = doc.get(name, 0) + (record.get(name) or 0)
+    if record.get("latencySketch"):
+        doc["latencySketch"] = minute_sketch(doc).merge(LatencySketch.from_wire(record["latencySketch"])).to_wire()
+        doc.pop("latencyCounts", None)
     if record.get("predictionCounts"):
         doc["predictionCounts"] = add_counts(doc["predictionCounts"], record["predictionCounts"])
     for feature, counts in (record.get("featureCounts") or {}).items():

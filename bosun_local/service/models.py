@@ -275,66 +275,6 @@ class NotificationOut(Open):
     createdAt: str
 
 
-# monitoring
-class IngestRecord(Strict):
-    recordId: str = Field(min_length=1, max_length=200)
-    deploymentId: str = Field(min_length=1, max_length=200)
-    modelId: str = Field(min_length=1, max_length=200)
-    minute: str = Field(min_length=1, max_length=64)
-    kind: Literal["stats", "predictions", "actuals"]
-    predictions: int = Field(default=0, ge=0)
-    userErrors: int = Field(default=0, ge=0)
-    systemErrors: int = Field(default=0, ge=0)
-    executionTimeMs: float = Field(default=0, ge=0)
-    latencyCounts: list[int] = Field(default_factory=list)
-    rows: int = Field(default=0, ge=0)
-    predictionCounts: list[int] = Field(default_factory=list)
-    featureCounts: dict[str, list[int]] = Field(default_factory=dict)
-    predictionSum: float = 0.0
-    actualsMatched: int = Field(default=0, ge=0)
-    absErrorSum: float = Field(default=0.0, ge=0)
-    correct: int = Field(default=0, ge=0)
-
-
-class IngestIn(Strict):
-    records: list[IngestRecord] = Field(max_length=100000)
-
-
-class IngestOut(Open):
-    stored: int
-    duplicates: int
-
-
-class DriftOut(Open):
-    status: str
-    prediction: float | None
-    features: dict[str, float | None]
-    rows: int = 0
-
-
-class SeriesPoint(Open):
-    minute: str
-    predictions: int
-    errors: int
-    latencyP50Ms: float | None
-    latencyP95Ms: float | None
-
-
-class StatsOut(Open):
-    deploymentId: str
-    window: int
-    predictions: int
-    userErrors: int
-    systemErrors: int
-    errorRate: float | None
-    latencyP50Ms: float | None
-    latencyP95Ms: float | None
-    latencyP99Ms: float | None
-    serviceHealth: str
-    drift: DriftOut
-    series: list[SeriesPoint]
-
-
 # settings
 class Thresholds(Open):
     errorRateWarn: float
@@ -344,13 +284,21 @@ class Thresholds(Open):
     driftWarn: float
     driftFail: float
     driftMinRows: float = 100.0
+    jsdWarn: float = 0.13
+    jsdFail: float = 0.21
+    hellingerWarn: float = 0.11
+    hellingerFail: float = 0.18
+    accuracyMinRows: float = 10.0
 
 
 class SettingsOut(Open):
     thresholds: Thresholds
     eventRetentionDays: float
+    associationRetentionDays: float = 90.0
 
 
 class SettingsPatch(Strict):
     thresholds: dict[str, float] | None = None
     eventRetentionDays: float | None = Field(default=None, gt=0, le=36500)
+    associationRetentionDays: float | None = Field(default=None, gt=0, le=36500,
+                                                   description="how long predictions wait for their actuals")

@@ -1,12 +1,12 @@
-"""Records -> ingest entries: latency buckets, baseline bins, predictions of each kind, actuals joined on ids."""
+"""Records -> ingest entries: latency sketches, baseline bins, predictions of each kind, ids and actuals forwarded."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from bosun_local.contracts import records
-from bosun_local.contracts.latency import LATENCY_BUCKETS_MS
-from bosun_local.monitoring.aggregation import Aggregator, AssociationStore, minute_of
+from bosun_local.contracts.latency import LatencySketch
+from bosun_local.monitoring.aggregation import Aggregator, actuals_entry_from_rows, minute_of
 from bosun_local.monitoring.baselines import BaselineCache, Bins
 from tests.monitoring.conftest import FIXTURE_SPOOL
 
@@ -41,9 +41,10 @@ def test_fixture_records_become_one_entry_each_with_exact_figures() -> None:
     assert all(e["minute"] == "2026-11-21T19:43:00Z" for e in entries)
     first, preds, errored = entries[0], entries[1], entries[2]
     assert (first["predictions"], first["userErrors"], first["executionTimeMs"]) == (3, 0, 12.5)
-    assert first["latencyCounts"][LATENCY_BUCKETS_MS.index(20)] == 1 and sum(first["latencyCounts"]) == 1
+    latency = LatencySketch.from_wire(first["latencySketch"])
+    assert (latency.count, latency.min, latency.max, latency.quantile(0.5)) == (1, 12.5, 12.5, 12.5)
     assert (errored["predictions"], errored["userErrors"], errored["systemErrors"]) == (1, 1, 0)
-    assert errored["latencyCounts"][LATENCY_BUCKETS_MS.index(5)] == 1
+    assert LatencySketch.from_wire(errored["latencySketch"]).count == 1
     assert preds["rows"] == 3 and preds["predictionSum"] == pytest.approx(151.2 + 180.3 + 210.9)
     # ages 30, 45, 60 against edges 40, 50; predictions 151.2, 180.3, 210.9 against 160, 200
     assert preds["featureCounts"]["age"] == [1, 1, 1]
@@ -88,29 +89,30 @@ def test_large_record_is_binned_like_a_plain_loop() -> None:
     assert "predictionCounts" not in entry
 
 
-def test_actuals_join_predictions_on_association_ids() -> None:
+def test_association_ids_travel_with_what_was_predicted_for_each_row() -> None:
     agg = aggregator()
-    agg.entry(prediction_record("d", {"x": [1, 2, 3]}, [10.0, 20.0, 30.0], associationIds=["a", "b", "c"]))
+    entry = agg.entry(prediction_record("d", {"x": [1, 2, 3]}, [10.0, None, 30.0],
+                                        associationIds=["a", "b", 7]))
+    assoc = entry["associations"]
+    assert assoc["ids"] == ["a", "b", "7"] and assoc["predictions"] == [10.0, None, 30.0]
+    assert assoc["timestamp"].startswith("2026-11-21T19:43:07.884")
+    classified = agg.entry(prediction_record("d", {"x": [1, 2]}, [[0.9, 0.1], [0.2, 0.8]], classNames=["no", "yes"],
+                                             associationIds=["p", "q"]))["associations"]
+    assert classified["classNames"] == ["no", "yes"] and classified["probabilities"] == [[0.9, 0.1], [0.2, 0.8]]
+    assert "associations" not in agg.entry(prediction_record("d", {"x": [1]}, [1.0]))
+
+
+def test_actuals_are_forwarded_not_joined_in_the_agent() -> None:
     actuals = records.parse(records.encode("act-1", "d", records.ACTUALS, {
-        "timestamp": "2026-11-21T19:44:01Z", "associationIds": ["a", "c", "zzz"], "actualValues": [12.0, 27.0, 1.0]}))
-    entry = agg.entry(actuals)
+        "timestamp": "2026-11-21T19:44:01Z", "associationIds": ["a", "c"], "actualValues": [12.0, "yes"],
+        "wasActedOn": [True, None]}))
+    entry = aggregator().entry(actuals)
     assert entry["kind"] == "actuals" and entry["minute"] == "2026-11-21T19:44:00Z"
-    assert (entry["actualsMatched"], entry["absErrorSum"], entry["correct"]) == (2, 5.0, 0)
-
-
-def test_classification_actuals_count_correct_labels() -> None:
-    agg = aggregator()
-    agg.entry(prediction_record("d", {"x": [1, 2]}, [[0.9, 0.1], [0.2, 0.8]], classNames=["no", "yes"],
-                                associationIds=["p", "q"]))
-    actuals = records.parse(records.encode("act-2", "d", records.ACTUALS, {
-        "timestamp": "2026-11-21T19:44:01Z", "associationIds": ["p", "q"], "actualValues": ["no", "no"]}))
-    assert agg.entry(actuals)["correct"] == 1
-
-
-def test_association_store_forgets_the_oldest_beyond_capacity() -> None:
-    store = AssociationStore(capacity=2)
-    store.remember("d", ["a", "b", "c"], [1.0, 2.0, 3.0])
-    assert store.lookup("d", "a") is None and store.lookup("d", "c") == 3.0
+    assert entry["actuals"] == [{"associationId": "a", "actualValue": 12.0, "wasActedOn": True},
+                                {"associationId": "c", "actualValue": "yes"}]
+    rows = [{"associationId": 5, "actualValue": 1, "timestamp": "2026-11-20T00:00:00Z"}]
+    assert actuals_entry_from_rows(actuals, rows)["actuals"] == [
+        {"associationId": "5", "actualValue": 1, "timestamp": "2026-11-20T00:00:00Z"}]
 
 
 def test_baseline_cache_refetches_after_ttl_and_caches_absence() -> None:

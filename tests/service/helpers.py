@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import pickle
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,3 +73,13 @@ def write_classifier(directory: Path, rows: int = 200) -> Path:
         "features:\n  - {name: x, type: numeric}\n  - {name: color, type: categorical}\n")
     frame.to_csv(directory / "training.csv", index=False)
     return directory
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Poll check until it returns something truthy; fail naming what did not happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from bosun_local.client import ServiceError
-from bosun_local.contracts.latency import LATENCY_BUCKETS_MS
+from bosun_local.contracts.latency import LEGACY_BUCKETS_MS, LatencySketch
 
 from .helpers import Service, unique, write_package
 
-BINS = len(LATENCY_BUCKETS_MS) + 1
+BINS = len(LEGACY_BUCKETS_MS) + 1
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,12 @@ def _latency(**counts: int) -> list[int]:
     return vector
 
 
+def _sketch(*values: float) -> dict:
+    sketch = LatencySketch()
+    sketch.add_many(values)
+    return sketch.to_wire()
+
+
 def _stats_record(dep: dict, record_id: str, **fields: object) -> dict:
     return {"recordId": record_id, "deploymentId": dep["id"], "modelId": dep["modelId"], "minute": _minute(),
             "kind": "stats", **fields}
@@ -45,18 +51,32 @@ def _psi(expected: list[float], counts: list[int]) -> float:
 def test_ingest_dedup_and_exact_service_stats(service: Service, deployment: dict) -> None:
     c = service.client
     record = _stats_record(deployment, unique("r"), predictions=90, userErrors=5, systemErrors=5,
-                           executionTimeMs=1234.5, latencyCounts=_latency(b4=50, b6=50))
+                           executionTimeMs=1234.5, latencySketch=_sketch(*[15.0] * 50, *[75.0] * 50))
     assert c.ingest([record]) == {"stored": 1, "duplicates": 0}
     assert c.ingest([record, record]) == {"stored": 0, "duplicates": 2}  # redelivery counts once
     stats = c.stats(deployment["id"], window=3600)
     assert stats["deploymentId"] == deployment["id"] and stats["window"] == 3600
     assert (stats["predictions"], stats["userErrors"], stats["systemErrors"]) == (90, 5, 5)
     assert stats["errorRate"] == 0.1  # 10 errors of 100 requests
-    # 50 requests in (10, 20] ms and 50 in (50, 100] ms, interpolated within the bucket:
-    assert (stats["latencyP50Ms"], stats["latencyP95Ms"], stats["latencyP99Ms"]) == (20.0, 95.0, 99.0)
-    assert stats["serviceHealth"] == "warning"  # error rate 10% >= 5%, p95 95 ms < 500 ms
-    assert stats["series"] == [{"minute": record["minute"], "predictions": 90, "errors": 10, "latencyP50Ms": 20.0,
-                                "latencyP95Ms": 95.0}]
+    # 50 requests at 15 ms and 50 at 75 ms: percentiles within 1 %, extremes and mean exact.
+    assert stats["latencyP50Ms"] == pytest.approx(15.0, rel=0.01)
+    assert stats["latencyP95Ms"] == pytest.approx(75.0, rel=0.01) and stats["latencyP99Ms"] == stats["latencyP95Ms"]
+    assert (stats["latencyMinMs"], stats["latencyMaxMs"], stats["latencyMeanMs"]) == (15.0, 75.0, 45.0)
+    assert stats["latencyFromLegacyBuckets"] is False
+    assert stats["serviceHealth"] == "warning"  # error rate 10% >= 5%, p95 75 ms < 500 ms
+    assert stats["series"] == [{"minute": record["minute"], "predictions": 90, "errors": 10,
+                                "latencyP50Ms": stats["latencyP50Ms"], "latencyP95Ms": stats["latencyP95Ms"]}]
+
+
+def test_records_of_agents_before_the_sketch_still_count(service: Service, deployment: dict) -> None:
+    dep = service.client.create_deployment(deployment["packageId"], unique("legacy"))["deployment"]
+    service.client.ingest([_stats_record(dep, unique("r"), predictions=100, latencyCounts=_latency(b4=50, b6=50))])
+    service.client.ingest([_stats_record(dep, unique("r"), predictions=1, latencySketch=_sketch(30.0))])
+    stats = service.client.stats(dep["id"])
+    # bucket middles 15 and 75 ms stand for the old (10, 20] and (50, 100] buckets; the 30 ms one is the median
+    assert stats["latencyP50Ms"] == pytest.approx(30.0, rel=0.01) and stats["latencyFromLegacyBuckets"] is True
+    assert stats["latencyP95Ms"] == pytest.approx(75.0, rel=0.01)
+    assert (stats["latencyMinMs"], stats["latencyMaxMs"]) == (10.0, 100.0)
 
 
 def test_drift_psi_against_baseline(service: Service, deployment: dict) -> None:
@@ -116,7 +136,7 @@ def test_latency_health_levels(service: Service, deployment: dict) -> None:
     dep = service.client.create_deployment(deployment["packageId"], unique("slow"))["deployment"]
     service.client.ingest([_stats_record(dep, unique("r"), predictions=100, latencyCounts=_latency(b10=100))])
     stats = service.client.stats(dep["id"])
-    assert stats["latencyP95Ms"] == 1000 + 1000 * 0.95  # bucket (1000, 2000]
+    assert stats["latencyP95Ms"] == pytest.approx(1500, rel=0.01)  # the middle of the old (1000, 2000] bucket
     assert stats["serviceHealth"] == "warning"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from bosun_local.contracts.latency import LATENCY_BUCKETS_MS, latency_bucket
+from bosun_local.contracts.latency import LatencySketch
 from bosun_local.tui.widgets.deployments_table import DeploymentsTable
 from bosun_local.tui.widgets.detail import DetailPane
 from tests.tui.conftest import Stack, run, wait_for, wait_polls
@@ -20,15 +20,16 @@ def ingest_traffic(stack: Stack, name: str, predictions: int, errors: int, laten
     dep_id = stack.deployments[name]
     dep = stack.client.get_deployment(dep_id)
     minute = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
-    counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
-    counts[latency_bucket(latency_ms)] = predictions
+    latency = LatencySketch()
+    latency.add(latency_ms, predictions)
     baseline = stack.client.baseline(dep_id)
     # Every row in the first bin of each feature: far from the training distribution, so drift shows.
     features = {f: [predictions] + [0] * (len(b.get("edges", b.get("categories", []))))
                 for f, b in baseline["features"].items()}
     stack.client.ingest([
         {"recordId": secrets.token_hex(8), "deploymentId": dep_id, "modelId": dep["modelId"], "minute": minute,
-         "kind": "stats", "predictions": predictions, "systemErrors": errors, "latencyCounts": counts},
+         "kind": "stats", "predictions": predictions, "systemErrors": errors,
+         "latencySketch": latency.to_wire()},
         {"recordId": secrets.token_hex(8), "deploymentId": dep_id, "modelId": dep["modelId"], "minute": minute,
          "kind": "predictions", "rows": predictions, "featureCounts": features},
     ])

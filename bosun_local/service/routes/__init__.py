@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from bosun_local.service.routes import (
     actions,
+    actuals,
     agents,
     datarobot,
     deployments,
@@ -22,4 +23,4 @@ from bosun_local.service.routes import (
 ROUTERS: list[APIRouter] = [health.router, packages.router, environments.router, deployments.router, actions.router,
                             events.router, agents.router, notifications.router, monitoring.router, settings.router,
                             stats.router, environment.router,
-                            datarobot.router]
+                            datarobot.router, actuals.router]

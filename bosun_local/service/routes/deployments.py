@@ -16,9 +16,9 @@ from bosun_local.service.models import (
     DeploymentIn,
     DeploymentOut,
     ReplaceModelIn,
-    StatsOut,
     StatusPatch,
 )
+from bosun_local.service.monitoring_models import StatsOut
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.stats import compute_stats
 from bosun_local.service.storage.base import Row

@@ -3,34 +3,85 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bosun_local.contracts.latency import LATENCY_BUCKETS_MS
+from bosun_local.contracts.latency import LEGACY_BUCKETS_MS, LatencySketch, SketchError
+from bosun_local.service.accuracy_status import mark_changed
 from bosun_local.service.api_errors import invalid
-from bosun_local.service.models import IngestIn, IngestOut
+from bosun_local.service.monitoring_models import ActualIn, IngestIn, IngestOut, IngestRecord
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import minute_iso, parse_time
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], dependencies=AUTH)
-LATENCY_BINS = len(LATENCY_BUCKETS_MS) + 1
+LEGACY_LATENCY_BINS = len(LEGACY_BUCKETS_MS) + 1
 
 
 @router.post("/ingest", response_model=IngestOut, responses=errors(e422="a record is invalid"))
 def ingest(ctx: Ctx, body: IngestIn) -> Row:
     """Store records in one transaction; a recordId seen before counts as a duplicate and is ignored."""
-    records = []
-    for index, record in enumerate(body.records):
-        where = f"records[{index}] (recordId {record.recordId!r})"
-        if record.latencyCounts and len(record.latencyCounts) != LATENCY_BINS:
-            raise invalid(f"{where}: latencyCounts has {len(record.latencyCounts)} buckets, expected {LATENCY_BINS}",
-                          "count latencies per LATENCY_BUCKETS_MS bucket plus a final +inf bucket")
-        if any(v < 0 for v in record.latencyCounts + record.predictionCounts) or any(
-                v < 0 for counts in record.featureCounts.values() for v in counts):
-            raise invalid(f"{where}: counts must not be negative", "send the counts the agent aggregated")
-        try:
-            minute = minute_iso(parse_time(record.minute))
-        except (ValueError, OverflowError) as exc:
-            raise invalid(f"{where}: minute {record.minute!r} is not an ISO 8601 time",
-                          "send the minute like 2026-11-21T19:43:00Z") from exc
-        records.append({**record.model_dump(), "minute": minute})
+    records = [_checked(record, f"records[{index}] (recordId {record.recordId!r})")
+               for index, record in enumerate(body.records)]
     stored, duplicates = ctx.storage.ingest(records)
+    mark_changed(ctx, {r["deploymentId"] for r in records if r.get("associations") or r.get("actuals")})
     return {"stored": stored, "duplicates": duplicates}
+
+
+def _checked(record: IngestRecord, where: str) -> Row:
+    """Return a record as storage takes it, its latency as a sketch; 422 naming the field when it is wrong."""
+    if any(v < 0 for v in record.latencyCounts + record.predictionCounts) or any(
+            v < 0 for counts in record.featureCounts.values() for v in counts):
+        raise invalid(f"{where}: counts must not be negative", "send the counts the agent aggregated")
+    try:
+        minute = minute_iso(parse_time(record.minute))
+    except (ValueError, OverflowError) as exc:
+        raise invalid(f"{where}: minute {record.minute!r} is not an ISO 8601 time",
+                      "send the minute like 2026-11-21T19:43:00Z") from exc
+    row = {**record.model_dump(exclude_none=True, exclude={"latencyCounts", "latencySketch"}), "minute": minute}
+    try:
+        if record.latencySketch is not None:
+            row["latencySketch"] = LatencySketch.from_wire(record.latencySketch.model_dump(), "latencySketch").to_wire()
+        elif record.latencyCounts:
+            if len(record.latencyCounts) != LEGACY_LATENCY_BINS:
+                raise invalid(f"{where}: latencyCounts has {len(record.latencyCounts)} buckets, expected "
+                              f"{LEGACY_LATENCY_BINS}", "send latencySketch (bosun_local.contracts.latency)")
+            row["latencySketch"] = LatencySketch.from_legacy_counts(record.latencyCounts).to_wire()
+    except SketchError as exc:
+        raise invalid(f"{where}: {exc}", "build the sketch with bosun_local.contracts.latency") from exc
+    if record.associations is not None:
+        _check_associations(record, where)
+    check_actual_times(record.actuals or [], where)
+    return row
+
+
+def check_actual_times(actuals: list[ActualIn], where: str) -> None:
+    """Refuse (422) actuals whose timestamp is not an ISO 8601 time."""
+    for i, actual in enumerate(actuals):
+        if actual.timestamp is not None:
+            try:
+                parse_time(actual.timestamp)
+            except (ValueError, OverflowError) as exc:
+                raise invalid(f"{where}: actuals[{i}].timestamp {actual.timestamp!r} is not an ISO 8601 time",
+                              "send times like 2026-11-21T19:43:12Z, or leave timestamp out") from exc
+
+
+def _check_associations(record: IngestRecord, where: str) -> None:
+    assoc = record.associations
+    assert assoc is not None
+    n = len(assoc.ids)
+    columns = {"predictions": assoc.predictions, "probabilities": assoc.probabilities, "labels": assoc.labels,
+               "timestamps": assoc.timestamps}
+    for name, column in columns.items():
+        if column is not None and len(column) != n:
+            raise invalid(f"{where}: associations.{name} has {len(column)} values for {n} ids",
+                          "send one value per association id")
+    if assoc.probabilities is not None:
+        width = len(assoc.classNames or [])
+        if width < 2 or any(len(p) != width for p in assoc.probabilities):
+            raise invalid(f"{where}: associations.probabilities need one value per class of classNames "
+                          f"({width} classes)", "send classNames with the probability rows")
+    for text in [assoc.timestamp, *(assoc.timestamps or [])]:
+        if text is not None:
+            try:
+                parse_time(text)
+            except (ValueError, OverflowError) as exc:
+                raise invalid(f"{where}: associations timestamp {text!r} is not an ISO 8601 time",
+                              "send times like 2026-11-21T19:43:12.5Z") from exc

@@ -4,10 +4,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bosun_local.service.api_errors import invalid
-from bosun_local.service.background import retention_days
+from bosun_local.service.background import association_retention_days, retention_days
 from bosun_local.service.models import SettingsOut, SettingsPatch
 from bosun_local.service.routes.deps import AUTH, Ctx
-from bosun_local.service.stats import DEFAULT_THRESHOLDS, service_thresholds
+from bosun_local.service.stats import DEFAULT_THRESHOLDS, OPTIONAL_THRESHOLDS, service_thresholds
 from bosun_local.service.storage.base import Row
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"], dependencies=AUTH)
@@ -16,18 +16,21 @@ router = APIRouter(prefix="/api/v1/settings", tags=["settings"], dependencies=AU
 @router.get("", response_model=SettingsOut)
 def get_settings(ctx: Ctx) -> Row:
     """Return the thresholds and the event retention in force."""
-    return {"thresholds": service_thresholds(ctx), "eventRetentionDays": retention_days(ctx)}
+    return {"thresholds": service_thresholds(ctx), "eventRetentionDays": retention_days(ctx),
+            "associationRetentionDays": association_retention_days(ctx)}
 
 
 @router.patch("", response_model=SettingsOut)
 def update_settings(ctx: Ctx, body: SettingsPatch) -> Row:
-    """Change thresholds (errorRateWarn, errorRateFail, latencyP95WarnMs, latencyP95FailMs, driftWarn, driftFail)."""
+    """Change thresholds (health, latency, drift per metric, accuracy) and retentions."""
     if body.thresholds is not None:
-        unknown = sorted(set(body.thresholds) - set(DEFAULT_THRESHOLDS))
+        known = set(DEFAULT_THRESHOLDS) | OPTIONAL_THRESHOLDS
+        unknown = sorted(set(body.thresholds) - known)
         if unknown:
-            raise invalid(f"unknown threshold(s): {', '.join(unknown)}", f"use {', '.join(DEFAULT_THRESHOLDS)}")
+            raise invalid(f"unknown threshold(s): {', '.join(unknown)}", f"use {', '.join(sorted(known))}")
         merged = {**service_thresholds(ctx), **body.thresholds}
-        for kind in ("errorRate", "latencyP95", "drift"):
+        # Accuracy thresholds have no fixed order: higher is better for AUC, lower for LogLoss.
+        for kind in ("errorRate", "latencyP95", "drift", "jsd", "hellinger"):
             warn_key = next(k for k in merged if k.startswith(kind) and "Warn" in k)
             fail_key = next(k for k in merged if k.startswith(kind) and "Fail" in k)
             if not 0 <= merged[warn_key] <= merged[fail_key]:
@@ -36,4 +39,6 @@ def update_settings(ctx: Ctx, body: SettingsPatch) -> Row:
         ctx.storage.put_setting("thresholds", merged)
     if body.eventRetentionDays is not None:
         ctx.storage.put_setting("eventRetentionDays", body.eventRetentionDays)
+    if body.associationRetentionDays is not None:
+        ctx.storage.put_setting("associationRetentionDays", body.associationRetentionDays)
     return get_settings(ctx)

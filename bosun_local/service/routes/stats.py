@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from bosun_local.service.models import StatsOut
+from bosun_local.service.monitoring_models import StatsOut
 from bosun_local.service.routes.deps import AUTH, Ctx
 from bosun_local.service.stats import compute_stats
 from bosun_local.service.storage.base import Row

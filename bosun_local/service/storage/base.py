@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -205,3 +205,25 @@ class Storage(ABC):
     @abstractmethod
     def minute_figures(self, deployment_id: str, since: str) -> Iterator[Row]:
         """Yield per-model-minute figures of a deployment from a minute on, oldest first."""
+
+    # predictions by association id, joined to actuals
+    @abstractmethod
+    def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
+                      received: str | None = None) -> tuple[int, int]:
+        """Store actuals (first per association id wins); return (stored, duplicates)."""
+
+    @abstractmethod
+    def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
+        """Return how many of these association ids have both a prediction and an actual."""
+
+    @abstractmethod
+    def matched_rows(self, deployment_id: str, since: str, model_id: str | None = None) -> list[Row]:
+        """Return predictions made since a time that have an actual (model_id, prediction, label, probs, ...)."""
+
+    @abstractmethod
+    def waiting_actuals(self, deployment_id: str) -> int:
+        """Return how many actuals wait for their prediction."""
+
+    @abstractmethod
+    def purge_associations(self, before: str) -> int:
+        """Delete stored predictions and actuals received before a time; return how many."""

@@ -1,8 +1,29 @@
 """Schema migrations of the SQLite store; `PRAGMA user_version` holds the applied version."""
 from __future__ import annotations
 
-# Each entry moves the schema from version i to i + 1; append, never edit a released one.
-MIGRATIONS: list[str] = [
+import json
+import sqlite3
+from collections.abc import Callable
+
+from bosun_local.contracts.latency import LatencySketch
+
+
+def latency_counts_to_sketches(conn: sqlite3.Connection) -> None:
+    """Rewrite each stored minute's fixed-bucket latency counts as a latency sketch (marked as converted)."""
+    rows = conn.execute("SELECT deployment_id, minute, model_id, doc FROM minute_figures").fetchall()
+    for deployment_id, minute, model_id, text in rows:
+        doc = json.loads(text)
+        counts = doc.pop("latencyCounts", None)
+        if counts is None:
+            continue
+        doc["latencySketch"] = LatencySketch.from_legacy_counts(counts).to_wire()
+        conn.execute("UPDATE minute_figures SET doc = ? WHERE deployment_id = ? AND minute = ? AND model_id = ?",
+                     (json.dumps(doc, separators=(",", ":")), deployment_id, minute, model_id))
+
+
+# Each entry moves the schema from version i to i + 1 (SQL statements, or a function for data rewrites);
+# append, never edit a released one.
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE packages (
@@ -37,6 +58,20 @@ MIGRATIONS: list[str] = [
     CREATE TABLE minute_figures (
         deployment_id TEXT NOT NULL, model_id TEXT NOT NULL, minute TEXT NOT NULL, doc TEXT NOT NULL,
         PRIMARY KEY (deployment_id, minute, model_id));
+    """,
+    latency_counts_to_sketches,
+    # Predictions by association id and their actuals, joined whichever arrives first. WITHOUT ROWID: the key is
+    # the lookup. The partial indexes cover only matched rows (accuracy windows) and actuals still waiting.
+    """
+    CREATE TABLE class_sets (id INTEGER PRIMARY KEY, names TEXT NOT NULL UNIQUE);
+    CREATE TABLE associations (
+        deployment_id TEXT NOT NULL, association_id TEXT NOT NULL, model_id TEXT,
+        predicted_at TEXT, prediction REAL, label TEXT, probs BLOB, class_set INTEGER,
+        actual TEXT, actual_num REAL, actual_at TEXT, was_acted_on INTEGER, received_at TEXT NOT NULL,
+        PRIMARY KEY (deployment_id, association_id)) WITHOUT ROWID;
+    CREATE INDEX associations_matched ON associations (deployment_id, predicted_at)
+        WHERE predicted_at IS NOT NULL AND actual_at IS NOT NULL;
+    CREATE INDEX associations_waiting ON associations (deployment_id) WHERE predicted_at IS NULL;
     """,
 ]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from bosun_local.contracts.states import QueueStatus
 from bosun_local.errors import BosunError
-from bosun_local.service.figures import empty_minute, merge_record
 from bosun_local.service.storage.base import EventFilter, Row, Storage, StorageConflict
 from bosun_local.service.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from bosun_local.service.storage.sqlite_monitoring import MonitoringTables
 from bosun_local.service.timeutil import now_iso
 
 OPEN_ACTION = QueueStatus.OPEN
@@ -32,7 +32,7 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(MonitoringTables, Storage):
     """The embedded default store: one file, WAL, migrations applied at open."""
 
     def __init__(self, path: Path) -> None:
@@ -97,10 +97,14 @@ class SQLiteStorage(Storage):
             raise BosunError(f"database {self.path} has schema version {version}, newer than this bosun-local "
                              f"knows ({SCHEMA_VERSION})", fix="upgrade bosun-local, or point BOSUN_HOME elsewhere")
         for number in range(version, SCHEMA_VERSION):
+            step = MIGRATIONS[number]
             with self.transaction():
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                if callable(step):
+                    step(conn)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number + 1}")
 
     def close(self) -> None:
@@ -354,34 +358,3 @@ class SQLiteStorage(Storage):
             doc.update(changes)
             self._exec("UPDATE deliveries SET status = ?, next_attempt_at = ?, doc = ? WHERE id = ?",
                        (doc["status"], doc["nextAttemptAt"], _dump(doc), delivery_id))
-
-    # monitoring figures
-    def ingest(self, records: list[Row]) -> tuple[int, int]:
-        stored = duplicates = 0
-        received = now_iso()
-        with self.transaction():
-            for record in records:
-                inserted = self._exec("INSERT OR IGNORE INTO ingested_records (record_id, received_at) VALUES (?, ?)",
-                                      (record["recordId"], received)).rowcount
-                if not inserted:
-                    duplicates += 1
-                    continue
-                key = (record["deploymentId"], record["minute"], record["modelId"])
-                doc = _doc(self._exec("SELECT doc FROM minute_figures WHERE deployment_id = ? AND minute = ? "
-                                      "AND model_id = ?", key).fetchone())
-                doc = merge_record(doc or empty_minute(record["deploymentId"], record["modelId"], record["minute"]),
-                                   record)
-                self._exec("INSERT INTO minute_figures (deployment_id, minute, model_id, doc) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT (deployment_id, minute, model_id) DO UPDATE SET doc = excluded.doc",
-                           (*key, _dump(doc)))
-                stored += 1
-        return stored, duplicates
-
-    def purge_figures(self, before: str) -> int:
-        return self._write("DELETE FROM minute_figures WHERE minute < ?", (before,)).rowcount
-
-    def minute_figures(self, deployment_id: str, since: str) -> Iterator[Row]:
-        rows = self._exec("SELECT doc FROM minute_figures WHERE deployment_id = ? AND minute >= ? ORDER BY minute",
-                          (deployment_id, since)).fetchall()
-        for row in rows:
-            yield json.loads(row["doc"])

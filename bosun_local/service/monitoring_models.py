@@ -1,0 +1,146 @@
+"""Request and response shapes of monitoring: ingest (figures, association ids, actuals), actuals upload, stats."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from bosun_local.service.models import Open, Strict
+
+ActualValue = float | int | str | bool
+MAX_ROWS = 1_000_000
+
+
+class LatencySketchIn(Strict):
+    """A latency sketch (bosun_local.contracts.latency wire form)."""
+
+    relativeAccuracy: float
+    bins: dict[str, int] = Field(default_factory=dict)
+    zeroCount: int = Field(default=0, ge=0)
+    count: int = Field(default=0, ge=0)
+    sum: float = Field(default=0.0, ge=0)
+    min: float | None = None
+    max: float | None = None
+    fromBuckets: bool = False
+
+
+class AssociationsIn(Strict):
+    """Association ids of a predictions record's rows and what was predicted for each, so actuals can join."""
+
+    ids: list[str | int] = Field(max_length=MAX_ROWS)
+    predictions: list[float | None] | None = Field(default=None, description="regression: one value per row")
+    classNames: list[str] | None = None
+    probabilities: list[list[float]] | None = Field(default=None, description="classification: one per class")
+    labels: list[str | int | bool | None] | None = Field(default=None, description="classification, labels only")
+    timestamp: str | None = Field(default=None, max_length=64, description="prediction time; default the minute")
+    timestamps: list[str] | None = Field(default=None, description="per-row prediction times")
+
+
+class ActualIn(Strict):
+    """One actual (a label or a number) for the prediction made under an association id."""
+
+    associationId: str | int = Field(description="the association id the prediction was reported with")
+    actualValue: ActualValue
+    timestamp: str | None = Field(default=None, max_length=64)
+    wasActedOn: bool | None = None
+
+
+class IngestRecord(Strict):
+    recordId: str = Field(min_length=1, max_length=200)
+    deploymentId: str = Field(min_length=1, max_length=200)
+    modelId: str = Field(min_length=1, max_length=200)
+    minute: str = Field(min_length=1, max_length=64)
+    kind: Literal["stats", "predictions", "actuals"]
+    predictions: int = Field(default=0, ge=0)
+    userErrors: int = Field(default=0, ge=0)
+    systemErrors: int = Field(default=0, ge=0)
+    executionTimeMs: float = Field(default=0, ge=0)
+    latencySketch: LatencySketchIn | None = None
+    latencyCounts: list[int] = Field(default_factory=list, description="before the sketch: fixed-bucket counts")
+    rows: int = Field(default=0, ge=0)
+    predictionCounts: list[int] = Field(default_factory=list)
+    featureCounts: dict[str, list[int]] = Field(default_factory=dict)
+    predictionSum: float = 0.0
+    associations: AssociationsIn | None = None
+    actuals: list[ActualIn] | None = Field(default=None, max_length=MAX_ROWS)
+
+
+class IngestIn(Strict):
+    records: list[IngestRecord] = Field(max_length=100000)
+
+
+class IngestOut(Open):
+    stored: int
+    duplicates: int
+
+
+class ActualsUploadIn(Strict):
+    """Actuals of one deployment (DataRobot's actuals/fromJSON shape)."""
+
+    data: list[ActualIn] = Field(min_length=1, max_length=MAX_ROWS)
+    modelId: str | None = Field(default=None, max_length=200)
+
+
+class ActualsUploadOut(Open):
+    deploymentId: str
+    received: int
+    stored: int
+    duplicates: int
+    matched: int
+
+
+class MetricValues(Open):
+    prediction: float | None
+    features: dict[str, float | None]
+
+
+class DriftOut(Open):
+    status: str
+    metric: str = "psi"
+    prediction: float | None
+    features: dict[str, float | None]
+    rows: int = 0
+    psi: MetricValues | None = None
+    jsd: MetricValues | None = None
+    hellinger: MetricValues | None = None
+
+
+class AccuracyOut(Open):
+    targetType: str | None
+    matched: int
+    metrics: dict[str, float | None]
+    metric: str | None
+    status: str
+    waitingActuals: int = 0
+
+
+class SeriesPoint(Open):
+    minute: str
+    predictions: int
+    errors: int
+    latencyP50Ms: float | None
+    latencyP95Ms: float | None
+
+
+class StatsOut(Open):
+    deploymentId: str
+    window: int
+    predictions: int
+    userErrors: int
+    systemErrors: int
+    errorRate: float | None
+    latencyP50Ms: float | None
+    latencyP95Ms: float | None
+    latencyP99Ms: float | None
+    latencyMinMs: float | None = None
+    latencyMaxMs: float | None = None
+    latencyMeanMs: float | None = None
+    serviceHealth: str
+    drift: DriftOut
+    accuracy: AccuracyOut | None = None
+    series: list[SeriesPoint]
+
+
+def ingest_extra(record: IngestRecord) -> dict[str, Any]:
+    """Return a record as the plain dict storage takes (nested models dumped, absent parts left out)."""
+    return record.model_dump(exclude_none=True)

@@ -1,0 +1,27 @@
+"""`/api/v1/deployments/{ref}/actuals`: batch labels joined to the predictions stored under their association ids."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bosun_local.service.accuracy_status import mark_changed
+from bosun_local.service.deployments import resolve_deployment
+from bosun_local.service.monitoring_models import ActualsUploadIn, ActualsUploadOut
+from bosun_local.service.routes.deps import AUTH, Ctx, errors
+from bosun_local.service.routes.monitoring import check_actual_times
+from bosun_local.service.storage.base import Row
+
+router = APIRouter(prefix="/api/v1/deployments", tags=["monitoring"], dependencies=AUTH)
+
+
+@router.post("/{ref}/actuals", response_model=ActualsUploadOut,
+             responses=errors(e404="no such deployment", e422="an actual is invalid"))
+def upload_actuals(ctx: Ctx, ref: str, body: ActualsUploadIn) -> Row:
+    """Store actuals (the first per association id counts; repeats are duplicates) and say how many matched."""
+    dep = resolve_deployment(ctx, ref)
+    check_actual_times(body.data, "data")
+    rows = [a.model_dump(exclude_none=True) for a in body.data]
+    stored, duplicates = ctx.storage.store_actuals(dep["id"], body.modelId, rows)
+    mark_changed(ctx, [dep["id"]])
+    matched = ctx.storage.matched_count(dep["id"], [str(a["associationId"]) for a in rows])
+    return {"deploymentId": dep["id"], "received": len(rows), "stored": stored, "duplicates": duplicates,
+            "matched": matched}

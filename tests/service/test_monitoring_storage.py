@@ -1,0 +1,58 @@
+"""SQLite monitoring storage: the bucket-to-sketch migration of existing data, association retention, first-wins."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from bosun_local.contracts.latency import LatencySketch
+from bosun_local.service.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from bosun_local.service.storage.sqlite import SQLiteStorage
+
+
+def old_database(path: Path) -> None:
+    """Write a database as the release before the sketch left it: schema 1 and a minute of bucket counts."""
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])  # type: ignore[arg-type]
+    doc = {"deploymentId": "d", "modelId": "m", "minute": "2026-11-30T10:00:00Z", "records": 1, "predictions": 20,
+           "userErrors": 0, "systemErrors": 0, "executionTimeMs": 100.0, "rows": 0, "predictionSum": 0,
+           "actualsMatched": 0, "absErrorSum": 0, "correct": 0,
+           "latencyCounts": [0, 0, 20] + [0] * 11, "predictionCounts": [], "featureCounts": {}}
+    conn.execute("INSERT INTO minute_figures VALUES ('d', 'm', '2026-11-30T10:00:00Z', ?)", (json.dumps(doc),))
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+
+
+def test_old_bucket_minutes_are_migrated_to_sketches(tmp_path: Path) -> None:
+    path = tmp_path / "bosun.db"
+    old_database(path)
+    storage = SQLiteStorage(path)
+    try:
+        assert storage.schema_version() == SCHEMA_VERSION
+        (minute,) = list(storage.minute_figures("d", "2026-11-30T00:00:00Z"))
+        assert "latencyCounts" not in minute
+        sketch = LatencySketch.from_wire(minute["latencySketch"])
+        assert (sketch.count, sketch.min, sketch.max, sketch.from_buckets) == (20, 2.0, 5.0, True)
+        assert minute["predictions"] == 20  # everything else kept
+    finally:
+        storage.close()
+
+
+def test_first_actual_wins_and_old_rows_are_purged(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "bosun.db")
+    try:
+        assert storage.store_actuals("d", None, [{"associationId": "a", "actualValue": 1.0}],
+                                     "2026-01-01T00:00:00.000000Z") == (1, 0)
+        assert storage.store_actuals("d", "m", [{"associationId": "a", "actualValue": 2.0},
+                                                {"associationId": "b", "actualValue": "yes"},
+                                                {"associationId": "b", "actualValue": "no"}]) == (1, 2)
+        storage.ingest([{"recordId": "r1", "deploymentId": "d", "modelId": "m", "minute": "2026-11-30T10:00:00Z",
+                         "kind": "predictions", "associations": {"ids": ["a"], "predictions": [1.5]}}])
+        (row,) = storage.matched_rows("d", "2026-01-01T00:00:00.000000Z")
+        assert (row["prediction"], row["actual_num"], row["actual"]) == (1.5, 1.0, "1")
+        assert storage.waiting_actuals("d") == 1  # b has no prediction
+        assert storage.purge_associations("2026-06-01T00:00:00.000000Z") == 1  # a was received in January
+        assert storage.matched_rows("d", "2026-01-01T00:00:00.000000Z") == []
+    finally:
+        storage.close()
