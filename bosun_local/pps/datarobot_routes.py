@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl
 from bosun_local.pps import explanations, outputs
 from bosun_local.pps.datarobot_outputs import dr_csv, dr_json, predictions_csv, predictions_json
 from bosun_local.pps.http import CSV, Request, Response, error
-from bosun_local.pps.inputs import Frame, InputError
+from bosun_local.pps.inputs import Frame, InputError, Schema
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
-from bosun_local.pps.passthrough import PredictOptions, parse_options, read_table
+from bosun_local.pps.passthrough import PredictOptions, Table, parse_options, read_table
 
 if TYPE_CHECKING:
     from bosun_local.pps.app import PPSApp
@@ -54,9 +54,27 @@ async def _explain(model: LoadedModel, frame: Frame, scored: Scored,
     if options.max_explanations <= 0:
         return None
     args = (model, frame, scored, options.max_explanations, options.threshold_high, options.threshold_low)
-    if model.inline(frame.rows) and explanations.explainer_ready(model):
+    if model.inline(frame.rows) and explanations.cheap(model):
         return explanations.explain(*args)
     return await asyncio.get_running_loop().run_in_executor(None, explanations.explain, *args)
+
+
+def _read(request: Request, body: bytes, model: LoadedModel, options: PredictOptions, predapi: bool) -> Table:
+    """Parse the rows; a custom model that reads its own input (DRUM's read_input_data) gets the raw body."""
+    if not getattr(model, "reads_raw_input", False):
+        return read_table(request.media_type, body, model.schema, options, lenient=predapi)
+    frame = model.read_input(body, request.media_type)  # type: ignore[attr-defined]
+    if not options.wants_passthrough:
+        return Table(frame)
+    try:  # the passthrough values still come from the body, read as the CSV or JSON rows it must then be
+        echoed = read_table(request.media_type, body, Schema(()), options, lenient=True).passthrough
+    except InputError as exc:
+        raise InputError(exc.status, f"passthrough columns: this model reads its own input format and the body "
+                                     f"is not CSV or JSON rows ({exc.message})") from None
+    if any(len(values) != frame.rows for values in echoed.values()):
+        raise InputError(422, f"passthrough columns: the model read {frame.rows} rows from the body but it holds "
+                              f"{len(next(iter(echoed.values())))} CSV/JSON rows; drop the passthrough parameters")
+    return Table(frame, echoed)
 
 
 async def predictions(app: PPSApp, request: Request, deployment: Deployment, model: LoadedModel,
@@ -73,7 +91,7 @@ async def predictions(app: PPSApp, request: Request, deployment: Deployment, mod
         body = await request.body(app.max_body_bytes)
         started = time.perf_counter()  # execution time: from the whole body being here to the answer
         # DataRobot ignores columns the model does not take; our own route names them (a typo is a 422).
-        table = read_table(request.media_type, body, model.schema, options, lenient=predapi)
+        table = _read(request, body, model, options, predapi)
         frame = table.frame
         scored = await app._score(model, frame)
         explained = await _explain(model, frame, scored, options)

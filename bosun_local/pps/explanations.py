@@ -151,8 +151,17 @@ def explainer_for(model: LoadedModel) -> Explainer:
 
 
 def explainer_ready(model: LoadedModel) -> bool:
-    """Return True when the model's explainer is built (explaining a few rows is then cheap enough inline)."""
+    """Return True when the model's explainer is built."""
     return model in _explainers
+
+
+def cheap(model: LoadedModel) -> bool:
+    """Return True when explaining a small batch is cheap enough for the event loop: built and linear.
+
+    TreeSHAP costs milliseconds per row (bench/explanation_overhead.py), so it always runs in a thread.
+    """
+    found = _explainers.get(model)
+    return found is not None and found.kind == "linear"
 
 
 def explained_value(scored: Scored, row: int) -> float:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestRegressor
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline
@@ -25,6 +25,14 @@ def _high(y: pd.Series) -> pd.Series:
     return (y > y.median()).map({False: "no", True: "yes"})
 
 
+def _band(y: pd.Series) -> pd.Series:
+    """Return a three-class target: the progression's tercile."""
+    return pd.qcut(y, 3, labels=["low", "mid", "high"]).astype(str)
+
+
+BANDS = ["high", "low", "mid"]  # predict_proba order (sorted)
+
+
 def fitted(kind: str) -> Any:
     """Return the estimator a package kind holds, fitted the same way each time (for reference computations)."""
     x, y = diabetes_frame()
@@ -37,6 +45,11 @@ def fitted(kind: str) -> Any:
         return RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0).fit(x.to_numpy(), y)
     if kind == "boosting":
         return GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0).fit(x.to_numpy(), _high(y))
+    if kind == "multilogistic":
+        return Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=2000))]).fit(
+            x.to_numpy(), _band(y))
+    if kind == "multiforest":
+        return RandomForestClassifier(n_estimators=20, max_depth=5, random_state=0).fit(x.to_numpy(), _band(y))
     if kind == "knn":
         return KNeighborsRegressor().fit(x.to_numpy(), y)
     raise ValueError(kind)
@@ -44,14 +57,19 @@ def fitted(kind: str) -> Any:
 
 def explain_package(directory: Path, kind: str, training: bool = True) -> Path:
     """Write a package of one kind; with training.csv (the linear explanations' means) unless told otherwise."""
-    classifier = kind in ("logistic", "boosting")
-    _numeric_spec(directory, f"diabetes-{kind}", "binary" if classifier else "regression",
-                  **({"classNames": ["no", "yes"]} if classifier else {}))
+    multi = kind.startswith("multi")
+    binary = kind in ("logistic", "boosting")
+    if multi:
+        write_spec(directory, name=f"diabetes-{kind}", targetName="band", targetType="multiclass", classNames=BANDS,
+                   features=[{"name": n, "type": "numeric"} for n in DIABETES])
+    else:
+        _numeric_spec(directory, f"diabetes-{kind}", "binary" if binary else "regression",
+                      **({"classNames": ["no", "yes"]} if binary else {}))
     (directory / "model.pkl").write_bytes(pickle.dumps(fitted(kind)))
     if training:
         x, y = diabetes_frame()
-        x.assign(**{"high" if classifier else "y": _high(y) if classifier else y}).to_csv(
-            directory / "training.csv", index=False)
+        target = {"band": _band(y)} if multi else {"high": _high(y)} if binary else {"y": y}
+        x.assign(**target).to_csv(directory / "training.csv", index=False)
     return directory
 
 
@@ -63,7 +81,10 @@ def linear_reference(kind: str, rows: pd.DataFrame) -> np.ndarray:
     if kind == "linear":
         return model.coef_ * (values - mean)
     scale, clf = model.named_steps["scale"], model.named_steps["clf"]
-    return clf.coef_[0] * (scale.transform(values) - scale.transform(mean.reshape(1, -1)))
+    scaled = scale.transform(values) - scale.transform(mean.reshape(1, -1))
+    if kind == "multilogistic":  # the predicted class's coefficients
+        return clf.coef_[model.predict_proba(values).argmax(axis=1)] * scaled
+    return clf.coef_[0] * scaled
 
 
 def tree_reference(kind: str, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
@@ -73,6 +94,9 @@ def tree_reference(kind: str, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
     explainer = shap.TreeExplainer(fitted(kind))
     values = np.asarray(explainer.shap_values(rows[DIABETES].to_numpy(dtype=float)))
     base = np.atleast_1d(explainer.expected_value)
+    if kind == "multiforest":  # the predicted class's values
+        predicted = fitted(kind).predict_proba(rows[DIABETES].to_numpy(dtype=float)).argmax(axis=1)
+        return values[np.arange(len(rows)), :, predicted], float("nan")
     if values.ndim == 3:
         return values[:, :, 1], float(base[1])
     return values, float(base[-1])

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from tests.pps.conftest import PPSServer
-from tests.pps.explain_packages import explain_package, linear_reference, tree_reference
+from tests.pps.explain_packages import BANDS, explain_package, linear_reference, tree_reference
 from tests.pps.packages import DIABETES, diabetes_frame
 from tests.pps.test_multi_model import deploy, wait_for
 
-KINDS = ("linear", "logistic", "forest", "boosting", "knn")
+KINDS = ("linear", "logistic", "forest", "boosting", "knn", "multilogistic", "multiforest")
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,18 @@ def test_predapi_binary_columns(server: PPSServer, rows: pd.DataFrame) -> None:
     assert table["high_PREDICTION"].tolist() == [r["prediction"] for r in data]
     assert table["high_yes_PREDICTION"].tolist() == [r["predictionValues"][1]["value"] for r in data]
     assert set(table["POSITIVE_CLASS"]) == {"yes"}
+
+
+@pytest.mark.parametrize("kind", ["multilogistic", "multiforest"])
+def test_multiclass_columns_and_explanations(server: PPSServer, rows: pd.DataFrame, kind: str) -> None:
+    table = pd.read_csv(io.BytesIO(predapi(server, f"d-{kind}", _csv(rows), {"maxExplanations": 10},
+                                           accept="text/csv").content))
+    assert list(table.columns)[:4] == [f"band_{c}_PREDICTION" for c in BANDS] + ["band_PREDICTION"]
+    data = predapi(server, f"d-{kind}", _csv(rows), {"maxExplanations": 10}).json()["data"]
+    assert table["band_PREDICTION"].tolist() == [r["prediction"] for r in data]
+    assert all(e["label"] == r["prediction"] for r in data for e in r["predictionExplanations"])
+    reference = linear_reference(kind, rows) if kind == "multilogistic" else tree_reference(kind, rows)[0]
+    np.testing.assert_allclose(_strengths(data), reference, rtol=1e-7, atol=1e-7)
 
 
 @pytest.mark.parametrize("route", ["/deployments/d-linear/predictions",
