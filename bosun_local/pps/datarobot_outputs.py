@@ -12,6 +12,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from bosun_local.pps import outputs
 from bosun_local.pps.explanations import Explanation
 from bosun_local.pps.model import LoadedModel, Scored
@@ -20,12 +22,13 @@ Explained = Sequence[list[Explanation] | None] | None
 BINARY_THRESHOLD = 0.5  # predict_proba's argmax for two classes; DataRobot reports the threshold it applied
 
 
-def _clean(value: Any) -> Any:
-    return outputs._clean(value)
+def _dumps(doc: Any) -> bytes:
+    """Encode compactly; orjson (NaN/inf become null), as the explanation rows make big documents."""
+    return orjson.dumps(doc)
 
 
 def _explanation_docs(items: list[Explanation] | None, label: Any) -> list[dict[str, Any]]:
-    return [{"label": label, "feature": e.feature, "featureValue": _clean(e.value), "strength": _clean(e.strength),
+    return [{"label": label, "feature": e.feature, "featureValue": e.value, "strength": e.strength,
              "qualitativeStrength": e.qualitative} for e in items or []]
 
 
@@ -41,11 +44,11 @@ def _base_rows(model: LoadedModel, scored: Scored) -> list[dict[str, Any]]:
     """Return the rows `/predictions` answers: rowId, prediction, predictionValues."""
     if scored.probabilities is None:
         target = model.spec.target_name
-        return [{"rowId": i, "prediction": _clean(v), "predictionValues": [{"label": target, "value": _clean(v)}]}
+        return [{"rowId": i, "prediction": v, "predictionValues": [{"label": target, "value": v}]}
                 for i, v in enumerate(scored.predictions)]
     names = model.class_names
     return [{"rowId": i, "prediction": label,
-             "predictionValues": [{"label": n, "value": _clean(p)} for n, p in zip(names, probs, strict=True)]}
+             "predictionValues": [{"label": n, "value": p} for n, p in zip(names, probs, strict=True)]}
             for i, (label, probs) in enumerate(zip(scored.predictions, scored.probabilities.tolist(), strict=True))]
 
 
@@ -57,7 +60,7 @@ def _rows(model: LoadedModel, scored: Scored, passthrough: dict[str, list[Any]],
         if predapi and binary:
             row["predictionThreshold"] = BINARY_THRESHOLD
         if passthrough:
-            row["passthroughValues"] = {c: _clean(values[i]) for c, values in passthrough.items()}
+            row["passthroughValues"] = {c: values[i] for c, values in passthrough.items()}
         if explained is not None:
             row["predictionExplanations"] = _explanation_docs(explained[i], _label(model, scored, i))
     return doc
@@ -68,12 +71,12 @@ def predictions_json(model: LoadedModel, scored: Scored, passthrough: dict[str, 
     """Return `/predictions`' JSON: unchanged bytes without options, else with passthrough/explanations added."""
     if not passthrough and explained is None:
         return outputs.predictions_json(model, scored)
-    return outputs.dumps({"data": _rows(model, scored, passthrough, explained, predapi=False)})
+    return _dumps({"data": _rows(model, scored, passthrough, explained, predapi=False)})
 
 
 def dr_json(model: LoadedModel, scored: Scored, passthrough: dict[str, list[Any]], explained: Explained) -> bytes:
     """Return DataRobot's real-time JSON: `{"data": [{rowId, prediction, predictionValues, ...}]}`."""
-    return outputs.dumps({"data": _rows(model, scored, passthrough, explained, predapi=True)})
+    return _dumps({"data": _rows(model, scored, passthrough, explained, predapi=True)})
 
 
 def _explanation_width(explained: Explained) -> int:
@@ -93,7 +96,7 @@ def _explanation_cells(items: list[Explanation] | None, width: int) -> list[Any]
 
 
 def _blank(value: Any) -> Any:
-    value = _clean(value)
+    value = outputs._clean(value)
     return "" if value is None else value
 
 

@@ -172,11 +172,15 @@ def explained_value(scored: Scored, row: int) -> float:
     return float(probs[1] if probs.shape[0] == 2 else probs.max())
 
 
-def qualitative(strength: float, largest: float) -> str:
-    """Return DataRobot-style +++/--- for a strength, relative to the row's largest absolute strength."""
-    share = abs(strength) / largest if largest > 0 else 0.0
-    count = 3 if share >= 0.5 else 2 if share >= 0.25 else 1
-    return ("+" if strength >= 0 else "-") * count
+def qualitative(strengths: np.ndarray, largest: np.ndarray) -> list[list[str]]:
+    """Return DataRobot-style +++/---: 3, 2 or 1 signs for >= 50 %, >= 25 %, < 25 % of the row's largest strength."""
+    share = np.divide(np.abs(strengths), largest, out=np.zeros_like(strengths), where=largest > 0)
+    count = np.where(share >= 0.5, 3, np.where(share >= 0.25, 2, 1))
+    signed = np.where(strengths >= 0, count, -count)
+    return [[SIGNS[c] for c in row] for row in signed.tolist()]
+
+
+SIGNS = {3: "+++", 2: "++", 1: "+", -1: "-", -2: "--", -3: "---"}
 
 
 def explain(model: LoadedModel, frame: Frame, scored: Scored, max_explanations: int,
@@ -190,23 +194,18 @@ def explain(model: LoadedModel, frame: Frame, scored: Scored, max_explanations: 
     if not selected:
         return out
     explainer = explainer_for(model)
-    sub_frame = Frame(frame.columns, frame.values[selected], frame.numeric)
+    values = frame.values[selected]
     sub_scored = Scored([scored.predictions[i] for i in selected],
                         None if scored.probabilities is None else scored.probabilities[selected])
-    contributions = explainer.contributions(sub_frame, sub_scored)
+    contributions = explainer.contributions(Frame(frame.columns, values, frame.numeric), sub_scored)
+    # Whole-matrix numpy, then one .tolist() each: per-row numpy calls cost more than the contributions.
+    magnitude = np.abs(contributions)
+    order = np.argsort(-magnitude, axis=1, kind="stable")[:, :max_explanations]
+    strengths = np.take_along_axis(contributions, order, axis=1)
+    signs = qualitative(strengths, magnitude.max(axis=1, keepdims=True))
+    picked = np.take_along_axis(values, order, axis=1).tolist()
     names = frame.columns
-    for r, i in enumerate(selected):
-        row = contributions[r]
-        order = np.argsort(-np.abs(row), kind="stable")[:max_explanations]
-        largest = float(np.abs(row).max()) if row.size else 0.0
-        out[i] = [Explanation(names[j], _plain(frame.values[i, j]), float(row[j]), qualitative(float(row[j]), largest))
-                  for j in order]
+    for r, (i, cols, strength_row) in enumerate(zip(selected, order.tolist(), strengths.tolist(), strict=True)):
+        out[i] = [Explanation(names[j], v, st, q) for j, v, st, q in zip(cols, picked[r], strength_row, signs[r],
+                                                                          strict=True)]
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
