@@ -10,6 +10,7 @@ DATA_DIRS = {
 setup(
     packages=find_packages(include=["bosun_local", "bosun_local.*"]) + list(DATA_DIRS),
     package_dir={"": ".", **DATA_DIRS},
-    package_data={name: ["**/*", "*"] for name in DATA_DIRS},
+    package_data={**{name: ["**/*", "*"] for name in DATA_DIRS},
+                  "bosun_local.plugins.compat.config_samples": ["*.yaml"]},
     include_package_data=True,
 )

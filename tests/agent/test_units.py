@@ -59,7 +59,7 @@ def test_plugin_host_runs_a_builtin_plugin_through_the_runner_command(tmp_path: 
     env = {"name": "t", "platform": "test", "command": "bosun-plugin-runner --plugin test"}
     config = {"pluginConfig": {"tmp_dir": str(tmp_path)}, "peInfo": {"id": "e" * 24, "deployments": []},
               "environment": {"ignored": True}}
-    assert "run plugin_start first" in (host.run(env, "pe_status", config).msg or "")
+    assert host.run(env, "pe_status", config).msg == "PE not found"
     assert host.run(env, "plugin_start", config).status == "passing"
     status = host.run(env, "pe_status", config)
     assert status.status == "passing", status.msg

@@ -112,7 +112,7 @@ def describe_module(name: str) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     """Print the surface of the given modules (default: DataRobot's framework modules) as JSON."""
     if argv and argv[0] == "--alias":
-        from bosun_local.plugins.bosun_alias import install_bosun_alias
+        from bosun_local.plugins.compat.alias import install_bosun_alias
 
         install_bosun_alias()
         argv = argv[1:]

@@ -74,15 +74,15 @@ def test_run_action_with_a_class_records_duration_and_relaunch_ignores_stop_erro
 def test_run_action_turns_every_failure_into_a_failing_status() -> None:
     status = run_action(Recorder, "plugin_start", {"pluginConfig": {}})
     assert (status.status, status.state) == ("failing", "errored")
-    assert status.msg == "Exception occurred while running action plugin_start : plugin Recorder exited: 3"
+    assert status.msg == "Exception occurred while running action plugin_start : error 3"  # DataRobot's wording
     status = run_action(Exploding, "pe_status", {"pluginConfig": {}})
-    assert status.msg == "cannot create plugin Exploding for action pe_status: RuntimeError: no credentials"
+    assert status.msg == "Exception occurred while loading plugin object for action pe_status: error no credentials"
     status = run_action(Recorder, "deployment_start", {"pluginConfig": {}, "deploymentInfo": {"id": "x"}})
     assert status.status == "failing" and "deploymentInfo.modelId is missing" in status.msg
     status = run_action("nonexistent/plugin.py", "pe_status", {"pluginConfig": {}})
     assert status.status == "failing" and "plugin file nonexistent/plugin.py does not exist" in status.msg
     status = execute_action(Recorder({}), "no_such_action")
-    assert status.status == "failing" and "'no_such_action' is not supported" in status.msg
+    assert status.status == "failing" and "Action is not supported: no_such_action" in status.msg
     assert isinstance(status.duration, float)
 
 
@@ -91,7 +91,7 @@ def test_status_data_is_written_as_plain_yaml(tmp_path: Path) -> None:
     status = Recorder({}).run_action("deployment_list", None, status_file=path)
     assert status.status == "passing"
     loaded = yaml.safe_load(path.read_text())
-    assert list(loaded) == ["status", "msg", "state", "duration", "timestamp", "data"]
+    assert list(loaded) == ["data", "duration", "msg", "state", "status", "timestamp"]  # DataRobot's: sorted
     assert loaded["data"] == {"path": "/x", "tuple": [1, 2]}
     again = read_status_file(path)
     assert (again.status, again.timestamp, again.data) == ("passing", loaded["timestamp"], loaded["data"])

@@ -40,7 +40,7 @@ def test_every_action_through_the_runner(runner: Runner) -> None:
                                                                   deploymentInfo=deployment(MODEL_A, "/models/a")))
     status = check_status_shape(res)
     assert (res.rc, status["status"], status["msg"], status["state"]) == (0, "passing", "Launch successful", "ready")
-    assert status["data"] == {"currentModelId": MODEL_A}
+    assert status["data"] is None
     assert yaml.safe_load(dep_file.read_text()) == {
         "name": "diabetes", "model_id": MODEL_A, "key_value_config": {"tier": "gold"},
         "model_execution_type": "custom_inference_model", "model_artifact": "/models/a", "state": "running"}
@@ -61,14 +61,15 @@ def test_every_action_through_the_runner(runner: Runner) -> None:
     res = runner.action("test", "deployment_replace_model", runner.config(
         "r.yaml", plugin, deploymentInfo=deployment(MODEL_A, "/models/b", newModelId=MODEL_B)))
     status = check_status_shape(res)
-    assert (res.rc, status["status"], status["state"], status["data"]) == (0, "passing", "ready",
-                                                                           {"currentModelId": MODEL_B})
+    assert (res.rc, status["status"], status["state"], status["data"]) == (0, "passing", "ready", None)
+    assert status["msg"] == "Model replaced successfully Path: /models/b"
     assert yaml.safe_load(dep_file.read_text())["model_id"] == MODEL_B
 
     res = runner.action("test", "deployment_list", runner.config("l.yaml", plugin))
     status = check_status_shape(res)
     assert (res.rc, status["status"], list(status["data"])) == (0, "passing", [DEP_ID])
-    assert status["data"][DEP_ID]["data"] == {"currentModelId": MODEL_B}
+    # As DataRobot's test plugin: each deployment's recorded file, not a status.
+    assert (status["data"][DEP_ID]["model_id"], status["data"][DEP_ID]["state"]) == (MODEL_B, "running")
 
     res = runner.action("test", "deployment_relaunch", runner.config("d.yaml", plugin,
                                                                      deploymentInfo=deployment(MODEL_A)))
@@ -78,7 +79,7 @@ def test_every_action_through_the_runner(runner: Runner) -> None:
 
     res = runner.action("test", "deployment_stop", runner.config("s.yaml", plugin, deploymentInfo={"id": DEP_ID}))
     status = check_status_shape(res)
-    assert (res.rc, status["status"], status["msg"], status["state"]) == (0, "passing", "Stop successful", "stopped")
+    assert (res.rc, status["status"], status["msg"], status["state"]) == (0, "passing", "Stop Successful", "stopped")
     assert not dep_file.exists()
 
     res = runner.action("test", "deployment_status", runner.config("d.yaml", plugin,
@@ -99,9 +100,8 @@ def test_raise_exception_makes_every_action_fail(runner: Runner) -> None:
                                                           deploymentInfo=deployment()))
         status = check_status_shape(res)
         assert (res.rc, status["status"], status["state"]) == (1, "failing", "errored"), action
-        assert status["msg"] == (f"Exception occurred while running action {action} : plugin BosunTestPlugin "
-                                 "raised RuntimeError: Bosun test plugin is raising an exception "
-                                 "(raise_exception is set)")
+        assert status["msg"] == (f"Exception occurred while running action {action} : error Bosun Test plugin "
+                                 "is raising an exception")
 
 
 def test_private_config_json_overrides_plugin_config(runner: Runner) -> None:

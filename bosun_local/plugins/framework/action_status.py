@@ -61,12 +61,13 @@ class ActionStatusInfo:
         self.duration = duration
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the status as a plain dict with the documented keys, in order."""
-        return {key: plain(getattr(self, key)) for key in STATUS_KEYS}
+        """Return the status as plain data: the documented keys, then any a plugin added to the object."""
+        extra = {k: v for k, v in vars(self).items() if k not in STATUS_KEYS}
+        return {key: plain(getattr(self, key, None)) for key in STATUS_KEYS} | plain(extra)
 
     def to_yaml(self) -> str:
-        """Return the status as the YAML written to status files."""
-        return yaml.safe_dump(self.to_dict(), indent=4, sort_keys=False)
+        """Return the status as the YAML written to status files (DataRobot's form: sorted keys, indent 4)."""
+        return yaml.safe_dump(self.to_dict(), indent=4)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ActionStatusInfo:

@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bosun_local.plugins.framework.action_status import ActionInterrupted, ActionStatus, ActionStatusInfo, failed
+
+# BosunPluginActions, DeploymentState are for plugins: DataRobot's module offers them here too.
+from bosun_local.plugins.framework.constants import (  # noqa: F401
+    BosunPluginActions,
+    BosunPluginConfigConstants,
+    DeploymentState,
+)
 from bosun_local.plugins.framework.constants import BosunPluginActions as A
-from bosun_local.plugins.framework.constants import BosunPluginConfigConstants
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 from bosun_local.plugins.framework.endpoint_info import EndpointInfo
 from bosun_local.plugins.framework.pe_info import PEInfo
@@ -54,12 +60,12 @@ class BosunPluginBase(ABC):
         return self._dry_run
 
     def endpoint_update(self, endpoint_info: EndpointInfo) -> ActionStatusInfo:
-        """Update an endpoint; plugins without endpoints keep this no-op."""
-        return ActionStatusInfo(ActionStatus.OK, msg=f"{type(self).__name__} manages no endpoints: nothing to do")
+        """Update an endpoint; this default returns nothing, which the framework reports as failing (as DataRobot's)."""
+        return None  # type: ignore[return-value]
 
     def endpoint_status(self, endpoint_info: EndpointInfo) -> ActionStatusInfo:
-        """Report an endpoint's status; plugins without endpoints keep this no-op."""
-        return ActionStatusInfo(ActionStatus.OK, msg=f"{type(self).__name__} manages no endpoints: nothing to do")
+        """Report an endpoint's status; this default returns nothing, which the framework reports as failing."""
+        return None  # type: ignore[return-value]
 
     @abstractmethod
     def plugin_start(self) -> ActionStatusInfo:
@@ -133,7 +139,7 @@ class BosunPluginBase(ABC):
         self._endpoint_info = endpoint_info
 
 
-def _dispatch(plugin: BosunPluginBase, action: str, deployment_info: dict[str, Any] | None,
+def _dispatch(plugin: Any, action: str, deployment_info: dict[str, Any] | None,
               endpoint_info: dict[str, Any] | None, scale_info: dict[str, Any] | None) -> Any:
     if action == A.MONITORING_SCALE:
         replicas = (scale_info or {}).get("replicas")
@@ -147,11 +153,11 @@ def _dispatch(plugin: BosunPluginBase, action: str, deployment_info: dict[str, A
     if action == A.PE_STATUS:
         return plugin.pe_status()
     if action in (A.ENDPOINT_UPDATE, A.ENDPOINT_STATUS):
-        plugin._set_endpoint_info(endpoint_info or {})
-        info = EndpointInfo(endpoint_info)
+        plugin._set_endpoint_info(endpoint_info)
+        info = EndpointInfo(endpoint_info)  # type: ignore[arg-type]  # None fails here, naming the section
         return plugin.endpoint_update(info) if action == A.ENDPOINT_UPDATE else plugin.endpoint_status(info)
     if action not in A.SUPPORTED:
-        raise ValueError(f"action {action!r} is not supported; known actions: {', '.join(A.SUPPORTED)}")
+        raise ValueError(f"Action is not supported: {action}")  # DataRobot's wording
     if deployment_info is None:
         raise ValueError(f"action {action} needs deploymentInfo in the action config")
     plugin._set_deployment_info(deployment_info)
@@ -167,26 +173,40 @@ def _dispatch(plugin: BosunPluginBase, action: str, deployment_info: dict[str, A
     return plugin.deployment_relaunch(info)
 
 
-def execute_action(plugin: BosunPluginBase, action: str, deployment_info: dict[str, Any] | None = None,
+def as_status(result: object, action: str) -> ActionStatusInfo:
+    """Return an action's result as our ActionStatusInfo; DataRobot's own class (a real datarobot-bosun) converts."""
+    if isinstance(result, ActionStatusInfo):
+        return result
+    to_dict = getattr(result, "to_dict", None)
+    if callable(to_dict) and type(result).__name__ == "ActionStatusInfo":
+        values = to_dict()
+        if isinstance(values, dict) and ActionStatus.is_valid(values.get("status")):
+            status = ActionStatusInfo.from_dict(values)
+            for key, value in values.items():  # keep what the plugin added, as DataRobot's status file would
+                if key not in ("status", "msg", "state", "duration", "timestamp", "data"):
+                    setattr(status, key, value)
+            return status
+    # DataRobot's wording, so a plugin's status file reads the same under either runner.
+    raise TypeError(f"Action {action} provide - did not return ActionStatusInfo object")
+
+
+def execute_action(plugin: Any, action: str, deployment_info: dict[str, Any] | None = None,
                    endpoint_info: dict[str, Any] | None = None,
                    scale_info: dict[str, Any] | None = None) -> ActionStatusInfo:
     """Run one action on a plugin instance; record its duration; turn any failure into a failing status."""
     start = time.monotonic()
     name = type(plugin).__name__
     try:
-        result = _dispatch(plugin, action, deployment_info, endpoint_info, scale_info)
-        if not isinstance(result, ActionStatusInfo):
-            raise TypeError(f"{name}.{action} returned {type(result).__name__} {result!r:.80}, "
-                            f"not an ActionStatusInfo")
-        status = result
+        status = as_status(_dispatch(plugin, action, deployment_info, endpoint_info, scale_info), action)
     except ActionInterrupted as exc:
         status = failed(f"action {action} of plugin {name} was {exc} after "
                         f"{time.monotonic() - start:.1f}s; it did not finish")
         log.error(status.msg)
     except (Exception, SystemExit) as exc:
-        what = "exited" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}"
-        status = failed(f"Exception occurred while running action {action} : plugin {name} {what}: {exc}")
-        log.error(status.msg)
+        # DataRobot's runner reports exactly this message; plugins' users and tools match on it.
+        status = failed(f"Exception occurred while running action {action} : error {exc}")
+        log.error("%s (plugin %s raised %s; the traceback is logged at debug level)", status.msg, name,
+                  type(exc).__name__)
         log.debug("%s", traceback.format_exc())
     status.set_duration(round(time.monotonic() - start, 4))
     return status

@@ -24,22 +24,26 @@ def run_action(plugin: type[BosunPluginBase] | str, action: str, config: dict[st
     start = time.monotonic()
     try:
         checked = validate_action_config(config, action)
+    except BosunError as exc:
+        status = failed(f"cannot run action {action}: {exc}", round(time.monotonic() - start, 4))
+        log.error(status.msg)
+        return status
+    try:
         if isinstance(plugin, str):
             plugin = load_plugin_class(plugin)
         instance = plugin(checked.plugin_config, str(private_config_file) if private_config_file else None,
                           checked.pe_info, dry_run)
     except ActionInterrupted as exc:
         return failed(f"action {action} was {exc} before it started", round(time.monotonic() - start, 4))
-    except BosunError as exc:
-        status = failed(f"cannot run action {action}: {exc}", round(time.monotonic() - start, 4))
-        log.error(status.msg)
-        return status
     except (Exception, SystemExit) as exc:
-        name = getattr(plugin, "__name__", str(plugin))
-        status = failed(f"cannot create plugin {name} for action {action}: {type(exc).__name__}: {exc}",
+        # DataRobot's runner's wording for a plugin that cannot be imported or created.
+        status = failed(f"Exception occurred while loading plugin object for action {action}: error {exc}",
                         round(time.monotonic() - start, 4))
         log.error(status.msg)
         return status
+    # As DataRobot's runner does: every action sees both sections, whichever it uses.
+    instance._set_deployment_info(checked.deployment_info)
+    instance._set_endpoint_info(checked.endpoint_info)
     status = execute_action(instance, action, checked.deployment_info, checked.endpoint_info, checked.scale_info)
     status.set_duration(round(time.monotonic() - start, 4))
     return status

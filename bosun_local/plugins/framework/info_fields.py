@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+import dateutil.parser
 
 from bosun_local.errors import ConfigError
 
@@ -79,3 +82,37 @@ def dict_field(values: dict[str, Any], key: str, parent: str) -> dict[str, Any]:
         raise ActionConfigError(f"{parent}.{key}", f"must be a mapping, got {type(value).__name__} {value!r}",
                                 fix="write it as `key: value` lines, or {} for none")
     return dict(value)
+
+
+def text_field(values: dict[str, Any], key: str, parent: str) -> str:
+    """Return a required, non-empty string."""
+    value = str_field(values, key, parent)
+    if value is None:
+        raise ActionConfigError(f"{parent}.{key}", "is missing", fix=f"add `{key}: <value>` under {parent}")
+    if not value:
+        raise ActionConfigError(f"{parent}.{key}", "is empty", fix=f"set {key} to a value")
+    return value
+
+
+def bool_field(values: dict[str, Any], key: str, parent: str) -> bool | None:
+    """Return an optional boolean."""
+    value = values.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ActionConfigError(f"{parent}.{key}", f"must be true or false, got {type(value).__name__} {value!r}")
+
+
+def datetime_field(values: dict[str, Any], key: str, parent: str, iso_only: bool = True) -> datetime | None:
+    """Return an optional date-time: ISO 8601 text (any format dateutil reads when not iso_only) or a datetime."""
+    value = values.get(key)
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, date):  # YAML reads an unquoted 2021-03-29 as a date
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dateutil.parser.isoparse(value) if iso_only else dateutil.parser.parse(value)
+        except (ValueError, OverflowError) as exc:
+            raise ActionConfigError(f"{parent}.{key}", f"is not a date-time: {value!r} ({exc})",
+                                    fix="write it as ISO 8601, e.g. 2021-03-29T20:53:15.814792Z") from exc
+    raise ActionConfigError(f"{parent}.{key}", f"must be a date-time, got {type(value).__name__} {value!r}")

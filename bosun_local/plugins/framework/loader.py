@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from bosun_local.errors import BosunError
+from bosun_local.plugins.compat.alias import install_bosun_alias
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.registry import (
     ENTRY_POINT_GROUP,
@@ -32,8 +33,15 @@ class PluginLoadError(BosunError):
     """A plugin could not be found, imported, or has no single plugin class."""
 
 
+def plugin_bases() -> tuple[type, ...]:
+    """Return the base classes a plugin may derive from: ours, and DataRobot's when a real datarobot-bosun is used."""
+    theirs = getattr(sys.modules.get("bosun.plugin.bosun_plugin_base"), "BosunPluginBase", None)
+    return (BosunPluginBase,) if theirs is None or theirs is BosunPluginBase else (BosunPluginBase, theirs)
+
+
 def _is_builtin(cls: type) -> bool:
-    return cls is BosunPluginBase or cls.__module__.startswith(_BUILTIN_PREFIX)
+    return (cls in plugin_bases() or cls.__module__.startswith(_BUILTIN_PREFIX)
+            or cls.__module__.startswith("bosun.plugin."))
 
 
 def _defined_in(cls: type, module: ModuleType) -> bool:
@@ -43,8 +51,9 @@ def _defined_in(cls: type, module: ModuleType) -> bool:
 
 def plugin_class_of(module: ModuleType, where: str) -> type[BosunPluginBase]:
     """Return the one BosunPluginBase subclass a module holds; error listing what was found otherwise."""
+    bases = plugin_bases()
     found = [obj for obj in vars(module).values()
-             if inspect.isclass(obj) and issubclass(obj, BosunPluginBase) and obj is not BosunPluginBase]
+             if inspect.isclass(obj) and issubclass(obj, bases) and obj not in bases]
     own_module = module.__name__.startswith(_BUILTIN_PREFIX)
     # Classes imported from the framework (a user's module may import FilesystemPlugin to extend it) don't count.
     candidates = [c for c in found if own_module and _defined_in(c, module) or not _is_builtin(c)]
@@ -145,6 +154,7 @@ def load_plugin_class(spec: str) -> type[BosunPluginBase]:
     spec = spec.strip()
     if not spec:
         raise PluginLoadError("no plugin given", fix=spec_help())
+    install_bosun_alias()  # DataRobot plugins' `bosun.plugin` imports, unless a real datarobot-bosun is installed
     registered = registered_plugins()
     if spec in registered:
         return _import_registered(registered[spec])

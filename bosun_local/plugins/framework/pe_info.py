@@ -1,6 +1,13 @@
-"""PEInfo: the validated `peInfo` section of an action config (the prediction environment)."""
+"""PEInfo: the validated `peInfo` section of an action config (the prediction environment).
+
+Same constructor, properties and types as DataRobot's `bosun.plugin.pe_info.PEInfo` (createdOn becomes a
+datetime, keyValueConfig and deployments default to empty). One documented difference: `deployments` may list
+bare ids as well as deployment mappings (bosun-local's agent sends ids); `deployments` returns the mappings as
+DeploymentInfo and `deployment_ids` every id, where DataRobot's PEInfo raises on a bare id.
+"""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -8,6 +15,7 @@ import yaml
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 from bosun_local.plugins.framework.info_fields import (
     ActionConfigError,
+    datetime_field,
     dict_field,
     id_field,
     require_mapping,
@@ -16,16 +24,17 @@ from bosun_local.plugins.framework.info_fields import (
 
 
 class PEInfo:
-    """A prediction environment and the deployments in it (given as ids or as deployment dicts)."""
+    """A prediction environment and the deployments in it (given as ids or as deployment mappings)."""
 
-    def __init__(self, pe_info: dict[str, Any], parent: str = "peInfo") -> None:
+    def __init__(self, pe_info: dict[str, Any]) -> None:
+        parent = "peInfo"
         values = require_mapping(pe_info, parent)
         info: dict[str, Any] = {"id": id_field(values, "id", parent)}
         for key in ("name", "description", "createdBy"):
             if key in values:
                 info[key] = str_field(values, key, parent)
-        if values.get("createdOn") is not None:
-            info["createdOn"] = values["createdOn"]
+        if "createdOn" in values:
+            info["createdOn"] = datetime_field(values, "createdOn", parent)
         info["keyValueConfig"] = dict_field(values, "keyValueConfig", parent)
         raw = values.get("deployments") or []
         if not isinstance(raw, list):
@@ -36,7 +45,7 @@ class PEInfo:
         for index, entry in enumerate(raw):
             where = f"{parent}.deployments[{index}]"
             if isinstance(entry, dict):
-                info_obj = DeploymentInfo(entry, parent=where)
+                info_obj = DeploymentInfo._from_section(entry, where)
                 infos.append(info_obj)
                 ids.append(info_obj.id)
             else:
@@ -52,7 +61,7 @@ class PEInfo:
 
     def to_yaml(self) -> str:
         """Return the validated fields as YAML."""
-        return yaml.safe_dump(self.to_dict(), indent=4, sort_keys=False, default_flow_style=False)
+        return yaml.safe_dump(self.to_dict(), indent=4)
 
     def __str__(self) -> str:
         return self.to_yaml()
@@ -73,7 +82,17 @@ class PEInfo:
         return self._pe_info.get("description")
 
     @property
-    def created_on(self) -> Any:
+    def deployments(self) -> list[DeploymentInfo]:
+        """Return the deployments given as full mappings (ids alone are in `deployment_ids`)."""
+        return list(self._deployment_infos)
+
+    @property
+    def deployment_ids(self) -> list[str]:
+        """Return the id of every deployment in the environment, however it was given."""
+        return list(self._deployment_ids)
+
+    @property
+    def created_on(self) -> datetime | None:
         return self._pe_info.get("createdOn")
 
     @property
@@ -83,13 +102,3 @@ class PEInfo:
     @property
     def kv_config(self) -> dict[str, Any]:
         return self._pe_info["keyValueConfig"]
-
-    @property
-    def deployment_ids(self) -> list[str]:
-        """Return the id of every deployment in the environment, however it was given."""
-        return list(self._deployment_ids)
-
-    @property
-    def deployments(self) -> list[DeploymentInfo]:
-        """Return the deployments given as full mappings (ids alone are in `deployment_ids`)."""
-        return list(self._deployment_infos)

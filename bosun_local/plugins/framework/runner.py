@@ -4,16 +4,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from types import FrameType
 
 from bosun_local.errors import BosunError
+from bosun_local.plugins.compat.alias import which_bosun
 from bosun_local.plugins.framework.action_config import load_action_config, render_sample
 from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import BosunPluginActions
 from bosun_local.plugins.framework.execution import ActionInterrupted, failed, run_action
+from bosun_local.plugins.framework.handover import runner_plugin_config
 from bosun_local.plugins.framework.loader import list_plugins, load_plugin_class
 
 log = logging.getLogger("bosun-plugin-runner")
@@ -79,7 +82,7 @@ def _error(exc: BosunError) -> None:
 
 def _print_lists(args: argparse.Namespace) -> int:
     if args.list_actions:
-        actions = list(BosunPluginActions.ALL)
+        actions = BosunPluginActions.all_actions()  # DataRobot's eleven, in its runner's order
         print(json.dumps(actions) if args.json else "\n".join(actions))
     if args.list_plugins:
         rows = list_plugins()
@@ -110,10 +113,20 @@ def _run(args: argparse.Namespace) -> tuple[ActionStatusInfo, bool]:
     start = time.monotonic()
     try:
         config = load_action_config(args.config, args.action)
-        plugin_cls = load_plugin_class(args.plugin)
     except BosunError as exc:
         _error(exc)
         return failed(f"cannot run action {args.action}: {exc.message}", round(time.monotonic() - start, 4)), False
+    # As DataRobot's runner: the agent's $MLOPS_API_TOKEN reaches the plugin as pluginConfig['mlopsApiToken'].
+    config.plugin_config = runner_plugin_config(config.plugin_config, os.environ)
+    try:
+        log.debug("bosun.plugin imports resolve to %s", which_bosun())
+        plugin_cls = load_plugin_class(args.plugin)
+    except BosunError as exc:
+        _error(exc)
+        # DataRobot's wording; the exit code (1, theirs 0) is a documented difference: a plugin that cannot load
+        # is a broken installation, not an action's result.
+        return failed(f"Exception occurred while loading plugin object for action {args.action}: error "
+                      f"{exc.message}", round(time.monotonic() - start, 4)), False
     log.info("running %s.%s", plugin_cls.__name__, args.action)
     return run_action(plugin_cls, args.action, config.to_dict(), args.private_config, args.dry_run), True
 

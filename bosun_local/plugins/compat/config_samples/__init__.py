@@ -1,0 +1,1 @@
+"""Sample action configs, one per action, under the file names DataRobot's runner uses (`--gen-config`)."""
