@@ -58,8 +58,6 @@ LIBRARY_SETTINGS: tuple[Setting, ...] = (
     Setting("MLOPS_STATS_AGGREGATION_PREDICTION_TS_COLUMN_NAME", str, None, "column holding prediction times"),
     Setting("MLOPS_STATS_AGGREGATION_PREDICTION_TS_COLUMN_FORMAT", str, None, "strftime format of that column"),
     Setting("MLOPS_STATS_AGGREGATION_AUTO_SAMPLING_PERCENTAGE", float, None, "percent of rows also sent raw"),
-    Setting("MLOPS_SQS_QUEUE_URL", str, None, "queue URL of the SQS spooler"),
-    Setting("MLOPS_SQS_QUEUE_NAME", str, None, "queue name of the SQS spooler"),
     Setting("MLOPS_PUBSUB_PROJECT_ID", str, None, "GCP project of the PUBSUB spooler"),
     Setting("MLOPS_PUBSUB_TOPIC_NAME", str, None, "topic of the PUBSUB spooler"),
     Setting("MLOPS_KAFKA_TOPIC_NAME", str, None, "topic of the KAFKA spooler"),

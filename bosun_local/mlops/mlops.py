@@ -71,7 +71,7 @@ class MLOps(Setters, Reporting):
             )
         if spooler in config.WITHOUT_TRANSPORT:
             raise ConfigError(f"the {spooler} spooler is not available in bosun-local",
-                              fix="use the RABBITMQ or FILESYSTEM spooler; a bosun-local monitoring agent reads both")
+                              fix="use the RABBITMQ, FILESYSTEM or SQS spooler (bosun-local agents read them)")
         if settings["MLOPS_SPOOLER_DATA_FORMAT"].upper() != "JSON":
             raise ConfigError(f"MLOPS_SPOOLER_DATA_FORMAT={settings['MLOPS_SPOOLER_DATA_FORMAT']} is not supported",
                               fix="use MLOPS_SPOOLER_DATA_FORMAT=JSON (the default)")

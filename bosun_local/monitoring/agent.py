@@ -154,7 +154,9 @@ class MonitoringAgent:
         """Set a stored batch's rejects aside (and say so), then commit the whole batch."""
         if batch.rejects:
             source.set_aside(batch)
-            self._report_rejects(source, batch.rejects)
+            # A source may count a reject only on its last delivery (SQS redrive) and drop the others here.
+            if batch.rejects:
+                self._report_rejects(source, batch.rejects)
         source.commit(batch)
         with self.counters.lock:
             self.counters.batches += 1

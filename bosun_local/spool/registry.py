@@ -10,12 +10,14 @@ from bosun_local.spool import simple
 from bosun_local.spool.filesystem.transport import FILESYSTEM
 from bosun_local.spool.rabbitmq.transport import RABBITMQ
 from bosun_local.spool.source import Source
+from bosun_local.spool.sqs.transport import SQS
 from bosun_local.spool.transport import ChannelConfig, QueueStats, Transport
 
 # One line per transport; the order is the order errors list them in.
 TRANSPORTS: tuple[Transport, ...] = (
     RABBITMQ,
     FILESYSTEM,
+    SQS,
     simple.STDOUT,
     simple.NONE,
     simple.MEMORY,

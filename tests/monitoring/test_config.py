@@ -58,12 +58,14 @@ def test_env_vars_alone_configure_a_filesystem_agent() -> None:
 
 @pytest.mark.parametrize(("text", "env", "words"), [
     ("prefetchh: 3\n", {}, ["unknown key 'prefetchh'", "did you mean 'prefetch'"]),
-    ("channelConfigs:\n  - type: SQS_SPOOL\n    details: {}\n", {}, ["SQS_SPOOL", "RABBITMQ_SPOOL or FS_SPOOL"]),
+    ("channelConfigs:\n  - type: SQS_SPOOL\n    details: {}\n", {}, ["SQS_SPOOL", "needs details.queueUrl"]),
+    ("channelConfigs:\n  - type: KAFKA_SPOOL\n    details: {}\n", {}, ["KAFKA_SPOOL", "FS_SPOOL or SQS_SPOOL"]),
+    ("channelConfigs:\n  - type: SQS_SPOOL\n    details: {queueUrl: mlops}\n", {}, ["not an SQS queue URL"]),
     ("channelConfigs:\n  - type: RABBITMQ_SPOOL\n    details: {queueName: q}\n", {}, ["queueUrl"]),
     ("channelConfigs: [\n", {}, ["invalid YAML", "line"]),
     ("prefetch: many\n", {}, ["prefetch must be a int"]),
     ("", {"MLOPS_SPOOLER_TYPE": "FILESYSTEM"}, ["MLOPS_FILESYSTEM_DIRECTORY"]),
-    ("", {"MLOPS_SPOOLER_TYPE": "STDOUT"}, ["STDOUT", "RABBITMQ or FILESYSTEM"]),
+    ("", {"MLOPS_SPOOLER_TYPE": "STDOUT"}, ["STDOUT", "RABBITMQ or FILESYSTEM or SQS"]),
     ("", {}, ["no channel to read"]),
 ])
 def test_bad_configuration_names_the_problem_and_fix(tmp_path: Path, text: str, env: dict[str, str],

@@ -1,0 +1,30 @@
+"""SQS settings: the reporting library's MLOPS_SQS_* variables and the agents' SQS_SPOOL channel."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from bosun_local.configkit.env import Setting
+from bosun_local.spool.sqs.queues import DEFAULT_VISIBILITY_SEC, queue_name
+
+SETTINGS = (
+    Setting("MLOPS_SQS_QUEUE_URL", str, None, "queue URL of the SQS spooler (AWS or a local SQS server)"),
+    Setting("MLOPS_SQS_QUEUE_NAME", str, None, "queue name of the SQS spooler (looked up with boto3's defaults)"),
+    Setting("MLOPS_SQS_MAX_RECORDS_PER_MESSAGE", int, 1000,
+            "records packed into one SQS message (1: one per message, as datarobot-mlops sends)"),
+)
+
+
+@dataclass(frozen=True)
+class SqsChannelConfig:
+    """An SQS_SPOOL channel: one queue, read with a visibility timeout and deleted after the service stored it."""
+
+    spooler_type: ClassVar[str] = "SQS"
+    queue_url: str
+    name: str = "sqs"
+    visibility_timeout_sec: int = DEFAULT_VISIBILITY_SEC
+
+    def describe(self) -> str:
+        """Return the channel for logs."""
+        return f"SQS queue {queue_name(self.queue_url)!r} at {urlsplit(self.queue_url).netloc}"

@@ -1,0 +1,183 @@
+"""SQS source of the monitoring agent: receive with a visibility timeout, delete only after the service stored.
+
+At least once: a message the agent did not delete (it died, the service was down) becomes visible again after
+the visibility timeout and another agent reads it; the service counts each record id once. A message holding
+a record that cannot be used is left undeleted and made visible at once, so SQS moves it to the dead-letter
+queue of the queue's redrive policy after `maxReceiveCount` deliveries; the agent counts it as rejected on that
+last delivery only. A queue without a redrive policy gets its poison messages sent to `<queue>-dead` by the agent.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bosun_local.contracts import records
+from bosun_local.spool.source import Batch, Rejected, Source, SourceUnavailable
+from bosun_local.spool.sqs.config import SqsChannelConfig
+from bosun_local.spool.sqs.queues import (
+    DEAD_LETTER_SUFFIX,
+    SqsError,
+    fail,
+    make_client,
+    queue_name,
+    queue_stats,
+)
+
+log = logging.getLogger("bosun_local.monitoring")
+_RECEIVE_MAX = 10  # SQS returns at most 10 messages per ReceiveMessage
+
+
+@dataclass
+class Message:
+    """One received SQS message and the ids of the records it held."""
+
+    message_id: str
+    receipt: str
+    body: str
+    receive_count: int
+    record_ids: list[str] = field(default_factory=list)
+    poison: list[str] = field(default_factory=list)
+
+
+class SqsSource(Source):
+    """One SQS queue shared with other agents: receive, delete after storing, poison to the dead-letter queue."""
+
+    def __init__(self, config: SqsChannelConfig, prefetch: int = 1000, client: Any = None) -> None:
+        self.config = config
+        self.name = config.describe()
+        self.client = client or make_client(config.queue_url)
+        try:
+            stats = queue_stats(config.queue_url, self.client)
+        except SqsError as exc:
+            raise SourceUnavailable(exc.message) from exc
+        self.max_receive = stats.max_receive
+        if stats.dead_letter_url:
+            self.rejects_to = f"dead-letter queue {queue_name(stats.dead_letter_url)!r} (redrive policy)"
+            self._dead_url: str | None = None
+        else:
+            self._dead_url = config.queue_url + DEAD_LETTER_SUFFIX
+            self.rejects_to = f"queue {queue_name(self._dead_url)!r} (the queue has no redrive policy)"
+        self._held: dict[str, Message] = {}
+
+    def _receive(self, wait_sec: int) -> list[dict[str, Any]]:
+        try:
+            response = self.client.receive_message(
+                QueueUrl=self.config.queue_url, MaxNumberOfMessages=_RECEIVE_MAX, WaitTimeSeconds=wait_sec,
+                VisibilityTimeout=self.config.visibility_timeout_sec,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        except Exception as exc:
+            raise SourceUnavailable(fail(self.config.queue_url, "ReceiveMessage", exc).message) from exc
+        return list(response.get("Messages", []))
+
+    def fetch(self, max_records: int, timeout_sec: float) -> Batch:
+        """Receive messages until max_records records arrived or the queue has no more ready ones."""
+        deadline = time.monotonic() + timeout_sec
+        batch = Batch(token=[])
+        # Long-poll the first call (whole seconds only), then take what is ready without waiting.
+        wait = max(0, min(20, int(timeout_sec)))
+        while len(batch) < max_records:
+            received = self._receive(wait)
+            for raw in received:
+                self._add(batch, raw)
+            if not received:
+                if len(batch) or time.monotonic() >= deadline:
+                    break
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            wait = 0
+        return batch
+
+    def _add(self, batch: Batch, raw: dict[str, Any]) -> None:
+        count = int((raw.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
+        message = Message(raw["MessageId"], raw["ReceiptHandle"], raw.get("Body") or "", count)
+        index = len(batch.token)
+        batch.token.append(message)
+        self._held[message.receipt] = message
+        for line in message.body.split("\n"):
+            if not line.strip():
+                continue
+            try:
+                record = records.parse(line)
+            except records.RecordError as exc:
+                batch.rejects.append(Rejected(line.encode(), exc.reason, index))
+                continue
+            message.record_ids.append(record.id)
+            batch.records.append(record)
+
+    def _message_of(self, batch: Batch, reject: Rejected) -> Message:
+        if isinstance(reject.ref, int):
+            return batch.token[reject.ref]
+        return next(m for m in batch.token if reject.ref in m.record_ids)
+
+    def set_aside(self, batch: Batch) -> None:
+        """Keep poison messages undeleted (visible again now); only their last delivery's rejects stay counted."""
+        counted: list[Rejected] = []
+        for reject in batch.rejects:
+            message = self._message_of(batch, reject)
+            message.poison.append(reject.reason)
+            if self._dead_url is not None or (self.max_receive and message.receive_count >= self.max_receive):
+                counted.append(reject)
+        poison = [m for m in batch.token if m.poison]
+        if self._dead_url is not None:
+            self._send_dead(poison)
+        else:
+            self._make_visible(poison)
+        batch.rejects[:] = counted
+
+    def _send_dead(self, messages: list[Message]) -> None:
+        """Send poison messages to `<queue>-dead` (created on first use); commit() then deletes the originals."""
+        for message in messages:
+            attrs = {"reason": {"DataType": "String", "StringValue": "; ".join(message.poison)[:2000]}}
+            try:
+                try:
+                    self.client.send_message(QueueUrl=self._dead_url, MessageBody=message.body,
+                                             MessageAttributes=attrs)
+                except self.client.exceptions.QueueDoesNotExist:
+                    self.client.create_queue(QueueName=queue_name(self._dead_url or ""))
+                    self.client.send_message(QueueUrl=self._dead_url, MessageBody=message.body,
+                                             MessageAttributes=attrs)
+            except Exception as exc:
+                raise SourceUnavailable(fail(str(self._dead_url), "SendMessage", exc).message) from exc
+            message.poison = []
+
+    def _make_visible(self, messages: list[Message]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start:start + 10]
+            entries = [{"Id": str(i), "ReceiptHandle": m.receipt, "VisibilityTimeout": 0} for i, m in enumerate(chunk)]
+            try:
+                self.client.change_message_visibility_batch(QueueUrl=self.config.queue_url, Entries=entries)
+            except Exception as exc:  # it becomes visible at the end of its timeout anyway
+                log.warning("%s: could not make %d poison message(s) visible again: %s", self.name, len(chunk), exc)
+            for m in chunk:
+                self._held.pop(m.receipt, None)
+
+    def commit(self, batch: Batch) -> None:
+        """Delete the batch's messages (poison ones stay for SQS to move to the dead-letter queue)."""
+        done = [m for m in batch.token if not m.poison]
+        for start in range(0, len(done), 10):
+            chunk = done[start:start + 10]
+            entries = [{"Id": str(i), "ReceiptHandle": m.receipt} for i, m in enumerate(chunk)]
+            try:
+                response = self.client.delete_message_batch(QueueUrl=self.config.queue_url, Entries=entries)
+            except Exception as exc:
+                raise SourceUnavailable(fail(self.config.queue_url, "DeleteMessageBatch", exc).message) from exc
+            for failure in response.get("Failed", []):
+                # Its visibility timeout ran out and another agent holds it now: it is stored twice, counted once.
+                log.warning("%s: could not delete message %s: %s", self.name,
+                            chunk[int(failure["Id"])].message_id, failure.get("Message"))
+            for m in chunk:
+                self._held.pop(m.receipt, None)
+
+    def queue_depth(self) -> int:
+        """Return the queue's approximate visible messages."""
+        try:
+            return queue_stats(self.config.queue_url, self.client).depth
+        except SqsError as exc:
+            raise SourceUnavailable(exc.message) from exc
+
+    def close(self) -> None:
+        """Make what this agent received but did not delete visible again, so another agent takes it now."""
+        held, self._held = list(self._held.values()), {}
+        if held:
+            self._make_visible(held)

@@ -1,0 +1,151 @@
+"""SQS spool against a real moto server and service: both libraries' writers, exact counts, kills, poison messages."""
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bosun_local.contracts import records
+from bosun_local.mlops import MLOps
+from bosun_local.spool.sqs.config import SqsChannelConfig
+from bosun_local.spool.sqs.queues import make_client, queue_stats
+from tests.mlops.reference import reference
+from tests.monitoring.conftest import (
+    Service,
+    agent_env,
+    agent_running,
+    fast_config,
+    predictions,
+    spawn_agent,
+    stats,
+    unique,
+    wait_until,
+)
+from tests.support.sqs import MotoServer, moto_server
+
+EACH = 1000
+
+
+@pytest.fixture(scope="module")
+def sqs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto server for the module (each test makes its own queue)."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+@pytest.fixture
+def aws(sqs: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """Point boto3's default client (datarobot-mlops creates one) at the moto server."""
+    for key, value in sqs.aws_env().items():
+        monkeypatch.setenv(key, value)
+    return sqs
+
+
+def report(mlops: object, each: int) -> None:
+    """Report `each` stats records (2 predictions, every 10th a user error) and `each` prediction records of 3 rows."""
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "color": ["red", "blue", "red"]})
+    for i in range(each):
+        mlops.report_deployment_stats(2, 7.0, user_error=i % 10 == 0)  # type: ignore[attr-defined]
+    for _ in range(each):
+        mlops.report_predictions_data(frame, [0.5, 1.5, 2.5])  # type: ignore[attr-defined]
+
+
+def assert_exact(service: Service, deployment_id: str, each: int) -> None:
+    """Check the figures of report(): nothing lost, nothing counted twice."""
+    figures = stats(service, deployment_id)
+    assert (figures["predictions"], figures["userErrors"]) == (2 * each, each // 10)
+    assert figures["predictionRows"] == 3 * each
+    assert figures["predictionMean"] == 1.5
+
+
+def channel(url: str, visibility: int = 120) -> tuple[SqsChannelConfig, ...]:
+    return (SqsChannelConfig(url, "sqs", visibility),)
+
+
+def test_datarobot_mlops_sqs_spooler_to_our_agent_exact(aws: MotoServer, service: Service) -> None:
+    mlops_mod, _event = reference()
+    dep, url, each = unique("dep-drsqs"), aws.queue("dr"), 200
+    lib = mlops_mod.MLOps().set_deployment_id(dep).set_model_id("m1").set_sqs_spooler(url).init()
+    report(lib, each)
+    lib.shutdown()
+    assert queue_stats(url).depth == 2 * each  # datarobot-mlops sends one record per message
+    with agent_running(fast_config(service, channel(url))) as agent:
+        wait_until(lambda: agent.counters.stored == 2 * each, f"{2 * each} records stored")
+        assert agent.counters.duplicates == 0 and agent.counters.rejected == 0
+    assert_exact(service, dep, each)
+    assert queue_stats(url).depth == 0
+
+
+def test_our_sqs_writer_by_setter_and_env_to_agent_exact(aws: MotoServer, service: Service,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    dep, url = unique("dep-sqs"), aws.queue("ours")
+    mlops = MLOps().set_deployment_id(dep).set_model_id("m1").set_sqs_spooler(url).init()
+    report(mlops, EACH)
+    assert mlops.shutdown(timeout_sec=120) and mlops.dropped_records == 0
+    monkeypatch.setenv("MLOPS_SPOOLER_TYPE", "SQS")
+    monkeypatch.setenv("MLOPS_SQS_QUEUE_URL", url)
+    monkeypatch.setenv("MLOPS_SQS_MAX_RECORDS_PER_MESSAGE", "1")
+    by_env = MLOps().set_deployment_id(dep).set_model_id("m1").init()
+    by_env.report_deployment_stats(3, 7.0)
+    assert by_env.shutdown(timeout_sec=60)
+    depth = queue_stats(url).depth
+    assert 1 < depth < 2 * EACH  # packed: many records per message; the env-configured one sent alone
+    with agent_running(fast_config(service, channel(url))) as agent:
+        wait_until(lambda: agent.counters.stored == 2 * EACH + 1, f"{2 * EACH + 1} records stored")
+    figures = stats(service, dep)
+    assert (figures["predictions"], figures["userErrors"], figures["predictionRows"]) == (2 * EACH + 3, EACH // 10,
+                                                                                          3 * EACH)
+
+
+def test_poison_goes_to_the_dead_letter_queue_by_redrive_and_is_counted_once(sqs: MotoServer,
+                                                                             service: Service) -> None:
+    dep, url = unique("dep-poison"), sqs.queue("poison", max_receive=2)
+    good = [records.encode(f"{dep}-{i}", dep, records.DEPLOYMENT_STATS, records.deployment_stats_data("m1", 1, 3.0))
+            for i in range(20)]
+    client = make_client(url)
+    bodies = ["\n".join(good[:10]), "not json at all", '{"header": {"id": "x"}}', good[10] + "\n{broken", *good[11:]]
+    for body in bodies:
+        client.send_message(QueueUrl=url, MessageBody=body)  # type: ignore[attr-defined]
+    with agent_running(fast_config(service, channel(url))) as agent:
+        wait_until(lambda: queue_stats(url).dead == 3 and agent.counters.rejected == 3,
+                   "3 poison messages in the dead-letter queue, each counted once")
+        time.sleep(1.0)
+        assert agent.counters.rejected == 3
+    assert predictions(service, dep) == 20  # the good record beside a broken line is stored (once)
+    assert queue_stats(url).depth == 0
+
+
+def test_agent_killed_mid_batch_loses_nothing(sqs: MotoServer, service: Service, tmp_path: Path) -> None:
+    dep, url = unique("dep-sqskill"), sqs.queue("kill", visibility_timeout_sec=3)
+    mlops = MLOps().set_deployment_id(dep).set_model_id("m1").set_sqs_spooler(url)
+    mlops.set_channel_config("MLOPS_SQS_MAX_RECORDS_PER_MESSAGE=20").init()
+    report(mlops, EACH)
+    assert mlops.shutdown(timeout_sec=120)
+    env = agent_env(service, MLOPS_SPOOLER_TYPE="SQS", MLOPS_SQS_QUEUE_URL=url, MLOPS_SQS_VISIBILITY_TIMEOUT_SEC="3",
+                    **sqs.aws_env())
+    conf = tmp_path / "agent.yaml"
+    conf.write_text("batchMaxRecords: 40\nretryMaxSec: 1\n")
+    first = spawn_agent(env, tmp_path / "agent-1.log", "--config", str(conf))
+    try:
+        wait_until(lambda: predictions(service, dep) > 0, "the first agent to store some records")
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        first.kill()
+    left = queue_stats(url)
+    assert left.depth + left.in_flight > 0, "the kill came too late to be mid-stream"
+    second = spawn_agent(env, tmp_path / "agent-2.log", "--config", str(conf))
+    try:
+        wait_until(lambda: predictions(service, dep) == 2 * EACH and stats(service, dep)["predictionRows"] == 3 * EACH,
+                   "the second agent to finish")
+        time.sleep(4.0)  # past the visibility timeout: a message stored twice would show now
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(20)
+    assert second.returncode == 0
+    assert_exact(service, dep, EACH)
+    assert queue_stats(url).depth == 0
