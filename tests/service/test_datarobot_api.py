@@ -80,3 +80,9 @@ def test_pagination_follows_next(service: Service, deployment: dict, tmp_path: P
     if first["totalCount"] > 1:
         second = httpx.get(first["next"], headers=headers).json()
         assert second["data"][0]["id"] != first["data"][0]["id"] and second["previous"]
+
+
+def test_batch_predictions_are_refused_by_name(client: object, deployment: dict) -> None:
+    with pytest.raises(dr.errors.ServerError) as caught:
+        dr.Deployment.get(deployment["id"]).predict_batch(pd.DataFrame({"age": [1.0]}))
+    assert "501" in str(caught.value) and "datarobot_predict.deployment.predict" in str(caught.value)

@@ -130,3 +130,12 @@ def prediction_servers(ctx: Ctx, request: Request) -> dict[str, Any]:
                                      "datarobot-key": ""})
     items = list(servers.values())
     return _page(request, items, 0, max(len(items), 1))
+
+
+@router.post("/batchPredictions/", status_code=501, response_model=None)
+def batch_predictions() -> JSONResponse:
+    """Refuse batch prediction jobs (`Deployment.predict_batch`) by name, with the real-time alternative."""
+    return _message(501, "batch prediction jobs (POST /api/v2/batchPredictions/, the datarobot client's "
+                         "Deployment.predict_batch) are not available in bosun-local; score the rows in real time "
+                         "instead: datarobot_predict.deployment.predict(deployment, frame) posts them to the "
+                         "deployment's /predApi/v1.0/deployments/<id>/predictions route")
