@@ -1,12 +1,14 @@
 """`bosun-local monitor run|scale|depth`: the monitoring agent and its backlog scaler."""
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -16,6 +18,9 @@ from bosun_local.monitoring.config import AgentConfig, load_agent_config
 from bosun_local.monitoring.scaler import ScalerPolicy
 from bosun_local.spool import registry
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
+from bosun_local.spool.sqs.config import SqsChannelConfig
+from bosun_local.spool.sqs.queues import queue_name
+from bosun_local.spool.sqs.queues import queue_stats as sqs_queue_stats
 
 config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                              help="A mlops.agent.conf.yaml (default: MLOPS_AGENT_CONFIG_YAML, else the "
@@ -36,12 +41,22 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _rabbit_channel(config: AgentConfig) -> RabbitChannelConfig:
-    channel = next((c for c in config.channels if isinstance(c, RabbitChannelConfig)), None)
+def _queue_channel(config: AgentConfig) -> Any:
+    """Return the first channel that is a queue (RabbitMQ or SQS): the backlog the scaler reads."""
+    channel = next((c for c in config.channels if isinstance(c, RabbitChannelConfig | SqsChannelConfig)), None)
     if channel is None:
-        raise UsageError("the monitoring agent configuration has no RABBITMQ_SPOOL channel to measure",
-                         fix="scale works on a RabbitMQ queue; add one to --config or set MLOPS_SPOOLER_TYPE=RABBITMQ")
+        raise UsageError("the monitoring agent configuration has no RABBITMQ_SPOOL or SQS_SPOOL channel to measure",
+                         fix="add one to --config or set MLOPS_SPOOLER_TYPE=RABBITMQ (or SQS)")
     return channel
+
+
+def _queue_figures(channel: Any) -> tuple[str, int, int]:
+    """Return (queue name, ready messages, dead letters) of a RabbitMQ or SQS channel."""
+    if isinstance(channel, SqsChannelConfig):
+        stats = sqs_queue_stats(channel.queue_url)
+        return queue_name(channel.queue_url), stats.depth, stats.dead
+    dead = registry.stats(RabbitChannelConfig(channel.queue_url, channel.dead_letter_queue)).depth
+    return channel.queue_name, registry.stats(channel).depth, dead
 
 
 @click.command("run")
@@ -83,54 +98,76 @@ def run(config_path: Path | None, log_level: str, status_every: float) -> None:
 def depth(config_path: Path | None, per_agent: int, target_concurrency: int, min_replicas: int,
           as_json: bool) -> None:
     """Show the queue depth and how many monitoring agents the backlog asks for."""
-    channel = _rabbit_channel(load_agent_config(config_path))
+    channel = _queue_channel(load_agent_config(config_path))
     policy = _policy(per_agent, target_concurrency, min_replicas, 0.0)
-    ready = registry.stats(channel).depth
-    dead = registry.stats(RabbitChannelConfig(channel.queue_url, channel.dead_letter_queue)).depth
-    result = {"queue": channel.queue_name, "depth": ready, "deadLetters": dead, "wantedReplicas": policy.wanted(ready),
+    name, ready, dead = _queue_figures(channel)
+    result = {"queue": name, "depth": ready, "deadLetters": dead, "wantedReplicas": policy.wanted(ready),
               "policy": {"perAgent": per_agent, "targetConcurrency": target_concurrency, "minReplicas": min_replicas}}
     if as_json:
         print_json(result)
     else:
-        console.print(f"queue {channel.queue_name!r}: {ready} ready, {dead} dead-lettered; "
+        console.print(f"queue {name!r}: {ready} ready, {dead} dead-lettered; "
                       f"the backlog asks for {result['wantedReplicas']} agent(s)")
 
 
-def _policy(per_agent: int, target: int, minimum: int, cooldown: float) -> ScalerPolicy:
+def _policy(per_agent: int, target: int, minimum: int, cooldown: float, error_window: float = 3600.0,
+            max_run: float = 0.0) -> ScalerPolicy:
     try:
-        return ScalerPolicy(per_agent, target, minimum, cooldown)
+        return ScalerPolicy(per_agent, target, minimum, cooldown, error_window, max_run)
     except ValueError as exc:
-        raise UsageError(str(exc), fix="use --per-agent >= 1, --target-concurrency >= --min-replicas") from exc
+        raise UsageError(str(exc), fix="use --per-agent >= 1, --target-concurrency >= --min-replicas, "
+                                       "--error-window and --max-run-sec >= 0") from exc
 
 
 @click.command("scale")
 @config_option
-@click.option("--per-agent", default=500, show_default=True, help="Queued messages one agent handles.")
+@click.option("--per-agent", default=500, show_default=True, help="Queued messages one agent handles (itemsPerAgent).")
 @click.option("--target-concurrency", default=4, show_default=True, help="Most agents to run.")
 @click.option("--min-replicas", default=1, show_default=True, help="Fewest agents to run.")
 @click.option("--cooldown", default=30.0, show_default=True, help="Seconds the backlog must stay low to scale down.")
+@click.option("--error-window", default=3600.0, show_default=True,
+              help="Seconds after an agent failure during which no agent is recruited (errorWindowSec).")
+@click.option("--max-run-sec", default=0.0, show_default=True,
+              help="Time limit of one agent; with backlog left it hands over to a fresh one (0: no limit).")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between queue-depth checks.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
               show_default=True)
+@json_option
 def scale(config_path: Path | None, per_agent: int, target_concurrency: int, min_replicas: int, cooldown: float,
-          interval: float, log_level: str) -> None:
-    """Run local monitoring agents scaled by the queue backlog (until SIGTERM / Ctrl-C)."""
+          error_window: float, max_run_sec: float, interval: float, log_level: str, as_json: bool) -> None:
+    """Run local monitoring agents scaled by the queue backlog (until SIGTERM / Ctrl-C).
+
+    With --json, each round's state (depth, replicas, error window, handovers) is printed as one JSON line;
+    decisions are also posted to the service as events.
+    """
+    from bosun_local.client import ServiceClient
+    from bosun_local.errors import BosunError
     from bosun_local.monitoring.local_replicas import LocalProcessScaler
     from bosun_local.monitoring.scaler import BacklogScaler
 
     _setup_logging(log_level)
     config = load_agent_config(config_path)
-    channel = _rabbit_channel(config)
+    channel = _queue_channel(config)
     args = ["--config", str(config_path)] if config_path else []
     replicas = LocalProcessScaler(args, log_dir=None)
+    client = ServiceClient(config.service_url, config.token, timeout=5)
+
+    def on_event(type_: str, message: str, data: dict[str, Any]) -> None:
+        try:
+            client.post_event(type_, "warning" if "blocked" in type_ else "info", message, data=data)
+        except BosunError as exc:
+            logging.getLogger("bosun_local.monitoring.scaler").warning("could not post %s: %s", type_, exc.message)
+
     scaler = BacklogScaler(replicas, lambda: registry.stats(channel).depth,
-                           _policy(per_agent, target_concurrency, min_replicas, cooldown))
+                           _policy(per_agent, target_concurrency, min_replicas, cooldown, error_window, max_run_sec),
+                           replicas=replicas, on_event=on_event)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        scaler.run(stop, interval)
+        scaler.run(stop, interval, on_round=(lambda state: print(json.dumps(state), flush=True)) if as_json else None)
     finally:
         replicas.stop_all()
+        client.close()
 
 
 def register(group: click.Group) -> None:
