@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bosun_local.pps.inputs import Frame, InputError
-from bosun_local.pps.model import LoadedModel, Scored
+from bosun_local.pps.model import LoadedModel, ModelError, Scored
 
 # Transformers that map column i to column i by an affine function, so a contribution to a transformed column
 # is still the contribution of the same input feature (and the mean maps to the mean).
@@ -197,7 +197,10 @@ def explain(model: LoadedModel, frame: Frame, scored: Scored, max_explanations: 
     values = frame.values[selected]
     sub_scored = Scored([scored.predictions[i] for i in selected],
                         None if scored.probabilities is None else scored.probabilities[selected])
-    contributions = explainer.contributions(Frame(frame.columns, values, frame.numeric), sub_scored)
+    try:
+        contributions = explainer.contributions(Frame(frame.columns, values, frame.numeric), sub_scored)
+    except Exception as exc:  # the model scored these rows, so a failure here is ours or shap's: a system error
+        raise ModelError(f"computing prediction explanations failed: {type(exc).__name__}: {exc}") from exc
     # Whole-matrix numpy, then one .tolist() each: per-row numpy calls cost more than the contributions.
     magnitude = np.abs(contributions)
     order = np.argsort(-magnitude, axis=1, kind="stable")[:, :max_explanations]
