@@ -14,8 +14,8 @@ import time
 
 from _monitoring import agent_env, bench_stack, publish, record_bodies, save, stored_rows
 
+from bosun_local.agent.backlog_scaler import BacklogScaler, ScalerPolicy
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
-from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
 from bosun_local.spool.rabbitmq.reader import queue_depth
 
 GOAL_SEC = 15.0

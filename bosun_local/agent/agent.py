@@ -8,6 +8,7 @@ from collections.abc import Callable
 from bosun_local.agent.action_worker import ActionWorker
 from bosun_local.agent.environment_watch import EnvironmentWatch
 from bosun_local.agent.lanes import Lanes
+from bosun_local.agent.plugin_facts import plugin_facts
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import Reporter
 from bosun_local.agent.settings import AgentSettings
@@ -31,7 +32,8 @@ class ManagementAgent:
         self.client_factory = client_factory or (lambda: ServiceClient(config=self.config))
         self.stopping = threading.Event()
         self.lanes = Lanes(self.settings.concurrency)
-        self.host = PluginHost(self.config.data_dir / "agent", self.settings.action_timeout_sec)
+        self.host = PluginHost(self.config.data_dir / "agent", self.settings.action_timeout_sec,
+                               facts=plugin_facts(self.config))
         self.reporter = Reporter(self.client_factory(), self.settings.agent_id)
         self.worker = ActionWorker(self.client_factory, self.host, self.lanes, self.settings)
         self.watcher = Watcher(self.client_factory, self.host, self.lanes, self.settings, self.reporter)
@@ -96,7 +98,7 @@ class ManagementAgent:
         self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
         self._every("watcher", lambda: self.settings.status_interval_sec, self.watcher.tick)
         self._every("heartbeat", lambda: self.settings.heartbeat_sec, self.heartbeat)
-        environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter)
+        environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
         self._every("environment", lambda: self.settings.status_interval_sec * 2, environment.tick)
         self._claim_loop()
         log.info("management agent stopping: waiting up to %.0f s for %d running jobs", STOP_GRACE_SEC,

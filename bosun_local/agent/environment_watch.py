@@ -1,95 +1,98 @@
-"""The environment stack seen from the management agent: component health and backlog-scaled monitoring agents."""
+"""The environment stack seen through its plugin: component health to the service, monitoring agents by backlog."""
 from __future__ import annotations
 
 import logging
-import urllib.error
-import urllib.request
+from typing import Any
 
-import pika
-
+from bosun_local.agent.backlog_scaler import BacklogScaler, ScalerPolicy
+from bosun_local.agent.plugin_facts import plugin_facts
+from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import Reporter
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config
-from bosun_local.contracts.rabbitmq import masked_url
-from bosun_local.engine.adapter import EngineError
-from bosun_local.envstack.environment import EnvironmentStack
-from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
-from bosun_local.spool.rabbitmq.reader import ConsumerConnectionError, queue_stats
-from bosun_local.spool.transport import QueueStats
+from bosun_local.contracts.actions import PluginAction
+from bosun_local.contracts.labels import MONITORING_AGENT
+from bosun_local.contracts.states import ActionStatus
+from bosun_local.errors import BosunError
+from bosun_local.plugins import ActionStatusInfo
 
 log = logging.getLogger(__name__)
-MONITORING_SERVICE = "monitoring-agent"
+MONITORING_SERVICE = MONITORING_AGENT
+Json = dict[str, Any]
 
 
 class EnvironmentWatch:
-    """Report traefik and RabbitMQ to the service, and scale the stack's monitoring agents by backlog."""
+    """Ask the default environment's plugin for pe_status; report its components; scale monitoring agents."""
 
-    def __init__(self, config: Config, client: ServiceClient, reporter: Reporter) -> None:
+    def __init__(self, config: Config, client: ServiceClient, reporter: Reporter,
+                 host: PluginHost | None = None) -> None:
         self.config = config
         self.client = client
         self.reporter = reporter
         self.agent_id = reporter.agent_id
-        self.stack = EnvironmentStack(config)
-        self.traefik_url = str(config["traefikUrl"] or config["outfacingPredictionURLPrefix"]).rstrip("/")
-        self.queue = str(config["rabbitmqQueueName"])
-        self._last_stats = QueueStats(0, 0)
-        self.scaler = BacklogScaler(self._set_monitoring_replicas, lambda: self._last_stats.depth,
+        self.host = host or PluginHost(config.data_dir / "agent", facts=plugin_facts(config))
+        self._depth = 0
+        self._env: Json = {}
+        self.scaler = BacklogScaler(self._set_monitoring_replicas, lambda: self._depth,
                                     ScalerPolicy(per_agent=int(config["monitoringAgentBacklog"]),
                                                  target_concurrency=int(config["monitoringAgentsMax"])))
 
+    def _config(self, env: Json, **extra: Any) -> Json:
+        # The queue that drives the scaler is the one the stack's monitoring agents consume: this agent's config's.
+        plugin_config = {**(env.get("pluginConfig") or {}), "rabbitmqQueueName": self.config["rabbitmqQueueName"]}
+        return {"pluginConfig": plugin_config, "peInfo": {"id": env["id"], "name": env["name"], "deployments": []},
+                **extra}
+
+    def _environment(self) -> Json | None:
+        """Return the default environment: the one the environment stack serves."""
+        return next((e for e in self.client.list_environments() if e.get("isDefault")), None)
+
     def tick(self) -> None:
-        """Check both components, report them, then let the scaler act on the backlog just read."""
-        self._report_traefik()
-        stats = self._report_rabbitmq()
-        if stats is not None and self._monitoring_runs_in_stack():
-            self._last_stats = stats
+        """Read pe_status, report its components, then let the scaler act on the backlog just read."""
+        env = self._environment()
+        if env is None:
+            return
+        self._env = env
+        status = self.host.run(env, PluginAction.PE_STATUS, self._config(env))
+        components = (status.data or {}).get("components")
+        if not isinstance(components, dict):
+            log.debug("environment %s: pe_status reports no components: %s", env["name"], status.msg)
+            return
+        for name, entry in components.items():
+            self._report(str(name), entry)
+        depth = (components.get("rabbitmq") or {}).get("queueDepth")
+        if isinstance(depth, int) and self._monitoring_runs_in_stack(env):
+            self._depth = depth
             self.scaler.apply()
 
-    def _report_traefik(self) -> None:
-        try:
-            urllib.request.urlopen(f"{self.traefik_url}/", timeout=3)
-            status, detail = "passing", f"answers on {self.traefik_url}"
-        except urllib.error.HTTPError:  # any HTTP answer (404 without a route) means traefik is up
-            status, detail = "passing", f"answers on {self.traefik_url}"
-        except OSError as exc:
-            status, detail = "failing", f"no answer on {self.traefik_url}: {exc}"
-        self.client.report_component("traefik", status, detail, agent_id=self.agent_id)
+    def _report(self, name: str, entry: Any) -> None:
+        if not isinstance(entry, dict):
+            return
+        data = {k: v for k, v in entry.items() if k not in ("status", "detail")}
+        self.client.report_component(name, str(entry.get("status") or ActionStatus.UNKNOWN),
+                                     str(entry.get("detail") or ""), agent_id=self.agent_id, data=data or None)
 
-    def _report_rabbitmq(self) -> QueueStats | None:
-        url = self.stack.rabbitmq_url(host_side=True)
-        try:
-            stats = queue_stats(url, self.queue)
-        except ConsumerConnectionError as exc:
-            self.client.report_component("rabbitmq", "failing", exc.message, agent_id=self.agent_id)
-            return None
-        except (pika.exceptions.AMQPError, OSError) as exc:
-            self.client.report_component("rabbitmq", "failing", f"cannot reach {masked_url(url)}: {exc!r}",
-                                         agent_id=self.agent_id)
-            return None
-        status = "passing" if stats.consumers else "warning"
-        detail = f"queue {self.queue}: {stats.depth} ready, {stats.consumers} consumer(s)"
-        self.client.report_component("rabbitmq", status, detail, agent_id=self.agent_id,
-                                     data={"queueDepth": stats.depth, "consumers": stats.consumers})
-        return stats
+    def _scale(self, env: Json, replicas: int | None) -> ActionStatusInfo:
+        extra = {} if replicas is None else {"scaleInfo": {"replicas": replicas}}
+        return self.host.run(env, PluginAction.MONITORING_SCALE, self._config(env, **extra))
 
-    def _monitoring_runs_in_stack(self) -> bool:
-        # Only scale what `up` started: an agent beside a partial stack (tests, development) never adds agents.
-        if not self.stack.compose_file.exists():
-            return False
-        try:
-            running = [s for s in self.stack.project().ps()
-                       if s.service == MONITORING_SERVICE and s.status == "running"]
-        except EngineError as exc:
-            log.warning("cannot list the environment stack: %s", exc.message)
+    def _monitoring_runs_in_stack(self, env: Json) -> bool:
+        status = self._scale(env, None)
+        replicas = (status.data or {}).get("replicas")
+        if status.status == ActionStatus.ERROR or not isinstance(replicas, int):
+            log.debug("environment %s: no monitoring agents to scale: %s", env["name"], status.msg)
             return False
         if self.scaler.current is None:
-            self.scaler.current = len(running) or None
-        return bool(running)
+            self.scaler.current = replicas or None
+        return replicas > 0
 
     def _set_monitoring_replicas(self, replicas: int) -> None:
         before = self.scaler.current
-        self.stack.project().scale(MONITORING_SERVICE, replicas)
+        status = self._scale(self._env, replicas)
+        if status.status == ActionStatus.ERROR:
+            raise BosunError(f"scaling the monitoring agents to {replicas} failed: {status.msg}",
+                             fix="see the management agent's log")
         self.reporter.event("monitoring_agents_scaled", "info",
                             f"monitoring agents scaled {before} -> {replicas} (spool queue depth "
-                            f"{self._last_stats.depth}, one agent per {self.scaler.policy.per_agent})",
-                            data={"replicas": replicas, "queueDepth": self._last_stats.depth})
+                            f"{self._depth}, one agent per {self.scaler.policy.per_agent})",
+                            data={"replicas": replicas, "queueDepth": self._depth})

@@ -44,13 +44,17 @@ def command_argv(command: str) -> list[str]:
 class PluginHost:
     """Run actions for environments described by the service (`platform`, `pluginConfig`, `command`)."""
 
-    def __init__(self, work_dir: Path, action_timeout_sec: float = 900.0) -> None:
+    def __init__(self, work_dir: Path, action_timeout_sec: float = 900.0,
+                 facts: dict[str, Any] | None = None) -> None:
         self.work_dir = work_dir
         self.action_timeout_sec = action_timeout_sec
+        # Host facts added to every pluginConfig; the environment's own keys win (see plugin_facts).
+        self.facts = dict(facts or {})
 
     def run(self, environment: dict[str, Any], action: str, config: dict[str, Any]) -> ActionStatusInfo:
         """Run one action; never raises: every failure is a failing status naming what went wrong."""
         config = {k: v for k, v in config.items() if k in ACTION_CONFIG_KEYS}
+        config["pluginConfig"] = {**self.facts, **(config.get("pluginConfig") or {})}
         command = (environment.get("command") or "").strip()
         if command:
             return self._run_command(environment, command, action, config)

@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
+from bosun_local.agent.backlog_scaler import ScalerPolicy
 from bosun_local.cli.output import console, json_option, print_json
 from bosun_local.errors import UsageError
 from bosun_local.monitoring.config import AgentConfig, load_agent_config
-from bosun_local.monitoring.scaler import ScalerPolicy
 from bosun_local.spool import registry
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from bosun_local.spool.sqs.config import SqsChannelConfig
@@ -140,10 +140,10 @@ def scale(config_path: Path | None, per_agent: int, target_concurrency: int, min
     With --json, each round's state (depth, replicas, error window, handovers) is printed as one JSON line;
     decisions are also posted to the service as events.
     """
+    from bosun_local.agent.backlog_scaler import BacklogScaler
     from bosun_local.client import ServiceClient
     from bosun_local.errors import BosunError
     from bosun_local.monitoring.local_replicas import LocalProcessScaler
-    from bosun_local.monitoring.scaler import BacklogScaler
 
     _setup_logging(log_level)
     config = load_agent_config(config_path)

@@ -19,6 +19,10 @@ INPUTS_HASH: Final = PREFIX + "inputs-hash"
 # Set by Docker Compose on what it creates.
 COMPOSE_PROJECT: Final = "com.docker.compose.project"
 COMPOSE_SERVICE: Final = "com.docker.compose.service"
+COMPOSE_CONFIG_FILES: Final = "com.docker.compose.project.config_files"
+# Values of COMPONENT.
+MONITORING_AGENT: Final = "monitoring-agent"
+RABBITMQ: Final = "rabbitmq"
 
 
 def template_globals() -> dict[str, str]:

@@ -14,13 +14,13 @@ import yaml
 from bosun_local.config import Config
 from bosun_local.contracts import labels
 from bosun_local.contracts.liveness import healthcheck_test
-from bosun_local.contracts.rabbitmq import AMQP_PORT, NETWORK_HOST, amqp_url, masked_url
+from bosun_local.contracts.rabbitmq import amqp_url, masked_url
 from bosun_local.engine import adapter
 from bosun_local.envstack.render import render, write_if_changed
 from bosun_local.errors import EngineError, UsageError
+from bosun_local.host import IMAGE_UID, host_port, rabbitmq_url, run_as_user
 
 Progress = Callable[[int, int, str], None]
-IMAGE_UID = 10001  # the runtime image's non-root user (agent_image/Dockerfile)
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 ALIVE_FILE_IN_CONTAINER = "/tmp/bosun-alive"  # matches BOSUN_ALIVE_FILE in templates/environment
 ALIVE_MAX_AGE_SEC = 60
@@ -37,15 +37,6 @@ def stack_definition(name: str) -> dict[str, Any]:
     """Return a declarative stack definition from stacks/<name>.yml."""
     text = resources.files("bosun_local.stacks").joinpath(f"{name}.yml").read_text()
     return yaml.safe_load(text)
-
-
-def host_port(mappings: list[str]) -> tuple[str, int] | None:
-    """Return (host ip, host port) of the first docker port mapping string."""
-    if not mappings:
-        return None
-    parts = str(mappings[0]).split(":")
-    ip, port = (parts[0], parts[1]) if len(parts) == 3 else ("0.0.0.0", parts[0])
-    return ip, int(port)
 
 
 @dataclass(frozen=True)
@@ -216,12 +207,7 @@ class EnvironmentStack:
 
     def rabbitmq_url(self, host_side: bool = True) -> str:
         """Return the AMQP URL with credentials: rabbitmqUrl when set, else as seen from the host or the network."""
-        if self.config["rabbitmqUrl"]:
-            return str(self.config["rabbitmqUrl"])
-        secrets = self.config.secrets()
-        host, port = (host_port(self.config["rabbitmqPortMapping"][:1]) or ("127.0.0.1", AMQP_PORT)) if host_side \
-            else (NETWORK_HOST, AMQP_PORT)
-        return amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], host, port)
+        return rabbitmq_url(self.config, host_side)
 
 
 def _amqp_login_ok(url: str) -> bool:
@@ -234,13 +220,6 @@ def _amqp_login_ok(url: str) -> bool:
         return True
     except (pika.exceptions.AMQPError, OSError):
         return False
-
-
-def run_as_user(data_dir: Path) -> str:
-    """Return the uid:gid containers use: the data dir's owner, or the image's user when that is root."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    st = data_dir.stat()
-    return f"{st.st_uid}:{st.st_gid}" if st.st_uid != 0 else f"{IMAGE_UID}:{IMAGE_UID}"
 
 
 def prepare_data_dir(data_dir: Path) -> None:

@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 
+from bosun_local.agent.plugin_facts import plugin_facts
 from bosun_local.client import ServiceClient
+from bosun_local.config import load_config
 from bosun_local.engine import adapter
 from tests.conftest import write_test_config
 from tests.support.service import running_service
@@ -76,6 +78,13 @@ class AgentEnv:
 
     def client(self) -> ServiceClient:
         return ServiceClient(url=self.service_url, token=(self.home / "token").read_text().strip())
+
+    def plugin_config(self, environment_config: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+        """Return the pluginConfig the agent would pass: its host facts under the environment's own keys."""
+        if environment_config is None:
+            with self.client() as client:
+                environment_config = client.get_environment("docker")["pluginConfig"]
+        return {**plugin_facts(load_config(self.home)), **environment_config, **overrides}
 
     def start_agent(self) -> None:
         """Start `bosun-local agent run` as a host process logging to <home>/logs/agent-test.log."""

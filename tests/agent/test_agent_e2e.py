@@ -210,7 +210,8 @@ def test_custom_plugin_file_runs_as_an_external_command(stack: AgentEnv, tmp_pat
 def run_docker_plugin(stack: AgentEnv, tmp_path: Path, action: str, plugin_config: dict[str, Any]) -> dict[str, Any]:
     """Run the docker plugin through `bosun-plugin-runner` as a user would; return the status file."""
     config, status = tmp_path / f"{action}.yaml", tmp_path / f"{action}.status.yaml"
-    config.write_text(yaml.safe_dump({"pluginConfig": plugin_config, "peInfo": {"id": "e" * 24, "deployments": []}}))
+    config.write_text(yaml.safe_dump({"pluginConfig": stack.plugin_config(**plugin_config),
+                                      "peInfo": {"id": "e" * 24, "deployments": []}}))
     subprocess.run([str(Path(sys.executable).parent / "bosun-plugin-runner"), "--plugin", "docker", "--action", action,
                     "--config", str(config), "--status-file", str(status)], env=stack.env, check=True,
                    capture_output=True, timeout=120)
@@ -252,6 +253,7 @@ def test_restarted_agent_reconciles_desired_and_actual_state(stack: AgentEnv, tm
     with stack.client() as client:
         config = client.action_config(stopped["id"], "deployment_start")
     config_file, status_file = tmp_path / "start.yaml", tmp_path / "start.status.yaml"
+    config["pluginConfig"] = stack.plugin_config(config["pluginConfig"])  # as the agent passes it
     config_file.write_text(yaml.safe_dump({k: config[k] for k in ("pluginConfig", "peInfo", "deploymentInfo")}))
     subprocess.run([str(Path(sys.executable).parent / "bosun-plugin-runner"), "--plugin", "docker", "--action",
                     "deployment_start", "--config", str(config_file), "--status-file", str(status_file)],

@@ -12,13 +12,13 @@ import httpx
 import pika
 import pytest
 
+from bosun_local.agent.backlog_scaler import ScalerPolicy
 from bosun_local.agent.environment_watch import MONITORING_SERVICE, EnvironmentWatch
 from bosun_local.agent.reporting import Reporter
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config, load_config
 from bosun_local.engine import adapter
 from bosun_local.envstack.environment import EnvironmentStack
-from bosun_local.monitoring.scaler import ScalerPolicy
 from tests.agent.harness import predict, until, world_readable_home
 from tests.agent.packages import diabetes_package
 from tests.conftest import write_test_config

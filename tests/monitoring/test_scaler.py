@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
+from bosun_local.agent.backlog_scaler import BacklogScaler, ScalerPolicy
 
 
 def scaler(depths: list[int], **policy: float) -> tuple[BacklogScaler, list[int]]:

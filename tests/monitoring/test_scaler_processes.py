@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bosun_local.agent.backlog_scaler import BacklogScaler, ScalerPolicy
 from bosun_local.contracts import records
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
-from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
 from bosun_local.spool.rabbitmq.reader import queue_depth
 from tests.monitoring.conftest import Service, agent_env, predictions, unique, wait_until
 from tests.monitoring.test_agent_rabbitmq import publish

@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 
-from bosun_local.config import load_config
-from bosun_local.contracts import labels
-from bosun_local.contracts.rabbitmq import NETWORK_HOST, amqp_url
+from bosun_local.config import load_defaults
 from bosun_local.engine import adapter
-from bosun_local.envstack.environment import run_as_user
 from bosun_local.errors import BosunError
+from bosun_local.plugins.docker.environment import (
+    monitoring_agents,
+    rabbitmq_component,
+    rabbitmq_problem,
+    scale_monitoring_agents,
+    traefik_component,
+    traefik_problem,
+)
 from bosun_local.plugins.docker.stack import (
     DEPLOYMENT_LABEL,
     MODEL_LABEL,
@@ -27,71 +33,65 @@ from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.constants import DeploymentState
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 
-# The seed's plugin.docker.conf.yaml keys, plus what this implementation needs; defaults come from the
-# resolved bosun-local config (so a plugin run with an empty pluginConfig matches the environment stack).
-SEED_KEYS = ("dockerNetwork", "traefikImage", "outfacingPredictionURLPrefix", "agentImage", "rabbitmqImage",
-             "ppsBaseImage", "generatedImagePrefix", "containerNamePrefix", "traefikPortMapping",
-             "rabbitmqPortMapping")
-CONFIG_KEYS = (*SEED_KEYS, "monitoringEnabled", "rabbitmqQueueName", "traefikUrl", "projectName")
+# Keys the docker plugin shares with the bosun-local config (the seed's plugin.docker.conf.yaml keys and what this
+# implementation adds): their defaults are defaults.yml's, read here, never restated.
+SHARED_KEYS = ("dockerNetwork", "traefikImage", "outfacingPredictionURLPrefix", "agentImage", "rabbitmqImage",
+               "ppsBaseImage", "generatedImagePrefix", "containerNamePrefix", "traefikPortMapping",
+               "rabbitmqPortMapping", "monitoringEnabled", "rabbitmqQueueName", "traefikUrl", "projectName")
+# Settings of this plugin alone.
+OWN_SETTINGS: dict[str, Any] = {
+    "startTimeoutSec": 120,
+    "routeTimeoutSec": 30,
+    "gracefulTimeoutSec": 30,
+    "retryAttempts": 5,
+    # Facts of the host the management agent passes in pluginConfig (docs/plugins.md); set them when running
+    # the plugin by hand. Where each deployment's compose project is written:
+    "stacksDir": "",
+    # uid:gid the PPS containers run as.
+    "runAsUser": "",
+    # AMQP URL (with credentials) PPS containers report predictions to, on the environment network.
+    "rabbitmqNetworkUrl": "",
+    # AMQP URL pe_status reads the spool queue's depth and consumers from, as seen from this process.
+    "rabbitmqStatsUrl": "",
+}
+AGENT_FACTS = ("stacksDir", "runAsUser", "rabbitmqNetworkUrl", "rabbitmqStatsUrl")
+
+
+def _defaults() -> dict[str, Any]:
+    shared = load_defaults()
+    return {**{key: shared[key] for key in SHARED_KEYS}, **OWN_SETTINGS}
 
 
 class DockerPlugin(BosunPluginBase):
     """Run each deployment as a PPS container in its own Compose project, routed by traefik."""
 
-    DEFAULT_SETTINGS: ClassVar[dict[str, Any]] = {
-        "dockerNetwork": "bosun",
-        "traefikImage": "bosun-local/traefik:3.7.15",
-        "outfacingPredictionURLPrefix": "http://127.0.0.1:8080",
-        "agentImage": "bosun-local/runtime:0.1.0",
-        "rabbitmqImage": "bosun-local/rabbitmq:3",
-        "ppsBaseImage": "bosun-local/runtime:0.1.0",
-        "generatedImagePrefix": "bosun-local/generated-",
-        "containerNamePrefix": "deployment_",
-        "traefikPortMapping": ["127.0.0.1:8080:80"],
-        "rabbitmqPortMapping": ["127.0.0.1:5672:5672", "127.0.0.1:15672:15672"],
-        "monitoringEnabled": True,
-        "rabbitmqQueueName": "mlops",
-        # URL the plugin checks routes through ("" = outfacingPredictionURLPrefix); in a container, traefik's.
-        "traefikUrl": "",
-        # Compose project of the environment stack, whose RabbitMQ pe_status checks.
-        "projectName": "bosun",
-        "startTimeoutSec": 120,
-        "routeTimeoutSec": 30,
-        "gracefulTimeoutSec": 30,
-        "retryAttempts": 5,
-    }
-
-    def settings(self) -> dict[str, Any]:
-        """Return class defaults < the bosun-local config < pluginConfig < the private config file."""
-        from bosun_local.plugins.framework.settings import resolve_settings
-
-        config = load_config()
-        defaults = dict(self.DEFAULT_SETTINGS)
-        for key in CONFIG_KEYS:
-            if key in config.values and isinstance(config.values[key], type(defaults[key])):
-                defaults[key] = config.values[key]
-        return resolve_settings(defaults, self._plugin_config, self._private_config_file,
-                                type(self).__name__, self._logger)
+    DEFAULT_SETTINGS: ClassVar[dict[str, Any]] = _defaults()
 
     def __init__(self, plugin_config: dict[str, Any] | None, private_config_file: str | None = None,
                  pe_info: dict[str, Any] | None = None, dry_run: bool = False) -> None:
         super().__init__(plugin_config, private_config_file, pe_info, dry_run)
-        self.config = load_config()
         self.s = self.settings()
         self.traefik_url = str(self.s["traefikUrl"] or self.s["outfacingPredictionURLPrefix"]).rstrip("/")
 
     # -- helpers ---------------------------------------------------------------------------------
 
+    def _fact(self, key: str) -> str:
+        """Return a host fact the management agent passes; error naming the key when it is missing."""
+        value = str(self.s[key])
+        if not value:
+            raise BosunError(f"pluginConfig.{key} of the docker plugin is not set",
+                             fix=f"the management agent passes it; when running the plugin by hand add {key} to "
+                                 "pluginConfig (docs/plugins.md lists the keys)")
+        return value
+
     def _monitoring(self) -> dict[str, str] | None:
         if not self.s["monitoringEnabled"]:
             return None
-        secrets = self.config.secrets()
-        url = amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], NETWORK_HOST)
-        return {"queueUrl": url, "queueName": str(self.s["rabbitmqQueueName"])}
+        return {"queueUrl": self._fact("rabbitmqNetworkUrl"), "queueName": str(self.s["rabbitmqQueueName"])}
 
     def stack(self, deployment_id: str) -> DeploymentStack:
         """Return the stack object of one deployment."""
-        return DeploymentStack(deployment_id, self.s, self.config.stacks_dir, run_as_user(self.config.data_dir),
+        return DeploymentStack(deployment_id, self.s, Path(self._fact("stacksDir")), self._fact("runAsUser"),
                                self._monitoring())
 
     def prediction_url(self, deployment_id: str) -> str:
@@ -114,21 +114,7 @@ class DockerPlugin(BosunPluginBase):
 
     def traefik_up(self) -> str | None:
         """Return why traefik does not answer on traefikUrl, or None when it does."""
-        try:
-            httpx.get(f"{self.traefik_url}/", timeout=2.0)
-        except httpx.HTTPError as exc:
-            return f"traefik does not answer on {self.traefik_url}: {type(exc).__name__}: {exc}"
-        return None
-
-    def rabbitmq_problem(self) -> str | None:
-        """Return why the environment's RabbitMQ is not usable, or None when it is healthy."""
-        found = adapter.containers_with_labels({labels.COMPONENT: "rabbitmq",
-                                                labels.COMPOSE_PROJECT: str(self.s["projectName"])})
-        if not found:
-            return f"monitoring is on but the environment stack {self.s['projectName']!r} runs no RabbitMQ"
-        if not found[0].healthy:
-            return f"RabbitMQ ({found[0].name}) is {found[0].status}/{found[0].health}"
-        return None
+        return traefik_problem(self.traefik_url)
 
     def wait_routed(self, deployment_id: str, model_id: str) -> str | None:
         """Wait until traefik answers for the deployment from this model; return why not, or None."""
@@ -193,7 +179,8 @@ class DockerPlugin(BosunPluginBase):
             self._check_environment()
         except BosunError as exc:
             return ActionStatusInfo(ActionStatus.ERROR, msg=f"{exc.message} (fix: {exc.fix})")
-        self.config.stacks_dir.mkdir(parents=True, exist_ok=True)
+        if self.s["stacksDir"]:
+            Path(str(self.s["stacksDir"])).mkdir(parents=True, exist_ok=True)
         problem = self.traefik_up()
         if problem:
             return ActionStatusInfo(ActionStatus.WARN, msg=problem)
@@ -226,11 +213,16 @@ class DockerPlugin(BosunPluginBase):
         problems = []
         traefik = self.traefik_up()
         data["traefik"] = traefik or "ok"
+        # The environment's components, as the agent reports them to the service (docs/plugins.md).
+        components = {"traefik": traefik_component(self.traefik_url, traefik)}
         if self.s["monitoringEnabled"]:
-            rabbit = self.rabbitmq_problem()
+            rabbit = rabbitmq_problem(str(self.s["projectName"]))
             data["rabbitmq"] = rabbit or "ok"
+            components["rabbitmq"] = rabbitmq_component(str(self.s["rabbitmqStatsUrl"]),
+                                                        str(self.s["rabbitmqQueueName"]), rabbit)
         else:
             rabbit, data["rabbitmq"] = None, "disabled"
+        data["components"] = components
         if orphans:
             problems.append(f"{len(orphans)} containers carry our labels but belong to no known deployment "
                             f"(left untouched): {', '.join(orphans)}")
@@ -242,6 +234,28 @@ class DockerPlugin(BosunPluginBase):
             return ActionStatusInfo(ActionStatus.WARN, msg="; ".join(problems), data=data)
         return ActionStatusInfo(ActionStatus.OK, data=data,
                                 msg=f"traefik answers; {len(statuses)} deployments checked")
+
+    def monitoring_scale(self, replicas: int | None) -> ActionStatusInfo:
+        """Report the stack's running monitoring agents; scale them to `replicas` first when given."""
+        project = str(self.s["projectName"])
+        running = monitoring_agents(project)
+        if not running:
+            # Only what `bosun-local up` started is scaled: beside a partial stack the agent adds no agents.
+            return ActionStatusInfo(ActionStatus.OK, data={"replicas": None},
+                                    msg=f"the environment stack {project!r} runs no monitoring agents to scale")
+        if replicas is None or replicas == len(running):
+            return ActionStatusInfo(ActionStatus.OK, data={"replicas": len(running)},
+                                    msg=f"{len(running)} monitoring agents run in {project!r}")
+        if self.dry_run:
+            return ActionStatusInfo(ActionStatus.OK, data={"replicas": len(running)},
+                                    msg=f"dry run: would scale the monitoring agents {len(running)} -> {replicas}")
+        try:
+            scale_monitoring_agents(project, running, replicas)
+        except BosunError as exc:
+            return ActionStatusInfo(ActionStatus.ERROR, data={"replicas": len(running)},
+                                    msg=f"{exc.message} (fix: {exc.fix})" if exc.fix else exc.message)
+        return ActionStatusInfo(ActionStatus.OK, data={"replicas": replicas, "previous": len(running)},
+                                msg=f"monitoring agents of {project!r} scaled {len(running)} -> {replicas}")
 
     # -- deployment actions ----------------------------------------------------------------------
 

@@ -1,0 +1,41 @@
+"""What this host gives the components it starts: published ports, the spool URL as seen from here, the uid."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bosun_local.config import Config
+from bosun_local.contracts.rabbitmq import AMQP_PORT, NETWORK_HOST, amqp_url
+
+IMAGE_UID = 10001  # the runtime image's non-root user (agent_image/Dockerfile)
+
+
+def host_port(mappings: list[str]) -> tuple[str, int] | None:
+    """Return (host ip, host port) of the first docker port mapping string."""
+    if not mappings:
+        return None
+    parts = str(mappings[0]).split(":")
+    ip, port = (parts[0], parts[1]) if len(parts) == 3 else ("0.0.0.0", parts[0])
+    return ip, int(port)
+
+
+def rabbitmq_url(config: Config, host_side: bool = True) -> str:
+    """Return the AMQP URL with credentials: rabbitmqUrl when set, else as seen from the host or the network."""
+    if config["rabbitmqUrl"]:
+        return str(config["rabbitmqUrl"])
+    secrets = config.secrets()
+    host, port = (host_port(config["rabbitmqPortMapping"][:1]) or ("127.0.0.1", AMQP_PORT)) if host_side \
+        else (NETWORK_HOST, AMQP_PORT)
+    return amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], host, port)
+
+
+def network_rabbitmq_url(config: Config) -> str:
+    """Return the AMQP URL containers on the environment network use (the stack's broker, by its service name)."""
+    secrets = config.secrets()
+    return amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], NETWORK_HOST, AMQP_PORT)
+
+
+def run_as_user(data_dir: Path) -> str:
+    """Return the uid:gid containers use: the data dir's owner, or the image's user when that is root."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    st = data_dir.stat()
+    return f"{st.st_uid}:{st.st_gid}" if st.st_uid != 0 else f"{IMAGE_UID}:{IMAGE_UID}"

@@ -1,0 +1,77 @@
+"""The docker plugin's view of the environment stack: traefik, RabbitMQ, and the stack's monitoring agents."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bosun_local.contracts import labels
+from bosun_local.contracts.rabbitmq import masked_url
+from bosun_local.contracts.states import ActionStatus
+from bosun_local.engine import adapter
+from bosun_local.errors import BosunError
+from bosun_local.spool.rabbitmq.reader import queue_stats
+
+Component = dict[str, Any]
+
+
+def traefik_problem(url: str) -> str | None:
+    """Return why traefik does not answer on url, or None when it does (any HTTP answer, 404 too)."""
+    try:
+        httpx.get(f"{url}/", timeout=2.0)
+    except httpx.HTTPError as exc:
+        return f"traefik does not answer on {url}: {type(exc).__name__}: {exc}"
+    return None
+
+
+def traefik_component(url: str, problem: str | None) -> Component:
+    """Return traefik's entry of pe_status `components`."""
+    if problem:
+        return {"status": ActionStatus.ERROR, "detail": problem}
+    return {"status": ActionStatus.OK, "detail": f"answers on {url}"}
+
+
+def rabbitmq_problem(project: str) -> str | None:
+    """Return why the stack's RabbitMQ container is not usable, or None when it is healthy."""
+    found = adapter.containers_with_labels({labels.COMPONENT: labels.RABBITMQ, labels.COMPOSE_PROJECT: project})
+    if not found:
+        return f"monitoring is on but the environment stack {project!r} runs no RabbitMQ"
+    if not found[0].healthy:
+        return f"RabbitMQ ({found[0].name}) is {found[0].status}/{found[0].health}"
+    return None
+
+
+def rabbitmq_component(stats_url: str, queue: str, problem: str | None) -> Component:
+    """Return RabbitMQ's entry of pe_status `components`: the spool queue's depth and consumers when readable."""
+    if not stats_url:
+        # Nobody told the plugin how to reach the broker: report what the container check saw.
+        return {"status": ActionStatus.WARN if problem else ActionStatus.OK, "detail": problem or "container healthy"}
+    try:
+        stats = queue_stats(stats_url, queue)
+    except BosunError as exc:
+        return {"status": ActionStatus.ERROR, "detail": exc.message}
+    except OSError as exc:
+        return {"status": ActionStatus.ERROR, "detail": f"cannot reach {masked_url(stats_url)}: {exc!r}"}
+    return {"status": ActionStatus.OK if stats.consumers else ActionStatus.WARN,
+            "detail": f"queue {queue}: {stats.depth} ready, {stats.consumers} consumer(s)",
+            "queueDepth": stats.depth, "consumers": stats.consumers}
+
+
+def monitoring_agents(project: str) -> list[adapter.ContainerInfo]:
+    """Return the running monitoring-agent containers of the environment stack's Compose project."""
+    found = adapter.containers_with_labels({labels.COMPONENT: labels.MONITORING_AGENT,
+                                            labels.COMPOSE_PROJECT: project})
+    return [c for c in found if c.status == "running"]
+
+
+def scale_monitoring_agents(project: str, running: list[adapter.ContainerInfo], replicas: int) -> None:
+    """Run `replicas` monitoring agents in the project `bosun-local up` started (its compose file is on its labels)."""
+    files = running[0].labels.get(labels.COMPOSE_CONFIG_FILES, "")
+    compose_file = Path(files.split(",")[0]) if files else None
+    if compose_file is None or not compose_file.exists():
+        raise BosunError(f"cannot scale the monitoring agents of {project!r}: their compose file "
+                         f"{compose_file or '(no label)'} is not readable here",
+                         fix="run the management agent where the data dir is mounted at its host path")
+    service = running[0].labels.get(labels.COMPOSE_SERVICE, labels.MONITORING_AGENT)
+    adapter.ComposeProject(project, compose_file).scale(service, replicas)
