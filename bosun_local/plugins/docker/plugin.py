@@ -30,6 +30,7 @@ from bosun_local.plugins.docker.stack import (
 from bosun_local.plugins.docker.status import judge_deployment
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
+from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
 from bosun_local.plugins.framework.constants import DeploymentState
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 
@@ -46,15 +47,14 @@ OWN_SETTINGS: dict[str, Any] = {
     "retryAttempts": 5,
     # Facts of the host the management agent passes in pluginConfig (docs/plugins.md); set them when running
     # the plugin by hand. Where each deployment's compose project is written:
-    "stacksDir": "",
+    K.STACKS_DIR_KEY: "",
     # uid:gid the PPS containers run as.
-    "runAsUser": "",
+    K.RUN_AS_USER_KEY: "",
     # AMQP URL (with credentials) PPS containers report predictions to, on the environment network.
-    "rabbitmqNetworkUrl": "",
+    K.RABBITMQ_NETWORK_URL_KEY: "",
     # AMQP URL pe_status reads the spool queue's depth and consumers from, as seen from this process.
-    "rabbitmqStatsUrl": "",
+    K.RABBITMQ_STATS_URL_KEY: "",
 }
-AGENT_FACTS = ("stacksDir", "runAsUser", "rabbitmqNetworkUrl", "rabbitmqStatsUrl")
 
 
 def _defaults() -> dict[str, Any]:
@@ -87,11 +87,11 @@ class DockerPlugin(BosunPluginBase):
     def _monitoring(self) -> dict[str, str] | None:
         if not self.s["monitoringEnabled"]:
             return None
-        return {"queueUrl": self._fact("rabbitmqNetworkUrl"), "queueName": str(self.s["rabbitmqQueueName"])}
+        return {"queueUrl": self._fact(K.RABBITMQ_NETWORK_URL_KEY), "queueName": str(self.s["rabbitmqQueueName"])}
 
     def stack(self, deployment_id: str) -> DeploymentStack:
         """Return the stack object of one deployment."""
-        return DeploymentStack(deployment_id, self.s, Path(self._fact("stacksDir")), self._fact("runAsUser"),
+        return DeploymentStack(deployment_id, self.s, Path(self._fact(K.STACKS_DIR_KEY)), self._fact(K.RUN_AS_USER_KEY),
                                self._monitoring())
 
     def prediction_url(self, deployment_id: str) -> str:
@@ -179,8 +179,8 @@ class DockerPlugin(BosunPluginBase):
             self._check_environment()
         except BosunError as exc:
             return ActionStatusInfo(ActionStatus.ERROR, msg=f"{exc.message} (fix: {exc.fix})")
-        if self.s["stacksDir"]:
-            Path(str(self.s["stacksDir"])).mkdir(parents=True, exist_ok=True)
+        if self.s[K.STACKS_DIR_KEY]:
+            Path(str(self.s[K.STACKS_DIR_KEY])).mkdir(parents=True, exist_ok=True)
         problem = self.traefik_up()
         if problem:
             return ActionStatusInfo(ActionStatus.WARN, msg=problem)
@@ -218,7 +218,7 @@ class DockerPlugin(BosunPluginBase):
         if self.s["monitoringEnabled"]:
             rabbit = rabbitmq_problem(str(self.s["projectName"]))
             data["rabbitmq"] = rabbit or "ok"
-            components["rabbitmq"] = rabbitmq_component(str(self.s["rabbitmqStatsUrl"]),
+            components["rabbitmq"] = rabbitmq_component(str(self.s[K.RABBITMQ_STATS_URL_KEY]),
                                                         str(self.s["rabbitmqQueueName"]), rabbit)
         else:
             rabbit, data["rabbitmq"] = None, "disabled"

@@ -57,6 +57,14 @@ class BosunPluginConfigConstants:
     MLOPS_PE_ID_KEY = MLOPS_BOSUN_PRED_ENV_ID_KEY
     # The service URL under the model connector's key, which DataRobot's agent passes too.
     MLOPS_SERVICE_URL_KEY = "mlopsUrl"
+    # bosun-local's host facts (docs/plugins.md): the environment stack's Compose project, traefik as reached
+    # from the agent, where deployment stacks go, the containers' uid:gid, and the spool's AMQP URLs.
+    PROJECT_NAME_KEY = "projectName"
+    TRAEFIK_URL_KEY = "traefikUrl"
+    STACKS_DIR_KEY = "stacksDir"
+    RUN_AS_USER_KEY = "runAsUser"
+    RABBITMQ_NETWORK_URL_KEY = "rabbitmqNetworkUrl"
+    RABBITMQ_STATS_URL_KEY = "rabbitmqStatsUrl"
 
 
 class PeInfoConfigConstants:
