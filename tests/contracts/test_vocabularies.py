@@ -40,7 +40,7 @@ def test_literal_types_match_the_constants() -> None:
 
 def test_the_framework_re_exports_the_datarobot_names() -> None:
     assert DeploymentState is states.DeploymentState and ActionStatus is states.ActionStatus
-    assert BosunPluginActions is actions.PluginAction
+    assert issubclass(BosunPluginActions, actions.PluginAction)  # adds DataRobot's all_actions() helpers
     assert models.EventStatus is states.EventStatusName
 
 

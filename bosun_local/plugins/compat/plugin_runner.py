@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from bosun_local.plugins.compat import config_samples
 from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.constants import (  # noqa: F401  (DataRobot's module offers these here too)
@@ -28,6 +29,9 @@ from bosun_local.plugins.framework.constants import (  # noqa: F401  (DataRobot'
 )
 from bosun_local.plugins.framework.execution import execute_action, failed
 from bosun_local.plugins.framework.handover import runner_plugin_config
+from bosun_local.plugins.framework.loader import load_plugin_class
+from bosun_local.plugins.framework.runner import build_parser
+from bosun_local.plugins.framework.runner import main as runner_main
 
 action_to_config = {
     BosunPluginActions.PLUGIN_START: "plugin_start_config.yaml",
@@ -68,7 +72,6 @@ class PluginRunner:
     @staticmethod
     def parse_args() -> argparse.Namespace:
         """Parse the command line of bosun-plugin-runner."""
-        from bosun_local.plugins.framework.runner import build_parser
 
         return build_parser().parse_args()
 
@@ -100,8 +103,6 @@ class PluginRunner:
                            pe_info: dict[str, Any] | None, deployment_info: dict[str, Any] | None,
                            endpoint_info: dict[str, Any] | None) -> BosunPluginBase:
         """Import the plugin's module or file and return its one plugin class, created with these sections."""
-        from bosun_local.plugins.framework.loader import load_plugin_class
-
         plugin = load_plugin_class(module_name)(plugin_config, private_config_file, pe_info, self._dry_run)
         plugin._set_deployment_info(deployment_info)  # type: ignore[arg-type]
         plugin._set_endpoint_info(endpoint_info)  # type: ignore[arg-type]
@@ -131,8 +132,6 @@ def gen_config_sample(config_file: str, action: str) -> None:
     if action not in action_to_config:
         print(f"Unable to generate a sample config file for action: {action}")
         raise SystemExit(1)
-    from bosun_local.plugins.compat import config_samples
-
     sample = importlib.resources.files(config_samples).joinpath(action_to_config[action]).read_text()
     text = (f"# The following is an example of plugin configuration file\n# for action: {action}\n"
             f"#----------------------------------------------------------\n\n{textwrap.dedent(sample)}\n")
@@ -166,8 +165,6 @@ def handle_shutdown_signal(*args: Any) -> NoReturn:
 
 def main() -> None:
     """Run bosun-local's bosun-plugin-runner."""
-    from bosun_local.plugins.framework.runner import main as runner_main
-
     runner_main()
 
 
