@@ -10,8 +10,10 @@ import yaml
 from bosun_local.errors import BosunError
 
 SPEC_FILE = "model.yaml"
-MODEL_FILES = ("model.pkl", "model.joblib", "custom.py")
-TARGET_TYPES = ("regression", "binary", "multiclass")
+DRUM_SPEC_FILE = "model-metadata.yaml"  # DataRobot's custom-model metadata (DRUM), read when model.yaml is absent
+# custom.py comes first: as in DRUM, its hooks apply even when an artifact sits beside it.
+MODEL_FILES = ("custom.py", "model.pkl", "model.joblib")
+TARGET_TYPES = ("regression", "binary", "multiclass", "unstructured")
 FEATURE_TYPES = ("numeric", "categorical", "text")
 
 
@@ -80,8 +82,11 @@ def load_spec(directory: Path | str) -> PackageSpec:
     spec_path = directory / SPEC_FILE
     if not directory.is_dir():
         raise _fail(directory, "is not a directory", "give the path of a model package directory")
+    if not spec_path.is_file() and (directory / DRUM_SPEC_FILE).is_file():
+        return _drum_spec(directory)
     if not spec_path.is_file():
-        raise _fail(directory, f"has no {SPEC_FILE}", f"add {SPEC_FILE} with targetName, targetType and features")
+        raise _fail(directory, f"has no {SPEC_FILE}", f"add {SPEC_FILE} with targetName, targetType and features "
+                                                      f"(or DataRobot's {DRUM_SPEC_FILE})")
     try:
         raw = yaml.safe_load(spec_path.read_text())
     except yaml.YAMLError as exc:
@@ -104,7 +109,7 @@ def load_spec(directory: Path | str) -> PackageSpec:
     class_names = raw.get("classNames") or []
     if not isinstance(class_names, list):
         raise _fail(directory, f"{SPEC_FILE} classNames must be a list", "write classNames: [no, yes]")
-    if target_type != "regression" and len(class_names) < 2:
+    if target_type in ("binary", "multiclass") and len(class_names) < 2:
         raise _fail(directory, f"{SPEC_FILE} classNames needs at least 2 classes for a {target_type} target",
                     "list the classes in predict_proba column order")
     if target_type == "binary" and len(class_names) != 2:
@@ -112,7 +117,14 @@ def load_spec(directory: Path | str) -> PackageSpec:
                     "use targetType multiclass or list two classes")
 
     features_raw = raw.get("features")
-    if not isinstance(features_raw, list) or not features_raw:
+    # A custom.py model (DRUM's contract) takes whatever columns it is sent; everything else needs its feature list.
+    open_schema = features_raw is None and (directory / "custom.py").is_file() and raw.get("modelFile") in (
+        None, "custom.py")
+    if target_type == "unstructured" and features_raw:
+        raise _fail(directory, f"{SPEC_FILE} lists features for an unstructured model", "drop the features key")
+    if open_schema or target_type == "unstructured":
+        features_raw = []
+    elif not isinstance(features_raw, list) or not features_raw:
         raise _fail(directory, f"{SPEC_FILE} has no features", "list features as `- {name: age, type: numeric}`")
     features: list[Feature] = []
     for i, item in enumerate(features_raw):
@@ -159,3 +171,54 @@ def load_spec(directory: Path | str) -> PackageSpec:
         training_data=training,
         extra={k: v for k, v in raw.items() if k not in known},
     )
+
+
+def _drum_labels(directory: Path, inference: dict[str, Any], target_type: str) -> list[str]:
+    """Return class names from DRUM metadata: [negative, positive] for binary, classLabels(File) for multiclass."""
+    if target_type == "binary":
+        labels = [inference.get("negativeClassLabel"), inference.get("positiveClassLabel")]
+        if any(label is None for label in labels):
+            raise _fail(directory, f"{DRUM_SPEC_FILE} inferenceModel lacks positiveClassLabel/negativeClassLabel",
+                        "add both labels under inferenceModel")
+        return [str(label) for label in labels]
+    if target_type == "multiclass":
+        labels = inference.get("classLabels")
+        labels_file = inference.get("classLabelsFile")
+        if labels is None and isinstance(labels_file, str) and (directory / labels_file).is_file():
+            labels = [line.strip() for line in (directory / labels_file).read_text().splitlines() if line.strip()]
+        if not isinstance(labels, list) or len(labels) < 2:
+            raise _fail(directory, f"{DRUM_SPEC_FILE} inferenceModel lacks classLabels",
+                        "list the classes under inferenceModel.classLabels")
+        return [str(label) for label in labels]
+    return []
+
+
+def _drum_spec(directory: Path) -> PackageSpec:
+    """Read DataRobot's model-metadata.yaml: target type, target name and class labels; the columns stay open."""
+    path = directory / DRUM_SPEC_FILE
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise _fail(directory, f"cannot read {DRUM_SPEC_FILE}: {exc}", "correct the YAML") from exc
+    if not isinstance(raw, dict):
+        raise _fail(directory, f"{DRUM_SPEC_FILE} must be a mapping", "write `key: value` lines")
+    target_type = raw.get("targetType")
+    if target_type not in TARGET_TYPES:
+        raise _fail(directory, f"{DRUM_SPEC_FILE} targetType {target_type!r} is not served here",
+                    f"use one of {', '.join(TARGET_TYPES)}")
+    inference = raw.get("inferenceModel") or {}
+    if not isinstance(inference, dict):
+        raise _fail(directory, f"{DRUM_SPEC_FILE} inferenceModel must be a mapping", "fix the YAML")
+    if (directory / "custom.py").is_file():
+        model_file = "custom.py"
+    else:
+        artifacts = sorted(p.name for p in directory.iterdir() if p.is_file() and p.suffix.lower() == ".pkl")
+        if len(artifacts) != 1:
+            raise _fail(directory, f"has {len(artifacts)} .pkl artifacts and no custom.py",
+                        "keep exactly one .pkl file or add custom.py with load_model()")
+        model_file = artifacts[0]
+    training = "training.csv" if (directory / "training.csv").is_file() else None
+    return PackageSpec(directory=directory, target_name=str(inference.get("targetName") or "Predictions"),
+                       target_type=target_type, features=(), model_file=model_file,
+                       class_names=tuple(_drum_labels(directory, inference, target_type)),
+                       name=raw.get("name"), training_data=training, extra={"drumMetadata": True})

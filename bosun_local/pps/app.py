@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bosun_local import __version__
-from bosun_local.pps import datarobot_routes, outputs
+from bosun_local.pps import datarobot_routes, drum_routes, outputs
 from bosun_local.pps.http import (
     ClientGone,
     Receive,
@@ -111,6 +111,8 @@ class PPSApp:
             path = path.rstrip("/")
         if path.startswith("/v2"):
             return await self.v2.handle(request, path, deployment_id)
+        if path in drum_routes.UNSTRUCTURED_ROUTES:
+            return await drum_routes.unstructured(self, request, deployment_id)
         methods = PREDICTION_ROUTES.get(path) or (("GET",) if path in STATUS_ROUTES else None)
         if methods is None:
             return error(404, f"no route {request.path}; routes: POST /predictions, GET|POST /predict, "

@@ -96,14 +96,18 @@ class Frame:
     columns: list[str]
     values: np.ndarray
     numeric: bool
+    source: Any = None  # what a custom model's read_input_data() (or pandas) made of the body: the model gets it
 
     @property
     def rows(self) -> int:
         return int(self.values.shape[0])
 
     def to_dataframe(self) -> Any:
-        """Return a pandas DataFrame, numeric columns as float."""
+        """Return a pandas DataFrame, numeric columns as float (a copy of the source, when there is one)."""
         import pandas as pd
+
+        if self.source is not None:
+            return self.source.copy() if hasattr(self.source, "copy") else self.source
 
         frame = pd.DataFrame(self.values, columns=self.columns)
         if not self.numeric:

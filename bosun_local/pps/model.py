@@ -1,10 +1,7 @@
 """Load a model package (pickle, joblib or custom.py) and score Frames with it."""
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import pickle
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +18,6 @@ INLINE_ROWS = 256
 # Safety net: fit-time names are checked once at load and dropped from plain estimators (below), but a
 # later pipeline step may still carry names and would warn on every numpy call.
 warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
-
-_module_ids = itertools.count()
 
 
 class ModelError(Exception):
@@ -73,16 +68,16 @@ class LoadedModel:
     """A loaded package, ready to score rows in the model's column order."""
 
     def __init__(self, spec: PackageSpec, model: Any, kind: str, features: tuple[Feature, ...],
-                 needs_dataframe: bool, custom_score: Any = None) -> None:
+                 needs_dataframe: bool) -> None:
         self.spec = spec
         self.model = model
         self.kind = kind
         self.schema = Schema(features)
         self.needs_dataframe = needs_dataframe
         self.class_names = list(spec.class_names)
-        self.is_classifier = spec.target_type != "regression"
+        self.is_classifier = spec.target_type in ("binary", "multiclass")
         self.unstructured = False
-        self._custom_score = custom_score
+        self.reads_raw_input = False  # True: the raw body goes to read_input() (a custom model's read_input_data)
 
     def inline(self, rows: int) -> bool:
         """Return True when scoring this many rows is cheap enough to do on the event loop."""
@@ -90,17 +85,13 @@ class LoadedModel:
 
     def score(self, frame: Frame) -> Scored:
         """Score the rows; InputError when the model rejects the values, ModelError when it fails."""
-        data = frame.to_dataframe() if self.needs_dataframe or self.kind == "custom" else frame.values
+        data = frame.to_dataframe() if self.needs_dataframe else frame.values
         try:
-            if self.kind == "custom":
-                raw = self._custom_score(data, self.model)
-            elif self.is_classifier:
+            if self.is_classifier:
                 raw = self.model.predict_proba(data)
             else:
                 raw = self.model.predict(data)
         except (ValueError, TypeError) as exc:
-            if self.kind == "custom":
-                raise ModelError(f"custom.py score() failed: {type(exc).__name__}: {exc}") from exc
             raise InputError(422, f"the model rejected the input: {exc}") from exc
         except Exception as exc:
             raise ModelError(f"the model failed to score: {type(exc).__name__}: {exc}") from exc
@@ -137,32 +128,6 @@ class LoadedModel:
                              f"{len(names)}) for classes {names}")
         labels = [names[i] for i in probs.argmax(axis=1)]
         return Scored(labels, probs)
-
-
-def _load_custom(spec: PackageSpec) -> LoadedModel:
-    path = spec.model_path
-    name = f"_bosun_pps_custom_{next(_module_ids)}"
-    try:
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ImportError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module
-        module_spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(name, None)
-        raise _load_error(spec, f"{spec.model_file} failed to import: {type(exc).__name__}: {exc}",
-                          "fix the error in custom.py (run `python custom.py` to see it)") from exc
-    for hook in ("load_model", "score"):
-        if not callable(getattr(module, hook, None)):
-            raise _load_error(spec, f"{spec.model_file} has no {hook}() function",
-                              "define load_model(code_dir) and score(data, model) in custom.py")
-    try:
-        model = module.load_model(str(spec.directory))
-    except Exception as exc:
-        raise _load_error(spec, f"{spec.model_file} load_model() failed: {type(exc).__name__}: {exc}",
-                          "fix load_model() or the files it reads") from exc
-    return LoadedModel(spec, model, "custom", spec.features, True, module.score)
 
 
 def _unpickle(spec: PackageSpec) -> Any:
@@ -212,8 +177,10 @@ def _check_classes(spec: PackageSpec, est: Any) -> None:
 def load_package(directory: Path | str) -> LoadedModel:
     """Load and check a package; PackageError (naming the package and the fix) when it cannot serve."""
     spec = load_spec(directory)
-    if spec.is_custom:
-        return _load_custom(spec)
+    if spec.is_custom or not spec.features:
+        from bosun_local.pps.drum_hooks import load_drum  # DRUM's contract: custom.py hooks, or an open schema
+
+        return load_drum(spec)
     est = _unpickle(spec)
     method = "predict_proba" if spec.target_type != "regression" else "predict"
     if not callable(getattr(est, method, None)):

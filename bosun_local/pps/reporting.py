@@ -59,9 +59,14 @@ def pack(items: list[ReportItem]) -> list[ReportBatch]:
         groups.setdefault((item.deployment_id, item.model_id), []).append(item)
     batches = []
     for (deployment_id, model_id), group in groups.items():
-        frames = [g.features for g in group if g.features is not None and g.predictions is not None]
-        rows = [p for g in group if g.features is not None and g.predictions is not None for p in g.predictions]
         scored = next((g for g in group if g.features is not None and g.predictions is not None), None)
+        # A model without a feature list (DRUM's open schema) may get other columns per request: one matrix
+        # takes the first request's columns, the others still count as predictions in the deployment stats.
+        columns = scored.features.columns if scored is not None and scored.features is not None else None
+        same = [g for g in group if g.features is not None and g.predictions is not None and columns and
+                g.features.columns == columns]
+        frames = [g.features for g in same if g.features is not None]
+        rows = [p for g in same if g.predictions is not None for p in g.predictions]
         features = Frame(frames[0].columns, np.concatenate([f.values for f in frames]), frames[0].numeric) \
             if frames else None
         batches.append(ReportBatch(

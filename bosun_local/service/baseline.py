@@ -93,6 +93,8 @@ def model_prediction_bins(spec: PackageSpec, frame: pd.DataFrame) -> dict[str, A
     from bosun_local.pps.inputs import Frame
     from bosun_local.pps.model import load_package
 
+    if spec.is_custom:
+        return None  # custom.py is user code: only the PPS, in its container, runs it (DESIGN: trust)
     try:
         model = load_package(spec.directory)
         sample = frame.head(MAX_SCORED_ROWS)

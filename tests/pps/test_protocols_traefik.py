@@ -8,10 +8,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from bosun_local.package import load_spec
 
+from bosun_local.pps.drum_hooks import load_drum
 from tests.agent.harness import AgentEnv, agent_env
 from tests.agent.packages import FEATURES, ROW, diabetes_package
 from tests.conftest import need
+from tests.pps.drum_models import all_hooks_input, all_hooks_regression, unstructured
 
 try:
     import tritonclient.http as triton
@@ -64,3 +67,24 @@ def test_tritonclient_defaults_through_traefik(stack: AgentEnv, tmp_path: Path) 
     finally:
         client.close()
     stack.cli("deployments", "stop", dep["id"], "--wait")
+
+
+def test_drum_models_through_traefik(stack: AgentEnv, tmp_path: Path) -> None:
+    """DataRobot-layout packages (model-metadata.yaml, custom.py hooks) register, deploy and serve unchanged."""
+    structured = deploy(stack, all_hooks_regression(tmp_path / "hooks"), "drum-hooks")
+    base = f"{stack.web}/deployments/{structured['id']}"
+    response = httpx.post(f"{base}/predictions", content=all_hooks_input(), headers={"Content-Type": "text/csv"},
+                          timeout=30)
+    assert response.status_code == 200, response.text
+    got = [r["prediction"] for r in response.json()["data"]]
+    local = tmp_path / "local"
+    all_hooks_regression(local)
+    model = load_drum(load_spec(local))
+    want = model.score(model.read_input(all_hooks_input(), "text/csv")).predictions  # type: ignore[attr-defined]
+    assert got == want
+    raw = deploy(stack, unstructured(tmp_path / "words"), "drum-words")
+    answer = httpx.post(f"{stack.web}/deployments/{raw['id']}/predictionsUnstructured?ret_mode=binary",
+                        content=b"one two three", headers={"Content-Type": "text/plain"}, timeout=30)
+    assert answer.status_code == 200 and answer.content == (3).to_bytes(4, "big"), answer.text
+    for dep in (structured, raw):
+        stack.cli("deployments", "stop", dep["id"], "--wait")

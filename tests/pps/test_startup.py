@@ -40,7 +40,7 @@ def broken_package(kind: str, packages: dict[str, Path], tmp: Path) -> Path:
 @pytest.mark.parametrize(("kind", "words"), [
     ("corrupt pickle", ["cannot load model.pkl", "re-save the model"]),
     ("missing model file", ["has no model file"]),
-    ("no score hook", ["custom.py has no score() function", "define load_model"]),
+    ("no score hook", ["custom.py has no score() hook", "has no predict()", "define score(data, model"]),
     ("custom import error", ["custom.py failed to import", "ModuleNotFoundError"]),
     ("features differ from training", ["fitted on columns", "s7"]),
     ("regression spec on a classifier", ["NoneType", "no predict()"]),
