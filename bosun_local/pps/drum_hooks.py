@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bosun_local.package import PackageError, PackageSpec
+from bosun_local.model_package import PackageError, PackageSpec
 from bosun_local.pps.inputs import Frame, InputError, load_json
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
 

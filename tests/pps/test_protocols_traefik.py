@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from bosun_local.package import load_spec
 
+from bosun_local.model_package import load_spec
 from bosun_local.pps.drum_hooks import load_drum
 from tests.agent.harness import AgentEnv, agent_env
 from tests.agent.packages import FEATURES, ROW, diabetes_package
