@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bosun_local.errors import BosunError
-from bosun_local.model_package import SPEC_FILE
+from bosun_local.model_package import DRUM_SPEC_FILE, SPEC_FILE
 from bosun_local.pps.model import LoadedModel, load_package
 
 log = logging.getLogger("bosun_local.pps.registry")
@@ -88,6 +88,11 @@ def read_info(path: Path) -> tuple[str, str] | None:
     if not isinstance(dep, str) or not dep or not isinstance(model, (str, int)) or model == "":
         return None
     return dep, str(model)
+
+
+def _has_spec(directory: Path) -> bool:
+    """Return True when a dir holds a package spec: ours, or DataRobot's model-metadata.yaml."""
+    return (directory / SPEC_FILE).is_file() or (directory / DRUM_SPEC_FILE).is_file()
 
 
 def _listing(directory: Path) -> tuple[Any, ...]:
@@ -201,9 +206,9 @@ class MultiRegistry:
 
     def _package_dir(self, directory: Path, deployment_id: str) -> Path:
         """Return where the package files are: the dir itself, its one package subdir, or an extracted .tar.gz."""
-        if (directory / SPEC_FILE).is_file():
+        if _has_spec(directory):
             return directory
-        subdirs = [p for p in directory.iterdir() if p.is_dir() and (p / SPEC_FILE).is_file()]
+        subdirs = [p for p in directory.iterdir() if p.is_dir() and _has_spec(p)]
         if len(subdirs) == 1:
             return subdirs[0]
         archives = sorted(directory.glob("*.tar.gz")) + sorted(directory.glob("*.tgz"))
@@ -212,7 +217,7 @@ class MultiRegistry:
             with tarfile.open(archives[0]) as tar:
                 tar.extractall(target, filter="data")
             inner = [p for p in target.iterdir() if p.is_dir()]
-            return inner[0] if not (target / SPEC_FILE).exists() and len(inner) == 1 else target
+            return inner[0] if not _has_spec(target) and len(inner) == 1 else target
         return directory
 
     def _load(self, deployment_id: str, model_id: str, directory: Path,

@@ -32,6 +32,8 @@ def _numbers(values: Any, column: str, datatype: str) -> np.ndarray:
         if datatype == "BOOL":
             raise bad(f"column {column!r}: expected numbers, got a BOOL tensor")
         out = values.astype(np.float64)
+    elif (quick := np.asarray(values)).dtype.kind in "iuf":  # plain JSON numbers: no per-value Python loop
+        out = quick.astype(np.float64).reshape(-1)
     else:
         out = np.empty(len(values), dtype=np.float64)
         for i, value in enumerate(values):
