@@ -198,4 +198,3 @@ def read_table(media_type: str, body: bytes, schema: Schema, options: PredictOpt
     if isinstance(doc, dict):
         doc = doc["data"] if "data" in doc and isinstance(doc["data"], list) else [doc]
     return _records_table(doc, schema, options, lenient)
-
