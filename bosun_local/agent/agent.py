@@ -32,9 +32,11 @@ class ManagementAgent:
         self.client_factory = client_factory or (lambda: ServiceClient(config=self.config))
         self.stopping = threading.Event()
         self.lanes = Lanes(self.settings.concurrency)
+        client = self.client_factory()
+        # Plugins get the service's URL and token, as DataRobot's agent gives them its MLOps URL and API token.
         self.host = PluginHost(self.config.data_dir / "agent", self.settings.action_timeout_sec,
-                               facts=plugin_facts(self.config))
-        self.reporter = Reporter(self.client_factory(), self.settings.agent_id)
+                               facts=plugin_facts(self.config), service_url=client.url, token=client.token)
+        self.reporter = Reporter(client, self.settings.agent_id)
         self.worker = ActionWorker(self.client_factory, self.host, self.lanes, self.settings)
         self.watcher = Watcher(self.client_factory, self.host, self.lanes, self.settings, self.reporter)
         self._threads: list[threading.Thread] = []

@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
+from bosun_local.agent.plugin_config import environment_plugin_config, in_process_plugin_config
 from bosun_local.contracts.states import DeploymentState
 from bosun_local.plugins import ActionStatus, ActionStatusInfo, read_status_file, run_action
+from bosun_local.plugins.framework.constants import BosunPluginConfigConstants
 
 log = logging.getLogger(__name__)
 RUNNER = "bosun-plugin-runner"
@@ -44,20 +46,24 @@ def command_argv(command: str) -> list[str]:
 class PluginHost:
     """Run actions for environments described by the service (`platform`, `pluginConfig`, `command`)."""
 
-    def __init__(self, work_dir: Path, action_timeout_sec: float = 900.0,
-                 facts: dict[str, Any] | None = None) -> None:
+    def __init__(self, work_dir: Path, action_timeout_sec: float = 900.0, facts: dict[str, Any] | None = None,
+                 service_url: str | None = None, token: str | None = None) -> None:
         self.work_dir = work_dir
         self.action_timeout_sec = action_timeout_sec
         # Host facts added to every pluginConfig; the environment's own keys win (see plugin_facts).
         self.facts = dict(facts or {})
+        self.service_url = service_url
+        self.token = token
 
     def run(self, environment: dict[str, Any], action: str, config: dict[str, Any]) -> ActionStatusInfo:
         """Run one action; never raises: every failure is a failing status naming what went wrong."""
         config = {k: v for k, v in config.items() if k in ACTION_CONFIG_KEYS}
-        config["pluginConfig"] = {**self.facts, **(config.get("pluginConfig") or {})}
+        config["pluginConfig"] = environment_plugin_config({**self.facts, **(config.get("pluginConfig") or {})},
+                                                           environment, self.service_url)
         command = (environment.get("command") or "").strip()
         if command:
             return self._run_command(environment, command, action, config)
+        config["pluginConfig"] = in_process_plugin_config(config["pluginConfig"], self.token)
         return run_action(str(environment.get("platform") or ""), action, config)
 
     def _run_command(self, environment: dict[str, Any], command: str, action: str,
@@ -74,8 +80,11 @@ class PluginHost:
             config_file.write_text(yaml.safe_dump(config, sort_keys=False))
             full = [*argv, "--action", action, "--config", str(config_file), "--status-file", str(status_file)]
             try:
+                env = os.environ.copy()
+                if self.token:  # as DataRobot's agent: the runner passes it on as pluginConfig['mlopsApiToken']
+                    env[BosunPluginConfigConstants.MLOPS_API_TOKEN_ENV] = self.token
                 proc = subprocess.run(full, capture_output=True, text=True, timeout=self.action_timeout_sec,
-                                      env=os.environ.copy(), check=False)
+                                      env=env, check=False)
             except subprocess.TimeoutExpired:
                 return _failed(f"plugin command of environment {environment.get('name')} did not finish {action} "
                                f"within {self.action_timeout_sec:g} s: {' '.join(full)}", started)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bosun_local.agent.lanes import Lanes
+from bosun_local.agent.plugin_config import pe_deployment
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import HEALTH, Reporter
 from bosun_local.agent.settings import AgentSettings
@@ -35,9 +36,12 @@ class Snapshot:
         return [d for d in self.deployments if d["environmentId"] == env["id"]]
 
     def config(self, env: Json) -> Json:
-        """Return the environment-level action config: pluginConfig and peInfo with its deployment ids."""
+        """Return the environment-level action config: pluginConfig and peInfo with its deployments.
+
+        Deployments go as mappings, as DataRobot's agent sends them to pe_status (its plugins read them).
+        """
         pe_info = {"id": env["id"], "name": env["name"], "description": env.get("description") or "",
-                   "keyValueConfig": {}, "deployments": [d["id"] for d in self.of(env)]}
+                   "keyValueConfig": {}, "deployments": [pe_deployment(d) for d in self.of(env)]}
         return {"pluginConfig": env.get("pluginConfig") or {}, "peInfo": pe_info}
 
 
