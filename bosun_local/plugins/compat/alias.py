@@ -85,6 +85,8 @@ def install_bosun_alias() -> None:
     """Let `bosun.plugin` imports resolve to bosun-local's framework when no real `bosun` package exists."""
     if not any(isinstance(f, BosunAliasFinder) for f in sys.meta_path):
         sys.meta_path.append(_FINDER)
+        # The runner and the agent both come through here: `--log-level debug` says which bosun.plugin is used.
+        log.debug("bosun.plugin imports resolve to %s", which_bosun())
 
 
 def which_bosun() -> str:

@@ -11,7 +11,6 @@ import time
 from types import FrameType
 
 from bosun_local.errors import BosunError
-from bosun_local.plugins.compat.alias import which_bosun
 from bosun_local.plugins.framework.action_config import load_action_config, render_sample
 from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import BosunPluginActions
@@ -119,7 +118,6 @@ def _run(args: argparse.Namespace) -> tuple[ActionStatusInfo, bool]:
     # As DataRobot's runner: the agent's $MLOPS_API_TOKEN reaches the plugin as pluginConfig['mlopsApiToken'].
     config.plugin_config = runner_plugin_config(config.plugin_config, os.environ)
     try:
-        log.debug("bosun.plugin imports resolve to %s", which_bosun())
         plugin_cls = load_plugin_class(args.plugin)
     except BosunError as exc:
         _error(exc)
