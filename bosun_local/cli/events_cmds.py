@@ -95,6 +95,11 @@ def stats_rows(figures: dict) -> list[dict[str, object]]:
         rows.append({"figure": "actuals matched / waiting for a prediction",
                      "value": f"{accuracy['matched']} / {accuracy.get('waitingActuals', 0)}"})
         rows += [{"figure": name, "value": _fmt(value)} for name, value in (accuracy.get("metrics") or {}).items()]
+    for metric in figures.get("customMetrics") or []:
+        scope = f" (model {metric['modelId']})" if metric.get("modelId") else ""
+        rows.append({"figure": f"metric {metric['metricId']}{scope} {metric['aggregation']}",
+                     "value": f"{_fmt(metric['value'])} ({metric['count']} values) {status_text(metric['status'])}"})
+    rows += [{"figure": f"reported {type_}", "value": n} for type_, n in (figures.get("reportedEvents") or {}).items()]
     return rows
 
 

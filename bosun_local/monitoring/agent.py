@@ -35,6 +35,7 @@ class Counters:
     rows: int = 0
     batches: int = 0
     retries: int = 0
+    pings: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -42,7 +43,7 @@ class Counters:
         """Return the counters as JSON-ready data."""
         with self.lock:
             return {"stored": self.stored, "duplicates": self.duplicates, "rejected": self.rejected,
-                    "rows": self.rows, "batches": self.batches, "retries": self.retries,
+                    "rows": self.rows, "batches": self.batches, "retries": self.retries, "pings": self.pings,
                     "topRejectReasons": dict(self.reasons.most_common(5))}
 
 
@@ -168,7 +169,12 @@ class MonitoringAgent:
         failed: list[Record] = []
         for record in batch.records:
             try:
-                entries.append(self.aggregator.entry(record))
+                entry = self.aggregator.entry(record)
+                if entry is None:  # a ping: acknowledged with the batch, nothing to store
+                    with self.counters.lock:
+                        self.counters.pings += 1
+                    continue
+                entries.append(entry)
                 kept.append(record)
             except BosunError as exc:  # the service is needed for a baseline and did not answer
                 raise ServiceDown(str(exc.message)) from exc

@@ -8,7 +8,18 @@ from typing import Any
 import numpy as np
 
 from bosun_local.contracts.latency import LatencySketch
-from bosun_local.contracts.records import ACTUALS, DEPLOYMENT_STATS, PREDICTIONS_DATA, Record
+from bosun_local.contracts.records import (
+    ACTUALS,
+    ACTUALS_DATA,
+    CUSTOM_METRIC,
+    DEPLOYMENT_STATS,
+    EVENT,
+    PING_MSG,
+    PREDICTION_STATS,
+    PREDICTIONS_DATA,
+    Record,
+)
+from bosun_local.monitoring import record_entries
 from bosun_local.monitoring.baselines import CATEGORICAL, Baseline, BaselineCache, to_floats
 
 Entry = dict[str, Any]
@@ -51,6 +62,9 @@ def prediction_values(data: dict[str, Any]) -> tuple[np.ndarray | None, list[str
     if not predictions:
         return None, None
     class_names = data.get("classNames")
+    if isinstance(predictions[0], list) and not class_names:
+        # datarobot-mlops leaves classNames out when the app gave none: the columns are the classes, in order.
+        class_names = [str(i) for i in range(len(predictions[0]))]
     if isinstance(predictions[0], list) and class_names:
         probs = np.asarray(predictions, dtype=float)
         labels = [class_names[i] for i in np.argmax(probs, axis=1)]
@@ -110,31 +124,58 @@ def actuals_entry_from_rows(record: Record, rows: Sequence[dict[str, Any]]) -> E
     return entry
 
 
+def _with_associations(entry: Entry, record: Record, numeric: np.ndarray | None, labels: list[str] | None) -> Entry:
+    """Add the record's association ids and predictions, unless the app asked to skip accuracy tracking."""
+    if not record.data.get("skipAccuracyTracking"):
+        associations = associations_of(record, numeric, labels)
+        if associations is not None:
+            entry["associations"] = associations
+    return entry
+
+
 class Aggregator:
     """Record -> ingest entry, with the deployment's baseline bins; association ids and actuals go to the service."""
 
     def __init__(self, baselines: BaselineCache) -> None:
         self.baselines = baselines
 
-    def entry(self, record: Record) -> Entry:
-        """Return the ingest entry of one validated record."""
-        if record.data_type == DEPLOYMENT_STATS:
+    def entry(self, record: Record) -> Entry | None:
+        """Return the ingest entry of one validated record (None for a ping, which only needs its ack)."""
+        kind = record.data_type
+        if kind == DEPLOYMENT_STATS:
             return stats_entry(record)
-        if record.data_type == PREDICTIONS_DATA:
+        if kind == PREDICTIONS_DATA:
             return self.predictions_entry(record)
-        if record.data_type == ACTUALS:
+        if kind == PREDICTION_STATS:
+            return record_entries.stats_entry(record, _base_entry(record, "predictions"),
+                                              self.baselines.get(record.deployment_id))
+        if kind == ACTUALS_DATA:
+            return actuals_entry_from_rows(record, record.data["actualsList"])
+        if kind == CUSTOM_METRIC:
+            return record_entries.metric_entry(record, _base_entry(record, "customMetric"))
+        if kind == EVENT:
+            return record_entries.event_entry(record, _base_entry(record, "event"))
+        if kind == PING_MSG:
+            record_entries.log_ping(record)
+            return None
+        if kind == ACTUALS:
             return self.actuals_entry(record)
-        raise ValueError(f"record {record.id}: unsupported dataType {record.data_type!r}")
+        raise ValueError(f"record {record.id}: unsupported dataType {kind!r}")
 
     def entries(self, records: Sequence[Record]) -> list[Entry]:
-        """Return the entries of many records, in order."""
-        return [self.entry(r) for r in records]
+        """Return the entries of many records, in order (pings have none)."""
+        return [e for e in (self.entry(r) for r in records) if e is not None]
 
     def predictions_entry(self, record: Record) -> Entry:
         """Return the entry of a PREDICTIONS_DATA record: rows, mean and bin counts against the baseline."""
         data = record.data
         numeric, labels = prediction_values(data)
         entry = _base_entry(record, "predictions")
+        if data.get("skipDriftTracking"):
+            # Raw samples beside client-side aggregates (which already counted these rows), or rows the app
+            # excluded from drift: they add no rows, mean or bins; their association ids still travel.
+            entry.update({"rows": 0, "predictionSum": 0.0})
+            return _with_associations(entry, record, numeric, labels)
         entry["rows"] = validated_rows(data)
         entry["predictionSum"] = float(np.nansum(numeric)) if numeric is not None else 0.0
         baseline: Baseline | None = self.baselines.get(record.deployment_id)
@@ -150,10 +191,7 @@ class Aggregator:
                       if name in features}
             if counts:
                 entry["featureCounts"] = counts
-        associations = associations_of(record, numeric, labels)
-        if associations is not None:
-            entry["associations"] = associations
-        return entry
+        return _with_associations(entry, record, numeric, labels)
 
     def actuals_entry(self, record: Record) -> Entry:
         """Return the entry of an ACTUALS record (associationIds/actualValues/wasActedOn columns)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from bosun_local.contracts.latency import LatencySketch
+from bosun_local.service.custom_metrics import count_event, merge_metric
 
 # Scalar fields summed across the records of one minute.
 SUM_FIELDS = ("predictions", "userErrors", "systemErrors", "executionTimeMs", "rows", "predictionSum")
@@ -44,4 +45,8 @@ def merge_record(doc: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
         doc["predictionCounts"] = add_counts(doc["predictionCounts"], record["predictionCounts"])
     for feature, counts in (record.get("featureCounts") or {}).items():
         doc["featureCounts"][feature] = add_counts(doc["featureCounts"].get(feature, []), counts)
+    if record.get("customMetric"):
+        merge_metric(doc, record["customMetric"])
+    if record.get("event"):
+        count_event(doc, record["event"])
     return doc

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bosun_local.service.models import Open, Strict
+from bosun_local.service.models import EventStatus, Open, Strict
 
 ActualValue = float | int | str | bool
 MAX_ROWS = 1_000_000
@@ -45,12 +45,36 @@ class ActualIn(Strict):
     wasActedOn: bool | None = None
 
 
+class MetricBucketIn(Strict):
+    timestamp: str = Field(min_length=1, max_length=64)
+    value: float = Field(allow_inf_nan=False)
+
+
+class CustomMetricIn(Strict):
+    """Values of one custom metric (datarobot-mlops' report_deployment_metric / report_model_metric)."""
+
+    metricId: str = Field(min_length=1, max_length=200)
+    modelId: str | None = Field(default=None, max_length=200, description="null: a deployment metric")
+    buckets: list[MetricBucketIn] = Field(min_length=1, max_length=100000)
+
+
+class ReportedEventIn(Strict):
+    """An event an app reported (datarobot-mlops' report_event); stored once as a deployment event."""
+
+    type: str = Field(min_length=1, max_length=200)
+    status: EventStatus
+    message: str = Field(max_length=20000)
+    orgId: str | None = Field(default=None, max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict)
+    time: str | None = Field(default=None, max_length=64)
+
+
 class IngestRecord(Strict):
     recordId: str = Field(min_length=1, max_length=200)
     deploymentId: str = Field(min_length=1, max_length=200)
     modelId: str = Field(min_length=1, max_length=200)
     minute: str = Field(min_length=1, max_length=64)
-    kind: Literal["stats", "predictions", "actuals"]
+    kind: Literal["stats", "predictions", "actuals", "customMetric", "event"]
     predictions: int = Field(default=0, ge=0)
     userErrors: int = Field(default=0, ge=0)
     systemErrors: int = Field(default=0, ge=0)
@@ -63,6 +87,8 @@ class IngestRecord(Strict):
     predictionSum: float = 0.0
     associations: AssociationsIn | None = None
     actuals: list[ActualIn] | None = Field(default=None, max_length=MAX_ROWS)
+    customMetric: CustomMetricIn | None = None
+    event: ReportedEventIn | None = None
 
 
 class IngestIn(Strict):
@@ -139,6 +165,8 @@ class StatsOut(Open):
     drift: DriftOut
     accuracy: AccuracyOut | None = None
     series: list[SeriesPoint]
+    customMetrics: list[dict[str, Any]] = Field(default_factory=list)
+    reportedEvents: dict[str, int] = Field(default_factory=dict)
 
 
 def ingest_extra(record: IngestRecord) -> dict[str, Any]:

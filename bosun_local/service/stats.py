@@ -8,6 +8,7 @@ from bosun_local.contracts.latency import LatencySketch
 from bosun_local.service.accuracy_status import deployment_accuracy, window_start
 from bosun_local.service.api_errors import not_found
 from bosun_local.service.context import ServiceContext
+from bosun_local.service.custom_metrics import events_figures, metrics_figures
 from bosun_local.service.drift import DEFAULT_DRIFT_THRESHOLDS, drift, grade
 from bosun_local.service.figures import minute_sketch
 from bosun_local.service.storage.base import Row
@@ -87,6 +88,7 @@ def compute_stats(ctx: ServiceContext, dep_id: str, window: int) -> dict[str, An
         "predictionRows": totals["rows"],
         "predictionMean": totals["predictionSum"] / totals["rows"] if totals["rows"] else None,
         "actuals": {"matched": accuracy["matched"], "waiting": accuracy["waitingActuals"]},
+        "customMetrics": metrics_figures(dep, minutes), "reportedEvents": events_figures(minutes),
         "series": [{"minute": p["minute"], "predictions": p["predictions"], "errors": p["errors"],
                     "latencyP50Ms": p["lat"].quantile(0.5), "latencyP95Ms": p["lat"].quantile(0.95)}
                    for p in series.values()],

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from bosun_local.contracts.latency import LEGACY_BUCKETS_MS, LatencySketch, SketchError
 from bosun_local.service.accuracy_status import mark_changed
 from bosun_local.service.api_errors import invalid
+from bosun_local.service.custom_metrics import store_reported_event
 from bosun_local.service.monitoring_models import ActualIn, IngestIn, IngestOut, IngestRecord
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
@@ -20,7 +21,14 @@ def ingest(ctx: Ctx, body: IngestIn) -> Row:
     """Store records in one transaction; a recordId seen before counts as a duplicate and is ignored."""
     records = [_checked(record, f"records[{index}] (recordId {record.recordId!r})")
                for index, record in enumerate(body.records)]
-    stored, duplicates = ctx.storage.ingest(records)
+    events = [r for r in records if r["kind"] == "event"]
+    with ctx.storage.transaction():
+        stored, duplicates = ctx.storage.ingest([r for r in records if r["kind"] != "event"])
+        for record in events:  # one by one: an app's event becomes a deployment event only the first time
+            new, repeated = ctx.storage.ingest([record])
+            stored, duplicates = stored + new, duplicates + repeated
+            if new:
+                store_reported_event(ctx, record)
     mark_changed(ctx, {r["deploymentId"] for r in records if r.get("associations") or r.get("actuals")})
     return {"stored": stored, "duplicates": duplicates}
 
