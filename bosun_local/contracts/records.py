@@ -197,10 +197,10 @@ def parse(raw: bytes | str) -> Record:
     if not isinstance(header, dict):
         raise RecordError("record has no 'header' object")
     record_id = _required_str(header, "id", "header")
-    data_type = _required_str(header, "dataType", "header")
     # Pings are addressed to the agent, not to a deployment: datarobot-mlops writes deploymentId null.
-    deployment_id = header.get("deploymentId") if data_type == PING_MSG else _required_str(
+    deployment_id = header.get("deploymentId") if header.get("dataType") == PING_MSG else _required_str(
         header, "deploymentId", "header")
+    data_type = _required_str(header, "dataType", "header")
     if data_type not in DATA_TYPES:
         raise RecordError(f"header.dataType {data_type!r} is not supported (expected one of {', '.join(DATA_TYPES)})")
     data_format = header.get("dataFormat", "json")

@@ -155,7 +155,7 @@ def test_malformed_messages_are_dead_lettered_with_reasons_and_counted(broker: R
     good = [records.encode(f"{dep}-{i}", dep, records.DEPLOYMENT_STATS,
                            records.deployment_stats_data("m1", 1, 3.0)).encode() for i in range(20)]
     wrong_type = records.encode("wrong-1", dep, records.DEPLOYMENT_STATS, records.deployment_stats_data("m1", 1, 3.0))
-    wrong_type = wrong_type.replace("DEPLOYMENT_STATS", "CUSTOM_METRIC").encode()
+    wrong_type = wrong_type.replace("DEPLOYMENT_STATS", "CUSTOM_EVENT").encode()
     bad = [b"\x00\xffnot json", b'{"header": {"id": "x"}}', wrong_type]
     publish(broker, queue_name, good[:10] + bad + good[10:])
     with agent_running(fast_config(service, rabbit(broker, queue_name))) as agent:
@@ -164,7 +164,7 @@ def test_malformed_messages_are_dead_lettered_with_reasons_and_counted(broker: R
     dead = read_dead_letters(broker.url, queue_name)
     assert sorted(body for body, _ in dead) == sorted(bad)
     reasons = dict(dead)
-    assert "not JSON" in reasons[bad[0]] and "deploymentId" in reasons[bad[1]] and "CUSTOM_METRIC" in reasons[bad[2]]
+    assert "not JSON" in reasons[bad[0]] and "deploymentId" in reasons[bad[1]] and "CUSTOM_EVENT" in reasons[bad[2]]
     events = [e for e in service.client.list_events(types=[RECORDS_REJECTED]) if queue_name in e["message"]]
     assert sum(e["data"]["count"] for e in events) == 3
     assert queue_depth(broker.url, queue_name) == 0
