@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bosun_local.monitoring.config import FsChannelConfig, RabbitChannelConfig
 from bosun_local.service.stats import psi
+from bosun_local.spool.filesystem.config import FsChannelConfig
+from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from tests.mlops.reference import reference
 from tests.monitoring.conftest import Service, agent_running, fast_config, unique, wait_until
 from tests.monitoring.test_drift_and_status import register_package
