@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bosun_local.service.stats import psi
+from bosun_local.service.drift import psi
 from bosun_local.spool.filesystem.config import FsChannelConfig
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from tests.mlops.reference import reference
@@ -49,6 +49,7 @@ class Published:
     rows: list[pd.DataFrame] = field(default_factory=list)  # rows counted for drift, mean and rows
     metrics: dict[tuple[str, str | None], list[tuple[datetime, float]]] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
+    actuals: list[tuple[float, float]] = field(default_factory=list)  # (prediction, actual) per joined id
     records: int = 0
 
 
@@ -93,6 +94,7 @@ def publish(mlops_cls: type, event_mod: Any, configure: Any, dep: str, model: st
     out.rows.append(part)
     out.records += 1
     m.report_actuals([{"associationId": f"{dep}-0-{i}", "actualValue": float(i % 7)} for i in range(50)])
+    out.actuals = [(target(out.rows[0])[i], float(i % 7)) for i in range(50)]
     out.records += 1
     now = datetime.now(UTC).replace(microsecond=0)
     for value in (2.5, 4.0, 1.25):
@@ -158,6 +160,11 @@ def assert_stats_match(service: Service, dep: dict[str, Any], published: Publish
         assert (got["count"], got["sum"], got["min"], got["max"], got["last"]) == (
             len(values), sum(values), min(values), max(values), values[-1])
         assert got["value"] == sum(values) / len(values) and got["status"] == "unknown"
+    residual = np.array([p - a for p, a in published.actuals])
+    assert figures["actuals"] == {"matched": 50, "waiting": 0}
+    assert figures["accuracy"]["matched"] == 50
+    assert figures["accuracy"]["metrics"]["rmse"] == float(np.sqrt(np.mean(residual ** 2)))
+    assert figures["accuracy"]["metrics"]["mae"] == float(np.mean(np.abs(residual)))
     types = {e["type"] for e in service.client.list_events(deployment=dep["id"], limit=100)}
     assert set(published.events) <= types
 
