@@ -156,6 +156,11 @@ def prediction_list(predictions: Any, class_names: Sequence[str] | None) -> tupl
     if predictions is None:
         return None, class_names
     if isinstance(predictions, list):
+        first = predictions[0] if predictions else None
+        probe = first[0] if isinstance(first, list) and first else first
+        if probe is not None and type(probe) not in (float, int, str, bool):
+            # numpy scalars (np.float32, np.str_, ...) become plain Python values, as tolist() makes them.
+            return np.asarray(predictions).tolist(), class_names
         # A copy, so the app may reuse its lists while the record waits in the buffer.
         return [p[:] if isinstance(p, list) else p for p in predictions], class_names
     if _is_frame(predictions):

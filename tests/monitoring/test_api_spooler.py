@@ -43,6 +43,9 @@ def test_api_spooler_reaches_the_service_with_no_agent_and_counts_exactly(servic
     assert figures["predictionMean"] == (1.5 * 3 * EACH + 6.0) / (3 * EACH + 4)
     accuracy = figures.get("accuracy") or {}
     assert accuracy.get("matched") == 2 * EACH, figures
-    events = [e for e in service.client.list_events(types=["model_deployments.model_replacement",
-                                                           "customMetric.reported"]) if e["deploymentId"] == dep]
-    assert sorted(e["type"] for e in events) == ["customMetric.reported", "model_deployments.model_replacement"]
+    events = [e for e in service.client.list_events(types=["model_deployments.model_replacement"])
+              if e["deploymentId"] == dep]
+    assert [e["type"] for e in events] == ["model_deployments.model_replacement"]
+    assert figures["reportedEvents"] == {"model_deployments.model_replacement": 1}
+    (metric,) = figures["customMetrics"]
+    assert (metric["metricId"], metric["modelId"], metric["count"], metric["value"]) == ("metric-1", None, 1, 2.5)

@@ -22,7 +22,6 @@ from starlette.concurrency import run_in_threadpool
 from bosun_local.contracts import records
 from bosun_local.monitoring.aggregation import UNKNOWN_MODEL, Aggregator, Entry, actuals_entry_from_rows, minute_of
 from bosun_local.monitoring.baselines import BaselineCache
-from bosun_local.service.events import record_event
 from bosun_local.service.monitoring_models import IngestIn
 from bosun_local.service.routes import monitoring
 from bosun_local.service.routes.deps import AUTH, Ctx
@@ -182,30 +181,32 @@ def report_status(status_id: str) -> Response:
 
 @router.post("/deployments/{deployment_id}/customMetrics/{metric_id}/fromJSON/")
 async def custom_metric(ctx: Ctx, request: Request, deployment_id: str, metric_id: str) -> JSONResponse:
-    """Accept custom metric buckets and keep them as a deployment event (the service has no metric store yet)."""
+    """Store custom metric buckets (report_deployment_metric / report_model_metric through the API spooler)."""
     try:
         body = json.loads(await request.body())
     except ValueError:
         return _message(422, "body is not JSON")
-    buckets = body.get("buckets") if isinstance(body, dict) else None
-    if not isinstance(buckets, list):
+    if not isinstance(body, dict) or not isinstance(body.get("buckets"), list):
         return _message(422, "expected {\"buckets\": [{\"timestamp\", \"value\"}]}")
-    data = {"metricId": metric_id, "modelId": body.get("modelId"), "buckets": buckets[:1000]}
-    await run_in_threadpool(record_event, ctx, "customMetric.reported", "info",
-                            f"custom metric {metric_id}: {len(buckets)} value(s)", deployment_id, None, data)
-    return JSONResponse({"message": "ok"}, status_code=202)
+    data = {"modelId": body.get("modelId"), "customMetricId": metric_id, "buckets": body["buckets"]}
+    try:
+        entry = _aggregator(ctx).entry(_record(deployment_id, records.CUSTOM_METRIC, data, "body"))
+    except BadReport as exc:
+        return _message(422, str(exc))
+    return await _store(ctx, [entry])  # type: ignore[list-item]
 
 
 @router.post("/remoteEvents/")
 async def remote_event(ctx: Ctx, request: Request) -> JSONResponse:
-    """Store an event of report_event (datarobot-mlops' Event) as a deployment event."""
+    """Store an event of report_event (datarobot-mlops' Event) as a deployment event, counted in its stats."""
     try:
         body = json.loads(await request.body())
     except ValueError:
         return _message(422, "body is not JSON")
-    if not isinstance(body, dict) or not body.get("eventType"):
-        return _message(422, "expected an event with eventType and message")
-    data = {"orgId": body.get("orgId"), "data": body.get("data"), "time": body.get("timestamp")}
-    event = await run_in_threadpool(record_event, ctx, str(body["eventType"]), "info", str(body.get("message") or ""),
-                                    body.get("deploymentId"), None, data)
-    return JSONResponse({"id": event["id"]}, status_code=202)
+    if not isinstance(body, dict) or not body.get("eventType") or not body.get("deploymentId"):
+        return _message(422, "expected an event with eventType, message and deploymentId")
+    try:
+        entry = _aggregator(ctx).entry(_record(str(body["deploymentId"]), records.EVENT, body, "body"))
+    except BadReport as exc:
+        return _message(422, str(exc))
+    return await _store(ctx, [entry])  # type: ignore[list-item]
