@@ -59,7 +59,9 @@ def pack(items: list[ReportItem]) -> list[ReportBatch]:
         groups.setdefault((item.deployment_id, item.model_id), []).append(item)
     batches = []
     for (deployment_id, model_id), group in groups.items():
-        scored = next((g for g in group if g.features is not None and g.predictions is not None), None)
+        scored_items = [g for g in group if g.features is not None and g.predictions is not None]
+        scored = next((g for g in scored_items if g.features is not None and g.features.columns),
+                      scored_items[0] if scored_items else None)
         # A model without a feature list (DRUM's open schema) may get other columns per request: one matrix
         # takes the first request's columns, the others still count as predictions in the deployment stats.
         columns = scored.features.columns if scored is not None and scored.features is not None else None

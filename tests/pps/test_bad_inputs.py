@@ -23,6 +23,15 @@ def v2(inputs: object) -> bytes:
     return json.dumps({"inputs": inputs}).encode()
 
 
+def v2_binary(datatype: str, raw: bytes, size: int | None = None) -> tuple[dict[str, str], bytes]:
+    """Return headers and body of a binary V2 request: one [1, 10] tensor of `raw` bytes after the JSON header."""
+    import json
+
+    head = json.dumps({"inputs": [{"name": "m", "shape": [1, 10], "datatype": datatype,
+                                   "parameters": {"binary_data_size": len(raw) if size is None else size}}]}).encode()
+    return {"Inference-Header-Content-Length": str(len(head))}, head + raw
+
+
 # (id, method, path, headers, body, status, words the message must contain)
 CASES: list[tuple[str, str, str, dict[str, str], bytes, int, list[str]]] = [
     ("empty body", "POST", "/predictions", CSV, b"", 400, ["body is empty"]),
@@ -74,6 +83,14 @@ CASES: list[tuple[str, str, str, dict[str, str], bytes, int, list[str]]] = [
     ("v2 text not a number", "POST", "/v2/models/diabetes/infer", JSON,
      v2([{"name": n, "shape": [1], "datatype": "BYTES", "data": ["x" if n == "bp" else "1"]} for n in DIABETES]), 400,
      ["column 'bp'", "'x' is not a number"]),
+    ("v2 binary BYTES overrun", "POST", "/v2/models/diabetes/infer", *v2_binary("BYTES", b"\xff\0\0\0ab"), 400,
+     ["runs past the end"]),
+    ("v2 binary BOOL for numbers", "POST", "/v2/models/diabetes/infer", *v2_binary("BOOL", b"\1" * 10), 400,
+     ["expected numbers, got a BOOL tensor"]),
+    ("v2 binary bytes left over", "POST", "/v2/models/diabetes/infer", *v2_binary("FP64", b"\0" * 88, 80), 400,
+     ["8 bytes after the last binary tensor"]),
+    ("v2 binary wrong size", "POST", "/v2/models/diabetes/infer", *v2_binary("FP32", b"\0" * 36), 400,
+     ["36 bytes of FP32 data, the shape needs 40"]),
     ("v2 binary without header length", "POST", "/v2/models/diabetes/infer", {}, b'{"inputs": []}\xff\x00', 400,
      ["Inference-Header-Content-Length"]),
 ]

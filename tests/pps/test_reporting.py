@@ -136,3 +136,20 @@ def test_server_reports_every_request_through_the_spool(start_server: object, pa
     probabilities = [p for r in rows for p in r.data["predictions"]]
     assert len(probabilities) == 3 and all(sum(p) == pytest.approx(1) for p in probabilities)
     assert all(r.data["classNames"] == ["no", "yes"] for r in rows)
+
+
+def test_pack_keeps_one_column_set_per_batch_for_open_schema_models() -> None:
+    """A custom model without a feature list may get other columns per request: rows of the first set are stacked."""
+    first = ReportItem("dep", "model", 2, 1.0, features=Frame(["a", "b"], np.array([[1, 2], [3, 4]], dtype=object),
+                                                              False), predictions=[0.1, 0.2])
+    other = ReportItem("dep", "model", 1, 1.0, features=Frame(["a", "c"], np.array([[5, 6]], dtype=object), False),
+                       predictions=[0.3])
+    unread = ReportItem("dep", "model", 1, 1.0, features=Frame([], np.empty((1, 0), dtype=object), False),
+                        predictions=[0.4])
+    (batch,) = pack([unread, first, other, first])
+    assert batch.num_predictions == [1, 2, 1, 2]  # every request still counts
+    assert batch.features is not None and batch.features.columns == ["a", "b"]
+    assert batch.features.values.tolist() == [[1, 2], [3, 4], [1, 2], [3, 4]]
+    assert batch.predictions == [0.1, 0.2, 0.1, 0.2]
+    (alone,) = pack([unread])
+    assert alone.features is None and alone.predictions is None
