@@ -11,9 +11,8 @@ import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
-from bosun_local.pps import explanations, outputs
+from bosun_local.pps import drum_routes, explanations, outputs
 from bosun_local.pps.datarobot_outputs import dr_csv, dr_json, predictions_csv, predictions_json
 from bosun_local.pps.http import CSV, Request, Response, error
 from bosun_local.pps.inputs import Frame, InputError, Schema
@@ -37,6 +36,8 @@ async def route(app: PPSApp, request: Request) -> Response:
     if not deployment_id or action not in PREDAPI_ACTIONS:
         return error(404, f"no route {request.path}; DataRobot routes: POST /predApi/v1.0/deployments/<id>/predictions"
                           ", POST /predApi/v1.0/deployments/<id>/predictionsUnstructured")
+    if action == "predictionsUnstructured":  # one implementation with /deployments/<id>/predictionsUnstructured
+        return await drum_routes.unstructured(app, request, deployment_id)
     if request.method != "POST":
         return Response(405, outputs.dumps({"message": f"{request.path} takes POST"}), headers=((b"allow", b"POST"),))
     deployment = app._deployment(deployment_id)
@@ -44,8 +45,6 @@ async def route(app: PPSApp, request: Request) -> Response:
         return deployment
     if deployment.model is None:
         return error(503, f"deployment {deployment.deployment_id} cannot serve: {deployment.error}")
-    if action == "predictionsUnstructured":
-        return await unstructured(app, request, deployment, deployment.model)
     return await predictions(app, request, deployment, deployment.model, predapi=True)
 
 
@@ -112,32 +111,5 @@ async def predictions(app: PPSApp, request: Request, deployment: Deployment, mod
         log.error("deployment %s: %s", deployment.deployment_id, exc)
         response = error(500, f"deployment {deployment.deployment_id}: {exc}")
     app._report(deployment, model, response.status, started, frame, scored)
-    return response
-
-
-async def unstructured(app: PPSApp, request: Request, deployment: Deployment, model: LoadedModel) -> Response:
-    """Hand the raw body to the model's score_unstructured hook and answer what it returns."""
-    hook = getattr(model, "score_unstructured", None)
-    if not callable(hook):
-        return error(422, f"deployment {deployment.deployment_id} serves a structured model (no score_unstructured "
-                          f"hook in its package): POST rows to /predApi/v1.0/deployments/{deployment.deployment_id}"
-                          "/predictions instead")
-    started = time.perf_counter()
-    status = 200
-    try:
-        body = await request.body(app.max_body_bytes)
-        started = time.perf_counter()
-        query = dict(parse_qsl(request.query.decode(errors="replace"), keep_blank_values=True))
-        data, content_type = await asyncio.get_running_loop().run_in_executor(
-            None, hook, body, request.content_type, query)
-        headers = ((b"x-datarobot-execution-time", f"{(time.perf_counter() - started) * 1000.0:.0f}".encode()),)
-        response = Response(200, data, content_type.encode(), headers)
-    except InputError as exc:
-        response = error(exc.status, exc.message)
-    except ModelError as exc:
-        log.error("deployment %s: %s", deployment.deployment_id, exc)
-        response = error(500, f"deployment {deployment.deployment_id}: {exc}")
-    status = response.status
-    app._report(deployment, model, status, started, None, None)
     return response
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import pytest
 
 from tests.agent.harness import AgentEnv, agent_env
 from tests.conftest import need
+from tests.pps.drum_models import unstructured
 from tests.pps.explain_packages import explain_package, linear_reference, tree_reference
 from tests.pps.packages import DIABETES, diabetes_frame
 
@@ -120,10 +122,19 @@ def test_explanations_equal_the_reference(stack: AgentEnv, deployed: dict[str, s
     assert [len(r["predictionExplanations"]) for r in via_ours] == [10] * len(rows)
 
 
-def test_unstructured_route_on_a_structured_model(stack: AgentEnv, deployed: dict[str, str]) -> None:
-    deployment = dr.Deployment.get(deployed["linear"])
-    with pytest.raises(dr.errors.ClientError) as caught:
-        drp.predict_unstructured(deployment, b"some bytes", content_type="text/plain")
+def test_unstructured(stack: AgentEnv, deployed: dict[str, str], tmp_path: Path) -> None:
+    package_id = str(stack.cli_json("packages", "register", str(unstructured(tmp_path / "wordcount")))["id"])
+    answer = stack.cli_json("deploy", package_id, "--name", "dr-unstructured", "--wait")
+    assert answer["deployment"]["state"] == "ready", stack.log_tail()
+    deployment = dr.Deployment.get(answer["deployment"]["id"])
+    result = drp.predict_unstructured(deployment, "one two three", content_type="text/plain; charset=utf-8")
+    ours = httpx.post(f"{stack.web}/deployments/{deployment.id}/predictionsUnstructured", content=b"one two three",
+                      headers={"Content-Type": "text/plain; charset=utf-8"}, timeout=30)
+    assert result.data == ours.content and result.data.startswith(b"counted: 3 words")
+    frame = drp.predict_unstructured(deployment, pd.DataFrame({"text": ["a b", "c"]}))
+    assert frame.data.startswith(b"counted: 4 words"), frame.data  # the CSV "text\na b\nc\n" has 4 words
+    with pytest.raises(dr.errors.ClientError) as caught:  # a structured deployment says where to go instead
+        drp.predict_unstructured(dr.Deployment.get(deployed["linear"]), b"some bytes", content_type="text/plain")
     assert caught.value.status_code == 422 and "structured model" in str(caught.value)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.pps.conftest import PPSServer
+from tests.pps.drum_models import all_hooks_input, all_hooks_regression, unstructured
 from tests.pps.explain_packages import BANDS, explain_package, linear_reference, tree_reference
 from tests.pps.packages import DIABETES, diabetes_frame
 from tests.pps.test_multi_model import deploy, wait_for
@@ -29,10 +30,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, packages: dict[str, Path]) 
     deploy(base, "d-nomean", "m-nomean", explain_package(root / "nomean", "linear", training=False))
     deploy(base, "d-columns", "m-columns", packages["binary"])
     deploy(base, "d-custom", "m-custom", packages["custom"])
+    deploy(base, "d-unstructured", "m-unstructured", unstructured(root / "unstructured"))
+    deploy(base, "d-hooks", "m-hooks", all_hooks_regression(root / "hooks"))
     srv = PPSServer({"PPS_MULTI_BASE_DIR": str(base), "PPS_WATCH_INTERVAL_SEC": "0.2"}).wait_ready()
     try:
         wait_for(lambda: srv.client.get("/info").json().get("deployments") and
-                 len(srv.client.get("/info").json()["deployments"]) == len(KINDS) + 3, "all deployments loaded")
+                 len(srv.client.get("/info").json()["deployments"]) == len(KINDS) + 5, "all deployments loaded")
         yield srv
     finally:
         srv.stop()
@@ -210,3 +213,26 @@ def test_predapi_routing_errors(server: PPSServer, rows: pd.DataFrame) -> None:
     assert resp.status_code == 422 and "structured model" in resp.json()["message"]
     resp = predapi(server, "d-linear", json.dumps({"x": 1}).encode(), content_type="application/xml")
     assert resp.status_code == 415
+
+
+def test_predapi_unstructured_equals_the_drum_route(server: PPSServer) -> None:
+    for query, content_type in (("", "text/plain; charset=utf-8"), ("?ret_mode=binary", "text/plain")):
+        ours = server.client.post(f"/deployments/d-unstructured/predictionsUnstructured{query}",
+                                  content=b"one two three", headers={"Content-Type": content_type})
+        resp = server.client.post(f"/predApi/v1.0/deployments/d-unstructured/predictionsUnstructured{query}",
+                                  content=b"one two three", headers={"Content-Type": content_type})
+        assert resp.status_code == 200 and resp.content == ours.content, resp.text
+        assert resp.headers["content-type"] == ours.headers["content-type"]
+    assert resp.content == (3).to_bytes(4, "big")
+    rows = predapi(server, "d-unstructured", b"x\n1\n")
+    assert rows.status_code == 422 and "predictionsUnstructured" in rows.json()["message"]
+
+
+def test_predapi_on_a_drum_model_reading_its_own_input(server: PPSServer) -> None:
+    body = all_hooks_input()
+    ours = server.client.post("/deployments/d-hooks/predictions", content=body, headers={"Content-Type": "text/csv"})
+    resp = predapi(server, "d-hooks", body)
+    assert resp.status_code == 200 and ours.status_code == 200, resp.text
+    assert [r["prediction"] for r in resp.json()["data"]] == [r["prediction"] for r in ours.json()["data"]]
+    refused = predapi(server, "d-hooks", body, {"maxExplanations": 2})
+    assert refused.status_code == 422 and "custom model" in refused.json()["message"]
