@@ -98,15 +98,20 @@ def _to_numbers(series: pd.Series) -> pd.Series:
 def _convert(series: pd.Series, kind: str, fmt: str | None) -> pd.Series:
     """Return a numeric-like feature as numbers: dates as epoch seconds, '12%' as 12, '$3' as 3."""
     if kind == DATE:
-        moments = pd.to_datetime(series, format=_strftime(fmt) if fmt else None, errors="coerce", utc=True)
-        return (moments - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        pattern = _strftime(fmt or "")
+        moments = pd.to_datetime(series, format=pattern or None, errors="coerce", utc=True)
+        if "%M" in pattern:  # with a time of day: seconds since the epoch
+            return (moments - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+        return moments.map(lambda t: float(t.toordinal()) if pd.notna(t) else np.nan)  # dates: ordinal days
     if kind in (PERCENTAGE, CURRENCY, LENGTH) and series.dtype.kind not in "biufc":
         return series.astype(str).str.replace(r"[^0-9eE+\-.]", "", regex=True).map(_floatify).where(series.notna())
     return series
 
 
 def _strftime(java_format: str) -> str:
-    """Return a strftime pattern for the Java-style date formats DataRobot uses (MM-dd-yy, yyyy-MM-dd ...)."""
+    """Return a strftime pattern; Java-style formats (MM-dd-yy, yyyy-MM-dd HH:mm) are translated."""
+    if "%" in java_format:
+        return java_format
     out = java_format
     for java, py in (("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"),
                      ("ss", "%S")):

@@ -40,7 +40,8 @@ def publish_everything(mlops_cls: type, event_mod: Any, **spooler: Any) -> None:
     kind, args = next(iter(spooler.items()))
     m = mlops_cls().set_deployment_id("dep-compat").set_model_id("model-1")
     getattr(m, f"set_{kind}_spooler")(*args)
-    m.set_feature_types(FEATURE_TYPES).set_histogram_bin_count(50).set_async_reporting(False).init()
+    m.set_feature_types(FEATURE_TYPES).set_histogram_bin_count(50).set_segment_attributes("colour")
+    m.set_async_reporting(False).init()
     m.report_deployment_stats(6, 12.5)
     m.report_deployment_stats(2, 3, user_error=True, system_error=False, batch_id="batch-7")
     m.report_predictions_data(features_df=frame(), predictions=[0.5, 1.5, 2.25, 3.0, 4.5, 5.0],

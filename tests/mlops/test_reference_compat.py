@@ -100,3 +100,30 @@ def test_centroid_histogram_merge_matches_the_reference() -> None:
                                                       for b in ref.histogram_from_buckets(size, buckets).buckets]
     finally:
         histogram._FAST = fast
+
+
+def _aggregate_with_dates(mlops_cls: type, directory: Path) -> None:
+    import pandas as pd
+
+    m = mlops_cls().set_deployment_id("d").set_model_id("m").set_filesystem_spooler(str(directory))
+    m.set_feature_types([{"name": "x", "feature_type": "numeric"},
+                         {"name": "day", "feature_type": "date", "format": "%Y-%m-%d"},
+                         {"name": "at", "feature_type": "date", "format": "%Y-%m-%d %H:%M:%S"}])
+    m.set_prediction_timestamp_column("when", "%Y-%m-%d %H:%M:%S").set_async_reporting(False).init()
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "day": ["2026-01-01", "2026-01-02", None],
+                          "at": ["2026-01-01 12:00:00", None, "2026-01-03 00:00:01"],
+                          "when": ["2026-03-01 10:15:00", "2026-03-01 10:55:00", "2026-03-01 12:05:00"]})
+    m.report_aggregated_predictions_data(features_df=frame, predictions=[0.5, 1.5, 2.5])
+    m.shutdown()
+
+
+def test_date_features_and_prediction_hours_aggregate_the_same(tmp_path: Path) -> None:
+    ref_mlops, _ = reference()
+    theirs, mine = tmp_path / "theirs", tmp_path / "ours"
+    theirs.mkdir()
+    mine.mkdir()
+    _aggregate_with_dates(ref_mlops.MLOps, theirs)
+    _aggregate_with_dates(MLOps, mine)
+    a, b = spool_lines(theirs), spool_lines(mine)
+    assert len(a) == len(b) == 2  # one record per prediction hour
+    assert [normalized(x) for x in a] == [normalized(y) for y in b]
