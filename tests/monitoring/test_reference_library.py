@@ -218,6 +218,10 @@ def test_custom_metric_thresholds_grade_the_value(service: Service, tmp_path: Pa
     (metric,) = cli_stats(service, dep["name"])["customMetrics"]
     assert metric["aggregation"] == "gauge" and metric["value"] == metric["last"]
     assert metric["status"] == ("warning" if threshold == "atRisk" else "failing")
+    env = {**os.environ, "BOSUN_HOME": str(service.home), "BOSUN_SERVICE_URL": service.url, "COLUMNS": "200"}
+    table = subprocess.run([sys.executable, "-m", "bosun_local", "stats", dep["name"], "--window", "1d"], env=env,
+                           capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "metric cost gauge" in table and "(3 values)" in table
 
 
 def test_a_redelivered_event_record_becomes_one_deployment_event(service: Service) -> None:
