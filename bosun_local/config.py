@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from bosun_local.configkit.yaml_file import read_yaml
 from bosun_local.errors import ConfigError
 
 CONFIG_FILE_NAME = "bosun-local.yaml"
@@ -35,14 +36,6 @@ def load_defaults() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def _key_lines(text: str) -> dict[str, int]:
-    """Return the 1-based line of each top-level key of a YAML mapping document."""
-    node = yaml.compose(text)
-    if node is None or not isinstance(node, yaml.MappingNode):
-        return {}
-    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-
-
 def _check_type(key: str, value: Any, default: Any, where: str) -> None:
     expected = type(default)
     ok = isinstance(value, expected) or (expected is float and isinstance(value, int))
@@ -57,24 +50,10 @@ def _check_type(key: str, value: Any, default: Any, where: str) -> None:
 
 def load_file(path: Path, defaults: dict[str, Any]) -> dict[str, Any]:
     """Read and validate a user config file; errors name the file, line and key."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}", fix="check its permissions") from exc
-    try:
-        values = yaml.safe_load(text)
-        lines = _key_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}", fix="correct the YAML syntax") from exc
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}, line 1: expected a mapping of keys to values", fix="write `key: value` lines")
+    file = read_yaml(path, "config file")
+    values = file.mapping()
     for key, value in values.items():
-        where = f"{path}, line {lines.get(str(key), '?')}"
+        where = file.where(str(key))
         if key not in defaults:
             close = get_close_matches(str(key), list(defaults), n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(defaults))}"

@@ -5,9 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bosun_local.errors import BosunError
+from bosun_local.configkit.yaml_file import parse_yaml
+from bosun_local.errors import BosunError, ConfigError
 
 SPEC_FILE = "model.yaml"
 DRUM_SPEC_FILE = "model-metadata.yaml"  # DataRobot's custom-model metadata (DRUM), read when model.yaml is absent
@@ -88,14 +87,14 @@ def load_spec(directory: Path | str) -> PackageSpec:
         raise _fail(directory, f"has no {SPEC_FILE}", f"add {SPEC_FILE} with targetName, targetType and features "
                                                       f"(or DataRobot's {DRUM_SPEC_FILE})")
     try:
-        raw = yaml.safe_load(spec_path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise _fail(directory, f"{SPEC_FILE}{line} is not valid YAML: {getattr(exc, 'problem', exc)}",
-                    "correct the YAML syntax") from exc
+        text = spec_path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(directory, f"cannot read {SPEC_FILE}: {exc}", "check the file") from exc
+    try:
+        raw = parse_yaml(text, SPEC_FILE)
+    except ConfigError as exc:
+        raise _fail(directory, exc.message.replace(": invalid YAML:", " is not valid YAML:"),
+                    "correct the YAML syntax") from exc
     if not isinstance(raw, dict):
         raise _fail(directory, f"{SPEC_FILE} must be a mapping", "write `key: value` lines")
 

@@ -22,6 +22,18 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+# Fixtures that need the Docker engine: a test using one (directly or through another fixture) is a
+# `docker` test, so `pytest -m "not docker"` runs without an engine.
+ENGINE_FIXTURES = frozenset({"docker_engine", "stack_images"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test whose fixtures need the engine with `docker`."""
+    for item in items:
+        if ENGINE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
+
+
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     """Require a reachable Docker engine with the Compose plugin."""

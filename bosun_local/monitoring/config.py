@@ -9,8 +9,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bosun_local.configkit.yaml_file import read_yaml
 from bosun_local.errors import ConfigError
 from bosun_local.spool import registry
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
@@ -118,20 +117,8 @@ def parse_agent_yaml(values: Mapping[str, Any], where: str, base: AgentConfig) -
 
 def load_agent_file(path: Path, base: AgentConfig) -> AgentConfig:
     """Return base overridden by a YAML agent config file."""
-    try:
-        values = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read monitoring agent config {path}: {exc.strerror}",
-                          fix="give the path of a mlops.agent.conf.yaml") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', exc)}",
-                          fix="correct the YAML syntax") from exc
-    if values is None:
-        return base
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values", fix="write `key: value` lines")
+    file = read_yaml(path, "monitoring agent config", missing_fix="give the path of a mlops.agent.conf.yaml")
+    values = file.mapping()
     return parse_agent_yaml(values, str(path), base)
 
 

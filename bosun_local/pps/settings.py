@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bosun_local.errors import ConfigError
+from bosun_local.configkit.env import env_bool, env_flag, env_float, env_int
 
 DEFAULT_MODEL_DIR = "/opt/model"
 DEFAULT_PORT = 8080
@@ -30,8 +30,6 @@ ENV_NAMES = {
     "access_log": "PPS_ACCESS_LOG",
 }
 
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -74,48 +72,9 @@ class Settings:
         return env
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"environment variable {name}={raw!r} is not a whole number",
-                          fix=f"set {name} to a number like {default}") from None
-    if value < minimum:
-        raise ConfigError(f"environment variable {name}={value} is below {minimum}", fix=f"set {name} >= {minimum}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"environment variable {name}={raw!r} is not a number",
-                          fix=f"set {name} to a number like {default}") from None
-    if value <= 0:
-        raise ConfigError(f"environment variable {name}={value} must be above 0", fix=f"set {name} to e.g. {default}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool | None:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return None
-    if raw in TRUE_WORDS:
-        return True
-    if raw in FALSE_WORDS:
-        return False
-    raise ConfigError(f"environment variable {name}={raw!r} is not a yes/no value", fix=f"set {name} to 1 or 0")
-
-
 def monitoring_enabled(env: Mapping[str, str]) -> bool:
     """Return whether to report predictions: MONITORING_ENABLED wins, else whether a spooler is configured."""
-    flag = _flag(env, "MONITORING_ENABLED")
+    flag = env_flag(env, "MONITORING_ENABLED")
     if flag is not None:
         return flag
     return bool(env.get("MLOPS_SPOOLER_TYPE", "").strip())
@@ -131,15 +90,15 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         multi_base_dir=Path(multi) if multi else None,
         dir_prefix=env.get(ENV_NAMES["dir_prefix"], base.dir_prefix),
         info_file=env.get(ENV_NAMES["info_file"], "").strip() or base.info_file,
-        watch_interval_sec=_float(env, ENV_NAMES["watch_interval_sec"], base.watch_interval_sec),
+        watch_interval_sec=env_float(env, ENV_NAMES["watch_interval_sec"], base.watch_interval_sec, above=0),
         host=env.get(ENV_NAMES["host"], "").strip() or base.host,
-        port=_int(env, ENV_NAMES["port"], DEFAULT_PORT, 0),
-        workers=_int(env, ENV_NAMES["workers"], 1, 1),
+        port=env_int(env, ENV_NAMES["port"], DEFAULT_PORT, minimum=0),
+        workers=env_int(env, ENV_NAMES["workers"], 1, minimum=1),
         deployment_id=env.get(ENV_NAMES["deployment_id"], "").strip() or None,
         model_id=env.get(ENV_NAMES["model_id"], "").strip() or None,
-        max_body_bytes=_int(env, ENV_NAMES["max_body_bytes"], DEFAULT_MAX_BODY_BYTES, 1),
-        report_queue_size=_int(env, ENV_NAMES["report_queue_size"], base.report_queue_size, 1),
-        graceful_timeout_sec=_float(env, ENV_NAMES["graceful_timeout_sec"], base.graceful_timeout_sec),
-        access_log=bool(_flag(env, ENV_NAMES["access_log"])),
+        max_body_bytes=env_int(env, ENV_NAMES["max_body_bytes"], DEFAULT_MAX_BODY_BYTES, minimum=1),
+        report_queue_size=env_int(env, ENV_NAMES["report_queue_size"], base.report_queue_size, minimum=1),
+        graceful_timeout_sec=env_float(env, ENV_NAMES["graceful_timeout_sec"], base.graceful_timeout_sec, above=0),
+        access_log=env_bool(env, ENV_NAMES["access_log"], False),
         monitoring=monitoring_enabled(env),
     )

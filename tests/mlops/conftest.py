@@ -23,7 +23,7 @@ def start_rabbitmq(prefix: str) -> Iterator[RabbitMQBroker]:
 
 
 @pytest.fixture(scope="module")
-def rabbitmq_broker() -> Iterator[RabbitMQBroker]:
+def rabbitmq_broker(docker_engine: None) -> Iterator[RabbitMQBroker]:
     """A RabbitMQ broker for the test module, removed afterwards."""
     yield from start_rabbitmq("bosun-test-mlops")
 

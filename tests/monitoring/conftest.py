@@ -54,7 +54,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 @pytest.fixture(scope="session")
-def broker() -> Iterator[RabbitMQBroker]:
+def broker(docker_engine: None) -> Iterator[RabbitMQBroker]:
     """A RabbitMQ broker container shared by the monitoring tests (each test uses its own queue)."""
     yield from start_rabbitmq("bosun-test-monitoring")
 

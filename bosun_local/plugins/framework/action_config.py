@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from bosun_local.configkit.yaml_file import read_yaml
 from bosun_local.errors import ConfigError
 from bosun_local.plugins.framework.constants import BosunPluginActions, BosunPluginConfigConstants, ModelExecutionType
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
@@ -72,53 +73,19 @@ def validate_action_config(values: object, action: str) -> ActionConfig:
     return ActionConfig(plugin_config, pe_info, deployment_info, endpoint_info, scale_info)
 
 
-def _key_line(text: str, dotted: str) -> int | None:
-    """Return the 1-based line of the deepest existing key on a dotted path, e.g. deploymentInfo.modelId."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in dotted.split("."):
-        part = part.split("[", 1)[0]
-        if not isinstance(node, yaml.MappingNode):
-            break
-        match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None)
-        if match is None:
-            break
-        line = match[0].start_mark.line + 1
-        node = match[1]
-    return line
-
-
 def load_action_config(path: str | Path, action: str) -> ActionConfig:
     """Read and validate an action config file; errors name the file, line and key."""
-    file = Path(path)
-    try:
-        text = file.read_text()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"action config file {file} does not exist",
-                          fix="pass an existing file to --config (write one with --gen-config)") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read action config file {file}: {exc.strerror}",
-                          fix="check its permissions") from exc
-    try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{file}, line {mark.line + 1}" if mark else str(file)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}", fix="correct the YAML syntax") from exc
+    file = read_yaml(path, "action config file", missing_fix="pass an existing file to --config "
+                                                             "(write one with --gen-config)")
+    values = file.document
     if not isinstance(values, dict):
-        raise ConfigError(f"{file}: expected a mapping with a top-level `{K.PLUGIN_CONFIG_KEY}` key, "
+        raise ConfigError(f"{file.path}: expected a mapping with a top-level `{K.PLUGIN_CONFIG_KEY}` key, "
                           f"got {'an empty file' if values is None else type(values).__name__}",
                           fix="write the config as `key: value` lines (see --gen-config)")
     try:
         return validate_action_config(values, action)
     except ActionConfigError as exc:
-        line = _key_line(text, exc.key)
-        where = f"{file}, line {line}" if line else str(file)
-        raise ActionConfigError(exc.key, f"{exc.problem} (in {where})", exc.fix) from exc
+        raise ActionConfigError(exc.key, f"{exc.problem} (in {file.where(exc.key)})", exc.fix) from exc
 
 
 def sample_action_config(action: str | None, plugin_config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -6,8 +6,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bosun_local.configkit.yaml_file import read_yaml
 from bosun_local.errors import ConfigError
 
 
@@ -23,24 +22,8 @@ def _type_ok(value: Any, default: Any) -> bool:
 
 def read_private_config(path: str | Path) -> dict[str, Any]:
     """Read a plugin's private config file; errors name the file and line."""
-    file = Path(path)
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read private config file {file}: {exc.strerror}",
-                          fix="check the --private-config path and its permissions") from exc
-    try:
-        values = yaml.safe_load(text)  # JSON is YAML, so the seed's JSON private configs load too
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{file}, line {mark.line + 1}" if mark else str(file)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}", fix="correct the YAML syntax") from exc
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{file}: expected a mapping of keys to values", fix="write `key: value` lines")
-    return values
+    # JSON is YAML, so the seed's JSON private configs load too.
+    return read_yaml(path, "private config file", missing_fix="check the --private-config path").mapping()
 
 
 def resolve_settings(defaults: dict[str, Any], plugin_config: dict[str, Any] | None,
