@@ -39,14 +39,16 @@ test-tools:
 bench-tools:
 	$(call apt_install,wrk,wrk,the HTTP benches)
 
-test: images test-tools
+test: lint images test-tools
 	$(VENV)/bin/pytest -ra
 
 down: $(STAMP)
 	$(BOSUN) down
 
+# ruff, and mypy over bosun_local (strict on contracts/, configkit/, plugins/framework/: pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bosun_local tests bench
+	$(VENV)/bin/mypy
 
 bench: images bench-tools
 	$(VENV)/bin/python bench/run_all.py

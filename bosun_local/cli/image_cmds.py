@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+from rich.progress import TaskID
 
 from bosun_local.cli.output import json_option, print_json, print_table
 from bosun_local.cli.progress import step_progress
@@ -20,7 +21,7 @@ def build_all(upstream: bool = False, force: bool = False, show_progress: bool =
         for name in BUILD_ORDER:
             task = progress.add_task(name, total=None, detail="")
 
-            def step(done: int, total: int, text: str, task: int = task) -> None:
+            def step(done: int, total: int, text: str, task: TaskID = task) -> None:
                 progress.update(task, completed=done, total=total or None, detail=text[:70])
 
             builder = ImageBuilder(config, step, upstream=upstream, force=force)

@@ -13,7 +13,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from bosun_local import __version__
 
@@ -258,7 +258,7 @@ def _required_str(obj: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -325,8 +325,8 @@ def _check_predictions(predictions: list[Any], class_names: Any) -> None:
 
 
 def _check_actuals(data: dict[str, Any]) -> None:
-    ids = data.get("associationIds")
-    values = data.get("actualValues")
+    ids: Any = data.get("associationIds")
+    values: Any = data.get("actualValues")
     n = _column_length(ids, "data.associationIds")
     if _column_length(values, "data.actualValues") != n:
         raise RecordError(f"data.actualValues has {len(values)} values for {n} association ids")

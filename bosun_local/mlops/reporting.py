@@ -29,11 +29,13 @@ class Reporting:
     _auto_sampling_pct: float | None
 
     # supplied by MLOps
-    def _ready(self) -> bool: ...
-    def _ids(self, deployment_id: str | None, model_id: str | None, need_model: bool = True) -> tuple[str, Any]: ...
+    def _ready(self) -> bool: raise NotImplementedError
+    def _ids(self, deployment_id: str | None, model_id: str | None,
+             need_model: bool = True) -> tuple[str, Any]: raise NotImplementedError
     def _emit(self, data_type: str, data: dict[str, Any], deployment_id: str | None) -> None: ...
     def _setting(self, name: str) -> Any: ...
-    def get_association_id_column_name(self, association_id_column_name: str = "associationId") -> str: ...
+    def get_association_id_column_name(self, association_id_column_name: str = "associationId") -> str:
+        raise NotImplementedError
 
     def report_deployment_stats(self, num_predictions: int, execution_time_ms: float, user_error: bool = False,
                                 system_error: bool = False, deployment_id: str | None = None,
@@ -85,8 +87,8 @@ class Reporting:
         if nan_rows:
             preds, ids, features, ts = _drop_rows(nan_rows, preds, ids, features, ts)
             self._event(dep, ExternalNaNPredictionsEvent(dep, model, nan_rows))
-        data = payloads.predictions_data(model, features, preds, ids, copy.deepcopy(class_names), batch_id,
-                                         **ts, **flags)
+        extra: dict[str, Any] = {**ts, **flags}
+        data = payloads.predictions_data(model, features, preds, ids, copy.deepcopy(class_names), batch_id, **extra)
         self._emit("PREDICTIONS_DATA", data, dep)
 
     def report_raw_time_series_predictions_data(

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from bosun_local.errors import BosunError, ConfigError
 from bosun_local.pps.app import PPSApp
@@ -65,9 +66,11 @@ def serve(settings: Settings) -> None:
     mode = f"multi-model from {settings.multi_base_dir}" if settings.multi else f"model {settings.model_dir}"
     log.info("serving %s on %s:%d with %d worker(s), monitoring %s", mode, settings.host, settings.port,
              settings.workers, "on" if settings.monitoring else "off")
-    common = {"host": settings.host, "port": settings.port, "lifespan": "on", "access_log": settings.access_log,
-              "log_level": "info", "server_header": False, "date_header": False,
-              "timeout_graceful_shutdown": int(settings.graceful_timeout_sec)}
+    common: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "lifespan": "on", "access_log": settings.access_log,
+        "log_level": "info", "server_header": False, "date_header": False,
+        "timeout_graceful_shutdown": int(settings.graceful_timeout_sec),
+    }
     # uvicorn re-raises SIGTERM once its graceful shutdown is done; a finished graceful shutdown is a success.
     signal.signal(signal.SIGTERM, _exit_ok)
     if settings.workers == 1:

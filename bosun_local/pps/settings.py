@@ -5,6 +5,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from bosun_local.configkit.env import env_bool, env_flag, env_float, env_int
 
@@ -56,7 +57,7 @@ class Settings:
     def multi(self) -> bool:
         return self.multi_base_dir is not None
 
-    def with_values(self, **values: object) -> Settings:
+    def with_values(self, **values: Any) -> Settings:
         """Return a copy with the given non-None values set."""
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 

@@ -5,7 +5,7 @@ import shutil
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from bosun_local.service.api_errors import ApiError, invalid
 
@@ -79,7 +79,7 @@ def extract_archive(archive: Path, dest: Path, label: str, max_unpacked: int, ma
 class _Bounded:
     """A reader that stops after n bytes."""
 
-    def __init__(self, src: BinaryIO, limit: int) -> None:
+    def __init__(self, src: IO[bytes], limit: int) -> None:
         self.src = src
         self.left = limit
 

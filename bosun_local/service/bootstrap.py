@@ -35,7 +35,7 @@ def ensure_default_environment(ctx: ServiceContext) -> None:
         ctx.storage.put_setting("defaultEnvironmentConfig", env["pluginConfig"])
     if existing is None:
         record_event(ctx, "environment_created", "info", f"created the default docker environment {env['id']}",
-                     environment_id=env["id"])
+                     environment_id=str(env["id"]))
 
 
 def _follow_config(ctx: ServiceContext, env_id: str) -> None:

@@ -119,13 +119,13 @@ def _apply_external(ctx: ServiceContext, dep: Row, type_: str, params: dict[str,
     if type_ == "deployment_relaunch":
         raise conflict(f"deployment {dep['name']} is external: bosun-local does not run it, so cannot relaunch it",
                        "restart the external app yourself")
-    changes: dict[str, Any] = {
+    by_type: dict[str, dict[str, Any]] = {
         "deployment_start": {"state": "ready", "desiredState": "running"},
         "deployment_stop": {"state": "stopped", "desiredState": "stopped"},
         "deployment_delete": {"state": "stopped", "desiredState": "deleted", "deletedAt": now_iso()},
         "deployment_replace_model": {"packageId": params.get("newPackageId"), "modelId": params.get("newPackageId")},
-    }[type_]
-    dep = ctx.storage.update_deployment(dep["id"], changes)
+    }
+    dep = ctx.storage.update_deployment(dep["id"], by_type[type_])
     record_event(ctx, "deployment_changed", "info", f"{type_} applied to external deployment {dep['name']}",
                  deployment_id=dep["id"], environment_id=dep["environmentId"], data={"actionType": type_, **params})
     return dep

@@ -16,7 +16,11 @@ class ChannelConfig(Protocol):
     """Where a monitoring agent reads one transport (a queue, a directory): a frozen dataclass per transport."""
 
     spooler_type: ClassVar[str]
-    name: str
+
+    @property
+    def name(self) -> str:
+        """Return the channel's name in logs and rejects."""
+        ...
 
     def describe(self) -> str:
         """Return the channel for logs, without credentials."""

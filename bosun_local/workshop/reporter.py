@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.progress import Progress, TaskID
 
@@ -33,7 +34,7 @@ class Reporter:
         """Move the current step's bar and show a detail line."""
         if self.progress is None or self._task is None:
             return
-        fields: dict[str, object] = {}
+        fields: dict[str, Any] = {}
         if detail is not None:
             fields["detail"] = detail[:80]
         self.progress.update(self._task, completed=completed, total=total, **fields)

@@ -163,14 +163,14 @@ def _dispatch(plugin: Any, action: str, deployment_info: dict[str, Any] | None,
     plugin._set_deployment_info(deployment_info)
     if action == A.DEPLOYMENT_STOP:
         return plugin.deployment_stop(str(deployment_info["id"]))
-    info = DeploymentInfo(deployment_info)
+    deployment = DeploymentInfo(deployment_info)
     if action == A.DEPLOYMENT_START:
-        return plugin.deployment_start(info)
+        return plugin.deployment_start(deployment)
     if action == A.DEPLOYMENT_REPLACE_MODEL:
-        return plugin.deployment_replace_model(info)
+        return plugin.deployment_replace_model(deployment)
     if action == A.DEPLOYMENT_STATUS:
-        return plugin.deployment_status(info)
-    return plugin.deployment_relaunch(info)
+        return plugin.deployment_status(deployment)
+    return plugin.deployment_relaunch(deployment)
 
 
 def as_status(result: object, action: str) -> ActionStatusInfo:

@@ -7,7 +7,7 @@ ActionConfigError naming the key; we also accept what YAML gives for an all-digi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -77,7 +77,7 @@ class DeploymentInfo:
 
     @property
     def id(self) -> str:
-        return self._deployment_info["id"]
+        return str(self._deployment_info["id"])
 
     @property
     def name(self) -> str | None:
@@ -93,7 +93,7 @@ class DeploymentInfo:
 
     @property
     def model_id(self) -> str:
-        return self._deployment_info["modelId"]
+        return str(self._deployment_info["modelId"])
 
     @property
     def model_artifact(self) -> Path | None:
@@ -105,11 +105,11 @@ class DeploymentInfo:
 
     @property
     def model_execution_type(self) -> str:
-        return self._deployment_info["modelExecutionType"]
+        return str(self._deployment_info["modelExecutionType"])
 
     @property
     def kv_config(self) -> dict[str, Any]:
-        return self._deployment_info["keyValueConfig"]
+        return cast(dict[str, Any], self._deployment_info["keyValueConfig"])
 
     @property
     def key_value_config(self) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def choice_field(values: dict[str, Any], key: str, parent: str, choices: Collect
         raise ActionConfigError(f"{parent}.{key}", "is missing", fix=f"set it to one of: {', '.join(choices)}")
     if value not in choices:
         raise ActionConfigError(f"{parent}.{key}", f"must be one of {', '.join(choices)}; got {value!r}")
-    return value
+    return str(value)
 
 
 def path_field(values: dict[str, Any], key: str, parent: str) -> Path | None:

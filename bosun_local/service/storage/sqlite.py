@@ -230,7 +230,7 @@ class SQLiteStorage(MonitoringTables, Storage):
 
     def list_actions(self, deployment_id: str | None = None, statuses: tuple[str, ...] = (),
                      limit: int = 200) -> list[Row]:
-        sql, params = "SELECT doc FROM actions WHERE 1 = 1", []
+        sql, params = "SELECT doc FROM actions WHERE 1 = 1", list[Any]()
         if deployment_id:
             sql += " AND deployment_id = ?"
             params.append(deployment_id)
@@ -278,7 +278,7 @@ class SQLiteStorage(MonitoringTables, Storage):
                      event["type"], event["status"], event["message"], _dump(event.get("data") or {})))
 
     def list_events(self, flt: EventFilter) -> list[Row]:
-        sql, params = "SELECT * FROM events WHERE 1 = 1", []
+        sql, params = "SELECT * FROM events WHERE 1 = 1", list[Any]()
         for column, value in (("deployment_id", flt.deployment_id), ("environment_id", flt.environment_id)):
             if value:
                 sql += f" AND {column} = ?"
