@@ -178,7 +178,7 @@ class Aggregator:
             return _with_associations(entry, record, numeric, labels)
         entry["rows"] = validated_rows(data)
         entry["predictionSum"] = float(np.nansum(numeric)) if numeric is not None else 0.0
-        baseline: Baseline | None = self.baselines.get(record.deployment_id)
+        baseline: Baseline | None = self.baselines.get(record.deployment_id or "")
         if baseline is not None:
             if baseline.prediction is not None:
                 bins = baseline.prediction

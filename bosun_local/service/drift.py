@@ -94,7 +94,7 @@ def drift(baseline: Row | None, dep: Row | None, minutes: list[Row], limits: dic
         for name, counts in m["featureCounts"].items():
             feature_counts[name] = add_counts(feature_counts.get(name, []), counts)
     pred = baseline.get("prediction")
-    by_metric = {}
+    by_metric: dict[str, dict[str, Any]] = {}
     for name, measure in MEASURES.items():
         by_metric[name] = {
             "prediction": measure(pred["proportions"], prediction_counts) if pred else None,

@@ -75,6 +75,7 @@ class BosunAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             if exported:
                 setattr(module, exported[1], getattr(importlib.import_module(exported[0]), exported[1]))
             return
+        assert module.__spec__ is not None
         module.__spec__ = module.__spec__.loader_state
 
 

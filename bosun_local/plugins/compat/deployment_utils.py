@@ -13,7 +13,7 @@ FEATURE_TYPES = {"Categorical": "category", "Binary": "boolean", "Numeric": "num
 def convert_feature_format(feature: dict[str, Any]) -> dict[str, Any]:
     """Return one feature of the public API's feature list in the monitoring library's form."""
     kind = feature.get("featureType")
-    return {"name": feature.get("name"), "feature_type": FEATURE_TYPES.get(kind, kind),
+    return {"name": feature.get("name"), "feature_type": FEATURE_TYPES.get(str(kind), kind),
             "format": feature.get("dateFormat")}
 
 

@@ -12,12 +12,13 @@ class ModelPackageInfo:
     def __init__(self, model_package_details: dict[str, Any]) -> None:
         parent = "modelPackageDetails"
         values = require_mapping(model_package_details, parent)
-        self._model_package_info = {"id": id_field(values, "id", parent),
+        self._model_package_info: dict[str, Any] = {"id": id_field(values, "id", parent),
                                     "target": dict_field(values, "target", parent)}
 
     @property
     def id(self) -> str:
-        return self._model_package_info["id"]
+        value: str = self._model_package_info["id"]
+        return value
 
     @property
     def target_type(self) -> str:

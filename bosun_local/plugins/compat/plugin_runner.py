@@ -104,8 +104,8 @@ class PluginRunner:
                            endpoint_info: dict[str, Any] | None) -> BosunPluginBase:
         """Import the plugin's module or file and return its one plugin class, created with these sections."""
         plugin = load_plugin_class(module_name)(plugin_config, private_config_file, pe_info, self._dry_run)
-        plugin._set_deployment_info(deployment_info)  # type: ignore[arg-type]
-        plugin._set_endpoint_info(endpoint_info)  # type: ignore[arg-type]
+        plugin._set_deployment_info(deployment_info)
+        plugin._set_endpoint_info(endpoint_info)
         return plugin
 
     def run(self) -> ActionStatusInfo:

@@ -265,8 +265,8 @@ class FilesystemPlugin(BosunPluginBase):
             infos = {di.id: di for di in self.pe_info.deployments}
             for deployment_id in self.pe_info.deployment_ids:
                 di = infos.get(deployment_id)
-                one = self._deployment_status(self.deployment_dir(deployment_id), di and di.model_format,
-                                              di and di.model_execution_type)
+                one = self._deployment_status(self.deployment_dir(deployment_id), di.model_format if di else None,
+                                              di.model_execution_type if di else None)
                 statuses[deployment_id] = one.to_dict()
         if statuses:
             status.data = {ActionDataFields.DEPLOYMENTS_STATUS: statuses}

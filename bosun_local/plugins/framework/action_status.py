@@ -63,7 +63,8 @@ class ActionStatusInfo:
     def to_dict(self) -> dict[str, Any]:
         """Return the status as plain data: the documented keys, then any a plugin added to the object."""
         extra = {k: v for k, v in vars(self).items() if k not in STATUS_KEYS}
-        return {key: plain(getattr(self, key, None)) for key in STATUS_KEYS} | plain(extra)
+        data: dict[str, Any] = {key: plain(getattr(self, key, None)) for key in STATUS_KEYS} | plain(extra)
+        return data
 
     def to_yaml(self) -> str:
         """Return the status as the YAML written to status files (DataRobot's form: sorted keys, indent 4)."""

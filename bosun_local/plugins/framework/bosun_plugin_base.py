@@ -132,10 +132,10 @@ class BosunPluginBase(ABC):
             sanitized[key] = str(sanitized[key])[:12] + "*******"
         return sanitized
 
-    def _set_deployment_info(self, deployment_info: dict[str, Any]) -> None:
+    def _set_deployment_info(self, deployment_info: dict[str, Any] | None) -> None:
         self._deployment_info = deployment_info
 
-    def _set_endpoint_info(self, endpoint_info: dict[str, Any]) -> None:
+    def _set_endpoint_info(self, endpoint_info: dict[str, Any] | None) -> None:
         self._endpoint_info = endpoint_info
 
 

@@ -81,7 +81,8 @@ class DeploymentInfo:
 
     @property
     def name(self) -> str | None:
-        return self._deployment_info.get("name")
+        value: str | None = self._deployment_info.get("name")
+        return value
 
     @name.setter
     def name(self, value: str | None) -> None:
@@ -89,7 +90,8 @@ class DeploymentInfo:
 
     @property
     def description(self) -> str | None:
-        return self._deployment_info.get("description")
+        value: str | None = self._deployment_info.get("description")
+        return value
 
     @property
     def model_id(self) -> str:
@@ -97,11 +99,13 @@ class DeploymentInfo:
 
     @property
     def model_artifact(self) -> Path | None:
-        return self._deployment_info.get("modelArtifact")
+        value: Path | None = self._deployment_info.get("modelArtifact")
+        return value
 
     @property
     def model_format(self) -> str | None:
-        return self._deployment_info.get("modelFormat")
+        value: str | None = self._deployment_info.get("modelFormat")
+        return value
 
     @property
     def model_execution_type(self) -> str:
@@ -117,7 +121,8 @@ class DeploymentInfo:
 
     @property
     def new_model_id(self) -> str | None:
-        return self._deployment_info.get("newModelId")
+        value: str | None = self._deployment_info.get("newModelId")
+        return value
 
     @property
     def current_model_id(self) -> str:
@@ -126,27 +131,33 @@ class DeploymentInfo:
 
     @property
     def feature_types_path(self) -> Path | None:
-        return self._deployment_info.get("featureTypes")
+        value: Path | None = self._deployment_info.get("featureTypes")
+        return value
 
     @property
     def model_package_details_path(self) -> Path | None:
-        return self._deployment_info.get("modelPackageDetails")
+        value: Path | None = self._deployment_info.get("modelPackageDetails")
+        return value
 
     @property
     def settings_path(self) -> Path | None:
-        return self._deployment_info.get("settings")
+        value: Path | None = self._deployment_info.get("settings")
+        return value
 
     @property
     def is_prediction_explanations_supported(self) -> bool | None:
-        return self._deployment_info.get("isPredictionExplanationsSupported", False)
+        value: bool | None = self._deployment_info.get("isPredictionExplanationsSupported", False)
+        return value
 
     @property
     def model_name(self) -> str | None:
-        return self._deployment_info.get("modelName", "")
+        value: str | None = self._deployment_info.get("modelName", "")
+        return value
 
     @property
     def model_description(self) -> str | None:
-        return self._deployment_info.get("modelDescription", "")
+        value: str | None = self._deployment_info.get("modelDescription", "")
+        return value
 
     @property
     def endpoint_id(self) -> str | None:

@@ -66,36 +66,45 @@ class EndpointInfo:
 
     @property
     def id(self) -> str | None:
-        return self._endpoint_info.get("id")
+        value: str | None = self._endpoint_info.get("id")
+        return value
 
     @property
     def name(self) -> str:
-        return self._endpoint_info["name"]
+        value: str = self._endpoint_info["name"]
+        return value
 
     @property
     def description(self) -> str | None:
-        return self._endpoint_info.get("description")
+        value: str | None = self._endpoint_info.get("description")
+        return value
 
     @property
     def type(self) -> str:
-        return self._endpoint_info["endpointType"]
+        value: str = self._endpoint_info["endpointType"]
+        return value
 
     @property
     def prediction_environment_id(self) -> str:
-        return self._endpoint_info["predictionEnvironmentId"]
+        value: str = self._endpoint_info["predictionEnvironmentId"]
+        return value
 
     @property
     def auth_type(self) -> str | None:
-        return self._endpoint_info.get("authType")
+        value: str | None = self._endpoint_info.get("authType")
+        return value
 
     @property
     def tags(self) -> dict[str, Any] | None:
-        return self._endpoint_info.get("tags")
+        value: dict[str, Any] | None = self._endpoint_info.get("tags")
+        return value
 
     @property
     def traffic_split(self) -> dict[str, Any] | None:
-        return self._endpoint_info.get("trafficSplit")
+        value: dict[str, Any] | None = self._endpoint_info.get("trafficSplit")
+        return value
 
     @property
     def traffic_updated_at(self) -> datetime.datetime | None:
-        return self._endpoint_info.get("trafficUpdatedAt")
+        value: datetime.datetime | None = self._endpoint_info.get("trafficUpdatedAt")
+        return value

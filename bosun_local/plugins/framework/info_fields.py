@@ -111,7 +111,8 @@ def datetime_field(values: dict[str, Any], key: str, parent: str, iso_only: bool
         return datetime(value.year, value.month, value.day)
     if isinstance(value, str):
         try:
-            return dateutil.parser.isoparse(value) if iso_only else dateutil.parser.parse(value)
+            parsed: datetime = dateutil.parser.isoparse(value) if iso_only else dateutil.parser.parse(value)
+            return parsed
         except (ValueError, OverflowError) as exc:
             raise ActionConfigError(f"{parent}.{key}", f"is not a date-time: {value!r} ({exc})",
                                     fix="write it as ISO 8601, e.g. 2021-03-29T20:53:15.814792Z") from exc

@@ -8,7 +8,7 @@ import inspect
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from bosun_local.errors import BosunError
 from bosun_local.plugins.compat.alias import install_bosun_alias
@@ -52,7 +52,8 @@ def _defined_in(cls: type, module: ModuleType) -> bool:
 def plugin_class_of(module: ModuleType, where: str) -> type[BosunPluginBase]:
     """Return the one BosunPluginBase subclass a module holds; error listing what was found otherwise."""
     bases = plugin_bases()
-    found = [obj for obj in vars(module).values()
+    # A subclass of DataRobot's base (when datarobot-bosun is installed) is used as one of ours.
+    found = [cast(type[BosunPluginBase], obj) for obj in vars(module).values()
              if inspect.isclass(obj) and issubclass(obj, bases) and obj not in bases]
     own_module = module.__name__.startswith(_BUILTIN_PREFIX)
     # Classes imported from the framework (a user's module may import FilesystemPlugin to extend it) don't count.

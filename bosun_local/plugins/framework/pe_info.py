@@ -71,15 +71,18 @@ class PEInfo:
 
     @property
     def id(self) -> str:
-        return self._pe_info["id"]
+        value: str = self._pe_info["id"]
+        return value
 
     @property
     def name(self) -> str | None:
-        return self._pe_info.get("name")
+        value: str | None = self._pe_info.get("name")
+        return value
 
     @property
     def description(self) -> str | None:
-        return self._pe_info.get("description")
+        value: str | None = self._pe_info.get("description")
+        return value
 
     @property
     def deployments(self) -> list[DeploymentInfo]:
@@ -93,12 +96,15 @@ class PEInfo:
 
     @property
     def created_on(self) -> datetime | None:
-        return self._pe_info.get("createdOn")
+        value: datetime | None = self._pe_info.get("createdOn")
+        return value
 
     @property
     def created_by(self) -> str | None:
-        return self._pe_info.get("createdBy")
+        value: str | None = self._pe_info.get("createdBy")
+        return value
 
     @property
     def kv_config(self) -> dict[str, Any]:
-        return self._pe_info["keyValueConfig"]
+        value: dict[str, Any] = self._pe_info["keyValueConfig"]
+        return value
