@@ -175,7 +175,7 @@ def load_spec(directory: Path | str) -> PackageSpec:
 def _drum_labels(directory: Path, inference: dict[str, Any], target_type: str) -> list[str]:
     """Return class names from DRUM metadata: [negative, positive] for binary, classLabels(File) for multiclass."""
     if target_type == "binary":
-        labels = [inference.get("negativeClassLabel"), inference.get("positiveClassLabel")]
+        labels: Any = [inference.get("negativeClassLabel"), inference.get("positiveClassLabel")]
         if any(label is None for label in labels):
             raise _fail(directory, f"{DRUM_SPEC_FILE} inferenceModel lacks positiveClassLabel/negativeClassLabel",
                         "add both labels under inferenceModel")
@@ -196,9 +196,11 @@ def _drum_spec(directory: Path) -> PackageSpec:
     """Read DataRobot's model-metadata.yaml: target type, target name and class labels; the columns stay open."""
     path = directory / DRUM_SPEC_FILE
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise _fail(directory, f"cannot read {DRUM_SPEC_FILE}: {exc}", "correct the YAML") from exc
+        raw = parse_yaml(path.read_text(), DRUM_SPEC_FILE)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(directory, f"cannot read {DRUM_SPEC_FILE}: {exc}", "check the file") from exc
+    except ConfigError as exc:
+        raise _fail(directory, exc.message, "correct the YAML syntax") from exc
     if not isinstance(raw, dict):
         raise _fail(directory, f"{DRUM_SPEC_FILE} must be a mapping", "write `key: value` lines")
     target_type = raw.get("targetType")

@@ -148,7 +148,7 @@ class Aggregator:
             return self.predictions_entry(record)
         if kind == PREDICTION_STATS:
             return record_entries.stats_entry(record, _base_entry(record, "predictions"),
-                                              self.baselines.get(record.deployment_id))
+                                              self.baselines.get(record.deployment_id or ""))
         if kind == ACTUALS_DATA:
             return actuals_entry_from_rows(record, record.data["actualsList"])
         if kind == CUSTOM_METRIC:

@@ -101,13 +101,13 @@ def stats_entry(record: Record, base: Entry, baseline: Baseline | None) -> Entry
             entry["predictionCounts"] = weighted_counts(bins, centroids, counts)
     numeric = data.get("numericAggregateMap") or {}
     categorical = data.get("categoricalAggregateMap") or {}
-    counts = {}
+    feature_counts: dict[str, Any] = {}
     for name, bins in baseline.features.items():
         got = _feature_counts(bins, numeric.get(name), categorical.get(name))
         if got is not None:
-            counts[name] = got
-    if counts:
-        entry["featureCounts"] = counts
+            feature_counts[name] = got
+    if feature_counts:
+        entry["featureCounts"] = feature_counts
     return entry
 
 
@@ -118,7 +118,8 @@ def _iso(text: Any) -> str:
 def metric_entry(record: Record, base: Entry) -> Entry:
     """Return the entry of a CUSTOM_METRIC record: its metric id, scope and (time, value) buckets."""
     data = record.data
-    buckets = [{"timestamp": _iso(b["timestamp"]), "value": float(b["value"])} for b in data["buckets"]]
+    buckets: list[dict[str, Any]] = [{"timestamp": _iso(b["timestamp"]), "value": float(b["value"])}
+                                     for b in data["buckets"]]
     model = data.get("modelId")
     minute = min(b["timestamp"] for b in buckets)[:16] + ":00Z"
     return {**base, "kind": "customMetric", "minute": minute,

@@ -130,7 +130,7 @@ async def _report(ctx: Any, request: Request, deployment_id: str, data_type: str
                 continue
             if data_type == records.PREDICTIONS_DATA:
                 item = _features_as_columns(item, where)
-            entries.append(aggregator.entry(_record(deployment_id, data_type, item, where)))
+            entries.append(aggregator.entry(_record(deployment_id, data_type, item, where)))  # type: ignore[arg-type]
     except BadReport as exc:
         return _message(422, str(exc))
     return await _store(ctx, entries)
