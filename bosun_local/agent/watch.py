@@ -188,6 +188,10 @@ class Watcher:
         self.lanes.submit(dep["id"], f"{why}:{action}", lambda: self._repair(env, dep, action, why, reason))
 
     def _repair(self, env: Json, dep: Json, action: str, why: str, reason: str) -> None:
+        if not self._still_wanted(dep, action):
+            with self._lock:
+                self._heal_after[dep["id"]] = 0.0
+            return
         verb = {"deployment_start": "starting", "deployment_stop": "stopping",
                 "deployment_relaunch": "relaunching"}[action]
         self.reporter.event(f"deployment_{why}_started", "warning", f"{reason}; {verb} it",
@@ -219,6 +223,20 @@ class Watcher:
         state = status.state or (DeploymentState.READY if ok else DeploymentState.ERROR)
         self._dep_seen.pop(dep["id"], None)  # the next tick reports health afresh
         self.reporter.deployment_status(dep["id"], state=state, health=HEALTH[status.status], message=status.msg)
+
+    def _still_wanted(self, dep: Json, action: str) -> bool:
+        """Return False when the user changed the desired state since the tick that queued this repair."""
+        try:
+            with self._repair_lock:
+                now = self._repair_client.get_deployment(dep["id"])
+        except BosunError as exc:
+            log.warning("cannot re-read deployment %s before repairing it: %s", dep["id"], exc.message)
+            return True
+        wanted = "running" if action != "deployment_stop" else now.get("desiredState")
+        if now.get("desiredState") != wanted or now.get("desiredState") != dep.get("desiredState"):
+            log.info("not %s deployment %s: its desired state is now %s", action, dep["id"], now.get("desiredState"))
+            return False
+        return True
 
     def client_config(self, deployment_id: str, action: str) -> Json:
         """Return the action config the service builds for a repair on one deployment."""

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
+from bosun_local.agent.plugin_config import environment_plugin_config
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.client import ServiceClient
+from bosun_local.contracts.actions import PLUGIN_ACTION_FOR
 from tests.agent.packages import diabetes_package
 from tests.plugins import datarobot_bosun as drb
 from tests.support.service import running_service
@@ -177,6 +179,31 @@ def test_datarobots_test_plugin_full_lifecycle_under_the_agent(stack: Stack, tmp
     stopped = stack.cli_json("deployments", "stop", dep["id"], "--wait")
     assert stopped["deployment"]["state"] == "stopped", stack.log()
     assert not recorded.exists()
+
+    # Every action the agent ran, replayed through DataRobot's own runner on the same action config: same status.
+    replay = tmp_path / "replay"
+    replay.mkdir()
+    replay_private = tmp_path / "replay.json"
+    replay_private.write_text(private.read_text().replace(str(state), str(replay)))
+    with stack.client() as client:
+        actions = list(reversed(client.list_actions(dep["id"])))
+        configs = [client.action_config(dep["id"], a["type"], action_id=a["id"]) for a in actions]
+    # (The reconciling start runs in the agent's lane, not as a queued action.)
+    assert [a["type"] for a in actions] == ["deployment_start", "deployment_replace_model", "deployment_stop"]
+    problems = []
+    for action, config in zip(actions, configs, strict=True):
+        config_file = tmp_path / f"replay-{action['id']}.yaml"
+        config_file.write_text(yaml.safe_dump({
+            "pluginConfig": environment_plugin_config(config["pluginConfig"], env, stack.url),
+            "peInfo": config["peInfo"], "deploymentInfo": config["deploymentInfo"]}))
+        theirs = drb.run_runner("datarobot", drb.install(), [
+            "--plugin", str(stack.plugins["test"]), "--private-config", str(replay_private),
+            "--action", PLUGIN_ACTION_FOR[action["type"]], "--config", str(config_file)],
+            tmp_path / "replay-status.yaml", tmp_path, env={"MLOPS_API_TOKEN": stack.token})
+        ours = drb.normalized(action["result"], {str(state): "<state>"})
+        problems += [f"{action['type']}: {line}" for line in
+                     drb.field_diff(ours, drb.normalized(theirs.status, {str(replay): "<state>"}))]
+    assert not problems, "the agent's results differ from DataRobot's runner's:\n" + "\n".join(problems)
 
 
 def test_datarobots_filesystem_plugin_under_the_agent(stack: Stack, tmp_path: Path) -> None:
