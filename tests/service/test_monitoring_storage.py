@@ -56,3 +56,26 @@ def test_first_actual_wins_and_old_rows_are_purged(tmp_path: Path) -> None:
         assert storage.matched_rows("d", "2026-01-01T00:00:00.000000Z") == []
     finally:
         storage.close()
+
+
+def test_association_rows_of_schema_3_move_to_the_compact_table(tmp_path: Path) -> None:
+    path = tmp_path / "bosun.db"
+    conn = sqlite3.connect(path)
+    for step in MIGRATIONS[:3]:
+        if callable(step):
+            step(conn)
+        else:
+            conn.executescript(step)
+    conn.execute("INSERT INTO associations (deployment_id, association_id, model_id, predicted_at, prediction, "
+                 "actual, actual_num, actual_at, received_at) VALUES ('d', 'a', 'm', '2026-11-30T10:00:00.000000Z', "
+                 "2.5, '3', 3.0, '2026-11-30T11:00:00.000000Z', '2026-11-30T10:00:01.000000Z')")
+    conn.execute("PRAGMA user_version=3")
+    conn.commit()
+    conn.close()
+    storage = SQLiteStorage(path)
+    try:
+        (row,) = storage.matched_rows("d", "2026-11-30T09:00:00Z")
+        assert (row["prediction"], row["actual_num"]) == (2.5, 3.0)
+        assert storage.matched_rows("d", "2026-11-30T10:00:00.001Z") == []  # predicted_at kept to the ms
+    finally:
+        storage.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 
 from bosun_local.contracts.latency import LatencySketch
 
@@ -19,6 +20,32 @@ def latency_counts_to_sketches(conn: sqlite3.Connection) -> None:
         doc["latencySketch"] = LatencySketch.from_legacy_counts(counts).to_wire()
         conn.execute("UPDATE minute_figures SET doc = ? WHERE deployment_id = ? AND minute = ? AND model_id = ?",
                      (json.dumps(doc, separators=(",", ":")), deployment_id, minute, model_id))
+
+
+def compact_associations(conn: sqlite3.Connection) -> None:
+    """Move association rows to the compact table (integer deployment keys and epoch times), dropping the old one."""
+    conn.execute("CREATE TABLE association_deployments (id INTEGER PRIMARY KEY, deployment_id TEXT NOT NULL UNIQUE)")
+    # WITHOUT ROWID: the key is the lookup. The partial indexes cover only matched rows (accuracy windows) and
+    # actuals still waiting for their prediction, so a plain prediction insert touches one B-tree.
+    conn.execute(
+        "CREATE TABLE association_rows (dep INTEGER NOT NULL, association_id TEXT NOT NULL, predicted_ms INTEGER, "
+        "prediction REAL, label TEXT, probs BLOB, class_set INTEGER, actual TEXT, actual_num REAL, actual_ms INTEGER, "
+        "was_acted_on INTEGER, received_s INTEGER NOT NULL, PRIMARY KEY (dep, association_id)) WITHOUT ROWID")
+    conn.execute("CREATE INDEX association_rows_matched ON association_rows (dep, predicted_ms) "
+                 "WHERE predicted_ms IS NOT NULL AND actual_ms IS NOT NULL")
+    conn.execute("CREATE INDEX association_rows_waiting ON association_rows (dep) WHERE predicted_ms IS NULL")
+    conn.execute("INSERT INTO association_deployments (deployment_id) SELECT DISTINCT deployment_id FROM associations")
+
+    def ms(text: str | None) -> int | None:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000) if text else None
+
+    conn.create_function("bosun_ms", 1, ms)
+    conn.execute(
+        "INSERT INTO association_rows SELECT d.id, a.association_id, bosun_ms(a.predicted_at), a.prediction, a.label, "
+        "a.probs, a.class_set, a.actual, a.actual_num, bosun_ms(a.actual_at), a.was_acted_on, "
+        "bosun_ms(a.received_at) / 1000 FROM associations a JOIN association_deployments d "
+        "ON d.deployment_id = a.deployment_id")
+    conn.execute("DROP TABLE associations")
 
 
 # Each entry moves the schema from version i to i + 1 (SQL statements, or a function for data rewrites);
@@ -73,6 +100,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         WHERE predicted_at IS NOT NULL AND actual_at IS NOT NULL;
     CREATE INDEX associations_waiting ON associations (deployment_id) WHERE predicted_at IS NULL;
     """,
+    compact_associations,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,166 @@
+"""SQLite table of predictions by association id, each row joined to its actual whichever arrives first.
+
+Hundreds of thousands of rows a second go through here, so a row is kept small: the deployment as a small
+integer, times as integer epoch milliseconds, one narrow INSERT per prediction kind.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+
+from bosun_local.service.storage.base import Row
+from bosun_local.service.timeutil import parse_time
+
+# An actual fills its side once: a redelivered or re-uploaded actual is a duplicate, never a second match.
+_ACTUAL_UPSERT = (
+    "INSERT INTO association_rows (dep, association_id, actual, actual_num, actual_ms, was_acted_on, received_s) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dep, association_id) DO UPDATE SET actual = excluded.actual, "
+    "actual_num = excluded.actual_num, actual_ms = excluded.actual_ms, was_acted_on = excluded.was_acted_on "
+    "WHERE association_rows.actual_ms IS NULL")
+# SQLite's default limit of host parameters in one statement is 32766; stay well below it.
+_IN_CHUNK = 900
+
+
+def epoch_ms(text: str | None, default: int) -> int:
+    """Return an ISO time as integer epoch milliseconds (the default when absent)."""
+    return int(parse_time(text).timestamp() * 1000) if text else default
+
+
+def now_ms() -> int:
+    """Return the current time as epoch milliseconds."""
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def actual_text(value: Any) -> str:
+    """Return an actual value as the label text it is compared by (1.0 and 1 are both "1")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def actual_number(value: Any) -> float | None:
+    """Return an actual value as a number when it is one (regression targets), else None."""
+    if isinstance(value, bool | int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class AssociationTables:
+    """Association half of SQLiteStorage; uses its transaction(), _exec() and _conn()."""
+
+    transaction: Any
+    _exec: Any
+    _conn: Any
+    _dep_keys: dict[str, int]
+
+    def _dep_key(self, deployment_id: str, create: bool = True) -> int | None:
+        """Return the small integer standing for a deployment id in association rows."""
+        keys = self.__dict__.setdefault("_dep_keys", {})
+        if deployment_id in keys:
+            return keys[deployment_id]
+        if create:
+            self._exec("INSERT OR IGNORE INTO association_deployments (deployment_id) VALUES (?)", (deployment_id,))
+        row = self._exec("SELECT id FROM association_deployments WHERE deployment_id = ?", (deployment_id,)).fetchone()
+        if row is None:
+            return None
+        keys[deployment_id] = int(row[0])
+        return keys[deployment_id]
+
+    def _class_set(self, names: list[str]) -> int:
+        text = json.dumps(names, separators=(",", ":"), ensure_ascii=False)
+        self._exec("INSERT OR IGNORE INTO class_sets (names) VALUES (?)", (text,))
+        return int(self._exec("SELECT id FROM class_sets WHERE names = ?", (text,)).fetchone()[0])
+
+    def store_predictions(self, record: Row) -> None:
+        """Store what was predicted under each association id of an ingest record (the first prediction wins)."""
+        assoc = record["associations"]
+        ids = [str(i) for i in assoc["ids"]]
+        n = len(ids)
+        default_ms = epoch_ms(assoc.get("timestamp"), epoch_ms(record["minute"], 0))
+        columns: dict[str, Any] = {
+            "predicted_ms": [epoch_ms(t, default_ms) for t in assoc["timestamps"]] if assoc.get("timestamps")
+            else repeat(default_ms, n)}
+        if assoc.get("probabilities"):
+            names = assoc["classNames"]
+            matrix = np.asarray(assoc["probabilities"], dtype=np.float64)
+            columns["label"] = [names[i] for i in np.argmax(matrix, axis=1)]
+            columns["class_set"] = repeat(self._class_set(names), n)
+            if len(names) == 2:
+                columns["prediction"] = matrix[:, 1].tolist()
+            else:
+                columns["probs"] = [row.tobytes() for row in matrix]
+        elif assoc.get("labels"):
+            columns["label"] = [None if v is None else str(v) for v in assoc["labels"]]
+            if assoc.get("classNames"):
+                columns["class_set"] = repeat(self._class_set(assoc["classNames"]), n)
+        else:
+            columns["prediction"] = assoc.get("predictions") or repeat(None, n)
+        with self.transaction():
+            dep = self._dep_key(record["deploymentId"])
+            names_sql = ", ".join(columns)
+            rows = list(zip(repeat(dep), ids, *columns.values(), repeat(int(now_ms() / 1000)), strict=False))
+            conn = self._conn()
+            inserted = conn.executemany(
+                f"INSERT OR IGNORE INTO association_rows (dep, association_id, {names_sql}, received_s) "
+                f"VALUES ({', '.join('?' * (len(columns) + 3))})", rows).rowcount
+            if inserted < n:
+                # Some ids exist already: actuals that came first get their prediction now (a repeat stays first).
+                assigned = ", ".join(f"{c} = ?" for c in columns)
+                conn.executemany(f"UPDATE association_rows SET {assigned} WHERE dep = ? AND association_id = ? "
+                                 "AND predicted_ms IS NULL", [(*r[2:-1], r[0], r[1]) for r in rows])
+
+    def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
+                      received: str | None = None) -> tuple[int, int]:
+        now = now_ms()
+        received_s = int(epoch_ms(received, now) / 1000)
+        with self.transaction():
+            dep = self._dep_key(deployment_id)
+            cursor = self._conn().executemany(_ACTUAL_UPSERT, (
+                (dep, str(a["associationId"]), actual_text(a["actualValue"]), actual_number(a["actualValue"]),
+                 epoch_ms(a.get("timestamp"), now), None if a.get("wasActedOn") is None else int(a["wasActedOn"]),
+                 received_s) for a in actuals))
+            stored = max(cursor.rowcount, 0)
+        return stored, len(actuals) - stored
+
+    def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
+        dep = self._dep_key(deployment_id, create=False)
+        if dep is None:
+            return 0
+        total = 0
+        for start in range(0, len(association_ids), _IN_CHUNK):
+            chunk = list(association_ids[start:start + _IN_CHUNK])
+            total += int(self._exec(
+                f"SELECT COUNT(*) FROM association_rows WHERE dep = ? AND association_id IN "
+                f"({', '.join('?' * len(chunk))}) AND predicted_ms IS NOT NULL AND actual_ms IS NOT NULL",
+                (dep, *chunk)).fetchone()[0])
+        return total
+
+    def matched_rows(self, deployment_id: str, since: str, model_id: str | None = None) -> list[Row]:
+        dep = self._dep_key(deployment_id, create=False)
+        if dep is None:
+            return []
+        rows = self._exec(
+            "SELECT a.prediction, a.label, a.probs, a.actual, a.actual_num, c.names FROM association_rows a "
+            "LEFT JOIN class_sets c ON c.id = a.class_set WHERE a.dep = ? AND a.predicted_ms >= ? "
+            "AND a.predicted_ms IS NOT NULL AND a.actual_ms IS NOT NULL", (dep, epoch_ms(since, 0)))
+        return [dict(r) for r in rows]
+
+    def waiting_actuals(self, deployment_id: str) -> int:
+        dep = self._dep_key(deployment_id, create=False)
+        if dep is None:
+            return 0
+        return int(self._exec("SELECT COUNT(*) FROM association_rows WHERE dep = ? AND predicted_ms IS NULL",
+                              (dep,)).fetchone()[0])
+
+    def purge_associations(self, before: str) -> int:
+        with self.transaction():
+            return self._exec("DELETE FROM association_rows WHERE received_s < ?",
+                              (int(epoch_ms(before, 0) / 1000),)).rowcount
