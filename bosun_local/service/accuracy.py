@@ -57,6 +57,18 @@ def regression_metrics(rows: list[Row]) -> tuple[int, dict[str, float | None]]:
                         "mae": _rounded(float(np.mean(np.abs(residual)))), "r2": _rounded(r2)}
 
 
+def regression_from_sums(sums: Row) -> tuple[int, dict[str, float | None]]:
+    """Return (rows used, RMSE, MAE and R²) from the sums of storage.regression_sums."""
+    n = int(sums["n"])
+    if n == 0:
+        return 0, dict.fromkeys(METRICS[REGRESSION])
+    total = float(sums["actualSquares"]) - float(sums["actualSum"]) ** 2 / n
+    # Below rounding noise the actuals are constant and R² is undefined, as in the row-wise version.
+    r2 = 1.0 - float(sums["squares"]) / total if total > 1e-12 * max(float(sums["actualSquares"]), 1.0) else None
+    return n, {"rmse": _rounded(math.sqrt(float(sums["squares"]) / n)), "mae": _rounded(float(sums["absolute"]) / n),
+               "r2": _rounded(r2)}
+
+
 def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
     """Return the ROC AUC (ties counted half) by the rank-sum (Mann-Whitney) formula; None with one class only."""
     n_pos = int(positive.sum())

@@ -221,6 +221,11 @@ class Storage(ABC):
         """Return predictions made since a time that have an actual (model_id, prediction, label, probs, ...)."""
 
     @abstractmethod
+    def regression_sums(self, deployment_id: str, since: str) -> Row:
+        """Return sums over matched rows predicted since a time: matched, n (numeric pairs), squares and absolute
+        residuals, actualSum, actualSquares (what RMSE, MAE and R² need, without reading every row)."""
+
+    @abstractmethod
     def waiting_actuals(self, deployment_id: str) -> int:
         """Return how many actuals wait for their prediction."""
 

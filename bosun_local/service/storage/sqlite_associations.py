@@ -153,6 +153,18 @@ class AssociationTables:
             "AND a.predicted_ms IS NOT NULL AND a.actual_ms IS NOT NULL", (dep, epoch_ms(since, 0)))
         return [dict(r) for r in rows]
 
+    def regression_sums(self, deployment_id: str, since: str) -> Row:
+        dep = self._dep_key(deployment_id, create=False)
+        empty = {"matched": 0, "n": 0, "squares": 0.0, "absolute": 0.0, "actualSum": 0.0, "actualSquares": 0.0}
+        if dep is None:
+            return empty
+        row = self._exec(
+            "SELECT COUNT(*), COUNT(d), TOTAL(d * d), TOTAL(ABS(d)), TOTAL(y), TOTAL(y * y) FROM ("
+            "SELECT actual_num - prediction AS d, CASE WHEN prediction IS NOT NULL THEN actual_num END AS y "
+            "FROM association_rows WHERE dep = ? AND predicted_ms >= ? AND predicted_ms IS NOT NULL "
+            "AND actual_ms IS NOT NULL)", (dep, epoch_ms(since, 0))).fetchone()
+        return dict(zip(empty, row, strict=True))
+
     def waiting_actuals(self, deployment_id: str) -> int:
         dep = self._dep_key(deployment_id, create=False)
         if dep is None:

@@ -50,6 +50,7 @@ class DetailPane(VerticalScroll):
         yield Static("p95 latency, last hour", classes="spark-label", id="latency-label")
         yield Sparkline([], id="latency-spark")
         yield Static("", id="detail-drift")
+        yield Static("", id="detail-accuracy")
         yield Static("", id="detail-events")
 
     def show(self, dep: Json | None, stats: Json | None, events: list[Json] | None, filtered: bool = False) -> None:
@@ -73,6 +74,7 @@ class DetailPane(VerticalScroll):
         self.query_one("#latency-label", Static).update(
             f"p95 latency, last hour — peak {peak:.1f} ms" if peak else "p95 latency, last hour — no requests")
         self.query_one("#detail-drift", Static).update(self._drift(stats))
+        self.query_one("#detail-accuracy", Static).update(self._accuracy(stats))
         self.query_one("#detail-events", Static).update(self._events(events, filtered))
 
     @staticmethod
@@ -109,6 +111,22 @@ class DetailPane(VerticalScroll):
             bar = "█" * min(20, int(psi / PSI_FAIL * 10) + 1)
             text.append(f"\n  {name[:16]:<16} {psi:6.3f} ")
             text.append(bar, style=status_colour(psi_status(psi)))
+        return text
+
+    @staticmethod
+    def _accuracy(stats: Json | None) -> Text:
+        accuracy = (stats or {}).get("accuracy") or {}
+        text = Text("accuracy ", style="bold")
+        status = accuracy.get("status") or "unknown"
+        text.append(f"● {status}", style=status_colour(status))
+        if not accuracy.get("matched"):
+            waiting = accuracy.get("waitingActuals") or 0
+            text.append(f"  no actuals matched yet ({waiting} waiting)", style="grey50")
+            return text
+        text.append(f"  {accuracy.get('targetType') or ''}, {accuracy['matched']} matched, by "
+                    f"{accuracy.get('metric') or MISSING}")
+        for name, value in (accuracy.get("metrics") or {}).items():
+            text.append(f"\n  {name:<16} " + (f"{value:.4g}" if isinstance(value, int | float) else MISSING))
         return text
 
     @staticmethod

@@ -1,0 +1,234 @@
+"""Ingest with the latency sketch and the durable association store, side by side with the code before them.
+
+    .venv/bin/python bench/accuracy_ingest.py [--records 1000] [--rows 1000] [--rounds 2] [--before 3b0373b]
+
+One broker; for each variant a fresh service and one monitoring agent (subprocesses) drain a 1M-row backlog:
+- `before`: the tree of commit --before (fixed latency buckets, ids joined in the agent's memory), exported with
+  `git archive` and put first on PYTHONPATH of its service and agent; records without association ids;
+- `sketch`: this tree, the same records (the latency sketch is the only change on this path);
+- `sketch+ids`: this tree, every row with an association id (stored durably in the service).
+Variants alternate within each round. Then 1M actuals for the stored ids go through the agent (actuals joined/s,
+counted in the service's database), and 1M more through `POST /deployments/{id}/actuals` (the CLI's path).
+Goals: >= 300k rows/s one agent, no variant > 10 % slower than `before`, >= 100k actuals/s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _monitoring import ROOT, Bench, diabetes_package, publish, save, stored_rows
+
+from bosun_local.client import ServiceClient
+from bosun_local.contracts import records
+from tests.support.rabbitmq import rabbitmq_container
+from tests.support.service import running_service
+
+FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+def export_tree(commit: str) -> Path:
+    """Return a directory holding the repository's files at a commit (no git metadata touched)."""
+    target = Path(tempfile.mkdtemp(prefix=f"bench-before-{commit[:8]}-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def bodies(bench: Bench, count: int, rows: int, with_ids: bool, seed: int = 0) -> list[bytes]:
+    """Return `count` PREDICTIONS_DATA records of `rows` rows (ids unique per row when asked), each with a stats one."""
+    rng = np.random.default_rng(seed)
+    stamp = records.format_timestamp(datetime.now(UTC))
+    data: dict[str, Any] = {"timestamp": stamp, "modelId": bench.model_id,
+                            "features": {f: rng.normal(50, 20, rows).round(3).tolist() for f in FEATURES},
+                            "predictions": rng.normal(150, 50, rows).round(2).tolist()}
+    plain = json.dumps(data, separators=(",", ":"))
+    stats_text = json.dumps(records.deployment_stats_data(bench.model_id, rows, 12.0, timestamp=stamp))
+    out = []
+    for n in range(count):
+        text = plain
+        if with_ids:
+            text = json.dumps({**data, "associationIds": [f"a{n}-{i}" for i in range(rows)]}, separators=(",", ":"))
+        for kind, payload in ((records.PREDICTIONS_DATA, text), (records.DEPLOYMENT_STATS, stats_text)):
+            out.append(_message(bench, kind, payload))
+    return out
+
+
+def actuals_bodies(bench: Bench, count: int, rows: int) -> list[bytes]:
+    """Return ACTUALS records with an actual for every id `bodies(with_ids=True)` made."""
+    stamp = records.format_timestamp(datetime.now(UTC))
+    return [_message(bench, records.ACTUALS, json.dumps({
+        "timestamp": stamp, "modelId": bench.model_id, "associationIds": [f"a{n}-{i}" for i in range(rows)],
+        "actualValues": [150.0 + i % 7 for i in range(rows)]}, separators=(",", ":"))) for n in range(count)]
+
+
+def _message(bench: Bench, kind: str, payload: str) -> bytes:
+    header = {"id": records.new_record_id(), "deploymentId": bench.deployment_id, "dataType": kind,
+              "dataFormat": "json", "dataLen": None, "version": 2, "language": "python",
+              "libVersion": records.LIB_VERSION, "reserved": ""}
+    return json.dumps({"header": header, "data": payload}, separators=(",", ":")).encode()
+
+
+def matched(bench: Bench) -> int:
+    """Return predictions joined to an actual, read from the service's database (stats would compute metrics)."""
+    conn = sqlite3.connect(f"file:{bench.home / 'bosun.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM association_rows WHERE predicted_ms IS NOT NULL "
+                                "AND actual_ms IS NOT NULL").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
+def drain(bench: Bench, queue: str, total: int, done: Any, env: dict[str, str], timeout: float,
+          poll_sec: float = 0.05) -> dict[str, float]:
+    """Run one agent until done() reaches total (polled every poll_sec); return steady and whole rates."""
+    log = open(bench.home / f"agent-{queue}.log", "wb")  # noqa: SIM115 - the child writes it
+    started = time.perf_counter()
+    agent = subprocess.Popen([sys.executable, "-m", "bosun_local", "monitor", "run"], cwd=env.get("BENCH_CWD", ROOT),
+                             env=env, stdout=log, stderr=subprocess.STDOUT)
+    first = None
+    try:
+        while True:
+            count = done()
+            now = time.perf_counter()
+            if count and first is None:
+                first = (now, count)
+            if count >= total:
+                break
+            if now - started > timeout or agent.poll() is not None:
+                raise SystemExit(f"agent did not finish: {count}/{total} (log {log.name})")
+            time.sleep(poll_sec)
+    finally:
+        agent.terminate()
+        agent.wait(30)
+        log.close()
+    end = time.perf_counter()
+    assert first is not None
+    return {"steady": (total - first[1]) / max(end - first[0], 1e-9), "whole": total / (end - started)}
+
+
+def run_variant(broker: Any, name: str, tree: Path | None, args: argparse.Namespace, actuals: bool) -> dict[str, Any]:
+    """Start a service (of `tree`, else this checkout), drain a backlog with one agent; return the rates."""
+    home = Path(tempfile.mkdtemp(prefix=f"bench-acc-{name.replace('+', '-')}-"))
+    extra = {"PYTHONPATH": str(tree)} if tree else {}
+    with running_service(home, env=extra) as (url, token):
+        client = ServiceClient(url, token, timeout=120)
+        package = client.register_package(diabetes_package(home / "package"))
+        dep = client.create_deployment(package["id"], f"bench-{name}", external=True)["deployment"]
+        bench = Bench(url, token, home, broker, client, dep["id"], dep["modelId"])
+        queue = f"bench-acc-{name}-{int(time.time() * 1000)}"
+        publish(bench, queue, bodies(bench, args.records, args.rows, with_ids=name == "sketch+ids"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "BOSUN_"))}
+        env.update({"MLOPS_SERVICE_URL": url, "MLOPS_API_TOKEN": token, "MLOPS_SPOOLER_TYPE": "RABBITMQ",
+                    "MLOPS_RABBITMQ_QUEUE_URL": broker.url, "MLOPS_RABBITMQ_QUEUE_NAME": queue,
+                    "BOSUN_HOME": str(home / "agent-home"), **extra})
+        if tree:
+            env["BENCH_CWD"] = str(tree)
+        total = args.records * args.rows
+        result: dict[str, Any] = {"variant": name, **drain(bench, queue, total, lambda: stored_rows(bench), env,
+                                                           args.timeout)}
+        if actuals:
+            queue = f"{queue}-actuals"
+            publish(bench, queue, actuals_bodies(bench, args.records, args.rows))
+            env["MLOPS_RABBITMQ_QUEUE_NAME"] = queue
+            # Counting a million index entries takes a while: poll less often than the stats of the other runs.
+            joined = drain(bench, queue, total, lambda: matched(bench), env, args.timeout, poll_sec=1.0)
+            result["actualsJoinedPerSecAgent"] = joined
+            payload = [{"associationId": f"api-{i}", "actualValue": 1.0} for i in range(50_000)]
+            start = time.perf_counter()
+            for _ in range(args.api_chunks):
+                client.upload_actuals(dep["id"], payload)
+            result["actualsStoredPerSecApi"] = 50_000 * args.api_chunks / (time.perf_counter() - start)
+            stats = client.stats(dep["id"], window=86400)
+            result["accuracyMatched"] = stats["accuracy"]["matched"]
+        client.close()
+    return result
+
+
+def cpu_rates(rows: int = 1000, count: int = 100) -> dict[str, int]:
+    """Return rows (or actuals) per CPU-second of each side in this process: load on the machine barely moves them."""
+    from bosun_local.monitoring.aggregation import Aggregator
+    from bosun_local.monitoring.baselines import BaselineCache
+    from bosun_local.service.monitoring_models import IngestIn
+    from bosun_local.service.routes.monitoring import _checked
+    from bosun_local.service.storage.sqlite import SQLiteStorage
+
+    baseline = {"features": {f: {"type": "numeric", "edges": [float(e) for e in range(0, 100, 12)]} for f in FEATURES},
+                "prediction": {"type": "numeric", "edges": [float(e) for e in range(50, 250, 25)]}}
+    fake = Bench("", "", Path(tempfile.mkdtemp(prefix="bench-acc-cpu-")), None, None, "dep", "model")  # type: ignore[arg-type]
+    out: dict[str, int] = {}
+    for with_ids in (False, True):
+        messages = bodies(fake, count, rows, with_ids)[0::2]
+        start = time.process_time()
+        entries = Aggregator(BaselineCache(lambda _dep: baseline)).entries([records.parse(m) for m in messages])
+        payload = json.dumps({"records": entries}).encode()
+        out[f"agentParseAggregateEncode{'WithIds' if with_ids else ''}"] = round(
+            count * rows / (time.process_time() - start))
+        storage = SQLiteStorage(fake.home / f"cpu-{with_ids}.db")
+        start = time.process_time()
+        storage.ingest([_checked(r, "bench") for r in IngestIn.model_validate_json(payload).records])
+        took = time.process_time() - start
+        out[f"serviceValidateStore{'WithIds' if with_ids else ''}"] = round(count * rows / took)
+        if with_ids:
+            actuals = [{"associationId": f"a{n}-{i}", "actualValue": 1.0} for n in range(count) for i in range(rows)]
+            start = time.process_time()
+            storage.store_actuals("dep", None, actuals)
+            out["serviceStoreActuals"] = round(len(actuals) / (time.process_time() - start))
+        storage.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--before", default="3b0373b", help="commit of the code path before the sketch")
+    parser.add_argument("--api-chunks", type=int, default=4, help="50k-row actuals uploads through the API")
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+    tree = export_tree(args.before)
+    runs: list[dict[str, Any]] = []
+    with rabbitmq_container(f"bosun-bench-accuracy-{int(time.time())}") as broker:
+        for round_ in range(args.rounds):
+            for name in ("before", "sketch", "sketch+ids"):
+                last = round_ == args.rounds - 1 and name == "sketch+ids"
+                run = run_variant(broker, name, tree if name == "before" else None, args, actuals=last)
+                print(json.dumps(run), flush=True)
+                runs.append(run)
+    steady = {n: [r["steady"] for r in runs if r["variant"] == n] for n in ("before", "sketch", "sketch+ids")}
+    median = {n: statistics.median(v) for n, v in steady.items()}
+    last = runs[-1]
+    result = {
+        "bench": "accuracy_ingest", "cpus": os.cpu_count(), "loadAvg1m": os.getloadavg()[0], "before": args.before,
+        "rowsPerVariantRun": args.records * args.rows, "rounds": args.rounds,
+        "rowsPerSecSteady": {n: [round(x) for x in v] for n, v in steady.items()},
+        "medianRowsPerSecSteady": {n: round(v) for n, v in median.items()},
+        "ratioVsBefore": {n: round(median[n] / median["before"], 3) for n in ("sketch", "sketch+ids")},
+        "actualsJoinedPerSecAgent": round(last["actualsJoinedPerSecAgent"]["steady"]),
+        "actualsJoinedPerSecAgentWhole": round(last["actualsJoinedPerSecAgent"]["whole"]),
+        "actualsStoredPerSecApi": round(last["actualsStoredPerSecApi"]),
+        "accuracyMatchedAfter": last["accuracyMatched"],
+        "perCpuSecondInProcess": cpu_rates(args.rows),
+        "goals": {"rowsPerSec": 300_000, "maxSlowdown": 0.10, "actualsPerSec": 100_000},
+    }
+    save("accuracy_ingest", result)
+
+
+if __name__ == "__main__":
+    main()
