@@ -359,7 +359,9 @@ class ServiceClient:
     # monitoring
     def ingest(self, records: list[Json]) -> Json:
         """Store monitoring records (one transaction); returns `{stored, duplicates}`."""
-        return self._json("POST", "/api/v1/monitoring/ingest", json={"records": records})
+        # A batch of 500 records of 1000 rows can take over 30 s on a loaded host; a post that times out is sent
+        # again whole (the service dedups, but the work is done twice), so wait longer than for other calls.
+        return self._json("POST", "/api/v1/monitoring/ingest", json={"records": records}, timeout=180)
 
     # settings
     def get_settings(self) -> Json:
