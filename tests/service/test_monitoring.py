@@ -236,3 +236,50 @@ def test_drift_unknown_below_the_minimum_rows(service: Service, deployment: dict
     assert drift["features"]["age"] > 0.25  # far off the baseline, but from 18 rows only
     assert drift["rows"] == 18
     assert drift["status"] == "unknown"
+
+
+def _psi_floored(expected: list[float], counts: list[int]) -> float:
+    total = sum(counts)
+    pairs = [(max(e, 1e-4), max(c / total, 1e-4)) for e, c in zip(expected, counts, strict=True)]
+    return sum((a - e) * math.log(a / e) for e, a in pairs)
+
+
+def _jsd(expected: list[float], counts: list[int]) -> float:
+    total = sum(counts)
+    value = 0.0
+    for e, c in zip(expected, counts, strict=True):
+        a, m = c / total, (e + c / total) / 2
+        value += (0.5 * e * math.log2(e / m) if e else 0.0) + (0.5 * a * math.log2(a / m) if a else 0.0)
+    return math.sqrt(value)
+
+
+def _hellinger(expected: list[float], counts: list[int]) -> float:
+    total = sum(counts)
+    return math.sqrt(1 - sum(math.sqrt(e * c / total) for e, c in zip(expected, counts, strict=True)))
+
+
+def test_drift_measures_from_the_same_bins_and_the_metric_driving_the_status(service: Service,
+                                                                             deployment: dict) -> None:
+    c = service.client
+    baseline = c.baseline(deployment["id"])
+    bmi = baseline["features"]["bmi"]["proportions"]
+    counts = [0] * (len(bmi) - 2) + [50, 950]  # everything in the top bins: far from the baseline
+    for metric in ("psi", "jsd", "hellinger"):
+        dep = c.create_deployment(deployment["packageId"], unique(f"drift-{metric}"),
+                                  key_value_config={"driftMetric": metric})["deployment"]
+        c.ingest([{"recordId": unique("p"), "deploymentId": dep["id"], "modelId": dep["modelId"],
+                   "minute": _minute(), "kind": "predictions", "rows": 1000, "featureCounts": {"bmi": counts}}])
+        drift = c.stats(dep["id"])["drift"]
+        assert drift["metric"] == metric
+        assert drift["psi"]["features"]["bmi"] == pytest.approx(_psi_floored(bmi, counts), abs=1e-6)
+        assert drift["features"]["bmi"] == drift["psi"]["features"]["bmi"]
+        assert drift["jsd"]["features"]["bmi"] == pytest.approx(_jsd(bmi, counts), abs=1e-6)
+        assert drift["hellinger"]["features"]["bmi"] == pytest.approx(_hellinger(bmi, counts), abs=1e-6)
+        assert 0 < drift["hellinger"]["features"]["bmi"] <= 1 and 0 < drift["jsd"]["features"]["bmi"] <= 1
+        assert drift["status"] == "failing"
+    # A distance threshold above the figure makes that metric's status pass while PSI would still fail.
+    lenient = c.create_deployment(deployment["packageId"], unique("drift-lenient"), key_value_config={
+        "driftMetric": "hellinger", "hellingerWarn": 0.99, "hellingerFail": 1.0})["deployment"]
+    c.ingest([{"recordId": unique("p"), "deploymentId": lenient["id"], "modelId": lenient["modelId"],
+               "minute": _minute(), "kind": "predictions", "rows": 1000, "featureCounts": {"bmi": counts}}])
+    assert c.stats(lenient["id"])["drift"]["status"] == "passing"
