@@ -24,7 +24,7 @@ PER_RECORD = 5
 
 
 def bodies(dep: str, predicted: np.ndarray, actual: np.ndarray, seed: int) -> list[bytes]:
-    """Return prediction records (5 ids each) and actuals records (5 other ids each, some sent twice), shuffled."""
+    """Return prediction records (5 ids each) and actuals of both record kinds (5 other ids each), shuffled."""
     rng = random.Random(seed)
     ids = [f"{dep}-row-{i}" for i in range(len(predicted))]
     now = records.format_timestamp(datetime.now(UTC))
@@ -38,9 +38,14 @@ def bodies(dep: str, predicted: np.ndarray, actual: np.ndarray, seed: int) -> li
     rng.shuffle(order)  # actuals arrive grouped differently from the predictions they belong to
     for start in range(0, len(order), PER_RECORD):
         chosen = order[start:start + PER_RECORD]
-        body = records.encode(records.new_record_id(), dep, records.ACTUALS, {
-            "timestamp": now, "modelId": "m1", "associationIds": [ids[i] for i in chosen],
-            "actualValues": [float(actual[i]) for i in chosen]}).encode()
+        if start // PER_RECORD % 2:  # datarobot-mlops' report_actuals record
+            body = records.encode(records.new_record_id(), dep, records.ACTUALS_DATA, {
+                "modelId": "m1", "actualsList": [{"associationId": ids[i], "actualValue": float(actual[i]),
+                                                  "wasActedOn": False} for i in chosen]}).encode()
+        else:  # our columnar ACTUALS record
+            body = records.encode(records.new_record_id(), dep, records.ACTUALS, {
+                "timestamp": now, "modelId": "m1", "associationIds": [ids[i] for i in chosen],
+                "actualValues": [float(actual[i]) for i in chosen]}).encode()
         out.append(body)
         if start % (50 * PER_RECORD) == 0:
             out.append(body)  # a redelivered message: the service must count it once
