@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
-import threading
+import time
 from typing import Any
 
 import orjson
@@ -31,6 +31,19 @@ log = logging.getLogger("bosun_local.mlops")
 # Spooled records are cut to this many rows unless MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE says otherwise:
 # datarobot-mlops divides each spool's message size limit by 10 KiB per row.
 ROW_BYTES = 10240
+
+
+# shutdown(0) gives up after this long without a record delivered.
+STALL_SEC = 60.0
+
+
+def _drain_while_progressing(buffer: RecordBuffer, stall_sec: float) -> None:
+    """Wait until the buffer is empty or nothing was delivered for stall_sec."""
+    last, since = buffer.delivered, time.monotonic()
+    while buffer.pending and time.monotonic() - since < stall_sec:
+        time.sleep(0.05)
+        if buffer.delivered != last:
+            last, since = buffer.delivered, time.monotonic()
 
 
 class MLOpsNotInitializedError(DRApiException):
@@ -104,13 +117,19 @@ class MLOps(Setters, Reporting):
             self.shutdown(timeout_sec=5)
 
     def shutdown(self, timeout_sec: float = 0) -> bool:
-        """Deliver buffered records (0: however long it takes), then close; False if some were left undelivered."""
+        """Deliver buffered records, then close; False if some were left undelivered.
+
+        timeout_sec=0 waits as long as records keep being delivered (until STALL_SEC pass without progress).
+        """
         atexit.unregister(self._at_exit)
         self._initialized = False
         channel, buffer = self.channel, self._buffer
         if channel is None or buffer is None:
             return True
-        ok = channel.close(timeout_sec if timeout_sec > 0 else threading.TIMEOUT_MAX)
+        if timeout_sec <= 0:
+            # datarobot-mlops' 0 means "as long as it takes"; a spool that stays down must not hang the app.
+            _drain_while_progressing(buffer, STALL_SEC)
+        ok = channel.close(timeout_sec if timeout_sec > 0 else (2.0 if buffer.pending else 10.0))
         left = buffer.pending
         if left:
             buffer.dropped += left

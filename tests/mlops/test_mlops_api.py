@@ -161,3 +161,17 @@ def test_stdout_channel_writes_to_a_stream() -> None:
     channel = StdoutChannel(stream)
     channel.write_batch(['{"a":1}', '{"b":2}'])
     assert [json.loads(x) for x in stream.getvalue().splitlines()] == [{"a": 1}, {"b": 2}]
+
+
+def test_shutdown_without_timeout_gives_up_when_nothing_is_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import bosun_local.mlops.mlops as mlops_module
+
+    monkeypatch.setattr(mlops_module, "STALL_SEC", 1.0)
+    client = MLOps().set_deployment_id("d").set_model_id("m").set_rabbitmq_spooler("amqp://guest:guest@127.0.0.1:1/",
+                                                                                    "q").init()
+    client.report_deployment_stats(1, 1.0)
+    start = time.monotonic()
+    assert client.shutdown() is False  # the default timeout_sec=0: wait while delivering, not forever
+    assert time.monotonic() - start < 30 and client.dropped_records == 1
