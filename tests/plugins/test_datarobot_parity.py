@@ -275,3 +275,18 @@ def test_a_real_datarobot_bosun_is_never_shadowed(site: Path, plugin_files: dict
     assert "bosun.plugin imports resolve to bosun-local's framework" in alias.stderr
     assert (alias.status or {}).get("status") == "passing", alias.stderr
     shutil.rmtree(world.root)
+
+
+def test_another_package_named_bosun_is_left_alone(site: Path, plugin_files: dict[str, Path], tmp_path: Path) -> None:
+    """PyPI has an unrelated `bosun`: the alias must not graft our bosun.plugin onto it."""
+    (tmp_path / "other" / "bosun").mkdir(parents=True)
+    (tmp_path / "other" / "bosun" / "__init__.py").write_text("WHO = 'someone else'\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"pluginConfig": {}, "peInfo": {"id": PE_ID}}))
+    args = ["--plugin", str(plugin_files["filesystem"]), "--action", "pe_status", "--config", str(config),
+            "--log-level", "debug"]
+    run = drb.run_runner("ours", site, args, tmp_path / "status.yaml", tmp_path,
+                         env={"PYTHONPATH": str(tmp_path / "other")})
+    assert "that is not datarobot-bosun (its bosun.plugin is used as is)" in run.stderr, run.stderr
+    assert run.rc == 1 and run.status is not None
+    assert "No module named 'bosun." in run.status["msg"]  # the first bosun.* import it makes
