@@ -13,16 +13,17 @@ from typing import Any
 import yaml
 
 from bosun_local.configkit.yaml_file import read_yaml
+from bosun_local.contracts import layout
 from bosun_local.errors import ConfigError
 
-CONFIG_FILE_NAME = "bosun-local.yaml"
-SECRETS_FILE_NAME = "secrets.yml"
+CONFIG_FILE_NAME = layout.CONFIG_FILE
+SECRETS_FILE_NAME = layout.SECRETS_FILE
 
 
 def data_dir() -> Path:
     """Return the data dir: $BOSUN_HOME or ~/.local/share/bosun-local."""
-    home = os.environ.get("BOSUN_HOME")
-    return Path(home).expanduser().resolve() if home else Path.home() / ".local/share/bosun-local"
+    home = os.environ.get(layout.HOME_ENV)
+    return Path(home).expanduser().resolve() if home else layout.DEFAULT_DATA_DIR.expanduser()
 
 
 def env_name(key: str) -> str:
@@ -92,19 +93,19 @@ class Config:
 
     @property
     def stacks_dir(self) -> Path:
-        return self.data_dir / "stacks"
+        return layout.DataDir(self.data_dir).stacks_dir
 
     @property
     def packages_dir(self) -> Path:
-        return self.data_dir / "packages"
+        return layout.DataDir(self.data_dir).packages_dir
 
     @property
     def logs_dir(self) -> Path:
-        return self.data_dir / "logs"
+        return layout.DataDir(self.data_dir).logs_dir
 
     @property
     def token_file(self) -> Path:
-        return self.data_dir / "token"
+        return layout.DataDir(self.data_dir).token_file
 
     def secrets(self) -> dict[str, str]:
         """Return generated secrets, creating them once (0600) so re-renders never rotate them."""

@@ -15,6 +15,7 @@ from bosun_local.agent.settings import AgentSettings
 from bosun_local.agent.watch import Watcher
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config, load_config
+from bosun_local.contracts.layout import DataDir
 from bosun_local.contracts.liveness import mark_alive
 from bosun_local.errors import BosunError
 
@@ -34,7 +35,7 @@ class ManagementAgent:
         self.lanes = Lanes(self.settings.concurrency)
         client = self.client_factory()
         # Plugins get the service's URL and token, as DataRobot's agent gives them its MLOps URL and API token.
-        self.host = PluginHost(self.config.data_dir / "agent", self.settings.action_timeout_sec,
+        self.host = PluginHost(DataDir(self.config.data_dir).agent_dir, self.settings.action_timeout_sec,
                                facts=plugin_facts(self.config), service_url=client.url, token=client.token)
         self.reporter = Reporter(client, self.settings.agent_id)
         self.worker = ActionWorker(self.client_factory, self.host, self.lanes, self.settings)

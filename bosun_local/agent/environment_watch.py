@@ -12,6 +12,7 @@ from bosun_local.client import ServiceClient
 from bosun_local.config import Config
 from bosun_local.contracts.actions import PluginAction
 from bosun_local.contracts.labels import MONITORING_AGENT
+from bosun_local.contracts.layout import DataDir
 from bosun_local.contracts.states import ActionStatus
 from bosun_local.errors import BosunError
 from bosun_local.plugins import ActionStatusInfo
@@ -30,7 +31,7 @@ class EnvironmentWatch:
         self.client = client
         self.reporter = reporter
         self.agent_id = reporter.agent_id
-        self.host = host or PluginHost(config.data_dir / "agent", facts=plugin_facts(config))
+        self.host = host or PluginHost(DataDir(config.data_dir).agent_dir, facts=plugin_facts(config))
         self._depth = 0
         self._env: Json = {}
         self.scaler = BacklogScaler(self._set_monitoring_replicas, lambda: self._depth,

@@ -19,6 +19,7 @@ from pathlib import Path
 from bosun_local import __version__
 from bosun_local.config import Config
 from bosun_local.contracts import labels
+from bosun_local.contracts.layout import DataDir
 from bosun_local.engine import adapter, provision
 from bosun_local.errors import ImageBuildError
 
@@ -109,7 +110,7 @@ class ImageBuilder:
         self.step = step
         self.upstream = upstream
         self.force = force
-        self.cache = config.data_dir / "cache"
+        self.cache = DataDir(config.data_dir).cache_dir
 
     # -- base -------------------------------------------------------------------------------------
     def base(self) -> BuildResult:

@@ -13,7 +13,7 @@ import httpx
 
 from bosun_local.client import ServiceClient
 from bosun_local.config import Config
-from bosun_local.contracts import labels
+from bosun_local.contracts import labels, layout
 from bosun_local.engine import adapter
 from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.errors import EngineError
@@ -25,7 +25,7 @@ from bosun_local.workshop.reporter import Reporter
 
 LABEL = labels.WORKSHOP
 TRAIN_TIMEOUT_SEC = 300
-DEFAULT_DATA_DIR = Path.home() / ".local/share/bosun-local"
+DEFAULT_DATA_DIR = layout.DEFAULT_DATA_DIR.expanduser()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bosun_local.contracts.layout import DataDir
 from bosun_local.service.storage.base import Storage, StorageConflict
 
 
@@ -10,7 +11,7 @@ def open_storage(data_dir: Path) -> Storage:
     """Open (creating and migrating) the service database of a data dir."""
     from bosun_local.service.storage.sqlite import SQLiteStorage
 
-    return SQLiteStorage(data_dir / "bosun.db")
+    return SQLiteStorage(DataDir(data_dir).database)
 
 
 __all__ = ["Storage", "StorageConflict", "open_storage"]
