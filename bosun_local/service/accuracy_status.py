@@ -90,7 +90,8 @@ def deployment_accuracy(ctx: ServiceContext, dep: Row | None, dep_id: str, since
         if package and package.get("targetType") == REGRESSION:
             # Sums in SQL: a million matched rows cost a fraction of a second, not a fetch of every row.
             sums = ctx.storage.regression_sums(dep_id, since)
-            target_type, matched = REGRESSION, int(sums["matched"])
+            target_type: str | None = REGRESSION
+            matched = int(sums["matched"])
             used, metrics = regression_from_sums(sums)
         else:
             rows = ctx.storage.matched_rows(dep_id, since)
