@@ -1,0 +1,132 @@
+"""The seed's scaling rules driving real `bosun-local monitor run` agents on a real moto SQS queue, counts exact."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bosun_local.mlops import MLOps
+from bosun_local.monitoring.local_replicas import LocalProcessScaler
+from bosun_local.monitoring.scaler import HANDOVER, RECRUITING_BLOCKED, SCALED, BacklogScaler, ScalerPolicy
+from bosun_local.spool.sqs.queues import queue_stats
+from tests.monitoring.conftest import Service, agent_env, predictions, stats, unique, wait_until
+from tests.support.sqs import MotoServer, moto_server
+
+
+@pytest.fixture(scope="module")
+def sqs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto server for the module."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+def backlog(url: str, dep: str, records: int, per_message: int) -> None:
+    """Queue `records` stats records (2 predictions each, every 10th a user error), `per_message` to a message."""
+    mlops = MLOps().set_deployment_id(dep).set_model_id("m1").set_sqs_spooler(url)
+    mlops.set_channel_config(f"MLOPS_SQS_MAX_RECORDS_PER_MESSAGE={per_message}").init()
+    for i in range(records):
+        mlops.report_deployment_stats(2, 7.0, user_error=i % 10 == 0)
+    assert mlops.shutdown(timeout_sec=300) and mlops.dropped_records == 0
+
+
+def assert_exact(service: Service, dep: str, records: int) -> None:
+    figures = stats(service, dep)
+    assert (figures["predictions"], figures["userErrors"]) == (2 * records, records // 10)
+
+
+class Run:
+    """A scaler with local agent processes on one queue, run in a thread; events and peak replicas recorded."""
+
+    def __init__(self, sqs: MotoServer, service: Service, url: str, policy: ScalerPolicy, logs: Path) -> None:
+        env = agent_env(service, MLOPS_SPOOLER_TYPE="SQS", MLOPS_SQS_QUEUE_URL=url,
+                        MLOPS_SQS_VISIBILITY_TIMEOUT_SEC="5", **sqs.aws_env())
+        self.replicas = LocalProcessScaler(env=env, log_dir=logs)
+        self.events: list[tuple[str, dict]] = []
+        self.scaler = BacklogScaler(self.replicas, lambda: queue_stats(url).depth, policy, replicas=self.replicas,
+                                    on_event=lambda t, _m, d: self.events.append((t, d)))
+        self.peak = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.scaler.run, args=(self.stop, 0.5, self._round), daemon=True)
+
+    def _round(self, state: dict) -> None:
+        self.peak = max(self.peak, self.replicas.replicas)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.replicas.stop_all()
+
+    def types(self) -> list[str]:
+        return [t for t, _ in self.events]
+
+
+def test_100k_backlog_scales_1_to_n_to_1_with_nothing_lost_or_doubled(sqs: MotoServer, service: Service,
+                                                                       tmp_path: Path) -> None:
+    dep, url, total = unique("dep-scale100k"), sqs.queue("scale100k"), 100_000
+    # moto scans every queued message on each call, so the backlog is 1000 messages of 100 records, and one
+    # agent per 250 of them makes the scaler want 4 agents as 500 per agent would with 2000 messages.
+    backlog(url, dep, total, per_message=100)
+    assert queue_stats(url).depth == total // 100
+    policy = ScalerPolicy(per_agent=250, target_concurrency=4, min_replicas=1, cooldown_sec=2.0)
+    with Run(sqs, service, url, policy, tmp_path) as run:
+        run.scaler.current = 1
+        run.replicas(1)
+        run.start()
+        wait_until(lambda: predictions(service, dep) == 2 * total, "the 100k-record backlog to drain", timeout=600)
+        wait_until(lambda: run.scaler.current == 1 and run.replicas.replicas == 1, "the scaler back at 1 agent")
+        time.sleep(6.0)  # past the visibility timeout: a record delivered twice would be counted now
+        assert run.peak == 4
+        scaled = [d["replicas"] for t, d in run.events if t == SCALED]
+        assert scaled[0] == 4 and scaled[-1] == 1
+        assert run.replicas.error_times() == []
+    assert_exact(service, dep, total)
+    left = queue_stats(url)
+    assert (left.depth, left.in_flight, left.dead) == (0, 0, 0)
+
+
+def test_an_agent_failure_stops_recruiting_and_the_rest_drains(sqs: MotoServer, service: Service,
+                                                              tmp_path: Path) -> None:
+    dep, url = unique("dep-errwin"), sqs.queue("errwin")
+    backlog(url, dep, 2000, per_message=10)     # 200 messages: two agents
+    policy = ScalerPolicy(per_agent=100, target_concurrency=4, min_replicas=1, cooldown_sec=2.0)
+    with Run(sqs, service, url, policy, tmp_path) as run:
+        assert run.scaler.apply() == 2
+        wait_until(lambda: predictions(service, dep) > 0, "the agents to start storing")
+        run.replicas.kill_one()                  # the injected failure, mid-batch
+        backlog(url, dep, 4000, per_message=10)  # 400 more messages: the rule alone would ask for 4
+        for _ in range(4):
+            run.scaler.apply()
+            assert run.replicas.replicas == 1, run.scaler.state()
+        state = run.scaler.state()
+        assert state["recruitingBlocked"] and state["agentErrors"] == 1 and state["wanted"] == 4
+        assert run.types().count(RECRUITING_BLOCKED) == 1
+        run.start()
+        wait_until(lambda: predictions(service, dep) == 2 * 6000, "the surviving agent to drain everything",
+                   timeout=600)
+        assert run.peak == 1
+    assert_exact(service, dep, 6000)
+
+
+def test_time_limit_hands_over_and_keeps_draining(sqs: MotoServer, service: Service, tmp_path: Path) -> None:
+    dep, url, total = unique("dep-handover"), sqs.queue("handover"), 20_000
+    backlog(url, dep, total, per_message=100)
+    policy = ScalerPolicy(per_agent=100_000, target_concurrency=1, min_replicas=1, cooldown_sec=2.0,
+                          max_run_sec=3.0)
+    with Run(sqs, service, url, policy, tmp_path) as run:
+        run.scaler.apply()
+        run.start()
+        wait_until(lambda: predictions(service, dep) == 2 * total, "the backlog to drain across handovers",
+                   timeout=600)
+        assert run.scaler.handovers >= 1 and HANDOVER in run.types()
+        assert run.replicas.started >= 2 and run.replicas.error_times() == []
+        time.sleep(6.0)
+    assert_exact(service, dep, total)
