@@ -63,7 +63,8 @@ class Run:
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self.thread.join(10)
+        if self.thread.is_alive():
+            self.thread.join(10)
         self.replicas.stop_all()
 
     def types(self) -> list[str]:
@@ -96,8 +97,8 @@ def test_100k_backlog_scales_1_to_n_to_1_with_nothing_lost_or_doubled(sqs: MotoS
 def test_an_agent_failure_stops_recruiting_and_the_rest_drains(sqs: MotoServer, service: Service,
                                                               tmp_path: Path) -> None:
     dep, url = unique("dep-errwin"), sqs.queue("errwin")
-    backlog(url, dep, 2000, per_message=10)     # 200 messages: two agents
-    policy = ScalerPolicy(per_agent=100, target_concurrency=4, min_replicas=1, cooldown_sec=2.0)
+    backlog(url, dep, 2000, per_message=10)     # about 200 messages: two agents
+    policy = ScalerPolicy(per_agent=150, target_concurrency=4, min_replicas=1, cooldown_sec=2.0)
     with Run(sqs, service, url, policy, tmp_path, visibility_sec=20) as run:
         assert run.scaler.apply() == 2
         wait_until(lambda: predictions(service, dep) > 0, "the agents to start storing")
