@@ -108,7 +108,7 @@ def test_an_agent_failure_stops_recruiting_and_the_rest_drains(sqs: MotoServer, 
             run.scaler.apply()
             assert run.replicas.replicas == 1, run.scaler.state()
         state = run.scaler.state()
-        assert state["recruitingBlocked"] and state["agentErrors"] == 1 and state["wanted"] == 4
+        assert state["recruitingBlocked"] and state["agentErrors"] == 1 and state["wanted"] >= 2
         assert run.types().count(RECRUITING_BLOCKED) == 1
         run.start()
         wait_until(lambda: predictions(service, dep) == 2 * 6000, "the surviving agent to drain everything",
