@@ -20,10 +20,10 @@ from pathlib import Path
 
 from _monitoring import save
 
+from bosun_local.agent.backlog_scaler import BacklogScaler, ScalerPolicy
 from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.contracts import records
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
-from bosun_local.monitoring.scaler import BacklogScaler, ScalerPolicy
 from bosun_local.spool.sqs.queues import make_client, queue_stats
 from bosun_local.spool.sqs.writer import pack
 from tests.support.service import running_service

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bosun_local.agent.backlog_scaler import HANDOVER, RECRUITING_BLOCKED, SCALED, BacklogScaler, ScalerPolicy
 from bosun_local.mlops import MLOps
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
-from bosun_local.monitoring.scaler import HANDOVER, RECRUITING_BLOCKED, SCALED, BacklogScaler, ScalerPolicy
 from bosun_local.spool.sqs.queues import queue_stats
 from tests.monitoring.conftest import Service, agent_env, predictions, stats, unique, wait_until
 from tests.support.sqs import MotoServer, moto_server
