@@ -75,8 +75,9 @@ class SqsSource(Source):
         """Receive messages until max_records records arrived or the queue has no more ready ones."""
         deadline = time.monotonic() + timeout_sec
         batch = Batch(token=[])
-        # Long-poll the first call (whole seconds only), then take what is ready without waiting.
-        wait = max(0, min(20, int(timeout_sec)))
+        # Long-poll the first call (whole seconds, at least one: an idle agent must not poll the server in a
+        # tight loop), then take what is ready without waiting.
+        wait = max(1, min(20, int(timeout_sec)))
         while len(batch) < max_records:
             received = self._receive(wait)
             for raw in received:
