@@ -93,7 +93,8 @@ def load_spec(directory: Path | str) -> PackageSpec:
     try:
         raw = parse_yaml(text, SPEC_FILE)
     except ConfigError as exc:
-        raise _fail(directory, exc.message.replace(": invalid YAML:", " is not valid YAML:"),
+        problem = exc.message.replace(f"{SPEC_FILE}, line", f"{SPEC_FILE} line")
+        raise _fail(directory, problem.replace(": invalid YAML:", " is not valid YAML:"),
                     "correct the YAML syntax") from exc
     if not isinstance(raw, dict):
         raise _fail(directory, f"{SPEC_FILE} must be a mapping", "write `key: value` lines")
