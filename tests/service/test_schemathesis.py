@@ -35,5 +35,9 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_conforms_to_its_spec(case: schemathesis.Case, fuzzed: Service) -> None:
+    # batchPredictions refuses every call with a documented 501 (tested in test_datarobot_api); 5xx is its answer.
+    checks = [response_schema_conformance, content_type_conformance]
+    if case.operation.path != "/api/v2/batchPredictions/":
+        checks.insert(0, not_a_server_error)
     case.call_and_validate(base_url=fuzzed.url, headers={"Authorization": f"Bearer {fuzzed.token}"}, timeout=30,
-                           checks=[not_a_server_error, response_schema_conformance, content_type_conformance])
+                           checks=checks)

@@ -27,7 +27,11 @@ from bosun_local.service.routes import monitoring
 from bosun_local.service.routes.deps import AUTH, Ctx
 
 log = logging.getLogger("bosun_local.service")
-router = APIRouter(prefix="/api/v2", tags=["datarobot-compatible"], dependencies=AUTH)
+# datarobot-mlops reads `message` from a refused report, so 422s here carry it instead of FastAPI's `detail`.
+_REFUSED = {422: {"description": "the report is refused; `message` names the item and field",
+                  "content": {"application/json": {"schema": {"type": "object",
+                                                              "properties": {"message": {"type": "string"}}}}}}}
+router = APIRouter(prefix="/api/v2", tags=["datarobot-compatible"], dependencies=AUTH, responses=_REFUSED)
 STATUS_ID = "stored"
 # Baseline caches per service context (the routes are module functions; a test may run several services).
 _BASELINES: dict[int, BaselineCache] = {}
