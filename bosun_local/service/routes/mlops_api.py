@@ -28,7 +28,7 @@ from bosun_local.service.routes.deps import AUTH, Ctx
 
 log = logging.getLogger("bosun_local.service")
 # datarobot-mlops reads `message` from a refused report, so 422s here carry it instead of FastAPI's `detail`.
-_REFUSED = {422: {"description": "the report is refused; `message` names the item and field",
+_REFUSED: dict[int | str, dict[str, Any]] = {422: {"description": "the report is refused; `message` names the item and field",
                   "content": {"application/json": {"schema": {"type": "object",
                                                               "properties": {"message": {"type": "string"}}}}}}}
 router = APIRouter(prefix="/api/v2", tags=["datarobot-compatible"], dependencies=AUTH, responses=_REFUSED)
