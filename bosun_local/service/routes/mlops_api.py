@@ -28,9 +28,11 @@ from bosun_local.service.routes.deps import AUTH, Ctx
 
 log = logging.getLogger("bosun_local.service")
 # datarobot-mlops reads `message` from a refused report, so 422s here carry it instead of FastAPI's `detail`.
-_REFUSED: dict[int | str, dict[str, Any]] = {422: {"description": "the report is refused; `message` names the item and field",
-                  "content": {"application/json": {"schema": {"type": "object",
-                                                              "properties": {"message": {"type": "string"}}}}}}}
+_REFUSED_SCHEMA = {"type": "object", "properties": {"message": {"type": "string"}}}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "the report is refused; `message` names the item and field",
+          "content": {"application/json": {"schema": _REFUSED_SCHEMA}}},
+}
 router = APIRouter(prefix="/api/v2", tags=["datarobot-compatible"], dependencies=AUTH, responses=_REFUSED)
 STATUS_ID = "stored"
 # Baseline caches per service context (the routes are module functions; a test may run several services).
