@@ -5,7 +5,9 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,13 @@ import numpy as np
 from bosun_local.model_package import Feature
 
 NAN = float("nan")
+# A CSV header may carry columns the model does not take (DataRobot's routes ignore or echo them), but not
+# without end: past this many columns (or twice the model's width, when that is more) it is refused early.
+MAX_CSV_COLUMNS = 10_000
+# Error messages list at most this many column names, so a hostile header cannot make a huge answer.
+MAX_NAMES_IN_MESSAGE = 20
+# json.loads gives up (RecursionError) near the interpreter's recursion limit; rows need 3 levels at most.
+MAX_JSON_DEPTH = sys.getrecursionlimit()
 
 
 class InputError(Exception):
@@ -54,6 +63,12 @@ def _text(value: Any, column: str, row: int) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+def name_list(names: Sequence[str], limit: int = MAX_NAMES_IN_MESSAGE) -> str:
+    """Return names joined by commas, the first `limit` of them and a count of the rest."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 class Schema:
     """The model's input columns in the order the model takes them."""
 
@@ -72,11 +87,11 @@ class Schema:
         extra = sorted(given_set - self.name_set)
         problems = []
         if missing:
-            problems.append(f"missing column(s): {', '.join(missing)}")
+            problems.append(f"missing column(s): {name_list(missing)}")
         if extra:
-            problems.append(f"unknown column(s): {', '.join(extra)}")
+            problems.append(f"unknown column(s): {name_list(extra)}")
         if problems:
-            raise InputError(422, f"{where} {'; '.join(problems)} (the model takes: {', '.join(self.names)})")
+            raise InputError(422, f"{where} {'; '.join(problems)} (the model takes: {name_list(self.names)})")
 
     def matrix(self, rows: list[list[Any]]) -> Frame:
         """Return converted rows as a Frame (float64 when every column is numeric)."""
@@ -141,6 +156,11 @@ def load_json(body: bytes) -> Any:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise InputError(400, f"the body is not valid JSON: {exc.msg} at {where}") from None
+    except RecursionError:  # the C decoder stops at the interpreter's recursion limit instead of crashing
+        raise InputError(400, f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels; send flat rows of "
+                              "column: value") from None
+    except ValueError as exc:  # e.g. an integer of more digits than int() converts (sys.get_int_max_str_digits)
+        raise InputError(400, f"the body is not valid JSON: {exc}") from None
 
 
 def parse_json(body: bytes, schema: Schema) -> Frame:
@@ -151,8 +171,31 @@ def parse_json(body: bytes, schema: Schema) -> Frame:
     return parse_records(doc, schema)
 
 
-def parse_csv(body: bytes, schema: Schema) -> Frame:
-    """Parse CSV with a header row; columns may come in any order."""
+@dataclass(slots=True)
+class CsvBody:
+    """A CSV body opened past its header: the header, each name's position, and a reader for the rows."""
+
+    header: list[str]
+    position: dict[str, int]
+    reader: Any  # a csv reader: its line_num says where a bad row is
+
+    def rows(self) -> Iterator[list[str]]:
+        """Yield the non-empty rows; 400 for a row of the wrong width or malformed CSV."""
+        width = len(self.header)
+        try:
+            for fields in self.reader:
+                if not fields:
+                    continue
+                if len(fields) != width:
+                    raise InputError(400, f"CSV line {self.reader.line_num} has {len(fields)} fields, the header "
+                                          f"has {width}")
+                yield fields
+        except csv.Error as exc:
+            raise InputError(400, f"malformed CSV at line {self.reader.line_num}: {exc}") from None
+
+
+def open_csv(body: bytes, schema: Schema) -> CsvBody:
+    """Decode a CSV body and check its header: bounded width, no name twice (checked in linear time)."""
     if not body.strip():
         raise InputError(400, "the request body is empty; send CSV with a header row or JSON rows")
     try:
@@ -162,22 +205,28 @@ def parse_csv(body: bytes, schema: Schema) -> Frame:
     reader = csv.reader(io.StringIO(text), strict=True)
     try:
         header = [h.strip() for h in next(reader)]
-        duplicated = sorted({h for h in header if header.count(h) > 1})
-        if duplicated:
-            raise InputError(422, f"CSV header names column(s) twice: {', '.join(duplicated)}")
-        schema.check_columns(header, "CSV header:")
-        index = [header.index(name) for name in schema.names]
-        width = len(header)
-        rows: list[list[Any]] = []
-        for fields in reader:
-            if not fields:
-                continue
-            if len(fields) != width:
-                raise InputError(400, f"CSV line {reader.line_num} has {len(fields)} fields, the header has {width}")
-            row = len(rows)
-            rows.append([conv(fields[j], name, row) for j, (name, conv) in zip(index, schema.converters, strict=True)])
     except csv.Error as exc:
-        raise InputError(400, f"malformed CSV at line {reader.line_num}: {exc}") from None
+        raise InputError(400, f"malformed CSV at line 1: {exc}") from None
+    limit = max(MAX_CSV_COLUMNS, 2 * len(schema.names))
+    if len(header) > limit:
+        raise InputError(422, f"the CSV header has {len(header)} columns, over the limit of {limit} (the model takes "
+                              f"{len(schema.names)}); send only the model's columns and those to pass through")
+    position = {name: j for j, name in enumerate(header)}
+    if len(position) != len(header):  # a Counter, not header.count() per name: linear in the header's width
+        duplicated = sorted(h for h, n in Counter(header).items() if n > 1)
+        raise InputError(422, f"CSV header names column(s) twice: {name_list(duplicated)}")
+    return CsvBody(header, position, reader)
+
+
+def parse_csv(body: bytes, schema: Schema) -> Frame:
+    """Parse CSV with a header row; columns may come in any order."""
+    table = open_csv(body, schema)
+    schema.check_columns(table.header, "CSV header:")
+    index = [table.position[name] for name in schema.names]
+    rows: list[list[Any]] = []
+    for fields in table.rows():
+        row = len(rows)
+        rows.append([conv(fields[j], name, row) for j, (name, conv) in zip(index, schema.converters, strict=True)])
     return schema.matrix(rows)
 
 

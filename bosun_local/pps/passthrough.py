@@ -7,14 +7,21 @@ so predictions are identical on every route.
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bosun_local.pps.inputs import Frame, InputError, Schema, load_json, parse_records
+from bosun_local.pps.inputs import (
+    Frame,
+    InputError,
+    Schema,
+    load_json,
+    name_list,
+    open_csv,
+    parse_records,
+)
 
 JSON_TYPES = ("application/json", "text/json")
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -114,11 +121,11 @@ class Table:
     passthrough: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def _check_passthrough(wanted: tuple[str, ...], given: list[str]) -> None:
+def _check_passthrough(wanted: tuple[str, ...], given: Collection[str]) -> None:
     missing = [c for c in wanted if c not in given]
     if missing:
-        raise InputError(422, f"passthrough column(s) {', '.join(missing)} are not in the request (it has: "
-                              f"{', '.join(given[:50])})")
+        raise InputError(422, f"passthrough column(s) {name_list(missing)} are not in the request (it has: "
+                              f"{name_list(list(given))})")
 
 
 def _checked(given: list[str], schema: Schema, echo: list[str], lenient: bool) -> list[str]:
@@ -136,7 +143,7 @@ def _records_table(records: Any, schema: Schema, options: PredictOptions, lenien
     for record in records:
         keys.update(dict.fromkeys(record))
     given = list(keys)
-    _check_passthrough(options.passthrough, given)
+    _check_passthrough(options.passthrough, keys)
     echo = given if options.passthrough_all else list(options.passthrough)
     extra = [k for k in given if k not in schema.name_set]
     if extra:
@@ -147,37 +154,19 @@ def _records_table(records: Any, schema: Schema, options: PredictOptions, lenien
 
 
 def _csv_table(body: bytes, schema: Schema, options: PredictOptions, lenient: bool) -> Table:
-    if not body.strip():
-        raise InputError(400, "the request body is empty; send CSV with a header row or JSON rows")
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(400, f"the CSV body is not UTF-8 text (bad byte at offset {exc.start})") from None
-    reader = csv.reader(io.StringIO(text), strict=True)
-    try:
-        header = [h.strip() for h in next(reader)]
-        duplicated = sorted({h for h in header if header.count(h) > 1})
-        if duplicated:
-            raise InputError(422, f"CSV header names column(s) twice: {', '.join(duplicated)}")
-        _check_passthrough(options.passthrough, header)
-        echo = header if options.passthrough_all else list(options.passthrough)
-        schema.check_columns(_checked(header, schema, echo, lenient), "CSV header:")
-        index = [header.index(name) for name in schema.names]
-        echo_index = [(c, header.index(c)) for c in echo]
-        width = len(header)
-        rows: list[list[Any]] = []
-        echoed: dict[str, list[Any]] = {c: [] for c in echo}
-        for fields in reader:
-            if not fields:
-                continue
-            if len(fields) != width:
-                raise InputError(400, f"CSV line {reader.line_num} has {len(fields)} fields, the header has {width}")
-            row = len(rows)
-            rows.append([conv(fields[j], name, row) for j, (name, conv) in zip(index, schema.converters, strict=True)])
-            for column, j in echo_index:
-                echoed[column].append(fields[j])
-    except csv.Error as exc:
-        raise InputError(400, f"malformed CSV at line {reader.line_num}: {exc}") from None
+    table = open_csv(body, schema)
+    _check_passthrough(options.passthrough, table.position)
+    echo = table.header if options.passthrough_all else list(options.passthrough)
+    schema.check_columns(_checked(table.header, schema, echo, lenient), "CSV header:")
+    index = [table.position[name] for name in schema.names]
+    echo_index = [(c, table.position[c]) for c in echo]
+    rows: list[list[Any]] = []
+    echoed: dict[str, list[Any]] = {c: [] for c in echo}
+    for fields in table.rows():
+        row = len(rows)
+        rows.append([conv(fields[j], name, row) for j, (name, conv) in zip(index, schema.converters, strict=True)])
+        for column, j in echo_index:
+            echoed[column].append(fields[j])
     return Table(schema.matrix(rows), echoed)
 
 

@@ -1,7 +1,6 @@
 """Open Inference Protocol (V2) bodies: JSON tensors and Triton's binary tensor data extension, both ways."""
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import struct
@@ -62,18 +61,25 @@ class InferRequest:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def decompress(body: bytes, encoding: str | None) -> bytes:
-    """Undo a request's Content-Encoding (tritonclient can gzip or deflate the body)."""
+def decompress(body: bytes, encoding: str | None, limit: int | None = None) -> bytes:
+    """Undo a request's Content-Encoding (tritonclient can gzip or deflate the body); 413 past `limit` bytes."""
     if not encoding or encoding == "identity":
         return body
+    if encoding not in ("gzip", "deflate"):
+        raise InputError(415, f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or none")
+    # wbits: 16+ reads a gzip member, + reads a zlib stream; bounded so a small bomb cannot fill the memory.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    cap = len(body) * 1032 + 1024 if limit is None else limit  # 1032: deflate's maximum ratio
     try:
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-    except (OSError, zlib.error, EOFError) as exc:
+        out = inflater.decompress(body, cap + 1)
+    except zlib.error as exc:
         raise bad(f"the body is not valid {encoding} data: {exc}") from None
-    raise InputError(415, f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or none")
+    if len(out) > cap:
+        raise InputError(413, f"the {encoding} body inflates to more than the limit of {cap} bytes "
+                              "(PPS_MAX_BODY_BYTES); send fewer rows per request")
+    if not inflater.eof:
+        raise bad(f"the body is not valid {encoding} data: it ends early")
+    return out
 
 
 def _header(body: bytes, header_length: str | None) -> tuple[Any, bytes]:
@@ -99,6 +105,10 @@ def _header(body: bytes, header_length: str | None) -> tuple[Any, bytes]:
         hint = "" if header_length is not None else " (binary tensor data needs the Inference-Header-Content-Length " \
                                                      "header)"
         raise bad(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from None
+    except RecursionError:
+        raise bad("the JSON body nests deeper than the decoder's limit; send flat tensors") from None
+    except ValueError as exc:  # e.g. an integer of more digits than int() converts
+        raise bad(f"the body is not valid JSON: {exc}") from None
 
 
 def _flatten(data: Any) -> list[Any]:

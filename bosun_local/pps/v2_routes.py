@@ -176,7 +176,7 @@ class V2Routes:
         try:
             body = await request.body(app.max_body_bytes)
             started = time.perf_counter()
-            body = decompress(body, request.header(b"content-encoding"))
+            body = decompress(body, request.header(b"content-encoding"), app.max_body_bytes)
             parsed = parse_request(body, request.header(HEADER_LENGTH))
             if model.unstructured:
                 raise InputError(400, f"model {name} is unstructured: it takes raw bodies on "
