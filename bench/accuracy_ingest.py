@@ -19,24 +19,28 @@ import os
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
-from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from _monitoring import ROOT, Bench, diabetes_package, publish, save, stored_rows
+from _common import FEATURES, ROOT, save
+from _monitoring import (
+    Bench,
+    actuals_bodies,
+    drain_with_agent,
+    publish,
+    rabbit_env,
+    record_bodies,
+    service_cpu,
+    service_with_deployment,
+    stored,
+)
 
-from bosun_local.client import ServiceClient
 from bosun_local.contracts import records
 from tests.support.rabbitmq import rabbitmq_container
-from tests.support.service import running_service
-
-FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 
 def export_tree(commit: str) -> Path:
@@ -46,40 +50,6 @@ def export_tree(commit: str) -> Path:
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
     return target
-
-
-def bodies(bench: Bench, count: int, rows: int, with_ids: bool, seed: int = 0) -> list[bytes]:
-    """Return `count` PREDICTIONS_DATA records of `rows` rows (ids unique per row when asked), each with a stats one."""
-    rng = np.random.default_rng(seed)
-    stamp = records.format_timestamp(datetime.now(UTC))
-    data: dict[str, Any] = {"timestamp": stamp, "modelId": bench.model_id,
-                            "features": {f: rng.normal(50, 20, rows).round(3).tolist() for f in FEATURES},
-                            "predictions": rng.normal(150, 50, rows).round(2).tolist()}
-    plain = json.dumps(data, separators=(",", ":"))
-    stats_text = json.dumps(records.deployment_stats_data(bench.model_id, rows, 12.0, timestamp=stamp))
-    out = []
-    for n in range(count):
-        text = plain
-        if with_ids:
-            text = json.dumps({**data, "associationIds": [f"a{n}-{i}" for i in range(rows)]}, separators=(",", ":"))
-        for kind, payload in ((records.PREDICTIONS_DATA, text), (records.DEPLOYMENT_STATS, stats_text)):
-            out.append(_message(bench, kind, payload))
-    return out
-
-
-def actuals_bodies(bench: Bench, count: int, rows: int) -> list[bytes]:
-    """Return ACTUALS records with an actual for every id `bodies(with_ids=True)` made."""
-    stamp = records.format_timestamp(datetime.now(UTC))
-    return [_message(bench, records.ACTUALS, json.dumps({
-        "timestamp": stamp, "modelId": bench.model_id, "associationIds": [f"a{n}-{i}" for i in range(rows)],
-        "actualValues": [150.0 + i % 7 for i in range(rows)]}, separators=(",", ":"))) for n in range(count)]
-
-
-def _message(bench: Bench, kind: str, payload: str) -> bytes:
-    header = {"id": records.new_record_id(), "deploymentId": bench.deployment_id, "dataType": kind,
-              "dataFormat": "json", "dataLen": None, "version": 2, "language": "python",
-              "libVersion": records.LIB_VERSION, "reserved": ""}
-    return json.dumps({"header": header, "data": payload}, separators=(",", ":")).encode()
 
 
 def matched(bench: Bench) -> int:
@@ -94,69 +64,35 @@ def matched(bench: Bench) -> int:
         conn.close()
 
 
-def drain(bench: Bench, queue: str, total: int, done: Any, env: dict[str, str], timeout: float,
-          poll_sec: float = 0.05) -> dict[str, float]:
-    """Run one agent until done() reaches total (polled every poll_sec); return steady and whole rates."""
-    log = open(bench.home / f"agent-{queue}.log", "wb")  # noqa: SIM115 - the child writes it
-    started = time.perf_counter()
-    agent = subprocess.Popen([sys.executable, "-m", "bosun_local", "monitor", "run"], cwd=env.get("BENCH_CWD", ROOT),
-                             env=env, stdout=log, stderr=subprocess.STDOUT)
-    first = None
-    try:
-        while True:
-            count = done()
-            now = time.perf_counter()
-            if count and first is None:
-                first = (now, count)
-            if count >= total:
-                break
-            if now - started > timeout or agent.poll() is not None:
-                raise SystemExit(f"agent did not finish: {count}/{total} (log {log.name})")
-            time.sleep(poll_sec)
-    finally:
-        agent.terminate()
-        agent.wait(30)
-        log.close()
-    end = time.perf_counter()
-    assert first is not None
-    return {"steady": (total - first[1]) / max(end - first[0], 1e-9), "whole": total / (end - started)}
-
-
 def run_variant(broker: Any, name: str, tree: Path | None, args: argparse.Namespace, actuals: bool) -> dict[str, Any]:
-    """Start a service (of `tree`, else this checkout), drain a backlog with one agent; return the rates."""
-    home = Path(tempfile.mkdtemp(prefix=f"bench-acc-{name.replace('+', '-')}-"))
+    """Start a service (of `tree`, else this checkout), drain a backlog with one agent; return rates and CPU."""
     extra = {"PYTHONPATH": str(tree)} if tree else {}
-    with running_service(home, env=extra) as (url, token):
-        client = ServiceClient(url, token, timeout=120)
-        package = client.register_package(diabetes_package(home / "package"))
-        dep = client.create_deployment(package["id"], f"bench-{name}", external=True)["deployment"]
-        bench = Bench(url, token, home, broker, client, dep["id"], dep["modelId"])
+    with service_with_deployment(f"acc-{name}", broker, env=extra) as bench:
         queue = f"bench-acc-{name}-{int(time.time() * 1000)}"
-        publish(bench, queue, bodies(bench, args.records, args.rows, with_ids=name == "sketch+ids"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "BOSUN_"))}
-        env.update({"MLOPS_SERVICE_URL": url, "MLOPS_API_TOKEN": token, "MLOPS_SPOOLER_TYPE": "RABBITMQ",
-                    "MLOPS_RABBITMQ_QUEUE_URL": broker.url, "MLOPS_RABBITMQ_QUEUE_NAME": queue,
-                    "BOSUN_HOME": str(home / "agent-home"), **extra})
-        if tree:
-            env["BENCH_CWD"] = str(tree)
+        publish(bench, queue, record_bodies(bench, args.records, args.rows, with_ids=name == "sketch+ids"))
+        env = rabbit_env(bench, queue, **extra)
         total = args.records * args.rows
-        result: dict[str, Any] = {"variant": name, **drain(bench, queue, total, lambda: stored_rows(bench), env,
-                                                           args.timeout)}
+        cpu = service_cpu(bench)
+        result: dict[str, Any] = {"variant": name, **drain_with_agent(bench, env, total, lambda: stored(bench),
+                                                                      args.timeout, cwd=tree or ROOT)}
+        result["serviceCpuUsPerItem"] = round((service_cpu(bench) - cpu) * 1e6 / total, 2)
         if actuals:
             queue = f"{queue}-actuals"
             publish(bench, queue, actuals_bodies(bench, args.records, args.rows))
             env["MLOPS_RABBITMQ_QUEUE_NAME"] = queue
+            cpu = service_cpu(bench)
             # Counting a million index entries takes a while: poll less often than the stats of the other runs.
-            joined = drain(bench, queue, total, lambda: matched(bench), env, args.timeout, poll_sec=1.0)
-            result["actualsJoinedPerSecAgent"] = joined
+            joined = drain_with_agent(bench, env, total, lambda: matched(bench), args.timeout, poll_sec=1.0)
+            joined["serviceCpuUsPerItem"] = round((service_cpu(bench) - cpu) * 1e6 / total, 2)
+            result["actualsJoinedAgent"] = joined
             payload = [{"associationId": f"api-{i}", "actualValue": 1.0} for i in range(50_000)]
-            start = time.perf_counter()
+            cpu, start = service_cpu(bench), time.perf_counter()
             for _ in range(args.api_chunks):
-                client.upload_actuals(dep["id"], payload)
-            result["actualsStoredPerSecApi"] = 50_000 * args.api_chunks / (time.perf_counter() - start)
-            stats = client.stats(dep["id"], window=86400)
-            result["accuracyMatched"] = stats["accuracy"]["matched"]
-        client.close()
+                bench.client.upload_actuals(bench.deployment_id, payload)
+            took, uploaded = time.perf_counter() - start, 50_000 * args.api_chunks
+            result["actualsApi"] = {"perSec": round(uploaded / took),
+                                    "serviceCpuUsPerItem": round((service_cpu(bench) - cpu) * 1e6 / uploaded, 2)}
+            result["accuracyMatched"] = bench.client.stats(bench.deployment_id, window=86400)["accuracy"]["matched"]
     return result
 
 
@@ -173,7 +109,7 @@ def cpu_rates(rows: int = 1000, count: int = 100) -> dict[str, int]:
     fake = Bench("", "", Path(tempfile.mkdtemp(prefix="bench-acc-cpu-")), None, None, "dep", "model")  # type: ignore[arg-type]
     out: dict[str, int] = {}
     for with_ids in (False, True):
-        messages = bodies(fake, count, rows, with_ids)[0::2]
+        messages = record_bodies(fake, count, rows, with_ids)[0::2]
         start = time.process_time()
         entries = Aggregator(BaselineCache(lambda _dep: baseline)).entries([records.parse(m) for m in messages])
         payload = json.dumps({"records": entries}).encode()
@@ -220,9 +156,14 @@ def main() -> None:
         "rowsPerSecSteady": {n: [round(x) for x in v] for n, v in steady.items()},
         "medianRowsPerSecSteady": {n: round(v) for n, v in median.items()},
         "ratioVsBefore": {n: round(median[n] / median["before"], 3) for n in ("sketch", "sketch+ids")},
-        "actualsJoinedPerSecAgent": round(last["actualsJoinedPerSecAgent"]["steady"]),
-        "actualsJoinedPerSecAgentWhole": round(last["actualsJoinedPerSecAgent"]["whole"]),
-        "actualsStoredPerSecApi": round(last["actualsStoredPerSecApi"]),
+        "medianCpuUsPerRow": {n: {side: statistics.median(r[key] for r in runs if r["variant"] == n)
+                                  for side, key in (("agent", "agentCpuUsPerItem"), ("service", "serviceCpuUsPerItem"))}
+                              for n in steady},
+        "actualsJoinedPerSecAgent": round(last["actualsJoinedAgent"]["steady"]),
+        "actualsJoinedPerSecAgentWhole": round(last["actualsJoinedAgent"]["whole"]),
+        "actualsCpuUsPerItemAgentPath": {"agent": last["actualsJoinedAgent"]["agentCpuUsPerItem"],
+                                         "service": last["actualsJoinedAgent"]["serviceCpuUsPerItem"]},
+        "actualsApi": last["actualsApi"],
         "accuracyMatchedAfter": last["accuracyMatched"],
         "perCpuSecondInProcess": cpu_rates(args.rows),
         "goals": {"rowsPerSec": 300_000, "maxSlowdown": 0.10, "actualsPerSec": 100_000},

@@ -9,41 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import threading
-import time
 
-from _monitoring import agent_env, bench_stack, publish, record_bodies, save, stored_rows
+from _common import save
+from _monitoring import bench_stack, drain_with_scaler, publish, rabbit_env, record_bodies, stored
 
-from bosun_local.agent.backlog_scaler import BacklogScaler, ScalerPolicy
+from bosun_local.agent.backlog_scaler import ScalerPolicy
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
 from bosun_local.spool.rabbitmq.reader import queue_depth
 
 GOAL_SEC = 15.0
-
-
-def drain(bench: object, queue: str, target_rows: int, policy: ScalerPolicy, timeout: float) -> dict[str, float]:
-    """Start agents under a scaler policy and time until the service holds target_rows; return the figures."""
-    replicas = LocalProcessScaler(env=agent_env(bench, queue))  # type: ignore[arg-type]
-    depth = lambda: queue_depth(bench.broker.url, queue)  # type: ignore[attr-defined]  # noqa: E731
-    scaler = BacklogScaler(replicas, depth, policy)
-    stop = threading.Event()
-    peak = [0]
-    start = time.perf_counter()
-    scaler.apply()
-    thread = threading.Thread(target=scaler.run, args=(stop, 0.5), daemon=True)
-    thread.start()
-    try:
-        while stored_rows(bench) < target_rows:  # type: ignore[arg-type]
-            peak[0] = max(peak[0], replicas.replicas)
-            if time.perf_counter() - start > timeout:
-                raise SystemExit(f"backlog not drained in {timeout:.0f} s")
-            time.sleep(0.1)
-        elapsed = time.perf_counter() - start
-    finally:
-        stop.set()
-        thread.join(5)
-        replicas.stop_all()
-    return {"seconds": round(elapsed, 2), "peakAgents": peak[0], "agentsStarted": replicas.started}
 
 
 def main() -> None:
@@ -55,15 +29,19 @@ def main() -> None:
     count = args.rows_total // args.rows
     results = {}
     with bench_stack("drain") as bench:
+        assert bench.broker is not None
         done = 0
         for name, policy in (("oneAgent", ScalerPolicy(min_replicas=1, target_concurrency=1)),
                              ("autoscaled1to4", ScalerPolicy(per_agent=500, target_concurrency=4, min_replicas=1,
                                                              cooldown_sec=5))):
             queue = f"bench-drain-{name}"
             publish(bench, queue, record_bodies(bench, count, args.rows))
-            backlog = queue_depth(bench.broker.url, queue)
+            url = bench.broker.url
+            backlog = queue_depth(url, queue)
             done += count * args.rows
-            results[name] = {"backlogMessages": backlog, **drain(bench, queue, done, policy, args.timeout)}
+            replicas = LocalProcessScaler(env=rabbit_env(bench, queue))
+            results[name] = {"backlogMessages": backlog, **drain_with_scaler(
+                replicas, lambda q=queue, u=url: queue_depth(u, q), policy, lambda: stored(bench), done, args.timeout)}
             print(name, results[name], flush=True)
     one, auto = results["oneAgent"]["seconds"], results["autoscaled1to4"]["seconds"]
     save("backlog_drain", {

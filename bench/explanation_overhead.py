@@ -23,7 +23,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import FEATURES, server, write_results  # noqa: E402
+from _common import FEATURES, save, server  # noqa: E402
 
 MODELS = ("linear", "forest")
 
@@ -100,7 +100,7 @@ def main() -> None:
                                     "ratio": m_on / m_off, "extra_ms_per_row": extra, "off_ms": off, "on_ms": on})
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    write_results("explanation_overhead", {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
+    save("explanation_overhead", {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
                                            "repeats": args.repeats, "results": results})
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import build_diabetes_package, get, run_wrk, server, write_results  # noqa: E402
+from _common import diabetes_package, get, run_wrk, save, server  # noqa: E402
 
 
 def spooled_lines(directory: Path) -> int:
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
 
-    package = build_diabetes_package()
+    package = diabetes_package()
     base = {"PPS_MODEL_DIR": str(package), "PPS_HOST": "127.0.0.1", "MLOPS_DEPLOYMENT_ID": "bench-deployment",
             "MLOPS_MODEL_ID": "bench-model"}
     runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
@@ -69,7 +69,7 @@ def main() -> None:
     for info in counters:
         print(f"reporter: submitted {info['submitted']} reported {info['reported']} dropped {info['dropped']} "
               f"errors {info['errors']}")
-    write_results("pps_monitoring_overhead", {
+    save("pps_monitoring_overhead", {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), "wrk": vars(args), "runs": runs,
         "reporter": counters, "ratio": on / off, "goal": 0.95,
     })

@@ -15,13 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import (  # noqa: E402
+from _common import (  # noqa: E402
     ROOT,
-    build_diabetes_package,
+    diabetes_package,
     get,
     run_wrk,
+    save,
     server,
-    write_results,
 )
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="flask/pps pairs, alternated against load drift")
     args = parser.parse_args()
 
-    package = build_diabetes_package()
+    package = diabetes_package()
     python = sys.executable
     runs: dict[str, list[dict[str, float]]] = {"flask": [], "pps": []}
     answers: dict[str, str] = {}
@@ -60,7 +60,7 @@ def main() -> None:
         print(f"{name:8} {each:>22} {r['requests_per_sec']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
               f"{r['errors']:>7.0f}")
     print(f"ratio pps/flask: {ratio:.2f}x (goal >= 2.0)   predictions differ by {abs(same):.2e}")
-    write_results("pps_vs_flask", {
+    save("pps_vs_flask", {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), "wrk": vars(args),
         "runs": runs, "results": results, "ratio": ratio, "goal": 2.0,
     })

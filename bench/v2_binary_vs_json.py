@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import FEATURES, _ms, build_diabetes_package, server, write_results  # noqa: E402
+from _common import FEATURES, diabetes_package, save, server, wrk_ms  # noqa: E402
 
 
 def bodies(rows: int) -> dict[str, tuple[bytes, dict[str, str]]]:
@@ -62,7 +62,7 @@ def run_wrk(url: str, body: bytes, headers: dict[str, str], args: argparse.Names
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    return {"requests_per_sec": rps, "p50_ms": _ms(latency.get("50", "")), "p99_ms": _ms(latency.get("99", "")),
+    return {"requests_per_sec": rps, "p50_ms": wrk_ms(latency.get("50", "")), "p99_ms": wrk_ms(latency.get("99", "")),
             "errors": float(errors)}
 
 
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="json/binary pairs, alternated against load drift")
     args = parser.parse_args()
 
-    package = build_diabetes_package()
+    package = diabetes_package()
     env = {"PPS_MODEL_DIR": str(package), "PPS_HOST": "127.0.0.1", "MONITORING_ENABLED": "0",
            "PPS_MAX_BODY_BYTES": str(200 * 1024 * 1024)}
     results: dict[str, Any] = {}
@@ -126,7 +126,7 @@ def main() -> None:
             print(f"{rows:>5} {name:7} {size:>8} {each:>20} {m['requests_per_sec'] * int(rows):>10.0f} "
                   f"{m['p50_ms']:>7.2f} {m['p99_ms']:>7.2f} {m['errors']:>4.0f} {calls:>15.1f}")
         print(f"{rows:>5} binary/json: server {r['ratio']:.2f}x, tritonclient end to end {r['client_ratio']:.2f}x")
-    write_results("v2_binary_vs_json", {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
+    save("v2_binary_vs_json", {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
                                         "wrk": vars(args), "results": results})
 
 

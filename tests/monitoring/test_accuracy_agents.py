@@ -15,8 +15,8 @@ from sklearn import metrics as skm
 from bosun_local.client import ServiceError
 from bosun_local.contracts import records
 from bosun_local.spool.rabbitmq.reader import queue_depth
-from tests.monitoring.conftest import Service, agent_env, spawn_agent, stats, unique, wait_until
 from tests.monitoring.test_agent_rabbitmq import publish
+from tests.support.monitoring import Service, agent_env, spawn_agent, stats, unique, wait_until
 from tests.support.rabbitmq import RabbitMQBroker
 
 ROWS = 3000

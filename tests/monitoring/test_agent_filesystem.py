@@ -11,7 +11,7 @@ from bosun_local.contracts import records
 from bosun_local.monitoring.status_events import RECORDS_REJECTED
 from bosun_local.spool.filesystem.config import FsChannelConfig
 from bosun_local.spool.filesystem.writer import OFFSET_NAME, FilesystemSpoolWriter, spool_numbers
-from tests.monitoring.conftest import (
+from tests.support.monitoring import (
     FIXTURE_SPOOL,
     Service,
     agent_env,

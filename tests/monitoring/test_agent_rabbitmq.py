@@ -5,7 +5,6 @@ import signal
 import time
 from pathlib import Path
 
-import pandas as pd
 import pika
 
 from bosun_local.contracts import records
@@ -14,13 +13,15 @@ from bosun_local.monitoring.status_events import RECORDS_REJECTED
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from bosun_local.spool.rabbitmq.reader import queue_depth, read_dead_letters
 from bosun_local.spool.rabbitmq.writer import PERSISTENT, connection_parameters
-from tests.monitoring.conftest import (
+from tests.support.monitoring import (
     FIXTURE_SPOOL,
     Service,
     agent_env,
     agent_running,
+    assert_exact,
     fast_config,
     predictions,
+    report,
     spawn_agent,
     stats,
     unique,
@@ -47,24 +48,12 @@ def publish(broker: RabbitMQBroker, queue: str, bodies: list[bytes]) -> None:
         conn.close()
 
 
-def report(broker: RabbitMQBroker, queue: str, deployment_id: str, each: int = STATS_RECORDS) -> None:
-    """Report `each` stats records (2 predictions, every 10th a user error) and `each` prediction records of 3 rows."""
+def report_through(broker: RabbitMQBroker, queue: str, deployment_id: str, each: int = STATS_RECORDS) -> None:
+    """Report through our library's RabbitMQ spooler (report()'s records) and check it delivered all."""
     mlops = MLOps().set_deployment_id(deployment_id).set_model_id("m1").set_rabbitmq_spooler(broker.url, queue).init()
-    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "color": ["red", "blue", "red"]})
-    for i in range(each):
-        mlops.report_deployment_stats(2, 7.0, user_error=i % 10 == 0)
-    for _ in range(each):
-        mlops.report_predictions_data(frame, [0.5, 1.5, 2.5])
+    report(mlops, each)
     assert mlops.shutdown(timeout_sec=120), "the library delivered every record"
     assert mlops.dropped_records == 0
-
-
-def assert_exact(service: Service, deployment_id: str, each: int = STATS_RECORDS) -> None:
-    """Check the figures of report(): nothing lost, nothing counted twice."""
-    figures = stats(service, deployment_id)
-    assert (figures["predictions"], figures["userErrors"]) == (2 * each, each // 10)
-    assert figures["predictionRows"] == 3 * each
-    assert figures["predictionMean"] == 1.5
 
 
 def rabbit(broker: RabbitMQBroker, queue: str) -> tuple[RabbitChannelConfig, ...]:
@@ -85,11 +74,11 @@ def test_datarobot_fixture_records_as_message_bodies(broker: RabbitMQBroker, que
 
 def test_library_to_agent_10k_records_exact(broker: RabbitMQBroker, queue_name: str, service: Service) -> None:
     dep = unique("dep-10k")
-    report(broker, queue_name, dep)
+    report_through(broker, queue_name, dep)
     with agent_running(fast_config(service, rabbit(broker, queue_name))) as agent:
         wait_until(lambda: agent.counters.stored == 10_000, "10k records stored")
         assert agent.counters.duplicates == 0
-    assert_exact(service, dep)
+    assert_exact(service, dep, STATS_RECORDS)
 
 
 def test_competing_agents_share_one_queue(broker: RabbitMQBroker, queue_name: str, service: Service) -> None:
@@ -97,7 +86,7 @@ def test_competing_agents_share_one_queue(broker: RabbitMQBroker, queue_name: st
     channels = rabbit(broker, queue_name)
     with agent_running(fast_config(service, channels, prefetch=50, batch_max_records=50)) as one, \
             agent_running(fast_config(service, channels, prefetch=50, batch_max_records=50)) as two:
-        report(broker, queue_name, dep, OUTAGE_RECORDS)
+        report_through(broker, queue_name, dep, OUTAGE_RECORDS)
         wait_until(lambda: one.counters.stored + two.counters.stored == 2 * OUTAGE_RECORDS, "both agents to drain")
         assert one.counters.stored > 0 and two.counters.stored > 0
     assert_exact(service, dep, OUTAGE_RECORDS)
@@ -106,7 +95,7 @@ def test_competing_agents_share_one_queue(broker: RabbitMQBroker, queue_name: st
 def test_broker_restart_mid_stream_loses_and_doubles_nothing(broker: RabbitMQBroker, queue_name: str,
                                                               service: Service) -> None:
     dep = unique("dep-restart")
-    report(broker, queue_name, dep, OUTAGE_RECORDS)
+    report_through(broker, queue_name, dep, OUTAGE_RECORDS)
     config = fast_config(service, rabbit(broker, queue_name), prefetch=100, batch_max_records=10)
     with agent_running(config) as agent:
         wait_until(lambda: agent.counters.stored > 0, "the agent to start storing")
@@ -122,7 +111,7 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(broker: RabbitMQBro
 def test_agent_kill_9_mid_stream_with_env_configuration(broker: RabbitMQBroker, queue_name: str, service: Service,
                                                         tmp_path: Path) -> None:
     dep = unique("dep-kill")
-    report(broker, queue_name, dep, OUTAGE_RECORDS)
+    report_through(broker, queue_name, dep, OUTAGE_RECORDS)
     env = agent_env(service, MLOPS_SPOOLER_TYPE="RABBITMQ", MLOPS_RABBITMQ_QUEUE_URL=broker.url,
                     MLOPS_RABBITMQ_QUEUE_NAME=queue_name)
     conf = tmp_path / "agent.yaml"

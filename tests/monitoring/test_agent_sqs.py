@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from bosun_local.contracts import records
@@ -14,52 +12,22 @@ from bosun_local.mlops import MLOps
 from bosun_local.spool.sqs.config import SqsChannelConfig
 from bosun_local.spool.sqs.queues import make_client, queue_stats
 from tests.mlops.reference import reference
-from tests.monitoring.conftest import (
+from tests.support.monitoring import (
     Service,
     agent_env,
     agent_running,
+    assert_exact,
     fast_config,
     predictions,
+    report,
     spawn_agent,
     stats,
     unique,
     wait_until,
 )
-from tests.support.sqs import MotoServer, moto_server
+from tests.support.sqs import MotoServer
 
 EACH = 1000
-
-
-@pytest.fixture(scope="module")
-def sqs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    """One moto server for the module (each test makes its own queue)."""
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
-        yield server
-
-
-@pytest.fixture
-def aws(sqs: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    """Point boto3's default client (datarobot-mlops creates one) at the moto server."""
-    for key, value in sqs.aws_env().items():
-        monkeypatch.setenv(key, value)
-    return sqs
-
-
-def report(mlops: object, each: int) -> None:
-    """Report `each` stats records (2 predictions, every 10th a user error) and `each` prediction records of 3 rows."""
-    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "color": ["red", "blue", "red"]})
-    for i in range(each):
-        mlops.report_deployment_stats(2, 7.0, user_error=i % 10 == 0)  # type: ignore[attr-defined]
-    for _ in range(each):
-        mlops.report_predictions_data(frame, [0.5, 1.5, 2.5])  # type: ignore[attr-defined]
-
-
-def assert_exact(service: Service, deployment_id: str, each: int) -> None:
-    """Check the figures of report(): nothing lost, nothing counted twice."""
-    figures = stats(service, deployment_id)
-    assert (figures["predictions"], figures["userErrors"]) == (2 * each, each // 10)
-    assert figures["predictionRows"] == 3 * each
-    assert figures["predictionMean"] == 1.5
 
 
 def channel(url: str, visibility: int = 120) -> tuple[SqsChannelConfig, ...]:

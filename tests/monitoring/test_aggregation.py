@@ -8,7 +8,7 @@ from bosun_local.contracts import records
 from bosun_local.contracts.latency import LatencySketch
 from bosun_local.monitoring.aggregation import Aggregator, actuals_entry_from_rows, minute_of
 from bosun_local.monitoring.baselines import BaselineCache, Bins
-from tests.monitoring.conftest import FIXTURE_SPOOL
+from tests.support.monitoring import FIXTURE_SPOOL
 
 FIXTURE = FIXTURE_SPOOL / "fs_spool.1"
 BASELINE = {

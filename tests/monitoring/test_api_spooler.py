@@ -7,7 +7,7 @@ import importlib
 import pandas as pd
 
 from tests.mlops.reference import reference
-from tests.monitoring.conftest import Service, stats, unique
+from tests.support.monitoring import Service, stats, unique
 
 EACH = 50
 

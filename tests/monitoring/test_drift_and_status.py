@@ -12,7 +12,7 @@ from bosun_local.contracts import records
 from bosun_local.monitoring.status_events import DRIFT_STATUS_CHANGED, SERVICE_HEALTH_CHANGED
 from bosun_local.spool.filesystem.config import FsChannelConfig
 from bosun_local.spool.filesystem.writer import FilesystemSpoolWriter
-from tests.monitoring.conftest import Service, agent_running, fast_config, stats, unique, wait_until
+from tests.support.monitoring import Service, agent_running, fast_config, stats, unique, wait_until
 
 ROWS_PER_RECORD = 500
 

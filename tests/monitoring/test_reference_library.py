@@ -19,8 +19,8 @@ from bosun_local.service.drift import psi
 from bosun_local.spool.filesystem.config import FsChannelConfig
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from tests.mlops.reference import reference
-from tests.monitoring.conftest import Service, agent_running, fast_config, unique, wait_until
 from tests.monitoring.test_drift_and_status import register_package
+from tests.support.monitoring import Service, agent_running, fast_config, unique, wait_until
 from tests.support.rabbitmq import RabbitMQBroker
 
 FEATURE_TYPES = [{"name": "x1", "feature_type": "numeric"}, {"name": "x2", "feature_type": "numeric"},

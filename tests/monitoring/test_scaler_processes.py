@@ -7,8 +7,8 @@ from bosun_local.agent.backlog_scaler import BacklogScaler, ScalerPolicy
 from bosun_local.contracts import records
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
 from bosun_local.spool.rabbitmq.reader import queue_depth
-from tests.monitoring.conftest import Service, agent_env, predictions, unique, wait_until
 from tests.monitoring.test_agent_rabbitmq import publish
+from tests.support.monitoring import Service, agent_env, predictions, unique, wait_until
 from tests.support.rabbitmq import RabbitMQBroker
 
 MESSAGES = 3000

@@ -2,38 +2,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bosun_local.agent.backlog_scaler import HANDOVER, RECRUITING_BLOCKED, SCALED, BacklogScaler, ScalerPolicy
 from bosun_local.mlops import MLOps
 from bosun_local.monitoring.local_replicas import LocalProcessScaler
 from bosun_local.spool.sqs.queues import queue_stats
-from tests.monitoring.conftest import Service, agent_env, predictions, stats, unique, wait_until
-from tests.support.sqs import MotoServer, moto_server
-
-
-@pytest.fixture(scope="module")
-def sqs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    """One moto server for the module."""
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
-        yield server
+from tests.support.monitoring import Service, agent_env, assert_exact, predictions, report, unique, wait_until
+from tests.support.sqs import MotoServer
 
 
 def backlog(url: str, dep: str, records: int, per_message: int) -> None:
     """Queue `records` stats records (2 predictions each, every 10th a user error), `per_message` to a message."""
     mlops = MLOps().set_deployment_id(dep).set_model_id("m1").set_sqs_spooler(url)
     mlops.set_channel_config(f"MLOPS_SQS_MAX_RECORDS_PER_MESSAGE={per_message}").init()
-    for i in range(records):
-        mlops.report_deployment_stats(2, 7.0, user_error=i % 10 == 0)
+    report(mlops, records, predictions_data=False)
     assert mlops.shutdown(timeout_sec=300) and mlops.dropped_records == 0
-
-
-def assert_exact(service: Service, dep: str, records: int) -> None:
-    figures = stats(service, dep)
-    assert (figures["predictions"], figures["userErrors"]) == (2 * records, records // 10)
 
 
 class Run:
@@ -89,7 +73,7 @@ def test_100k_backlog_scales_1_to_n_to_1_with_nothing_lost_or_doubled(sqs: MotoS
         scaled = [d["replicas"] for t, d in run.events if t == SCALED]
         assert scaled[0] == 4 and scaled[-1] == 1
         assert run.replicas.error_times() == []
-    assert_exact(service, dep, total)
+    assert_exact(service, dep, total, predictions_data=False)
     left = queue_stats(url)
     assert (left.depth, left.in_flight, left.dead) == (0, 0, 0)
 
@@ -114,7 +98,7 @@ def test_an_agent_failure_stops_recruiting_and_the_rest_drains(sqs: MotoServer, 
         wait_until(lambda: predictions(service, dep) == 2 * 6000, "the surviving agent to drain everything",
                    timeout=600)
         assert run.peak == 1
-    assert_exact(service, dep, 6000)
+    assert_exact(service, dep, 6000, predictions_data=False)
 
 
 def test_time_limit_hands_over_and_keeps_draining(sqs: MotoServer, service: Service, tmp_path: Path) -> None:
@@ -129,4 +113,4 @@ def test_time_limit_hands_over_and_keeps_draining(sqs: MotoServer, service: Serv
                    timeout=600)
         assert run.scaler.handovers >= 1 and HANDOVER in run.types()
         assert run.replicas.started >= 2 and run.replicas.error_times() == []
-    assert_exact(service, dep, total)
+    assert_exact(service, dep, total, predictions_data=False)
