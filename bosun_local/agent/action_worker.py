@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bosun_local.agent.lanes import Lanes
+from bosun_local.agent.metrics import ActionMetrics
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient, ServiceError
@@ -35,6 +36,7 @@ class ActionWorker:
         self._held: dict[str, dict[str, Any]] = {}
         self._held_lock = threading.Lock()
         self.completed = 0
+        self.metrics = ActionMetrics()
 
     def held(self) -> list[str]:
         """Return the ids of the actions this agent holds."""
@@ -60,8 +62,10 @@ class ActionWorker:
             return fn(self._lane_client)
 
     def _run(self, action: dict[str, Any]) -> None:
+        started = time.monotonic()
         try:
             status = self._execute(action)
+            self.metrics.observe(action["type"], str(status.status), time.monotonic() - started)
             self._complete(action, status)
         finally:
             with self._held_lock:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from bosun_local.agent.action_worker import ActionWorker
 from bosun_local.agent.environment_watch import EnvironmentWatch
 from bosun_local.agent.lanes import Lanes
+from bosun_local.agent.metrics import render as render_metrics
 from bosun_local.agent.plugin_facts import plugin_facts
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import Reporter
@@ -18,6 +19,7 @@ from bosun_local.config import Config, load_config
 from bosun_local.contracts.layout import DataDir
 from bosun_local.contracts.liveness import mark_alive
 from bosun_local.errors import BosunError
+from bosun_local.metrics.listener import listen_from_env
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SEC = 60.0
@@ -41,6 +43,7 @@ class ManagementAgent:
         self.worker = ActionWorker(self.client_factory, self.host, self.lanes, self.settings)
         self.watcher = Watcher(self.client_factory, self.host, self.lanes, self.settings, self.reporter)
         self._threads: list[threading.Thread] = []
+        self.environment: EnvironmentWatch | None = None
 
     def stop(self) -> None:
         """Ask every loop to end (safe from a signal handler)."""
@@ -90,6 +93,14 @@ class ManagementAgent:
         """Run until stopped; return the process exit code."""
         log.info("management agent %s starting (data dir %s, service %s)", self.settings.agent_id,
                  self.config.data_dir, self.config["serviceUrl"])
+        listener = listen_from_env(lambda: render_metrics(self))
+        try:
+            return self._run()
+        finally:
+            if listener is not None:
+                listener.stop()
+
+    def _run(self) -> int:
         if not self.wait_for_service():
             return 0
         self.reporter.event("agent_started", "info", f"management agent {self.settings.agent_id} started",
@@ -101,7 +112,7 @@ class ManagementAgent:
         self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
         self._every("watcher", lambda: self.settings.status_interval_sec, self.watcher.tick)
         self._every("heartbeat", lambda: self.settings.heartbeat_sec, self.heartbeat)
-        environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
+        environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
         self._every("environment", lambda: self.settings.status_interval_sec * 2, environment.tick)
         self._claim_loop()
         log.info("management agent stopping: waiting up to %.0f s for %d running jobs", STOP_GRACE_SEC,

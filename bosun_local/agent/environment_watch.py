@@ -38,6 +38,11 @@ class EnvironmentWatch:
                                     ScalerPolicy(per_agent=int(config["monitoringAgentBacklog"]),
                                                  target_concurrency=int(config["monitoringAgentsMax"])))
 
+    @property
+    def queue_depth(self) -> int:
+        """Return the spool depth pe_status last reported."""
+        return self._depth
+
     def _config(self, env: Json, **extra: Any) -> Json:
         # The queue that drives the scaler is the one the stack's monitoring agents consume: this agent's config's.
         plugin_config = {**(env.get("pluginConfig") or {}), "rabbitmqQueueName": self.config["rabbitmqQueueName"]}

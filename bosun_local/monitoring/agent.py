@@ -12,9 +12,11 @@ from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.contracts.liveness import mark_alive
 from bosun_local.contracts.records import Record
 from bosun_local.errors import BosunError
+from bosun_local.metrics.listener import MetricsListener, listen_from_env
 from bosun_local.monitoring.aggregation import Aggregator, Entry
 from bosun_local.monitoring.baselines import BaselineCache
 from bosun_local.monitoring.config import AgentConfig
+from bosun_local.monitoring.metrics import render as render_metrics
 from bosun_local.monitoring.pipeline import Backoff, ChannelPipeline
 from bosun_local.monitoring.status_events import RECORDS_REJECTED, StatusWatcher
 from bosun_local.spool.source import Batch, Rejected, Source
@@ -78,10 +80,12 @@ class MonitoringAgent:
         self.deployments: set[str] = set()
         self.status_polls = 0
         self._threads: list[threading.Thread] = []
+        self._metrics: MetricsListener | None = None
 
     # lifecycle
     def start(self) -> None:
-        """Start a thread per channel and the housekeeping thread."""
+        """Start a thread per channel, the housekeeping thread and the /metrics listener ($BOSUN_METRICS_PORT)."""
+        self._metrics = listen_from_env(lambda: render_metrics(self))
         for channel in self.config.channels:
             self._spawn(f"monitor-{channel.name}", self._channel_loop, channel)
         self._spawn("monitor-housekeeping", self._housekeeping_loop)
@@ -97,6 +101,9 @@ class MonitoringAgent:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._metrics is not None:
+            self._metrics.stop()
+            self._metrics = None
 
     def run(self) -> None:
         """Run until stop() (or a signal handler setting stop_event)."""

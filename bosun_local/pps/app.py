@@ -23,6 +23,7 @@ from bosun_local.pps.http import (
     send_response,
 )
 from bosun_local.pps.inputs import Frame, InputError, parse_form
+from bosun_local.pps.metrics import METRICS_PATH, PPSMetrics
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
 from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
 from bosun_local.pps.reporting import Reporter, ReportItem
@@ -51,7 +52,8 @@ class PPSApp:
     """ASGI app serving one registry (single or multi) and reporting to an optional Reporter."""
 
     def __init__(self, registry: SingleRegistry | MultiRegistry, reporter: Reporter | None = None,
-                 max_body_bytes: int = 50 * 1024 * 1024, report_timeout_sec: float = 10.0) -> None:
+                 max_body_bytes: int = 50 * 1024 * 1024, report_timeout_sec: float = 10.0,
+                 metrics: bool = True) -> None:
         self.registry = registry
         self.reporter = reporter
         self.max_body_bytes = max_body_bytes
@@ -59,6 +61,7 @@ class PPSApp:
         self._versions = versions()
         self.stats = InferenceStats()
         self.v2 = V2Routes(self)
+        self.metrics = PPSMetrics(self) if metrics else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -89,15 +92,31 @@ class PPSApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = self.metrics
+        if metrics is None:
+            await self._answer(scope, receive, send)
+            return
+        started = time.perf_counter_ns()
+        metrics.in_flight += 1
+        try:
+            status = await self._answer(scope, receive, send)
+        finally:
+            metrics.in_flight -= 1
+        if status:  # 0: the client left before its body arrived, nothing was answered
+            metrics.observe(metrics.series(scope["path"]), status, time.perf_counter_ns() - started)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Route and send one response; return its status (0 when the client went away first)."""
         request = Request.from_scope(scope, receive)
         try:
             response = await self._route(request)
         except ClientGone:
-            return
+            return 0
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
             response = error(500, "internal server error; the server log has the details")
         await send_response(send, response)
+        return response.status
 
     async def _route(self, request: Request) -> Response:
         path = request.path
@@ -111,12 +130,14 @@ class PPSApp:
             path = path.rstrip("/")
         if path.startswith("/v2"):
             return await self.v2.handle(request, path, deployment_id)
+        if path == METRICS_PATH and self.metrics is not None and request.method in ("GET", "HEAD"):
+            return self._metrics(deployment_id)
         if path in drum_routes.UNSTRUCTURED_ROUTES:
             return await drum_routes.unstructured(self, request, deployment_id)
         methods = PREDICTION_ROUTES.get(path) or (("GET",) if path in STATUS_ROUTES else None)
         if methods is None:
             return error(404, f"no route {request.path}; routes: POST /predictions, GET|POST /predict, "
-                              "POST /v2/models/<name>/infer, GET /ping, /health, /info")
+                              "POST /v2/models/<name>/infer, GET /ping, /health, /info, /metrics")
         if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
             return Response(405, outputs.dumps({"message": f"{request.path} takes {' or '.join(methods)}"}),
                             headers=((b"allow", ", ".join(methods).encode()),))
@@ -154,6 +175,15 @@ class PPSApp:
         if deployment is None:
             return error(404, f"deployment {deployment_id} is not served here (deployments: {self._known()})", v2)
         return deployment
+
+    def _metrics(self, deployment_id: str | None) -> Response:
+        """Answer /metrics (every deployment) or /deployments/<id>/metrics (that one's figures)."""
+        assert self.metrics is not None
+        if deployment_id is not None:
+            found = self._deployment(deployment_id)
+            if isinstance(found, Response):
+                return found
+        return self.metrics.response(deployment_id)
 
     def _known(self) -> str:
         ids = [d.deployment_id or "" for d in self.registry.all()]

@@ -35,6 +35,7 @@ class Deployment:
     error: str | None = None
     signature: tuple[Any, ...] = ()
     loaded_at: float = 0.0
+    load_sec: float = 0.0  # how long the model took to load (the /metrics gauge)
 
     def describe(self) -> dict[str, Any]:
         """Return the deployment as /info shows it."""
@@ -194,7 +195,7 @@ class MultiRegistry:
                 log.error("deployment %s: the new model does not load, still serving model %s: %s",
                           deployment_id, old.model_id, new.error)
                 new = Deployment(old.deployment_id, old.model_id, old.model, old.directory, new.error,
-                                 signature, old.loaded_at)
+                                 signature, old.loaded_at, old.load_sec)
             current[deployment_id] = new
         for deployment_id in [d for d in current if d not in found]:
             self._misses[deployment_id] = self._misses.get(deployment_id, 0) + 1
@@ -244,4 +245,5 @@ class MultiRegistry:
         else:
             log.info("deployment %s model %s loaded from %s in %.2fs", deployment_id, model_id, directory,
                      time.monotonic() - started)
-        return Deployment(deployment_id, model_id, model, directory, error, signature, time.time())
+        return Deployment(deployment_id, model_id, model, directory, error, signature, time.time(),
+                          time.monotonic() - started)

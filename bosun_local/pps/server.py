@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,8 +30,10 @@ def build_app(settings: Settings, make_sink: Callable[[], ReportSink] = ProcessS
         registry: SingleRegistry | MultiRegistry = MultiRegistry(
             settings.multi_base_dir, settings.dir_prefix, settings.info_file, settings.watch_interval_sec)
     else:
+        started = time.monotonic()
         model = load_package(settings.model_dir)
-        registry = SingleRegistry(Deployment(settings.deployment_id, settings.model_id, model, settings.model_dir))
+        registry = SingleRegistry(Deployment(settings.deployment_id, settings.model_id, model, settings.model_dir,
+                                             load_sec=time.monotonic() - started))
     reporter = None
     if settings.monitoring:
         if not settings.multi and not (settings.deployment_id and settings.model_id):
@@ -42,7 +45,8 @@ def build_app(settings: Settings, make_sink: Callable[[], ReportSink] = ProcessS
             raise ConfigError("MLOPS_DEPLOYMENT_ID / MLOPS_MODEL_ID are set in multi-model mode",
                               fix="unset them: each deployment's ids come from its config.yml")
         reporter = Reporter(make_sink, settings.report_queue_size)
-    return PPSApp(registry, reporter, settings.max_body_bytes, report_timeout_sec=settings.graceful_timeout_sec)
+    return PPSApp(registry, reporter, settings.max_body_bytes, report_timeout_sec=settings.graceful_timeout_sec,
+                  metrics=settings.metrics)
 
 
 def app_from_env() -> PPSApp:

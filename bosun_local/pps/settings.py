@@ -29,6 +29,7 @@ ENV_NAMES = {
     "report_queue_size": "PPS_REPORT_QUEUE_SIZE",
     "graceful_timeout_sec": "PPS_GRACEFUL_TIMEOUT_SEC",
     "access_log": "PPS_ACCESS_LOG",
+    "metrics": "PPS_METRICS",
 }
 
 
@@ -52,6 +53,7 @@ class Settings:
     graceful_timeout_sec: float = 30.0
     access_log: bool = False
     monitoring: bool = False
+    metrics: bool = True  # /metrics and the per-request counters behind it
 
     @property
     def multi(self) -> bool:
@@ -101,5 +103,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         report_queue_size=env_int(env, ENV_NAMES["report_queue_size"], base.report_queue_size, minimum=1),
         graceful_timeout_sec=env_float(env, ENV_NAMES["graceful_timeout_sec"], base.graceful_timeout_sec, above=0),
         access_log=env_bool(env, ENV_NAMES["access_log"], False),
+        metrics=env_bool(env, ENV_NAMES["metrics"], True),
         monitoring=monitoring_enabled(env),
     )

@@ -58,6 +58,12 @@ class InferenceStats:
                                                           ("compute_input", "compute_infer", "compute_output")})
                 _add(batch[phase], ns)
 
+    def rows_scored(self, model: LoadedModel) -> int:
+        """Return how many rows the model has scored (Triton's inference_count)."""
+        with self._lock:
+            counters = self._models.get(model)
+            return counters.inference_count if counters is not None else 0
+
     def document(self, name: str, version: str | None, model: LoadedModel) -> dict[str, Any]:
         """Return one entry of `model_stats`."""
         with self._lock:

@@ -100,6 +100,7 @@ def _finish(ctx: ServiceContext, action: Row, dep: Row | None, status: str, info
             if not failed and type_ == "deployment_delete":
                 changes["deletedAt"] = now_iso()
             dep = ctx.storage.update_deployment(dep["id"], changes)
+    ctx.metrics.action(type_, "failed" if failed else "succeeded")
     name = dep["name"] if dep else action["deploymentId"]
     env_id = dep["environmentId"] if dep else None
     record_event(ctx, "action_failed" if failed else "action_succeeded", status,

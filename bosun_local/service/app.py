@@ -13,8 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bosun_local import __version__
 from bosun_local.config import Config
 from bosun_local.errors import BosunError
-from bosun_local.service.auth import BearerAuthMiddleware, load_or_create_token
+from bosun_local.service.auth import OPEN_PATHS, BearerAuthMiddleware, load_or_create_token
 from bosun_local.service.context import ServiceContext
+from bosun_local.service.metrics import RequestMetricsMiddleware
 from bosun_local.service.storage import open_storage
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,10 @@ def create_app(config: Config) -> FastAPI:
     async def on_bosun(request: Request, exc: BosunError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status_code", 400))
 
-    app.add_middleware(BearerAuthMiddleware, token=token)
+    open_paths = OPEN_PATHS if config["metricsRequireToken"] else OPEN_PATHS | {"/metrics"}
+    app.add_middleware(BearerAuthMiddleware, token=token, open_paths=open_paths)
+    # Outermost: a refused request is counted too (as a 401 of route "other").
+    app.add_middleware(RequestMetricsMiddleware, metrics=ctx.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -37,12 +37,13 @@ def load_or_create_token(token_file: Path) -> str:
 class BearerAuthMiddleware:
     """Reject requests without the right bearer token before any routing, so a 401 says nothing about resources."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, open_paths: frozenset[str] = OPEN_PATHS) -> None:
         self.app = app
         self.expected = token.encode()
+        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
         given = presented_token(dict(scope.get("headers") or []).get(b"authorization", b""))

@@ -10,6 +10,7 @@ from pathlib import Path
 from bosun_local.config import Config
 from bosun_local.configkit.env import env_float, env_int
 from bosun_local.service.accuracy_status import AccuracyTracker
+from bosun_local.service.metrics import ServiceMetrics
 from bosun_local.service.storage import Storage
 
 
@@ -58,6 +59,7 @@ class ServiceContext:
     limits: Limits = field(default_factory=Limits)
     wake_notifier: threading.Event = field(default_factory=threading.Event)
     accuracy: AccuracyTracker = field(default_factory=AccuracyTracker)
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
 
     @property
     def packages_dir(self) -> Path:

@@ -38,6 +38,7 @@ def record_event(ctx: ServiceContext, type_: str, status: str, message: str, dep
                                              "status": "pending", "attempts": 0, "nextAttemptAt": now_iso(),
                                              "event": event, "lastError": None})
                 queued += 1
+    ctx.metrics.event(type_, status)
     if queued:
         ctx.wake_notifier.set()
     return event

@@ -162,3 +162,34 @@ def test_reconcile_starts_what_should_run_and_stops_what_should_not(agent: Agent
     assert start["data"]["action"] == "deployment_start"
     [stop] = agent.events(stopped["id"], "deployment_reconcile_succeeded")
     assert stop["data"]["action"] == "deployment_stop"
+
+
+def test_metrics_count_actions_and_heals(agent: Agent, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    import httpx
+
+    from bosun_local.agent.metrics import render
+    from bosun_local.metrics.listener import MetricsListener
+    from tests.support.prometheus_text import parse, value
+
+    dep = deploy(agent, tmp_path, "metered")
+    agent.client.stop_deployment(dep["id"])
+    agent.run_queued_actions()
+    agent.client.start_deployment(dep["id"])
+    agent.run_queued_actions()
+    agent.watcher.reconcile()
+    agent.instance(dep["id"]).unlink()
+    agent.watcher.tick()
+    agent.settle()
+    parts = SimpleNamespace(worker=agent.worker, lanes=agent.lanes, watcher=agent.watcher, environment=None)
+    listener = MetricsListener(lambda: render(parts), "127.0.0.1", 0).start()  # type: ignore[arg-type]
+    try:
+        samples = parse(httpx.get(f"http://127.0.0.1:{listener.port}/metrics", timeout=10).text)
+    finally:
+        listener.stop()
+    assert value(samples, "bosun_agent_actions_total", type="deployment_start", outcome="passing") == 2
+    assert value(samples, "bosun_agent_actions_total", type="deployment_stop", outcome="passing") == 1
+    assert value(samples, "bosun_agent_action_duration_seconds_count", type="deployment_start") == 2
+    assert value(samples, "bosun_agent_heals_total") == 1
+    assert value(samples, "bosun_agent_actions_running") == 0

@@ -13,6 +13,7 @@ from bosun_local.service.routes import (
     environments,
     events,
     health,
+    metrics,
     mlops_api,
     monitoring,
     notifications,
@@ -24,4 +25,4 @@ from bosun_local.service.routes import (
 ROUTERS: list[APIRouter] = [health.router, packages.router, environments.router, deployments.router, actions.router,
                             events.router, agents.router, notifications.router, monitoring.router, settings.router,
                             stats.router, environment.router,
-                            datarobot.router, actuals.router, mlops_api.router]
+                            datarobot.router, actuals.router, mlops_api.router, metrics.router]
