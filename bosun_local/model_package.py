@@ -75,12 +75,43 @@ def _fail(directory: Path, problem: str, fix: str) -> PackageError:
     return PackageError(f"model package {directory}: {problem}", fix=fix)
 
 
+def package_file(directory: Path, name: object, key: str) -> Path:
+    """Return the file a model.yaml key names, confined to the package: no absolute path, `..` or link out.
+
+    A package is untrusted input: a path that leaves it would let registration read the data dir's token or
+    secrets (and the PPS serve a file it was never given).
+    """
+    fix = f"name a file inside the package directory in {key}, relative to it (like model.pkl)"
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(directory, f"{key} in {SPEC_FILE} must be a file name, got {name!r}", fix)
+    relative = Path(name)
+    if relative.is_absolute() or name.startswith(("/", "\\")) or ".." in relative.parts:
+        raise _fail(directory, f"{key} {name!r} points outside the package", fix)
+    path = directory / relative
+    walked = directory
+    for part in relative.parts:
+        walked = walked / part
+        if walked.is_symlink():
+            raise _fail(directory, f"{key} {name!r} goes through a symbolic link ({part})",
+                        "replace the link with the file it points to")
+    try:
+        inside = path.resolve().is_relative_to(directory.resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        raise _fail(directory, f"{key} {name!r} points outside the package", fix)
+    return path
+
+
 def load_spec(directory: Path | str) -> PackageSpec:
     """Read and validate the package in a directory; errors name the package, the key and the fix."""
     directory = Path(directory)
     spec_path = directory / SPEC_FILE
     if not directory.is_dir():
         raise _fail(directory, "is not a directory", "give the path of a model package directory")
+    for name in (SPEC_FILE, DRUM_SPEC_FILE):
+        if (directory / name).is_symlink():
+            raise _fail(directory, f"{name} is a symbolic link", "replace the link with the file it points to")
     if not spec_path.is_file() and (directory / DRUM_SPEC_FILE).is_file():
         return _drum_spec(directory)
     if not spec_path.is_file():
@@ -144,18 +175,20 @@ def load_spec(directory: Path | str) -> PackageSpec:
 
     model_file = raw.get("modelFile")
     if model_file is None:
-        model_file = next((m for m in MODEL_FILES if (directory / m).is_file()), None)
+        model_file = next((m for m in MODEL_FILES if (directory / m).is_file() or (directory / m).is_symlink()), None)
         if model_file is None:
             raise _fail(directory, "has no model file",
                         f"expected one of {', '.join(MODEL_FILES)} or modelFile in {SPEC_FILE}")
-    elif not isinstance(model_file, str) or not (directory / model_file).is_file():
+        package_file(directory, model_file, "modelFile")
+    elif not package_file(directory, model_file, "modelFile").is_file():
         raise _fail(directory, f"modelFile {model_file!r} named in {SPEC_FILE} does not exist",
                     "add the file or fix modelFile")
 
     training = raw.get("trainingData")
-    if training is None and (directory / "training.csv").is_file():
+    if training is None and ((directory / "training.csv").is_file() or (directory / "training.csv").is_symlink()):
         training = "training.csv"
-    elif training is not None and not (directory / str(training)).is_file():
+        package_file(directory, training, "trainingData")
+    elif training is not None and not package_file(directory, training, "trainingData").is_file():
         raise _fail(directory, f"trainingData {training!r} named in {SPEC_FILE} does not exist",
                     "add the CSV or drop the key")
 
@@ -184,7 +217,8 @@ def _drum_labels(directory: Path, inference: dict[str, Any], target_type: str) -
     if target_type == "multiclass":
         labels = inference.get("classLabels")
         labels_file = inference.get("classLabelsFile")
-        if labels is None and isinstance(labels_file, str) and (directory / labels_file).is_file():
+        if labels is None and labels_file is not None and package_file(directory, labels_file,
+                                                                       "classLabelsFile").is_file():
             labels = [line.strip() for line in (directory / labels_file).read_text().splitlines() if line.strip()]
         if not isinstance(labels, list) or len(labels) < 2:
             raise _fail(directory, f"{DRUM_SPEC_FILE} inferenceModel lacks classLabels",
@@ -214,12 +248,16 @@ def _drum_spec(directory: Path) -> PackageSpec:
     if (directory / "custom.py").is_file():
         model_file = "custom.py"
     else:
-        artifacts = sorted(p.name for p in directory.iterdir() if p.is_file() and p.suffix.lower() == ".pkl")
+        artifacts = sorted(p.name for p in directory.iterdir()
+                           if (p.is_file() or p.is_symlink()) and p.suffix.lower() == ".pkl")
         if len(artifacts) != 1:
             raise _fail(directory, f"has {len(artifacts)} .pkl artifacts and no custom.py",
                         "keep exactly one .pkl file or add custom.py with load_model()")
         model_file = artifacts[0]
+    package_file(directory, model_file, "the model artifact")
     training = "training.csv" if (directory / "training.csv").is_file() else None
+    if training:
+        package_file(directory, training, "training data")
     return PackageSpec(directory=directory, target_name=str(inference.get("targetName") or "Predictions"),
                        target_type=target_type, features=(), model_file=model_file,
                        class_names=tuple(_drum_labels(directory, inference, target_type)),

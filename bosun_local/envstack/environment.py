@@ -17,9 +17,9 @@ from bosun_local.contracts.liveness import healthcheck_test
 from bosun_local.contracts.rabbitmq import amqp_url, masked_url
 from bosun_local.engine import adapter
 from bosun_local.envstack import sqs_stack
-from bosun_local.envstack.render import render, write_if_changed
+from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import EngineError, UsageError
-from bosun_local.host import IMAGE_UID, host_port, rabbitmq_url, run_as_user
+from bosun_local.host import IMAGE_UID, host_port, network_rabbitmq_url, rabbitmq_url, run_as_user
 
 Progress = Callable[[int, int, str], None]
 DOCKER_SOCKET = Path("/var/run/docker.sock")
@@ -78,15 +78,33 @@ class EnvironmentStack:
         """Return the agent YAML of `spool: sqs` stacks: both channels, as seen from the stack's network."""
         return self.compose_file.parent / "monitoring-agent.yaml"
 
+    @property
+    def env_dir(self) -> Path:
+        """Return the directory of the services' 0600 env files (their secrets, kept out of compose.yaml)."""
+        return self.compose_file.parent / "env"
+
+    def env_files(self) -> dict[str, dict[str, str]]:
+        """Return each service's secret environment, by the env file's name."""
+        secrets = self.config.secrets()
+        network_url = network_rabbitmq_url(self.config)
+        return {
+            "rabbitmq": {"RABBITMQ_DEFAULT_USER": secrets["rabbitmqUser"],
+                         "RABBITMQ_DEFAULT_PASS": secrets["rabbitmqPassword"]},
+            "management-agent": {"BOSUN_RABBITMQ_URL": network_url},
+            "monitoring-agent": {"BOSUN_RABBITMQ_URL": network_url},
+        }
+
     def context(self) -> dict[str, Any]:
-        """Return everything the template may use: config, generated secrets, the data dir, host ids."""
-        return {**self.config.values, **self.config.secrets(), "dataDir": str(self.config.data_dir),
+        """Return everything the template may use: config, the data dir, host ids (secrets stay in env files)."""
+        return {**self.config.values, "dataDir": str(self.config.data_dir), "envDir": str(self.env_dir),
                 "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid()),
                 "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC),
                 "monitoringAgentConfig": str(self.monitoring_agent_config)}
 
     def render(self) -> Path:
         """Render the compose file into the data dir (unchanged bytes are not rewritten)."""
+        for name, values in self.env_files().items():
+            write_if_changed(self.env_dir / f"{name}.env", env_file_text(values, f"secrets of {name}"))
         write_if_changed(self.compose_file, render(self.definition["template"], self.context()))
         if str(self.config["spool"]).lower() == "sqs":
             write_if_changed(self.monitoring_agent_config, sqs_stack.agent_yaml(self))
@@ -239,7 +257,8 @@ def _amqp_login_ok(url: str) -> bool:
 
 
 def prepare_data_dir(data_dir: Path) -> None:
-    """Hand a root-owned data dir to the containers' non-root user (root on the host keeps full access)."""
+    """Close the data dir to other users (0700) and hand a root-owned one to the containers' non-root user."""
+    data_dir.chmod(0o700)
     if data_dir.stat().st_uid != 0 or os.geteuid() != 0:
         return
     for path in [data_dir, *data_dir.rglob("*")]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,30 @@ def render(name: str, context: dict[str, Any]) -> str:
 
 
 def write_if_changed(path: Path, text: str) -> bool:
-    """Write text to path unless it already holds exactly that; return True if written."""
+    """Write text to path (mode 0600, directory 0700) unless it already holds exactly that; True if written.
+
+    Rendered stacks name secrets' env files and hold the data dir's layout: only their owner reads them.
+    """
     if path.exists() and path.read_text() == text:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
     tmp.replace(path)
     return True
+
+
+def env_file_text(values: dict[str, str], where: str) -> str:
+    """Return a Compose env file: single-quoted values, read literally (no `$` interpolation)."""
+    lines = []
+    for key, value in values.items():
+        if "'" in value or "\n" in value or "\r" in value:
+            raise ConfigError(f"{where}: the value of {key} holds a quote or a line break, which an env file "
+                              "cannot carry", fix=f"choose a {key} without ' and line breaks")
+        lines.append(f"{key}='{value}'\n")
+    return "".join(lines)

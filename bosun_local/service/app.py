@@ -35,6 +35,7 @@ def create_app(config: Config) -> FastAPI:
     from bosun_local.service.routes import ROUTERS
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)  # token, database and secrets live here: closed to other users
     storage = open_storage(config.data_dir)
     token = load_or_create_token(config.token_file)
     ctx = ServiceContext(config=config, storage=storage, token=token)

@@ -15,7 +15,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def environment_context() -> dict[str, object]:
-    return {**load_defaults(), "rabbitmqUser": "bosun", "rabbitmqPassword": "s3cret", "dataDir": "/data",
+    return {**load_defaults(), "dataDir": "/data", "envDir": "/data/stacks/environment/env",
             "runAsUser": "10001:10001", "dockerSocketGid": "998",
             "aliveHealthcheck": ["CMD", "python", "-c", "print(1)"]}
 
@@ -34,18 +34,20 @@ def test_rendering_is_pure() -> None:
 
 
 def test_rendered_compose_is_valid_yaml_with_values_quoted() -> None:
-    ctx = environment_context() | {"rabbitmqPassword": 'we"ird: {pass}'}
+    ctx = environment_context() | {"dockerNetwork": 'we"ird: {net}'}
     doc = yaml.safe_load(render("environment/compose.yaml.j2", ctx))
-    assert doc["services"]["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"] == 'we"ird: {pass}'
+    assert doc["networks"]["bosun"]["name"] == 'we"ird: {net}'
+    ctx = environment_context()
+    doc = yaml.safe_load(render("environment/compose.yaml.j2", ctx))
     assert doc["networks"]["bosun"]["name"] == "bosun"
 
 
 def test_missing_value_is_an_error_naming_it() -> None:
     ctx = environment_context()
-    del ctx["rabbitmqPassword"]
+    del ctx["envDir"]
     with pytest.raises(ConfigError) as err:
         render("environment/compose.yaml.j2", ctx)
-    assert "rabbitmqPassword" in err.value.message
+    assert "envDir" in err.value.message
     assert "templates/environment/compose.yaml.j2" in err.value.message
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import weakref
@@ -38,6 +39,10 @@ class SQLiteStorage(MonitoringTables, Storage):
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # State of every deployment and the agents' leases: the owner's alone. SQLite gives its -wal and -shm
+        # files the database file's mode, so creating this one 0600 covers them.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
         self._local = threading.local()
         self._write_lock = threading.RLock()
         # Weak: uvicorn's worker threads come and go, and their connections must close with them.
