@@ -195,6 +195,52 @@ class ServiceClient:
         """Queue a model replacement; returns `{deployment, action, coalesced}`."""
         return self._json("POST", f"/api/v1/deployments/{ref}/replace-model", json={"packageId": package})
 
+    def model_history(self, ref: str) -> list[Json]:
+        """Return every model the deployment has served, oldest first."""
+        return self._json("GET", f"/api/v1/deployments/{ref}/history")
+
+    def rollback(self, ref: str, to: str | None = None) -> Json:
+        """Queue a rollback to the previous model (or `to`); returns `{deployment, action, coalesced}`."""
+        return self._json("POST", f"/api/v1/deployments/{ref}/rollback", json={"to": to})
+
+    def challengers(self, ref: str) -> list[Json]:
+        """Return the deployment's challengers."""
+        return self._json("GET", f"/api/v1/deployments/{ref}/challengers")
+
+    def add_challenger(self, ref: str, package: str) -> Json:
+        """Queue a challenger; returns `{deployment, action, coalesced}`."""
+        return self._json("POST", f"/api/v1/deployments/{ref}/challengers", json={"packageId": package})
+
+    def remove_challenger(self, ref: str, model: str) -> Json:
+        """Queue a challenger's removal; returns `{deployment, action, coalesced}`."""
+        return self._json("DELETE", f"/api/v1/deployments/{ref}/challengers/{model}")
+
+    def promote_challenger(self, ref: str, model: str) -> Json:
+        """Queue a challenger's promotion; returns `{deployment, action, coalesced}` (action: the replacement)."""
+        return self._json("POST", f"/api/v1/deployments/{ref}/challengers/{model}/promote")
+
+    def canary(self, ref: str) -> Json:
+        """Return the deployment's canary, its health and applied share."""
+        return self._json("GET", f"/api/v1/deployments/{ref}/canary")
+
+    def start_canary(self, ref: str, package: str, percent: int, step: int | None = None,
+                     interval: str = "5m") -> Json:
+        """Start a canary; returns `{deployment, action, coalesced}`."""
+        return self._json("POST", f"/api/v1/deployments/{ref}/canary", json={
+            "packageId": package, "percent": percent, "step": step, "interval": interval})
+
+    def promote_canary(self, ref: str) -> Json:
+        """Promote the canary; returns `{deployment, action, coalesced}` (action: the replacement)."""
+        return self._json("POST", f"/api/v1/deployments/{ref}/canary/promote")
+
+    def abort_canary(self, ref: str) -> Json:
+        """Abort the canary; returns `{deployment, action, coalesced}`."""
+        return self._json("POST", f"/api/v1/deployments/{ref}/canary/abort")
+
+    def compare(self, ref: str, window: int = 3600) -> Json:
+        """Return champion vs challengers and canary side by side."""
+        return self._json("GET", f"/api/v1/deployments/{ref}/compare", params={"window": window})
+
     def stop_deployment(self, ref: str) -> Json:
         """Queue a stop; returns `{deployment, action, coalesced}`."""
         return self._json("POST", f"/api/v1/deployments/{ref}/stop")

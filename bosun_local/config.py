@@ -96,6 +96,10 @@ class Config:
         return layout.DataDir(self.data_dir).stacks_dir
 
     @property
+    def traefik_dir(self) -> Path:
+        return layout.DataDir(self.data_dir).traefik_dir
+
+    @property
     def packages_dir(self) -> Path:
         return layout.DataDir(self.data_dir).packages_dir
 

@@ -15,6 +15,7 @@ def plugin_facts(config: Config) -> dict[str, Any]:
         K.PROJECT_NAME_KEY: config["projectName"],
         K.TRAEFIK_URL_KEY: config["traefikUrl"],
         K.STACKS_DIR_KEY: str(config.stacks_dir),
+        K.ROUTES_DIR_KEY: str(config.traefik_dir),
         K.RUN_AS_USER_KEY: run_as_user(config.data_dir),
         K.RABBITMQ_NETWORK_URL_KEY: network_rabbitmq_url(config),
         K.RABBITMQ_STATS_URL_KEY: rabbitmq_url(config, host_side=True),

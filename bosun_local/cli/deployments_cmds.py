@@ -146,6 +146,32 @@ def replace_model(deployment: str, package: str, wait: bool, as_json: bool) -> N
         _report(client, client.replace_model(deployment, package), wait, as_json)
 
 
+@deployments.command("history")
+@click.argument("deployment")
+@json_option
+def history_cmd(deployment: str, as_json: bool) -> None:
+    """List every model DEPLOYMENT has served, with when and why it changed."""
+    with ServiceClient() as client:
+        rows = client.model_history(deployment)
+    if as_json:
+        print_json(rows)
+        return
+    print_table([{**r, "model": f"{r['modelId']}{' *' if r['current'] else ''}", "package": r["packageName"] or "?",
+                  "until": r["until"] or "now"} for r in rows],
+                ["model", "package", "since", "until", "reason"], title=f"model history of {deployment}")
+
+
+@deployments.command("rollback")
+@click.argument("deployment")
+@click.option("--to", "to", help="Model (package id or name) it served before; default: the previous one.")
+@wait_option
+@json_option
+def rollback_cmd(deployment: str, to: str | None, wait: bool, as_json: bool) -> None:
+    """Go back to the previous model of DEPLOYMENT (or --to MODEL) with no downtime."""
+    with ServiceClient() as client:
+        _report(client, client.rollback(deployment, to), wait, as_json)
+
+
 def register(group: click.Group) -> None:
     """Add deploy and deployments to the root group."""
     group.add_command(deploy)

@@ -44,8 +44,9 @@ def _fmt(value: float | None, unit: str = "") -> str:
 @click.command("stats")
 @click.argument("deployment")
 @click.option("--window", default="1h", show_default=True, help="Seconds or an age: 15m, 1h, 1d.")
+@click.option("--compare", is_flag=True, help="Champion, challengers and canary side by side (agreement too).")
 @json_option
-def stats(deployment: str, window: str, as_json: bool) -> None:
+def stats(deployment: str, window: str, compare: bool, as_json: bool) -> None:
     """Show service health, latency, drift and accuracy of DEPLOYMENT over a time window."""
     from bosun_local.errors import UsageError
     from bosun_local.service.timeutil import parse_duration
@@ -56,6 +57,15 @@ def stats(deployment: str, window: str, as_json: bool) -> None:
         raise UsageError(f"--window {window!r} is not a duration", fix="give seconds or 15m, 1h, 1d") from exc
     with ServiceClient() as client:
         dep = client.get_deployment(deployment)
+        if compare:
+            from bosun_local.cli.traffic_cmds import print_compare
+
+            side_by_side = client.compare(dep["id"], max(seconds, 60))
+            if as_json:
+                print_json(side_by_side)
+            else:
+                print_compare(side_by_side, f"deployment {dep['name']}, last {side_by_side['window']} s")
+            return
         figures = client.stats(dep["id"], max(seconds, 60))
     if as_json:
         print_json(figures)

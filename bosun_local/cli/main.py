@@ -16,6 +16,7 @@ COMMAND_MODULES: list[str] = [
     "bosun_local.cli.service_cmds",
     "bosun_local.cli.packages_cmds",
     "bosun_local.cli.deployments_cmds",
+    "bosun_local.cli.traffic_cmds",
     "bosun_local.cli.events_cmds",
     "bosun_local.cli.monitor_cmds",
     "bosun_local.cli.actuals_cmds",

@@ -6,7 +6,7 @@ from typing import Final, Literal
 from bosun_local.contracts.states import DeploymentState, DesiredState
 
 QueuedActionName = Literal["deployment_start", "deployment_stop", "deployment_replace_model", "deployment_relaunch",
-                           "deployment_delete"]
+                           "deployment_delete", "deployment_traffic_update"]
 
 
 class PluginAction:
@@ -25,6 +25,9 @@ class PluginAction:
     ENDPOINT_STATUS: Final = "endpoint_status"
     # bosun-local extension (docs/plugins.md): report, and set, the environment's monitoring-agent replicas.
     MONITORING_SCALE: Final = "monitoring_scale"
+    # bosun-local extension (docs/plugins.md): run the deployment's challengers and canary beside its champion and
+    # route to them (mirror, weighted split) as deploymentInfo.traffic says.
+    DEPLOYMENT_TRAFFIC_UPDATE: Final = "deployment_traffic_update"
 
     # DataRobot's actions (BosunPluginActions.ALL), which every plugin answers.
     ALL: Final = (
@@ -32,12 +35,13 @@ class PluginAction:
         DEPLOYMENT_REPLACE_MODEL, DEPLOYMENT_STATUS, DEPLOYMENT_RELAUNCH, PE_STATUS,
         ENDPOINT_UPDATE, ENDPOINT_STATUS,
     )
-    EXTENSIONS: Final = (MONITORING_SCALE,)
+    EXTENSIONS: Final = (MONITORING_SCALE, DEPLOYMENT_TRAFFIC_UPDATE)
     # What the framework dispatches: the standard actions and the extensions (with defaults in BosunPluginBase).
     SUPPORTED: Final = (*ALL, *EXTENSIONS)
     # Actions that act on one deployment and therefore need `deploymentInfo` in the action config.
     NEED_DEPLOYMENT_INFO: Final = (
         DEPLOYMENT_START, DEPLOYMENT_STOP, DEPLOYMENT_REPLACE_MODEL, DEPLOYMENT_STATUS, DEPLOYMENT_RELAUNCH,
+        DEPLOYMENT_TRAFFIC_UPDATE,
     )
 
 
@@ -49,8 +53,11 @@ class QueuedAction:
     DEPLOYMENT_REPLACE_MODEL: Final = "deployment_replace_model"
     DEPLOYMENT_RELAUNCH: Final = "deployment_relaunch"
     DEPLOYMENT_DELETE: Final = "deployment_delete"
+    # Challengers and canary (bosun-local extension): params.traffic is the wanted {challengers, canary}.
+    DEPLOYMENT_TRAFFIC_UPDATE: Final = "deployment_traffic_update"
 
-    ALL: Final = (DEPLOYMENT_START, DEPLOYMENT_STOP, DEPLOYMENT_REPLACE_MODEL, DEPLOYMENT_RELAUNCH, DEPLOYMENT_DELETE)
+    ALL: Final = (DEPLOYMENT_START, DEPLOYMENT_STOP, DEPLOYMENT_REPLACE_MODEL, DEPLOYMENT_RELAUNCH, DEPLOYMENT_DELETE,
+                  DEPLOYMENT_TRAFFIC_UPDATE)
 
 
 # The plugin action that carries out each queued action (a delete stops the deployment; the service forgets it).
@@ -60,9 +67,10 @@ PLUGIN_ACTION_FOR: Final = {
     QueuedAction.DEPLOYMENT_REPLACE_MODEL: PluginAction.DEPLOYMENT_REPLACE_MODEL,
     QueuedAction.DEPLOYMENT_RELAUNCH: PluginAction.DEPLOYMENT_RELAUNCH,
     QueuedAction.DEPLOYMENT_DELETE: PluginAction.DEPLOYMENT_STOP,
+    QueuedAction.DEPLOYMENT_TRAFFIC_UPDATE: PluginAction.DEPLOYMENT_TRAFFIC_UPDATE,
 }
 # Actions the service builds an action config for: the queued ones and every plugin action.
-CONFIG_ACTIONS: Final = tuple(dict.fromkeys((*QueuedAction.ALL, *PluginAction.ALL)))
+CONFIG_ACTIONS: Final = tuple(dict.fromkeys((*QueuedAction.ALL, *PluginAction.ALL, *PluginAction.EXTENSIONS)))
 # A deployment's state while its queued action runs, and after it succeeded.
 RUNNING_STATE: Final = {
     QueuedAction.DEPLOYMENT_START: DeploymentState.LAUNCHING,
@@ -70,6 +78,8 @@ RUNNING_STATE: Final = {
     QueuedAction.DEPLOYMENT_REPLACE_MODEL: DeploymentState.REPLACING_MODEL,
     QueuedAction.DEPLOYMENT_STOP: DeploymentState.SHUTTING_DOWN,
     QueuedAction.DEPLOYMENT_DELETE: DeploymentState.SHUTTING_DOWN,
+    # The champion keeps serving while challengers and canary change.
+    QueuedAction.DEPLOYMENT_TRAFFIC_UPDATE: DeploymentState.READY,
 }
 DONE_STATE: Final = {
     QueuedAction.DEPLOYMENT_START: DeploymentState.READY,
@@ -77,6 +87,7 @@ DONE_STATE: Final = {
     QueuedAction.DEPLOYMENT_REPLACE_MODEL: DeploymentState.READY,
     QueuedAction.DEPLOYMENT_STOP: DeploymentState.STOPPED,
     QueuedAction.DEPLOYMENT_DELETE: DeploymentState.STOPPED,
+    QueuedAction.DEPLOYMENT_TRAFFIC_UPDATE: DeploymentState.READY,
 }
 # The desired state a queued action sets; None leaves it as it is.
 DESIRED_BY_ACTION: Final[dict[str, str | None]] = {
@@ -85,4 +96,5 @@ DESIRED_BY_ACTION: Final[dict[str, str | None]] = {
     QueuedAction.DEPLOYMENT_DELETE: DesiredState.DELETED,
     QueuedAction.DEPLOYMENT_RELAUNCH: DesiredState.RUNNING,
     QueuedAction.DEPLOYMENT_REPLACE_MODEL: None,
+    QueuedAction.DEPLOYMENT_TRAFFIC_UPDATE: None,
 }

@@ -9,6 +9,8 @@ DEPLOYMENT: Final = PREFIX + "deployment"
 MODEL: Final = PREFIX + "model"
 NETWORK: Final = PREFIX + "network"
 ARTIFACT: Final = PREFIX + "artifact"
+# What a PPS container is to its deployment: champion (serves clients), challenger (mirrored) or canary (a share).
+ROLE: Final = PREFIX + "role"
 # Services of the environment stack: which component (traefik, rabbitmq, service, *-agent), made by bosun-local.
 COMPONENT: Final = PREFIX + "component"
 MANAGED: Final = PREFIX + "managed"

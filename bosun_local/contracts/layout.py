@@ -16,6 +16,8 @@ SPOOL_DIR = "spool"
 LOGS_DIR = "logs"
 AGENT_DIR = "agent"
 CACHE_DIR = "cache"
+# traefik's file provider reads this folder: per-deployment routes (mirror, weighted split) rendered by the agent.
+TRAEFIK_DIR = "traefik"
 
 
 class DataDir:
@@ -68,6 +70,11 @@ class DataDir:
     def agent_dir(self) -> Path:
         """Return the management agent's working folder (plugin configs, lanes)."""
         return self.root / AGENT_DIR
+
+    @property
+    def traefik_dir(self) -> Path:
+        """Return the folder of traefik's file-provider routes (mounted read-only into traefik)."""
+        return self.root / TRAEFIK_DIR
 
     @property
     def cache_dir(self) -> Path:

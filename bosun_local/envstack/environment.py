@@ -106,6 +106,8 @@ class EnvironmentStack:
         for name, values in self.env_files().items():
             write_if_changed(self.env_dir / f"{name}.env", env_file_text(values, f"secrets of {name}"))
         write_if_changed(self.compose_file, render(self.definition["template"], self.context()))
+        # traefik's file provider folder must exist before traefik mounts it (else Docker makes it, root-owned).
+        self.config.traefik_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         if str(self.config["spool"]).lower() == "sqs":
             write_if_changed(self.monitoring_agent_config, sqs_stack.agent_yaml(self))
         return self.compose_file

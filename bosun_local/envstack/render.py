@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from bosun_local.contracts import labels
+from bosun_local.contracts import labels, layout
 from bosun_local.errors import ConfigError
 
 HEADER = "# Rendered by bosun-local from templates/{name}. Do not edit: change bosun-local.yaml and re-run.\n"
@@ -22,6 +22,7 @@ def _environment() -> jinja2.Environment:
     # JSON strings are valid YAML scalars: quoting every value this way keeps user input from breaking the file.
     env.filters["q"] = _quote
     env.globals["labels"] = labels.template_globals()  # templates write labels by name: labels.DEPLOYMENT
+    env.globals["traefikDir"] = layout.TRAEFIK_DIR  # traefik's file-provider folder inside the data dir
     return env
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bosun_local.contracts.actions import CONFIG_ACTIONS, DONE_STATE, RUNNING_STATE
+from bosun_local.contracts.actions import CONFIG_ACTIONS, DONE_STATE, RUNNING_STATE, QueuedAction
 from bosun_local.contracts.states import INFO, STATUS_ALIASES, ActionStatus, DeploymentState, QueueStatus
 from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.deployments import resolve_environment
 from bosun_local.service.events import record_event
+from bosun_local.service.model_history import advanced, replace_reason
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import iso, now_iso, utcnow
+from bosun_local.service.traffic import cancel_followers, on_finished, traffic_config
 
 
 def get_action(ctx: ServiceContext, action_id: str) -> Row:
@@ -83,7 +85,8 @@ def complete(ctx: ServiceContext, action_id: str, agent_id: str, info: dict[str,
 
 def _finish(ctx: ServiceContext, action: Row, dep: Row | None, status: str, info: dict[str, Any],
             message: str) -> Row:
-    failed = status == "failing"
+    # A plugin without the traffic extension answers unsupported (status unknown): nothing changed, so it failed.
+    failed = status == "failing" or bool((info.get("data") or {}).get("unsupported"))
     type_ = action["type"]
     with ctx.storage.transaction():
         action = ctx.storage.update_action(action["id"], {
@@ -97,8 +100,16 @@ def _finish(ctx: ServiceContext, action: Row, dep: Row | None, status: str, info
                 changes["predictionUrl"] = str(url)
             if not failed and type_ == "deployment_replace_model":
                 changes["packageId"] = changes["modelId"] = action["params"]["newPackageId"]
+                changes["modelHistory"] = advanced(dep, action["params"]["newPackageId"],
+                                                   replace_reason(action["params"]), action["id"])
             if not failed and type_ == "deployment_delete":
                 changes["deletedAt"] = now_iso()
+            if not failed and type_ in ("deployment_stop", "deployment_delete"):
+                changes["traffic"] = None  # the stop removed challengers and canary with the champion
+            if type_ == QueuedAction.DEPLOYMENT_TRAFFIC_UPDATE:
+                changes.update(on_finished(action, failed))
+            if failed and type_ == "deployment_replace_model":
+                cancel_followers(ctx, action)
             dep = ctx.storage.update_deployment(dep["id"], changes)
     ctx.metrics.action(type_, "failed" if failed else "succeeded")
     name = dep["name"] if dep else action["deploymentId"]
@@ -130,6 +141,8 @@ def action_config(ctx: ServiceContext, dep: Row, action_type: str, action_id: st
                             "modelId": dep["packageId"],
                             "modelExecutionType": "external" if dep.get("external") else "dedicated",
                             "keyValueConfig": dep["keyValueConfig"]}
+    if action_type == QueuedAction.DEPLOYMENT_TRAFFIC_UPDATE:
+        info["traffic"] = traffic_config(ctx, _open_action(ctx, dep, action_type, action_id))
     if action_type == "deployment_replace_model":
         action = _replace_action(ctx, dep, action_id)
         info["newModelId"] = action["params"]["newPackageId"]
@@ -145,15 +158,21 @@ def action_config(ctx: ServiceContext, dep: Row, action_type: str, action_id: st
 
 
 def _replace_action(ctx: ServiceContext, dep: Row, action_id: str | None) -> Row:
+    return _open_action(ctx, dep, "deployment_replace_model", action_id)
+
+
+def _open_action(ctx: ServiceContext, dep: Row, type_: str, action_id: str | None) -> Row:
+    """Return the action being run: by id, else the oldest open one of its type."""
     if action_id:
         action = get_action(ctx, action_id)
-        if action["deploymentId"] != dep["id"] or action["type"] != "deployment_replace_model":
-            raise invalid(f"action {action_id} is not a deployment_replace_model of deployment {dep['id']}",
-                          "pass the id of the replace action being run")
+        if action["deploymentId"] != dep["id"] or action["type"] != type_:
+            raise invalid(f"action {action_id} is not a {type_} of deployment {dep['id']}",
+                          "pass the id of the action being run")
         return action
-    pending = [a for a in ctx.storage.list_actions(dep["id"], QueueStatus.OPEN)
-               if a["type"] == "deployment_replace_model"]
+    pending = [a for a in ctx.storage.list_actions(dep["id"], QueueStatus.OPEN) if a["type"] == type_]
     if not pending:
-        raise conflict(f"deployment {dep['name']} has no model replacement queued",
-                       "queue one with `bosun-local deployments replace-model`")
-    return pending[-1]  # list is newest first; the oldest open replace is the one that runs next
+        what = {"deployment_replace_model": "model replacement"}.get(type_, "traffic update")
+        fix = {"deployment_replace_model": "queue one with `bosun-local deployments replace-model`"}.get(
+            type_, "add a challenger or start a canary")
+        raise conflict(f"deployment {dep['name']} has no {what} queued", fix)
+    return pending[-1]  # list is newest first; the oldest open one is the one that runs next

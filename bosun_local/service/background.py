@@ -1,4 +1,4 @@
-"""Background threads of the service: retention purge and webhook delivery."""
+"""Background threads of the service: retention purge, webhook delivery, accuracy status and canary schedules."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bosun_local.service.accuracy_status import status_loop
+from bosun_local.service.canary import canary_loop
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.events import record_event
 from bosun_local.service.notifications import Notifier
@@ -73,13 +74,14 @@ def _purge_loop(ctx: ServiceContext, stop: threading.Event) -> None:
 
 
 def start(ctx: ServiceContext) -> Workers:
-    """Start the purge, notifier and accuracy-status threads."""
+    """Start the purge, notifier, accuracy-status and canary threads."""
     workers = Workers(wake=ctx.wake_notifier)
     notifier = Notifier(ctx, workers.stop_flag)
     for name, target in (("bosun-purge", lambda: _purge_loop(ctx, workers.stop_flag)),
                          ("bosun-notifier", notifier.run),
                          ("bosun-accuracy", lambda: status_loop(ctx, workers.stop_flag,
-                                                                ctx.limits.accuracy_interval_sec))):
+                                                                ctx.limits.accuracy_interval_sec)),
+                         ("bosun-canary", lambda: canary_loop(ctx, workers.stop_flag, ctx.limits.canary_interval_sec))):
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         workers.threads.append(thread)

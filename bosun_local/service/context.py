@@ -47,6 +47,7 @@ class Limits:
     max_action_attempts: int = field(default_factory=_count("BOSUN_SERVICE_MAX_ACTION_ATTEMPTS", 5))
     agent_offline_sec: float = field(default_factory=_seconds("BOSUN_SERVICE_AGENT_OFFLINE_SEC", 60))
     accuracy_interval_sec: float = field(default_factory=_seconds("BOSUN_SERVICE_ACCURACY_INTERVAL_SEC", 2.0))
+    canary_interval_sec: float = field(default_factory=_seconds("BOSUN_SERVICE_CANARY_INTERVAL_SEC", 2.0))
 
 
 @dataclass

@@ -8,6 +8,7 @@ from bosun_local.contracts.states import QueueStatus
 from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.events import record_event
+from bosun_local.service.model_history import advanced, first_entry, replace_reason
 from bosun_local.service.packages import resolve_package
 from bosun_local.service.storage import StorageConflict
 from bosun_local.service.storage.base import Row
@@ -51,7 +52,8 @@ def create_deployment(ctx: ServiceContext, body: dict[str, Any]) -> tuple[Row, R
     dep = {"id": new_id(), "name": name, "description": body.get("description") or "", "environmentId": env["id"],
            "packageId": package["id"], "modelId": package["id"], "keyValueConfig": _check_kv(body["keyValueConfig"]),
            "state": "ready" if external else "launching", "desiredState": "running", "predictionUrl": None,
-           "healthStatus": "unknown", "external": external, "createdAt": now, "updatedAt": now, "deletedAt": None}
+           "healthStatus": "unknown", "external": external, "createdAt": now, "updatedAt": now, "deletedAt": None,
+           "modelHistory": [first_entry(package["id"], now)]}
     action = None
     try:
         with ctx.storage.transaction():
@@ -79,8 +81,8 @@ def _open_actions(ctx: ServiceContext, dep_id: str) -> list[Row]:
     return ctx.storage.list_actions(dep_id, QueueStatus.OPEN)
 
 
-def request_action(ctx: ServiceContext, dep: Row, type_: str,
-                   package_ref: str | None = None) -> tuple[Row, Row | None, bool]:
+def request_action(ctx: ServiceContext, dep: Row, type_: str, package_ref: str | None = None,
+                   reason: str | None = None) -> tuple[Row, Row | None, bool]:
     """Queue a lifecycle action for a deployment; return (deployment, action, coalesced)."""
     if dep.get("deletedAt"):
         raise conflict(f"deployment {dep['name']} ({dep['id']}) is deleted", "create a new deployment")
@@ -100,6 +102,8 @@ def request_action(ctx: ServiceContext, dep: Row, type_: str,
             raise conflict(f"deployment {dep['name']} already runs package {package['name']} ({package['id']})",
                            "give a different package")
         params = {"newPackageId": package["id"], "oldPackageId": dep["packageId"]}
+        if reason:
+            params["reason"] = reason
     if dep.get("external"):
         return _apply_external(ctx, dep, type_, params), None, False
     desired = DESIRED_BY_ACTION[type_]
@@ -125,6 +129,8 @@ def _apply_external(ctx: ServiceContext, dep: Row, type_: str, params: dict[str,
         "deployment_delete": {"state": "stopped", "desiredState": "deleted", "deletedAt": now_iso()},
         "deployment_replace_model": {"packageId": params.get("newPackageId"), "modelId": params.get("newPackageId")},
     }
+    if type_ == "deployment_replace_model":
+        by_type[type_]["modelHistory"] = advanced(dep, params["newPackageId"], replace_reason(params), None)
     dep = ctx.storage.update_deployment(dep["id"], by_type[type_])
     record_event(ctx, "deployment_changed", "info", f"{type_} applied to external deployment {dep['name']}",
                  deployment_id=dep["id"], environment_id=dep["environmentId"], data={"actionType": type_, **params})

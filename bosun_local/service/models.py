@@ -133,6 +133,20 @@ class ReplaceModelIn(Strict):
     packageId: str = Field(min_length=1, max_length=200, description="package id or name")
 
 
+class RollbackIn(Strict):
+    to: str | None = Field(default=None, max_length=200, description="package id or name; default the previous")
+
+
+class ModelHistoryOut(Open):
+    modelId: str
+    packageName: str | None
+    since: str
+    until: str | None
+    reason: str
+    actionId: str | None
+    current: bool
+
+
 class DeploymentOut(Open):
     id: str
     name: str

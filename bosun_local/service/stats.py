@@ -48,11 +48,19 @@ def worst(*statuses: str) -> str:
     return min(known, key=order.index) if known else "unknown"
 
 
-def compute_stats(ctx: ServiceContext, dep_id: str, window: int) -> dict[str, Any]:
-    """Return the contract's stats JSON for the last `window` seconds (whole minutes)."""
+def compute_stats(ctx: ServiceContext, dep_id: str, window: int, model_id: str | None = None) -> dict[str, Any]:
+    """Return the contract's stats JSON for the last `window` seconds (whole minutes), of one model when given.
+
+    Without a model the figures of the deployment's challengers are left out: they answer mirrored copies of the
+    requests, not clients.
+    """
     dep = ctx.storage.get_deployment(dep_id) or ctx.storage.find_deployment_by_name(dep_id)
     key = dep["id"] if dep else dep_id
     minutes = list(ctx.storage.minute_figures(key, minute_iso(utcnow() - timedelta(seconds=window))))
+    if model_id is not None:
+        minutes = [m for m in minutes if m.get("modelId") == model_id]
+    elif dep and (shadows := {c["modelId"] for c in (dep.get("traffic") or {}).get("challengers") or []}):
+        minutes = [m for m in minutes if m.get("modelId") not in shadows]
     limits = thresholds_for(ctx, dep)
     accuracy = deployment_accuracy(ctx, dep, key, window_start(window), limits)
     if dep is None and not minutes and not accuracy["matched"] and not accuracy["waitingActuals"]:
@@ -77,6 +85,11 @@ def compute_stats(ctx: ServiceContext, dep_id: str, window: int) -> dict[str, An
     health = worst(grade(error_rate, limits["errorRateWarn"], limits["errorRateFail"]),
                    grade(p95, limits["latencyP95WarnMs"], limits["latencyP95FailMs"]))
     baseline = ctx.storage.get_baseline(dep["packageId"]) if dep else None
+    drift_dep = dep
+    if dep and model_id is not None:
+        # One model's drift: its own minutes against its own training data (else the champion's).
+        baseline = ctx.storage.get_baseline(model_id) or baseline
+        drift_dep = {**dep, "packageId": model_id}
     return {
         "deploymentId": key, "window": window, "predictions": totals["predictions"],
         "userErrors": totals["userErrors"], "systemErrors": totals["systemErrors"], "errorRate": error_rate,
@@ -84,7 +97,7 @@ def compute_stats(ctx: ServiceContext, dep_id: str, window: int) -> dict[str, An
         "latencyMinMs": latency.min if latency.count else None, "latencyMaxMs": latency.max if latency.count else None,
         "latencyMeanMs": latency.mean, "latencyCount": latency.count,
         "latencyFromLegacyBuckets": latency.from_buckets, "serviceHealth": health,
-        "drift": drift(baseline, dep, minutes, limits), "accuracy": accuracy, "thresholds": limits,
+        "drift": drift(baseline, drift_dep, minutes, limits), "accuracy": accuracy, "thresholds": limits,
         "predictionRows": totals["rows"],
         "predictionMean": totals["predictionSum"] / totals["rows"] if totals["rows"] else None,
         "actuals": {"matched": accuracy["matched"], "waiting": accuracy["waitingActuals"]},

@@ -34,7 +34,7 @@ def test_literal_types_match_the_constants() -> None:
     assert get_args(states.DesiredStateName) == states.DesiredState.ALL
     assert get_args(states.QueueStatusName) == states.QueueStatus.ALL
     assert get_args(actions.QueuedActionName) == actions.QueuedAction.ALL
-    assert set(actions.PLUGIN_ACTION_FOR.values()) <= set(actions.PluginAction.ALL)
+    assert set(actions.PLUGIN_ACTION_FOR.values()) <= set(actions.PluginAction.SUPPORTED)
     assert set(actions.RUNNING_STATE) == set(actions.DONE_STATE) == set(actions.QueuedAction.ALL)
 
 

@@ -19,15 +19,15 @@ from bosun_local.plugins.docker.environment import (
     traefik_problem,
 )
 from bosun_local.plugins.docker.stack import (
+    CHAMPION,
     DEPLOYMENT_LABEL,
-    MODEL_LABEL,
     NETWORK_LABEL,
     DeploymentStack,
     ModelService,
     model_service,
-    running_model,
 )
 from bosun_local.plugins.docker.status import judge_deployment
+from bosun_local.plugins.docker.traffic import routes_file, update_traffic
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
@@ -48,6 +48,8 @@ OWN_SETTINGS: dict[str, Any] = {
     # Facts of the host the management agent passes in pluginConfig (docs/plugins.md); set them when running
     # the plugin by hand. Where each deployment's compose project is written:
     K.STACKS_DIR_KEY: "",
+    # Where traefik's file provider reads per-deployment routes (challengers, canary).
+    K.ROUTES_DIR_KEY: "",
     # uid:gid the PPS containers run as.
     K.RUN_AS_USER_KEY: "",
     # AMQP URL (with credentials) PPS containers report predictions to, on the environment network.
@@ -166,7 +168,7 @@ class DockerPlugin(BosunPluginBase):
                              deployment_id, self.s["routeTimeoutSec"])
 
     def _failure_detail(self, stack: DeploymentStack, model: ModelService, exc: BosunError) -> str:
-        container = f"{stack.prefix}{stack.deployment_id}_{model.model_id}"
+        container = stack.container_name(model)
         logs = adapter.container_logs(container, tail=15).strip()
         tail = f"\nlast log lines of {container}:\n{logs}" if logs else ""
         return f"{exc.message}{tail}"
@@ -279,7 +281,9 @@ class DockerPlugin(BosunPluginBase):
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would {verb} {stack.name} with model "
                                                          f"{model.model_id}", data=self._data(di.id, model.model_id))
         self._check_environment()
-        stack.render([model])  # only this model: `up` removes other models' containers as orphans
+        sides = [m for m in stack.running(di.kv_config) if m.role != CHAMPION]
+        # Only this champion (and running challengers/canary): `up` removes other models' containers as orphans.
+        stack.render([model, *sides])
         try:
             stack.up(model, timeout=int(self.s["startTimeoutSec"]), recreate=recreate)
         except BosunError as exc:
@@ -303,7 +307,9 @@ class DockerPlugin(BosunPluginBase):
         stack = self.stack(deployment_id)
         if self.dry_run:
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would remove {stack.name}")
-        running = [m for c in stack.containers() if c.status == "running" and (m := running_model(c, {}))]
+        running = stack.running({})
+        if self.s[K.ROUTES_DIR_KEY]:
+            routes_file(self, stack).remove()  # back to the label router, which the drain below empties
         if running:
             # Out of traefik's rotation first: requests sent to a removed container's address hang, a 404 does not.
             stack.drain(running, timeout=15.0)
@@ -312,6 +318,11 @@ class DockerPlugin(BosunPluginBase):
         msg = (f"removed stack {stack.name} ({', '.join(removed)})" if removed
                else f"deployment {deployment_id} had no containers; nothing to remove")
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.STOPPED, msg=msg)
+
+    def deployment_traffic_update(self, deployment_info: DeploymentInfo,
+                                  traffic: dict[str, Any]) -> ActionStatusInfo:
+        """Run challengers (mirrored) and a canary (a share) beside the champion, routed by file-provider routes."""
+        return update_traffic(self, deployment_info, traffic)
 
     def deployment_replace_model(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         """Make before break: start the new model beside the old, wait for traefik to route to it, then stop the old."""
@@ -322,14 +333,15 @@ class DockerPlugin(BosunPluginBase):
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would replace the model of {stack.name} with "
                                                          f"{new.model_id}", data=self._data(di.id, new.model_id))
         self._check_environment()
-        olds = [m for c in stack.containers() if c.status == "running"
-                and c.labels.get(MODEL_LABEL) != new.model_id and (m := running_model(c, di.kv_config))]
+        running = stack.running(di.kv_config)
+        sides = [m for m in running if m.role != CHAMPION]
+        olds = [m for m in running if m.role == CHAMPION and m.model_id != new.model_id]
         if not olds:
             # Nothing serves the deployment (never started, or an interrupted replace already removed the old one).
             status = self._start(di, recreate=False)
             status.data = {**(status.data or {}), ActionDataFields.OLD_MODEL_IN_USE: False}
             return status
-        stack.render([*olds, new])
+        stack.render([*olds, new, *sides])
         try:
             stack.up(new, timeout=int(self.s["startTimeoutSec"]))
             problem = self.wait_routed(di.id, new.model_id)
@@ -337,7 +349,7 @@ class DockerPlugin(BosunPluginBase):
             problem = self._failure_detail(stack, new, exc)
         if problem:
             stack.remove([new])
-            stack.render(olds)
+            stack.render([*olds, *sides])
             keep = olds[-1].model_id
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.READY,
                                     msg=f"model replacement of deployment {di.id} failed; the old model {keep} "
@@ -351,7 +363,7 @@ class DockerPlugin(BosunPluginBase):
                 [lingering] if lingering else []):
             self._logger.warning("deployment %s: %s; stopping the old model anyway", di.id, note)
         stack.remove(olds)
-        stack.render([new])
+        stack.render([new, *sides])
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY,
                                 msg=f"deployment {di.id} now runs model {new.model_id} (replaced "
                                     f"{', '.join(m.model_id for m in olds)} with no downtime)",

@@ -18,6 +18,8 @@ DEPLOYMENT_LABEL = labels.DEPLOYMENT
 MODEL_LABEL = labels.MODEL
 NETWORK_LABEL = labels.NETWORK
 ARTIFACT_LABEL = labels.ARTIFACT
+ROLE_LABEL = labels.ROLE
+CHAMPION, CHALLENGER, CANARY = "champion", "challenger", "canary"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
@@ -45,13 +47,29 @@ class ModelService:
     memory: str
     cpus: float | None
     workers: int
+    # Champions serve clients; a challenger gets a mirror of their traffic, a canary a share of it.
+    role: str = CHAMPION
+
+    @property
+    def slug(self) -> str:
+        """Return the model id as it may appear in Compose service and traefik names."""
+        return re.sub(r"[^a-z0-9-]", "-", self.model_id.lower())
 
     def service(self) -> str:
-        return "pps-" + re.sub(r"[^a-z0-9-]", "-", self.model_id.lower())
+        return f"pps-{self.slug}" + ("" if self.role == CHAMPION else f"-{self.role}")
+
+    def suffix(self) -> str:
+        """Return what follows the deployment id in the container name."""
+        return self.model_id + ("" if self.role == CHAMPION else f"_{self.role}")
+
+    def as_role(self, role: str) -> ModelService:
+        """Return the same model in another role."""
+        return ModelService(self.model_id, self.artifact, self.memory, self.cpus, self.workers, role)
 
     def context(self, container_prefix: str) -> dict[str, Any]:
         return {"modelId": self.model_id, "artifact": self.artifact, "memory": self.memory, "cpus": self.cpus,
-                "workers": self.workers, "service": self.service(), "containerName": container_prefix + self.model_id}
+                "workers": self.workers, "service": self.service(), "containerName": container_prefix + self.suffix(),
+                "role": self.role, "slug": self.slug}
 
 
 def model_service(deployment_id: str, model_id: str, artifact: Path | str | None,
@@ -121,6 +139,10 @@ class DeploymentStack:
         """Return the labels that select this deployment's containers."""
         return {DEPLOYMENT_LABEL: self.deployment_id, NETWORK_LABEL: str(self.settings["dockerNetwork"])}
 
+    def running(self, kv: dict[str, Any]) -> list[ModelService]:
+        """Return the models of this deployment's running containers (any role)."""
+        return [m for c in self.containers() if c.status == "running" and (m := running_model(c, kv))]
+
     def render(self, models: list[ModelService]) -> Path:
         """Render the compose file for these models; unchanged bytes are not rewritten."""
         context = {
@@ -145,7 +167,7 @@ class DeploymentStack:
         self.project().up(services=[model.service()], wait=True, timeout=timeout, force_recreate=recreate)
 
     def container_name(self, model: ModelService) -> str:
-        return f"{self.prefix}{self.deployment_id}_{model.model_id}"
+        return f"{self.prefix}{self.deployment_id}_{model.suffix()}"
 
     def drain(self, models: list[ModelService], timeout: float) -> list[str]:
         """Turn these models' containers unhealthy (traefik then drops them); return those still healthy."""
@@ -187,9 +209,10 @@ def running_model(container: adapter.ContainerInfo, kv: dict[str, Any]) -> Model
     if not model_id or not artifact:
         return None
     deployment_id = container.labels.get(DEPLOYMENT_LABEL, "?")
+    role = container.labels.get(ROLE_LABEL) or CHAMPION
     try:
         fresh = model_service(deployment_id, model_id, artifact, kv)
     except DeploymentConfigError:
         # The package dir may be gone; the running container keeps it mounted, so keep describing it as it is.
-        return ModelService(model_id, artifact, DEFAULT_MEMORY, None, 1)
-    return fresh
+        return ModelService(model_id, artifact, DEFAULT_MEMORY, None, 1, role)
+    return fresh.as_role(role)

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 from bosun_local.engine.adapter import ContainerInfo
-from bosun_local.plugins.docker.stack import MODEL_LABEL
+from bosun_local.plugins.docker.stack import CHAMPION, MODEL_LABEL, ROLE_LABEL
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import DeploymentState
 
 
 def _describe(c: ContainerInfo) -> dict[str, object]:
     return {"name": c.name, "modelId": c.labels.get(MODEL_LABEL), "status": c.status, "health": c.health,
-            "exitCode": c.exit_code, "startedAt": c.started_at}
+            "exitCode": c.exit_code, "startedAt": c.started_at, "role": c.labels.get(ROLE_LABEL) or CHAMPION}
+
+
+def _side_problems(sides: list[ContainerInfo]) -> list[str]:
+    """Return what is wrong with challenger and canary containers (they never decide the deployment's state)."""
+    return [f"{c.labels.get(ROLE_LABEL)} {_what(c)}" for c in sides if not c.healthy and c.health != "starting"]
 
 
 def _what(c: ContainerInfo) -> str:
@@ -20,9 +25,12 @@ def _what(c: ContainerInfo) -> str:
 
 def judge_deployment(deployment_id: str, containers: list[ContainerInfo], prediction_url: str,
                      expected_model: str | None = None) -> ActionStatusInfo:
-    """Return the deployment's status: ready when a container is healthy, errored when none can serve."""
+    """Return the deployment's status: ready when a champion container is healthy, errored when none can serve."""
     data: dict[str, object] = {ActionDataFields.PREDICTION_URL: prediction_url,
                                "containers": [_describe(c) for c in containers]}
+    sides = [c for c in containers if (c.labels.get(ROLE_LABEL) or CHAMPION) != CHAMPION]
+    containers = [c for c in containers if c not in sides]
+    side_notes = _side_problems(sides)
     if not containers:
         return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.STOPPED, data=data,
                                 msg=f"deployment {deployment_id} has no PPS container")
@@ -40,10 +48,10 @@ def judge_deployment(deployment_id: str, containers: list[ContainerInfo], predic
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {deployment_id} serves model {serving.labels.get(MODEL_LABEL)}, "
                                         f"expected {expected_model}")
-        if broken:
+        if broken or side_notes:
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {deployment_id}: {serving.name} serves; "
-                                        f"{'; '.join(_what(c) for c in broken)}")
+                                        f"{'; '.join([*(_what(c) for c in broken), *side_notes])}")
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
                                 msg=f"deployment {deployment_id}: {serving.name} is healthy")
     if starting:

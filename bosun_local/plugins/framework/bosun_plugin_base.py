@@ -108,6 +108,18 @@ class BosunPluginBase(ABC):
         return ActionStatusInfo(ActionStatus.OK, data={"replicas": None},
                                 msg=f"{type(self).__name__} runs no monitoring agents to scale")
 
+    def deployment_traffic_update(self, deployment_info: DeploymentInfo,
+                                  traffic: dict[str, Any]) -> ActionStatusInfo:
+        """bosun-local extension: run challengers and a canary beside the champion as `traffic` says.
+
+        `traffic` is {challengers: [{modelId, modelArtifact}], canary: {modelId, modelArtifact, percent} | None}.
+        Plugins without traffic splitting keep this default, which answers unsupported (docs/plugins.md).
+        """
+        return ActionStatusInfo(ActionStatus.UNKNOWN, data={"unsupported": True},
+                                msg=f"plugin {type(self).__name__} does not support deployment_traffic_update "
+                                    "(challengers and canary releases, a bosun-local extension); use an environment "
+                                    "of the docker plugin, or implement it (docs/plugins.md)")
+
     def deployment_relaunch(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         """Stop (ignoring its errors, the deployment is started again right away), then start."""
         self._logger.info("Processing deployment relaunch")
@@ -164,6 +176,8 @@ def _dispatch(plugin: Any, action: str, deployment_info: dict[str, Any] | None,
     if action == A.DEPLOYMENT_STOP:
         return plugin.deployment_stop(str(deployment_info["id"]))
     deployment = DeploymentInfo(deployment_info)
+    if action == A.DEPLOYMENT_TRAFFIC_UPDATE:
+        return plugin.deployment_traffic_update(deployment, dict(deployment_info.get("traffic") or {}))
     if action == A.DEPLOYMENT_START:
         return plugin.deployment_start(deployment)
     if action == A.DEPLOYMENT_REPLACE_MODEL:

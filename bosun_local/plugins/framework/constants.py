@@ -62,6 +62,7 @@ class BosunPluginConfigConstants:
     PROJECT_NAME_KEY = "projectName"
     TRAEFIK_URL_KEY = "traefikUrl"
     STACKS_DIR_KEY = "stacksDir"
+    ROUTES_DIR_KEY = "routesDir"
     RUN_AS_USER_KEY = "runAsUser"
     RABBITMQ_NETWORK_URL_KEY = "rabbitmqNetworkUrl"
     RABBITMQ_STATS_URL_KEY = "rabbitmqStatsUrl"

@@ -20,9 +20,10 @@ from bosun_local.service.routes import (
     packages,
     settings,
     stats,
+    traffic,
 )
 
 ROUTERS: list[APIRouter] = [health.router, packages.router, environments.router, deployments.router, actions.router,
                             events.router, agents.router, notifications.router, monitoring.router, settings.router,
-                            stats.router, environment.router,
+                            stats.router, environment.router, traffic.router,
                             datarobot.router, actuals.router, mlops_api.router, metrics.router]

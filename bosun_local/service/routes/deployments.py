@@ -9,13 +9,16 @@ from bosun_local.service.action_queue import action_config, state_status
 from bosun_local.service.api_errors import ApiError
 from bosun_local.service.deployments import create_deployment, request_action, resolve_deployment
 from bosun_local.service.events import record_event
+from bosun_local.service.model_history import described, rollback_target
 from bosun_local.service.models import (
     ActionConfigOut,
     ActionRequestOut,
     BaselineOut,
     DeploymentIn,
     DeploymentOut,
+    ModelHistoryOut,
     ReplaceModelIn,
+    RollbackIn,
     StatusPatch,
 )
 from bosun_local.service.monitoring_models import StatsOut
@@ -58,6 +61,22 @@ def _request(ctx: Ctx, ref: str, type_: str, package: str | None = None) -> Row:
 def replace_model(ctx: Ctx, ref: str, body: ReplaceModelIn) -> Row:
     """Queue a model replacement."""
     return _request(ctx, ref, "deployment_replace_model", body.packageId)
+
+
+@router.get("/{ref}/history", response_model=list[ModelHistoryOut], responses=NOT_FOUND)
+def model_history(ctx: Ctx, ref: str) -> list[Row]:
+    """List every model the deployment has served, oldest first, with when and why it changed."""
+    return described(ctx, resolve_deployment(ctx, ref))
+
+
+@router.post("/{ref}/rollback", response_model=ActionRequestOut, status_code=202,
+             responses={**REFUSED, **errors(e422="the deployment never served that model")})
+def rollback(ctx: Ctx, ref: str, body: RollbackIn) -> Row:
+    """Queue a zero-downtime replacement back to the previous model (or to `to`, a model it served)."""
+    dep = resolve_deployment(ctx, ref)
+    target = rollback_target(ctx, dep, body.to)
+    dep, action, coalesced = request_action(ctx, dep, "deployment_replace_model", target, reason="rollback")
+    return {"deployment": dep, "action": action, "coalesced": coalesced}
 
 
 @router.post("/{ref}/stop", response_model=ActionRequestOut, status_code=202, responses=REFUSED)

@@ -11,6 +11,7 @@ from bosun_local.service.monitoring_models import ActualIn, IngestIn, IngestOut,
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import minute_iso, parse_time
+from bosun_local.service.traffic import mark_shadow_associations
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], dependencies=AUTH)
 LEGACY_LATENCY_BINS = len(LEGACY_BUCKETS_MS) + 1
@@ -21,6 +22,7 @@ def ingest(ctx: Ctx, body: IngestIn) -> Row:
     """Store records in one transaction; a recordId seen before counts as a duplicate and is ignored."""
     records = [_checked(record, f"records[{index}] (recordId {record.recordId!r})")
                for index, record in enumerate(body.records)]
+    mark_shadow_associations(ctx, records)
     events = [r for r in records if r["kind"] == "event"]
     with ctx.storage.transaction():
         stored, duplicates = ctx.storage.ingest([r for r in records if r["kind"] != "event"])

@@ -226,6 +226,11 @@ class Storage(ABC):
         residuals, actualSum, actualSquares (what RMSE, MAE and R² need, without reading every row)."""
 
     @abstractmethod
+    def agreement(self, deployment_id: str, other_key: str, since: str, tolerance: float) -> Row:
+        """Return common, agree (predictions under other_key vs the deployment's, by association id), and their
+        accuracy on the deployment's actuals: matched, correct, labelled, squares, absolute, n."""
+
+    @abstractmethod
     def waiting_actuals(self, deployment_id: str) -> int:
         """Return how many actuals wait for their prediction."""
 

@@ -104,7 +104,8 @@ class AssociationTables:
         else:
             columns["prediction"] = assoc.get("predictions") or repeat(None, n)
         with self.transaction():
-            dep = self._dep_key(record["deploymentId"])
+            # A challenger's predictions answer the same association ids as the champion's: kept under their own key.
+            dep = self._dep_key(record.get("associationKey") or record["deploymentId"])
             names_sql = ", ".join(columns)
             rows = list(zip(repeat(dep), ids, *columns.values(), repeat(int(now_ms() / 1000)), strict=False))
             conn = self._conn()
@@ -164,6 +165,31 @@ class AssociationTables:
             "FROM association_rows WHERE dep = ? AND predicted_ms >= ? AND predicted_ms IS NOT NULL "
             "AND actual_ms IS NOT NULL)", (dep, epoch_ms(since, 0))).fetchone()
         return dict(zip(empty, row, strict=True))
+
+    def agreement(self, deployment_id: str, other_key: str, since: str, tolerance: float) -> Row:
+        """Return how the predictions under other_key agree with the deployment's, and their accuracy on its actuals.
+
+        Regression predictions agree within `tolerance` (relative); labels agree when equal.
+        """
+        dep = self._dep_key(deployment_id, create=False)
+        other = self._dep_key(other_key, create=False)
+        empty = {"common": 0, "agree": 0, "matched": 0, "correct": 0, "labelled": 0, "squares": 0.0, "absolute": 0.0,
+                 "n": 0}
+        if dep is None or other is None:
+            return empty
+        row = self._exec(
+            "SELECT COUNT(*), "
+            "TOTAL(CASE WHEN (a.label IS NOT NULL AND a.label = b.label) OR (a.label IS NULL AND "
+            "ABS(a.prediction - b.prediction) <= ? * MAX(ABS(a.prediction), ABS(b.prediction))) THEN 1 END), "
+            "COUNT(a.actual_ms), TOTAL(CASE WHEN a.actual_ms IS NOT NULL AND b.label = a.actual THEN 1 END), "
+            "COUNT(CASE WHEN a.actual_ms IS NOT NULL AND b.label IS NOT NULL THEN 1 END), "
+            "TOTAL((a.actual_num - b.prediction) * (a.actual_num - b.prediction)), "
+            "TOTAL(ABS(a.actual_num - b.prediction)), COUNT(a.actual_num - b.prediction) "
+            "FROM association_rows b JOIN association_rows a ON a.dep = ? AND a.association_id = b.association_id "
+            "WHERE b.dep = ? AND b.predicted_ms >= ? AND a.predicted_ms IS NOT NULL",
+            (tolerance, dep, other, epoch_ms(since, 0))).fetchone()
+        return {key: int(value) if isinstance(empty[key], int) else float(value)
+                for key, value in zip(empty, row, strict=True)}
 
     def waiting_actuals(self, deployment_id: str) -> int:
         dep = self._dep_key(deployment_id, create=False)
