@@ -19,6 +19,7 @@ from bosun_local.errors import BosunError
 from bosun_local.tui.screens import ConfirmScreen, DeployScreen, ReplaceModelScreen
 from bosun_local.tui.snapshot import EventFilter, Json, PollRequest, Snapshot
 from bosun_local.tui.source import DashboardSource
+from bosun_local.tui.traffic_screen import TrafficScreen
 from bosun_local.tui.widgets.deployments_table import DeploymentsTable
 from bosun_local.tui.widgets.detail import DetailPane
 from bosun_local.tui.widgets.events_panel import EventsPanel
@@ -38,6 +39,8 @@ class DashboardApp(App[None]):
         Binding("s", "toggle_running", "Stop/Start"),
         Binding("l", "relaunch", "Relaunch"),
         Binding("x", "delete", "Delete"),
+        Binding("c", "traffic", "Challengers"),
+        Binding("b", "rollback", "Rollback"),
         Binding("e", "focus_events", "Events"),
         Binding("slash", "search_events", "Search"),
         Binding("o", "cycle_sort", "Sort"),
@@ -51,6 +54,8 @@ class DashboardApp(App[None]):
         ("Stop / start deployment", "s: stop the selected deployment, or start it when stopped", "toggle_running"),
         ("Relaunch deployment", "l: recreate the selected deployment's containers", "relaunch"),
         ("Delete deployment", "x: delete the selected deployment (asks first)", "delete"),
+        ("Champion vs challengers", "c: compare, add, promote or remove challengers and the canary", "traffic"),
+        ("Roll back", "b: go back to the previous model of the selected deployment (asks first)", "rollback"),
         ("Focus events", "e: move to the events log", "focus_events"),
         ("Search events", "/: type text to search events", "search_events"),
         ("Sort deployments", "o: sort the table by the next column", "cycle_sort"),
@@ -280,6 +285,31 @@ class DashboardApp(App[None]):
 
         question = f"Delete deployment {dep['name']} ({dep['id'][:8]})? Its containers are removed."
         self.push_screen(ConfirmScreen(question, confirm_label="Delete"), answered)
+
+    def action_traffic(self) -> None:
+        """Open champion vs challengers and canary of the selected deployment."""
+        dep = self._selected()
+        if dep is None:
+            return
+
+        def pick(deployment: Json, then: Callable[[str | None], None]) -> None:
+            self._with_packages(lambda packages: self.push_screen(ReplaceModelScreen(deployment, packages,
+                                                                                     verb="Add a challenger to"), then))
+
+        self.push_screen(TrafficScreen(dep, self.actions_client, self._send, pick))
+
+    def action_rollback(self) -> None:
+        """Roll the selected deployment back to its previous model after a confirmation."""
+        dep = self._selected()
+        if dep is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send(f"rollback {dep['name']}", lambda: self.actions_client.rollback(dep["id"]))
+
+        question = f"Roll {dep['name']} back to the model it served before? (zero downtime)"
+        self.push_screen(ConfirmScreen(question, confirm_label="Roll back"), answered)
 
     def action_focus_events(self) -> None:
         """Move the focus to the events log."""

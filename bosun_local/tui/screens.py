@@ -98,14 +98,16 @@ class ReplaceModelScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, deployment: Json, packages: list[Json], **kwargs: Any) -> None:
+    def __init__(self, deployment: Json, packages: list[Json], verb: str = "Replace the model of",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.deployment = deployment
         self.packages = packages
+        self.verb = verb
 
     def compose(self) -> ComposeResult:
         with Vertical(id="replace-dialog", classes="dialog"):
-            yield Label(f"Replace the model of {self.deployment.get('name')}", classes="dialog-title")
+            yield Label(f"{self.verb} {self.deployment.get('name')}", classes="dialog-title")
             current_id = self.deployment.get("modelId") or self.deployment.get("packageId") or ""
             current = next((p.get("name") for p in self.packages if p["id"] == current_id), None) or current_id[:8]
             yield Label(f"now serving {current}; pick the new package and press Enter", classes="field-label")

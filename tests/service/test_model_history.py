@@ -101,3 +101,41 @@ def test_challengers_queue_traffic_updates_and_plugins_without_it_say_unsupporte
     assert done["status"] == "failed"
     assert client.challengers(dep["id"]) == []
     _refused(lambda: client.remove_challenger(dep["id"], b["id"]), 404, "challenger")
+
+
+def test_compare_side_by_side_with_agreement_and_accuracy(service: Service, packages: list[dict]) -> None:
+    from datetime import UTC, datetime
+
+    client = service.client
+    env = client.create_environment(unique("cmp"), "test")["id"]
+    a, b, _ = packages
+    dep = client.create_deployment(a["id"], unique("cmp"), environment=env)["deployment"]
+    _run_next(service, env)
+    client.add_challenger(dep["id"], b["id"])
+    _run_next(service, env)  # a fake agent applied it
+    minute = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+    ids = [f"row{i}" for i in range(10)]
+    champion = [10.0 * (i + 1) for i in range(10)]
+    challenger = [v * 1.01 if i < 6 else v * 2 for i, v in enumerate(champion)]  # 6 of 10 within 5 %
+
+    def record(model: str, kind: str, **fields: object) -> dict:
+        return {"recordId": unique("r"), "deploymentId": dep["id"], "modelId": model, "minute": minute,
+                "kind": kind, **fields}
+
+    client.ingest([
+        record(a["id"], "stats", predictions=10), record(b["id"], "stats", predictions=10, systemErrors=1),
+        record(a["id"], "predictions", rows=10, associations={"ids": ids, "predictions": champion}),
+        record(b["id"], "predictions", rows=10, associations={"ids": ids, "predictions": challenger}),
+        record(a["id"], "actuals", actuals=[{"associationId": i, "actualValue": v}
+                                            for i, v in zip(ids, champion, strict=True)])])
+    rows = {m["role"]: m for m in client.compare(dep["id"])["models"]}
+    assert (rows["champion"]["modelId"], rows["challenger"]["modelId"]) == (a["id"], b["id"])
+    assert (rows["champion"]["predictions"], rows["challenger"]["predictions"]) == (10, 10)
+    assert rows["challenger"]["errors"] == 1 and rows["champion"]["errors"] == 0
+    assert rows["challenger"]["agreement"]["compared"] == 10 and rows["challenger"]["agreement"]["rate"] == 0.6
+    assert rows["champion"]["agreement"]["rate"] == 1.0
+    assert rows["champion"]["accuracy"]["metric"] == "rmse" and rows["champion"]["accuracy"]["value"] == 0.0
+    assert rows["challenger"]["accuracy"]["matched"] == 10 and rows["challenger"]["accuracy"]["value"] > 10
+    # The deployment's own stats are its clients' requests: the challenger's mirrored ones are left out.
+    stats = client.stats(dep["id"])
+    assert stats["predictions"] == 10 and stats["systemErrors"] == 0

@@ -35,6 +35,18 @@ def psi_status(psi: float) -> str:
     return "failing" if psi >= PSI_FAIL else "warning" if psi >= PSI_WARN else "passing"
 
 
+def traffic_line(dep: Json) -> str:
+    """Return the champion / challengers / canary line of a deployment, '' when it runs the champion alone."""
+    challengers = [c["modelId"][:8] for c in (dep.get("traffic") or {}).get("challengers") or []]
+    canary = dep.get("canary") or {}
+    parts = [f"challengers {', '.join(challengers)}"] if challengers else []
+    if canary.get("status") == "running":
+        parts.append(f"canary {canary['modelId'][:8]} at {canary['percent']} %")
+    if not parts:
+        return ""
+    return f"champion {str(dep.get('packageId') or '')[:8]}; " + "; ".join(parts) + " (c: compare)"
+
+
 class DetailPane(VerticalScroll):
     """Everything about the deployment under the cursor."""
 
@@ -86,6 +98,9 @@ class DetailPane(VerticalScroll):
         text.append("  external\n" if dep.get("external") else "\n", style="grey50")
         text.append(f"state {dep.get('state') or 'unknown'}, wants {dep.get('desiredState') or MISSING}; ")
         text.append(f"url {dep.get('predictionUrl') or MISSING}\n")
+        traffic = traffic_line(dep)
+        if traffic:
+            text.append(traffic + "\n", style="cyan")
         if stats:
             health = stats.get("serviceHealth") or "unknown"
             text.append("service health ")
