@@ -1,6 +1,7 @@
 """Model package format: parse and validate `model.yaml` and find the model file."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ DRUM_SPEC_FILE = "model-metadata.yaml"  # DataRobot's custom-model metadata (DRU
 MODEL_FILES = ("custom.py", "model.pkl", "model.joblib")
 TARGET_TYPES = ("regression", "binary", "multiclass", "unstructured")
 FEATURE_TYPES = ("numeric", "categorical", "text")
+# Bounds on what one package may declare; past them registration refuses at once instead of working for minutes.
+MAX_SPEC_BYTES = 1 << 20
+MAX_FEATURES = 100_000
 
 
 class PackageError(BosunError):
@@ -118,6 +122,9 @@ def load_spec(directory: Path | str) -> PackageSpec:
         raise _fail(directory, f"has no {SPEC_FILE}", f"add {SPEC_FILE} with targetName, targetType and features "
                                                       f"(or DataRobot's {DRUM_SPEC_FILE})")
     try:
+        if spec_path.stat().st_size > MAX_SPEC_BYTES:
+            raise _fail(directory, f"{SPEC_FILE} is {spec_path.stat().st_size} bytes, over the limit of "
+                                   f"{MAX_SPEC_BYTES} bytes", f"declare at most {MAX_FEATURES} features, tersely")
         text = spec_path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(directory, f"cannot read {SPEC_FILE}: {exc}", "check the file") from exc
@@ -157,6 +164,9 @@ def load_spec(directory: Path | str) -> PackageSpec:
         features_raw = []
     elif not isinstance(features_raw, list) or not features_raw:
         raise _fail(directory, f"{SPEC_FILE} has no features", "list features as `- {name: age, type: numeric}`")
+    if len(features_raw) > MAX_FEATURES:
+        raise _fail(directory, f"{SPEC_FILE} lists {len(features_raw)} features, over the limit of {MAX_FEATURES}",
+                    "serve a model on fewer features (select or embed them before the model)")
     features: list[Feature] = []
     for i, item in enumerate(features_raw):
         if isinstance(item, str):
@@ -168,10 +178,11 @@ def load_spec(directory: Path | str) -> PackageSpec:
             raise _fail(directory, f"{SPEC_FILE} feature {item['name']!r} has type {ftype!r}",
                         f"use one of {', '.join(FEATURE_TYPES)}")
         features.append(Feature(item["name"], ftype))
-    names = [f.name for f in features]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise _fail(directory, f"{SPEC_FILE} lists feature(s) twice: {', '.join(dupes)}", "list each feature once")
+    counts = Counter(f.name for f in features)  # not names.count(n) per name: linear in the feature count
+    if len(counts) != len(features):
+        dupes = sorted(n for n, c in counts.items() if c > 1)
+        shown = ", ".join(dupes[:20]) + (f" and {len(dupes) - 20} more" if len(dupes) > 20 else "")
+        raise _fail(directory, f"{SPEC_FILE} lists feature(s) twice: {shown}", "list each feature once")
 
     model_file = raw.get("modelFile")
     if model_file is None:
@@ -231,6 +242,8 @@ def _drum_spec(directory: Path) -> PackageSpec:
     """Read DataRobot's model-metadata.yaml: target type, target name and class labels; the columns stay open."""
     path = directory / DRUM_SPEC_FILE
     try:
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise _fail(directory, f"{DRUM_SPEC_FILE} is over the limit of {MAX_SPEC_BYTES} bytes", "shorten it")
         raw = parse_yaml(path.read_text(), DRUM_SPEC_FILE)
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(directory, f"cannot read {DRUM_SPEC_FILE}: {exc}", "check the file") from exc

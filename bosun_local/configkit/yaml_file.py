@@ -29,10 +29,16 @@ def key_line(text: str, dotted: str) -> int | None:
     return line
 
 
+# libyaml's loader when PyYAML was built with it: the same documents, ~6x faster on big files (model.yaml).
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, where: str) -> Any:
     """Return the document in text; a syntax error names where and the line."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or Python)
+    except RecursionError as exc:
+        raise ConfigError(f"{where}: invalid YAML: it nests too deeply", fix="write a flatter document") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"{where}, line {mark.line + 1}" if mark else where

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, TypeGuard
 
+from bosun_local.contracts.record_bounds import count_problem, short
 from bosun_local.contracts.records import LEGACY_DATA_TYPES, RecordError, parse_timestamp
 
 
@@ -39,10 +40,10 @@ def _actuals(data: dict[str, Any]) -> None:
             raise RecordError(f"{where} must be an object with associationId and actualValue")
         key = row.get("associationId")
         if not isinstance(key, str) or not key:
-            raise RecordError(f"{where}.associationId must be a non-empty string, got {key!r}")
+            raise RecordError(f"{where}.associationId must be a non-empty string, got {short(key)}")
         value = row.get("actualValue")
         if not (_number(value) or isinstance(value, str)):
-            raise RecordError(f"{where}.actualValue must be a number or a label, got {value!r}")
+            raise RecordError(f"{where}.actualValue must be a number or a label, got {short(value)}")
         if "wasActedOn" in row and not isinstance(row["wasActedOn"], bool):
             raise RecordError(f"{where}.wasActedOn must be true or false, got {row['wasActedOn']!r}")
         if row.get("timestamp") is not None:
@@ -53,23 +54,24 @@ def _numeric_aggregate(agg: Any, where: str) -> None:
     if not isinstance(agg, dict):
         raise RecordError(f"{where} must be an object")
     for key in ("count", "missingCount"):
-        if not isinstance(agg.get(key), int) or agg[key] < 0:
-            raise RecordError(f"{where}.{key} must be an integer >= 0, got {agg.get(key)!r}")
+        problem = count_problem(agg.get(key))
+        if problem:
+            raise RecordError(f"{where}.{key} {problem}")
     if agg["count"] and not _number(agg.get("sum")):
-        raise RecordError(f"{where}.sum must be a number, got {agg.get('sum')!r}")
+        raise RecordError(f"{where}.sum must be a number, got {short(agg.get('sum'))}")
     buckets = (agg.get("histogram") or {}).get("bucketList")
     if not isinstance(buckets, list):
         raise RecordError(f"{where}.histogram.bucketList must be a list")
     for b in buckets:
         if not isinstance(b, dict) or not _number(b.get("centroid")) or not isinstance(b.get("count"), int):
-            raise RecordError(f"{where}.histogram.bucketList has a bad bucket {b!r}")
+            raise RecordError(f"{where}.histogram.bucketList has a bad bucket {short(b)}")
 
 
 def _categorical_aggregate(agg: Any, where: str) -> None:
     if not isinstance(agg, dict) or not isinstance(agg.get("categoryCounts"), dict):
         raise RecordError(f"{where}.categoryCounts must be an object of category -> count")
-    if not all(isinstance(n, int) and n >= 0 for n in agg["categoryCounts"].values()):
-        raise RecordError(f"{where}.categoryCounts must count with integers >= 0")
+    if not all(count_problem(n) is None for n in agg["categoryCounts"].values()):
+        raise RecordError(f"{where}.categoryCounts must count with integers from 0 to a plausible maximum")
 
 
 def _stats(data: dict[str, Any]) -> None:
@@ -107,7 +109,7 @@ def _metric(data: dict[str, Any]) -> None:
     for i, bucket in enumerate(buckets):
         value = bucket.get("value") if isinstance(bucket, dict) else None
         if not _number(value) or not math.isfinite(value):
-            raise RecordError(f"data.buckets[{i}].value must be a finite number, got {value!r}")
+            raise RecordError(f"data.buckets[{i}].value must be a finite number, got {short(value)}")
         parse_timestamp(bucket.get("timestamp"))
 
 

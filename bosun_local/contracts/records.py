@@ -16,6 +16,14 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from bosun_local import __version__
+from bosun_local.contracts.record_bounds import (
+    MAX_DEPTH,
+    MAX_RECORD_BYTES,
+    count_problem,
+    short,
+    time_problem,
+    too_deep,
+)
 
 DEPLOYMENT_STATS = "DEPLOYMENT_STATS"
 PREDICTIONS_DATA = "PREDICTIONS_DATA"
@@ -39,12 +47,15 @@ LANGUAGE = "python"
 LIB_VERSION = f"bosun-local-{__version__}"
 
 _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+MAX_REASON_CHARS = 1000
 
 
 class RecordError(ValueError):
     """A spool record cannot be parsed or fails validation; ``reason`` says which field and why."""
 
     def __init__(self, reason: str) -> None:
+        if len(reason) > MAX_REASON_CHARS:  # a reason quotes values: a hostile one must not make it huge
+            reason = reason[: MAX_REASON_CHARS - 3] + "..."
         super().__init__(reason)
         self.reason = reason
 
@@ -57,8 +68,8 @@ def format_timestamp(moment: datetime | None = None) -> str:
 
 def parse_timestamp(text: str) -> datetime:
     """Return the aware UTC datetime of a record timestamp (library format or ISO 8601)."""
-    if not isinstance(text, str) or not text:
-        raise RecordError(f"timestamp must be a non-empty string, got {text!r}")
+    if not isinstance(text, str) or not text or len(text) > 64:
+        raise RecordError(f"timestamp must be a time like '2026-11-21 19:43:07.883+0000', got {short(text)}")
     candidate = text.strip().replace(" ", "T", 1)
     if candidate.endswith("Z"):
         candidate = candidate[:-1] + "+00:00"
@@ -70,7 +81,11 @@ def parse_timestamp(text: str) -> datetime:
         raise RecordError(f"timestamp {text!r} is not like '2026-11-21 19:43:07.883+0000'") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    moment = moment.astimezone(UTC)
+    problem = time_problem(moment)
+    if problem:
+        raise RecordError(f"timestamp {text!r} {problem}")
+    return moment
 
 
 @dataclass(slots=True)
@@ -186,11 +201,33 @@ def deployment_stats_data(
 
 
 def parse(raw: bytes | str) -> Record:
-    """Parse and validate one record's wire text; raise RecordError naming the bad field."""
+    """Parse and validate one record's wire text; raise RecordError (never anything else) naming the bad field."""
+    if len(raw) > MAX_RECORD_BYTES:
+        raise RecordError(f"record of {len(raw)} bytes is over the limit of {MAX_RECORD_BYTES} bytes: report fewer "
+                          "rows per call")
     try:
-        outer = json.loads(raw)
+        return _parse(raw)
+    except RecordError:
+        raise
+    except RecursionError:  # json's C decoder stops at the interpreter's recursion limit
+        raise RecordError(f"record nests deeper than {MAX_DEPTH} levels") from None
+    except Exception as exc:  # one record must never take its batch (and the agent) down with it
+        raise RecordError(f"cannot read the record: {type(exc).__name__}: {short(str(exc), 200)}") from exc
+
+
+def _decode(text: bytes | str, what: str, not_json: str) -> Any:
+    """Return decoded JSON; RecordError when it is not JSON or nests deeper than MAX_DEPTH."""
+    try:
+        doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RecordError(f"not JSON: {exc}") from exc
+        raise RecordError(f"{not_json}: {short(str(exc), 200)}") from exc
+    if too_deep(text if isinstance(text, str) else text.decode("utf-8", "replace"), doc):
+        raise RecordError(f"{what} nests deeper than {MAX_DEPTH} levels")
+    return doc
+
+
+def _parse(raw: bytes | str) -> Record:
+    outer = _decode(raw, "record", "not JSON")
     if not isinstance(outer, dict):
         raise RecordError(f"record must be a JSON object, got {type(outer).__name__}")
     header = outer.get("header")
@@ -202,19 +239,17 @@ def parse(raw: bytes | str) -> Record:
         header, "deploymentId", "header")
     data_type = _required_str(header, "dataType", "header")
     if data_type not in DATA_TYPES:
-        raise RecordError(f"header.dataType {data_type!r} is not supported (expected one of {', '.join(DATA_TYPES)})")
+        raise RecordError(f"header.dataType {short(data_type)} is not supported (expected one of "
+                          f"{', '.join(DATA_TYPES)})")
     data_format = header.get("dataFormat", "json")
     if not isinstance(data_format, str) or data_format.lower() != "json":
         raise RecordError(
-            f"header.dataFormat {data_format!r} is not supported: "
+            f"header.dataFormat {short(data_format)} is not supported: "
             "set MLOPS_SPOOLER_DATA_FORMAT=JSON in the reporting app"
         )
     raw_data = outer.get("data")
     if isinstance(raw_data, str):
-        try:
-            data = json.loads(raw_data)
-        except ValueError as exc:
-            raise RecordError(f"'data' is not a JSON string: {exc}") from exc
+        data = _decode(raw_data, "'data'", "'data' is not a JSON string")
     elif isinstance(raw_data, dict):
         data = raw_data
     else:
@@ -231,7 +266,7 @@ def validate_data(data_type: str, data: dict[str, Any]) -> None:
         parse_timestamp(data.get("timestamp"))  # type: ignore[arg-type]
     model_id = data.get("modelId")
     if model_id is not None and not isinstance(model_id, str):
-        raise RecordError(f"data.modelId must be a string, got {model_id!r}")
+        raise RecordError(f"data.modelId must be a string, got {short(model_id)}")
     if data_type == DEPLOYMENT_STATS:
         _check_stats(data)
     elif data_type == PREDICTIONS_DATA:
@@ -254,7 +289,7 @@ def stats_rows(data: dict[str, Any]) -> int:
 def _required_str(obj: dict[str, Any], key: str, where: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value:
-        raise RecordError(f"{where}.{key} must be a non-empty string, got {value!r}")
+        raise RecordError(f"{where}.{key} must be a non-empty string, got {short(value)}")
     return value
 
 
@@ -263,12 +298,12 @@ def _is_number(value: Any) -> TypeGuard[float]:
 
 
 def _check_stats(data: dict[str, Any]) -> None:
-    count = data.get("numPredictions")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise RecordError(f"data.numPredictions must be an integer >= 0, got {count!r}")
+    problem = count_problem(data.get("numPredictions"))
+    if problem:
+        raise RecordError(f"data.numPredictions {problem}")
     elapsed = data.get("executionTime")
     if not _is_number(elapsed) or not math.isfinite(elapsed) or elapsed < 0:
-        raise RecordError(f"data.executionTime must be a number of ms >= 0, got {elapsed!r}")
+        raise RecordError(f"data.executionTime must be a number of ms >= 0, got {short(elapsed)}")
     for key in ("userError", "systemError"):
         if not isinstance(data.get(key, False), bool):
             raise RecordError(f"data.{key} must be true or false, got {data.get(key)!r}")
@@ -310,7 +345,7 @@ def _check_predictions(predictions: list[Any], class_names: Any) -> None:
     if class_names is not None and (
         not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names)
     ):
-        raise RecordError(f"data.classNames must be a list of strings, got {class_names!r}")
+        raise RecordError(f"data.classNames must be a list of strings, got {short(class_names)}")
     width = len(class_names) if class_names is not None else (
         len(predictions[0]) if predictions and isinstance(predictions[0], list) else 0)
     for i, value in enumerate(predictions):
@@ -318,10 +353,11 @@ def _check_predictions(predictions: list[Any], class_names: Any) -> None:
             # datarobot-mlops leaves classNames out when the app gave none: columns are then the classes in order.
             if len(value) != width or not all(_is_number(p) or p is None for p in value):
                 raise RecordError(
-                    f"data.predictions[{i}] must be {width} probabilities (one per class), got {value!r}"
+                    f"data.predictions[{i}] must be {width} probabilities (one per class), got {short(value)}"
                 )
         elif not (_is_number(value) or isinstance(value, str) or value is None):
-            raise RecordError(f"data.predictions[{i}] must be a number, a label or a probability list, got {value!r}")
+            raise RecordError(f"data.predictions[{i}] must be a number, a label or a probability list, got "
+                              f"{short(value)}")
 
 
 def _check_actuals(data: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.contracts.liveness import mark_alive
+from bosun_local.contracts.record_bounds import short
 from bosun_local.contracts.records import Record
 from bosun_local.errors import BosunError
 from bosun_local.metrics.listener import MetricsListener, listen_from_env
@@ -18,7 +19,12 @@ from bosun_local.monitoring.baselines import BaselineCache
 from bosun_local.monitoring.config import AgentConfig
 from bosun_local.monitoring.metrics import render as render_metrics
 from bosun_local.monitoring.pipeline import Backoff, ChannelPipeline
-from bosun_local.monitoring.status_events import RECORDS_REJECTED, StatusWatcher
+from bosun_local.monitoring.status_events import (
+    CHANNEL_RECOVERED,
+    CHANNEL_STUCK,
+    RECORDS_REJECTED,
+    StatusWatcher,
+)
 from bosun_local.spool.source import Batch, Rejected, Source
 from bosun_local.spool.transport import ChannelConfig
 
@@ -79,6 +85,8 @@ class MonitoringAgent:
         self.stop_event = threading.Event()
         self.deployments: set[str] = set()
         self.status_polls = 0
+        self.pipelines: list[ChannelPipeline] = []
+        self.stuck: dict[str, dict[str, Any]] = {}  # channel -> what the last heartbeat said about it
         self._threads: list[threading.Thread] = []
         self._metrics: MetricsListener | None = None
 
@@ -116,7 +124,19 @@ class MonitoringAgent:
 
     # channels
     def _channel_loop(self, channel: ChannelConfig) -> None:
-        ChannelPipeline(self, channel).run()
+        pipeline = ChannelPipeline(self, channel)
+        self.pipelines.append(pipeline)
+        pipeline.run()
+
+    def stuck_channels(self) -> dict[str, dict[str, Any]]:
+        """Return the channels that have not moved for stuck_after_sec, with for how long and the last failure."""
+        out: dict[str, dict[str, Any]] = {}
+        for pipeline in list(self.pipelines):
+            seconds = pipeline.stuck_sec()
+            if seconds >= self.config.stuck_after_sec:
+                out[pipeline.channel.describe()] = {"stuckSec": round(seconds, 1), "reason": pipeline.failure or
+                                                    "a batch is held: the service has not stored it"}
+        return out
 
     def aggregate(self, source: Source, batch: Batch) -> tuple[list[Entry], list[Record]] | None:
         """Return the batch's entries and their records, waiting out a service outage (baselines come from it).
@@ -186,7 +206,7 @@ class MonitoringAgent:
             except BosunError as exc:  # the service is needed for a baseline and did not answer
                 raise ServiceDown(str(exc.message)) from exc
             except Exception as exc:  # a record that validates but cannot be binned must not stop the agent
-                batch.rejects.append(Rejected(record.to_json().encode(), f"cannot aggregate: {exc!r}", record.id))
+                batch.rejects.append(Rejected(_wire(record), f"cannot aggregate: {short(exc, 500)}", record.id))
                 failed.append(record)
         if failed:
             gone = {id(r) for r in failed}
@@ -218,7 +238,7 @@ class MonitoringAgent:
                 except ServiceError as exc:
                     if exc.status_code >= 500 or exc.status_code in RETRYABLE_CODES:
                         raise ServiceDown(f"service answered {exc.status_code}: {exc.message}") from exc
-                    batch.rejects.append(Rejected(record.to_json().encode(), f"service refused it: {exc.message}",
+                    batch.rejects.append(Rejected(_wire(record), f"service refused it: {exc.message}"[:1000],
                                                   record.id))
                     refused.add(id(record))
                 except BosunError as exc:
@@ -273,9 +293,36 @@ class MonitoringAgent:
             client.close()
 
     def _heartbeat(self, client: ServiceClient) -> None:
-        mark_alive()
-        data = {**self.counters.snapshot(), "channels": [c.describe() for c in self.config.channels]}
+        stuck = self.stuck_channels()
+        if not stuck:
+            mark_alive()  # a stuck channel lets the liveness file age: the container's health turns red
+        data = {**self.counters.snapshot(), "channels": [c.describe() for c in self.config.channels],
+                "healthy": not stuck, "stuck": stuck}
         try:
             client.heartbeat(self.config.agent_id, "monitoring", data)
+            self._say_stuck(client, stuck)
         except BosunError as exc:
             log.warning("heartbeat failed: %s", exc.message)
+
+    def _say_stuck(self, client: ServiceClient, stuck: dict[str, dict[str, Any]]) -> None:
+        """Post an event when a channel gets stuck and when it moves again (once each)."""
+        agent = self.config.agent_id
+        for channel in stuck.keys() - self.stuck.keys():
+            info = stuck[channel]
+            message = (f"monitoring agent {agent}: channel {channel} has not moved for {info['stuckSec']:.0f} s "
+                       f"({info['reason']}); new records there are not counted until it does")
+            log.error(message)
+            client.post_event(CHANNEL_STUCK, "failing", message, data={"agentId": agent, "channel": channel, **info})
+            self.stuck[channel] = info
+        for channel in self.stuck.keys() - stuck.keys():
+            client.post_event(CHANNEL_RECOVERED, "passing", f"monitoring agent {agent}: channel {channel} moves "
+                              "again", data={"agentId": agent, "channel": channel})
+            del self.stuck[channel]
+
+
+def _wire(record: Record) -> bytes:
+    """Return a record's wire text for the dead letters (its repr when it cannot be encoded)."""
+    try:
+        return record.to_json().encode()
+    except (ValueError, TypeError, RecursionError):
+        return short(record, 10_000).encode()

@@ -31,6 +31,7 @@ TUNING_KEYS: dict[str, tuple[str, type]] = {
     "statusPollIntervalSec": ("status_poll_interval_sec", float),
     "baselineTtlSec": ("baseline_ttl_sec", float),
     "retryMaxSec": ("retry_max_sec", float),
+    "stuckAfterSec": ("stuck_after_sec", float),
 }
 KNOWN_KEYS = {"mlopsUrl", "apiToken", "channelConfigs", *TUNING_KEYS}
 
@@ -55,6 +56,8 @@ class AgentConfig:
     status_poll_interval_sec: float = 10.0
     baseline_ttl_sec: float = 60.0
     retry_max_sec: float = 10.0
+    # A channel that has not moved for this long while records wait turns the agent's health red, with an event.
+    stuck_after_sec: float = 60.0
 
     def validate(self, where: str) -> AgentConfig:
         """Return self, or raise ConfigError naming the bad value."""
@@ -71,6 +74,11 @@ class AgentConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{where}: {name} must be >= 1, got {getattr(self, name)}",
                                   fix="use a positive value")
+        for name in ("heartbeat_interval_sec", "status_poll_interval_sec", "baseline_ttl_sec", "retry_max_sec",
+                     "stuck_after_sec"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{where}: {name} must be a number of seconds > 0, got {getattr(self, name)}",
+                                  fix="use a positive number of seconds")
         return self
 
 

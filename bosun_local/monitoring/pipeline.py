@@ -84,6 +84,18 @@ class ChannelPipeline:
         self.source: Source | None = None
         self.todo: queue.Queue[Work] = queue.Queue(maxsize=IN_FLIGHT)
         self.pending: list[Work] = []  # handed over, in fetch order, not yet committed
+        # When the channel last moved (a batch committed, or nothing to read) and the last failure since then:
+        # a channel that stops moving while records wait is stuck, and the agent says so (health, event).
+        self.moved_at = time.monotonic()
+        self.failure: str | None = None
+
+    def stuck_sec(self) -> float:
+        """Return for how long the channel has not moved (0 while it reads, commits or has nothing to read)."""
+        return time.monotonic() - self.moved_at
+
+    def _moved(self) -> None:
+        self.moved_at = time.monotonic()
+        self.failure = None
 
     def run(self) -> None:
         """Run until the agent stops; then commit what was stored and close the channel."""
@@ -98,11 +110,13 @@ class ChannelPipeline:
                 backoff.reset()
             except SourceUnavailable as exc:
                 delay = backoff.next()
+                self.failure = str(exc)
                 log.warning("%s: %s; retrying in %.1f s", self.channel.describe(), exc, delay)
                 self._drop_source()
                 stop.wait(delay)
-            except Exception:  # an unexpected failure must not end the channel: start it over
+            except Exception as exc:  # an unexpected failure must not end the channel: start it over
                 delay = backoff.next()
+                self.failure = f"{type(exc).__name__}: {exc}"[:500]
                 log.exception("%s failed; reopening it in %.1f s", self.channel.describe(), delay)
                 self._drop_source()
                 stop.wait(delay)
@@ -121,6 +135,8 @@ class ChannelPipeline:
         self._settle()
         batch = self.source.fetch(config.batch_max_records, config.batch_max_wait_ms / 1000)
         if not len(batch):
+            if not self.pending:
+                self._moved()  # nothing to read and nothing held: idle, not stuck
             return
         aggregated = self.agent.aggregate(self.source, batch)
         if aggregated is None:
@@ -142,6 +158,7 @@ class ChannelPipeline:
             if work.source is not self.source:
                 continue  # its connection is gone; the broker redelivers it and the service dedups
             self.agent.settle(work.source, work.batch)
+            self._moved()
 
     def _drain(self) -> None:
         deadline = time.monotonic() + DRAIN_SEC

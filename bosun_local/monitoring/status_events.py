@@ -13,6 +13,8 @@ log = logging.getLogger("bosun_local.monitoring")
 SERVICE_HEALTH_CHANGED = "service_health_changed"
 DRIFT_STATUS_CHANGED = "drift_status_changed"
 RECORDS_REJECTED = "records_rejected"
+CHANNEL_STUCK = "monitoring_channel_stuck"
+CHANNEL_RECOVERED = "monitoring_channel_recovered"
 STATUSES = HEALTH_STATUSES
 
 

@@ -30,6 +30,44 @@ def numeric_bins(values: pd.Series) -> dict[str, Any]:
             "proportions": [float(c) / len(values) for c in counts]}
 
 
+def _numeric_features(frame: pd.DataFrame, names: list[str], label: str) -> dict[str, dict[str, Any]]:
+    """Return numeric_bins of each named column, computed on one float matrix (not a pandas call per column)."""
+    import numpy as np
+    import pandas as pd
+
+    if not names:
+        return {}
+    block = frame[names]
+    ready = set(block.select_dtypes(include="number").columns)  # parsed as numbers already: no conversion
+    values = np.empty((len(block), len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        column = block.iloc[:, j] if name not in ready else None
+        if column is not None:  # text that may hold numbers: coerce, as a single column would be
+            values[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    numeric_positions = [j for j, name in enumerate(names) if name in ready]
+    if numeric_positions:
+        values[:, numeric_positions] = block.iloc[:, numeric_positions].to_numpy(dtype=np.float64, na_value=np.nan)
+    present = ~np.isnan(values)
+    empty = np.flatnonzero(~present.any(axis=0))
+    if len(empty):
+        name = names[int(empty[0])]
+        raise invalid(f"training data {label}: numeric feature {name!r} has no numeric values",
+                      f"fix the column or declare {name} as categorical in model.yaml")
+    quantiles = np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]
+    whole: np.ndarray = np.asarray(present.all(axis=0))
+    # One vectorized call for the columns without gaps (np.nanquantile would loop over every column in Python).
+    cuts = np.full((len(quantiles), len(names)), np.nan)
+    cuts[:, whole] = np.quantile(values[:, whole], quantiles, axis=0)
+    out: dict[str, dict[str, Any]] = {}
+    for j, name in enumerate(names):
+        column = values[:, j] if whole[j] else values[present[:, j], j]
+        edges = np.unique(cuts[:, j] if whole[j] else np.quantile(column, quantiles))
+        counts = np.bincount(np.searchsorted(edges, column, side="right"), minlength=len(edges) + 1)
+        out[name] = {"type": "numeric", "edges": [float(e) for e in edges],
+                     "proportions": [float(c) / len(column) for c in counts]}
+    return out
+
+
 def categorical_bins(values: pd.Series, categories: list[str] | None = None) -> dict[str, Any]:
     """Return the top categories (or the given ones) plus a last "other" bin, and each bin's share."""
     as_text = values.astype(str)
@@ -56,19 +94,15 @@ def compute_baseline(spec: PackageSpec, csv_path: Path, label: str) -> dict[str,
                       "add the columns to the CSV or correct the feature names in model.yaml")
     if frame.empty:
         raise invalid(f"training data {label} has no rows", "give the rows the model was trained on")
+    numeric = _numeric_features(frame, [f.name for f in spec.features if f.type == "numeric"], label)
     features: dict[str, Any] = {}
     for feature in spec.features:
-        column = frame[feature.name].dropna()
-        if feature.type == "text":
-            continue
         if feature.type == "numeric":
-            numbers = pd.to_numeric(column, errors="coerce").dropna()
-            if numbers.empty:
-                raise invalid(f"training data {label}: numeric feature {feature.name!r} has no numeric values",
-                              f"fix the column or declare {feature.name} as categorical in model.yaml")
-            features[feature.name] = numeric_bins(numbers)
-        elif not column.empty:
-            features[feature.name] = categorical_bins(column)
+            features[feature.name] = numeric[feature.name]
+        elif feature.type == "categorical":
+            column = frame[feature.name].dropna()
+            if not column.empty:
+                features[feature.name] = categorical_bins(column)
     prediction = model_prediction_bins(spec, frame)
     if prediction is None and spec.target_name in frame.columns:
         target = frame[spec.target_name].dropna()
@@ -100,8 +134,11 @@ def model_prediction_bins(spec: PackageSpec, frame: pd.DataFrame) -> dict[str, A
         sample = frame.head(MAX_SCORED_ROWS)
         names = model.schema.names
         if model.schema.numeric:
-            values = sample[names].apply(pd.to_numeric, errors="coerce").dropna().to_numpy(dtype=np.float64)
-            rows = Frame(names, values, True)
+            block = sample[names]
+            if len(block.select_dtypes(include="number").columns) != len(names):  # only then convert per column
+                block = block.apply(pd.to_numeric, errors="coerce")
+            values = block.to_numpy(dtype=np.float64, na_value=np.nan)
+            rows = Frame(names, values[~np.isnan(values).any(axis=1)], True)
         else:
             rows = Frame(names, sample[names].astype(object).where(sample[names].notna(), None).to_numpy(), False)
         if rows.rows == 0:

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from bosun_local.contracts.record_bounds import MAX_COUNT
 from bosun_local.service.models import EventStatus, Open, Strict
 
 ActualValue = float | int | str | bool
@@ -75,16 +76,16 @@ class IngestRecord(Strict):
     modelId: str = Field(min_length=1, max_length=200)
     minute: str = Field(min_length=1, max_length=64)
     kind: Literal["stats", "predictions", "actuals", "customMetric", "event"]
-    predictions: int = Field(default=0, ge=0)
-    userErrors: int = Field(default=0, ge=0)
-    systemErrors: int = Field(default=0, ge=0)
-    executionTimeMs: float = Field(default=0, ge=0)
+    predictions: int = Field(default=0, ge=0, le=MAX_COUNT)
+    userErrors: int = Field(default=0, ge=0, le=MAX_COUNT)
+    systemErrors: int = Field(default=0, ge=0, le=MAX_COUNT)
+    executionTimeMs: float = Field(default=0, ge=0, allow_inf_nan=False)
     latencySketch: LatencySketchIn | None = None
     latencyCounts: list[int] = Field(default_factory=list, description="before the sketch: fixed-bucket counts")
-    rows: int = Field(default=0, ge=0)
+    rows: int = Field(default=0, ge=0, le=MAX_COUNT)
     predictionCounts: list[int] = Field(default_factory=list)
     featureCounts: dict[str, list[int]] = Field(default_factory=dict)
-    predictionSum: float = 0.0
+    predictionSum: float = Field(default=0.0, allow_inf_nan=False)
     associations: AssociationsIn | None = None
     actuals: list[ActualIn] | None = Field(default=None, max_length=MAX_ROWS)
     customMetric: CustomMetricIn | None = None

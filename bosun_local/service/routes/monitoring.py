@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bosun_local.contracts.latency import LEGACY_BUCKETS_MS, LatencySketch, SketchError
+from bosun_local.contracts.record_bounds import MAX_COUNT, time_problem
 from bosun_local.service.accuracy_status import mark_changed
 from bosun_local.service.api_errors import invalid
 from bosun_local.service.custom_metrics import store_reported_event
@@ -37,14 +38,22 @@ def ingest(ctx: Ctx, body: IngestIn) -> Row:
 
 def _checked(record: IngestRecord, where: str) -> Row:
     """Return a record as storage takes it, its latency as a sketch; 422 naming the field when it is wrong."""
-    if any(v < 0 for v in record.latencyCounts + record.predictionCounts) or any(
-            v < 0 for counts in record.featureCounts.values() for v in counts):
+    counts = [*record.latencyCounts, *record.predictionCounts, *(v for c in record.featureCounts.values() for v in c)]
+    if any(v < 0 for v in counts):
         raise invalid(f"{where}: counts must not be negative", "send the counts the agent aggregated")
+    if any(v > MAX_COUNT for v in counts):
+        raise invalid(f"{where}: a count is over the plausible maximum of {MAX_COUNT:,} for one minute",
+                      "send the counts the agent aggregated")
     try:
-        minute = minute_iso(parse_time(record.minute))
+        moment = parse_time(record.minute)
+        minute = minute_iso(moment)
     except (ValueError, OverflowError) as exc:
         raise invalid(f"{where}: minute {record.minute!r} is not an ISO 8601 time",
                       "send the minute like 2026-11-21T19:43:00Z") from exc
+    problem = time_problem(moment)
+    if problem:
+        raise invalid(f"{where}: minute {record.minute!r} {problem.split(': fix')[0]}",
+                      "fix the clock of the host that reported it; the record is refused, not stored")
     row = {**record.model_dump(exclude_none=True, exclude={"latencyCounts", "latencySketch"}), "minute": minute}
     try:
         if record.latencySketch is not None:

@@ -16,8 +16,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from bosun_local.contracts import records
+from bosun_local.contracts.record_bounds import MAX_RECORD_BYTES
 from bosun_local.errors import BosunError
 from bosun_local.spool.filesystem.config import FsChannelConfig
 from bosun_local.spool.filesystem.writer import (
@@ -34,6 +36,17 @@ from bosun_local.spool.transport import QueueStats
 log = logging.getLogger("bosun_local.mlops")
 
 _CHUNK = 4 << 20
+# How much of an over-long or truncated line the rejected/ file keeps.
+_KEPT_BYTES = 64 << 10
+
+
+def _after_next_newline(fh: BinaryIO) -> int | None:
+    """Return the offset just after the next newline from fh's position, None when the file ends first."""
+    while chunk := fh.read(_CHUNK):
+        at = chunk.find(b"\n")
+        if at >= 0:
+            return fh.tell() - len(chunk) + at + 1
+    return None
 
 
 @dataclass(frozen=True, order=True)
@@ -125,7 +138,7 @@ class FilesystemSpoolReader:
             if size > offset:
                 with open(path, "rb") as fh:
                     fh.seek(offset)
-                    tail = fh.read()
+                    tail = fh.read(_KEPT_BYTES)
                 batch.rejects.append(SpoolReject(number, offset, tail, "truncated record at the end of a rotated file"))
             self.cursor = SpoolPosition(later[0], 0)
         batch.position = self.cursor
@@ -144,9 +157,19 @@ class FilesystemSpoolReader:
                 if not complete:
                     if len(chunk) < _CHUNK:
                         break  # a partial line being written: wait for its newline
-                    # A line longer than one chunk: read it whole.
+                    # A line longer than one chunk: read it whole, up to the longest record there may be.
                     fh.seek(offset)
-                    line = fh.readline()
+                    line = fh.readline(MAX_RECORD_BYTES + 1)
+                    if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
+                        end = _after_next_newline(fh)
+                        if end is None:
+                            break  # no end yet: a rotation ends it as a truncated record
+                        batch.rejects.append(SpoolReject(number, offset, line[:_KEPT_BYTES],
+                                                         f"record longer than {MAX_RECORD_BYTES} bytes (first "
+                                                         f"{_KEPT_BYTES} kept here)"))
+                        offset = end
+                        fh.seek(offset)
+                        continue
                     if not line.endswith(b"\n"):
                         break
                     complete = [line[:-1]]
