@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +21,10 @@ from bosun_local.spool.rabbitmq.reader import read_dead_letters
 from bosun_local.spool.sqs.config import SqsChannelConfig
 from bosun_local.spool.sqs.queues import make_client, queue_stats
 from bosun_local.spool.transport import ChannelConfig
-from tests.monitoring.conftest import Service, agent_running, fast_config, predictions, unique, wait_until
 from tests.monitoring.test_agent_rabbitmq import publish
+from tests.support.monitoring import Service, agent_running, fast_config, predictions, unique, wait_until
 from tests.support.rabbitmq import RabbitMQBroker
-from tests.support.sqs import MotoServer, moto_server
+from tests.support.sqs import MotoServer
 
 NEXT = 1000
 
@@ -98,12 +97,6 @@ def test_poison_records_on_the_filesystem_spool(service: Service, tmp_path: Path
     agent_id = run_agent(service, FsChannelConfig(spool), dep, bad)
     rejected = [json.loads(line) for line in (spool / "rejected" / "fs_spool.1.rejected").read_text().splitlines()]
     check_counted(service, agent_id, dep, [r["reason"] for r in rejected], bad)
-
-
-@pytest.fixture(scope="module")
-def sqs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
-        yield server
 
 
 def test_poison_records_on_sqs(sqs: MotoServer, service: Service) -> None:
