@@ -315,6 +315,10 @@ class ServiceClient:
         return self._json("POST", f"/api/v1/actions/{action_id}/renew",
                           json={"agentId": agent_id, "leaseSec": lease_sec})
 
+    def release_actions(self, agent_id: str) -> list[Json]:
+        """Make the actions this agent id still holds claimable now (a restarted agent resumes its own work)."""
+        return self._json("POST", "/api/v1/actions/release", json={"agentId": agent_id})
+
     def complete_action(self, action_id: str, agent_id: str, status_info: Json) -> Json:
         """Finish a claimed action with an ActionStatusInfo dict (status, msg, state, duration, timestamp, data)."""
         return self._json("POST", f"/api/v1/actions/{action_id}/complete",

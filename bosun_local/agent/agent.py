@@ -1,17 +1,21 @@
 """The management agent's main loop: wait for the service, reconcile, then claim, watch, renew, heartbeat."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
 
 from bosun_local.agent.action_worker import ActionWorker
 from bosun_local.agent.environment_watch import EnvironmentWatch
+from bosun_local.agent.identity import AgentIdentity
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.metrics import render as render_metrics
 from bosun_local.agent.plugin_facts import plugin_facts
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import Reporter
+from bosun_local.agent.route_errors import RouteErrors
+from bosun_local.agent.self_check import SelfCheck
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.agent.watch import Watcher
 from bosun_local.client import ServiceClient
@@ -32,6 +36,10 @@ class ManagementAgent:
                  client_factory: Callable[[], ServiceClient] | None = None) -> None:
         self.settings = settings or AgentSettings()
         self.config = config or load_config()
+        self.identity: AgentIdentity | None = None
+        if not self.settings.agent_id:
+            self.identity = AgentIdentity.claim(DataDir(self.config.data_dir).agent_dir)
+            self.settings = dataclasses.replace(self.settings, agent_id=self.identity.agent_id)
         self.client_factory = client_factory or (lambda: ServiceClient(config=self.config))
         self.stopping = threading.Event()
         self.lanes = Lanes(self.settings.concurrency)
@@ -49,7 +57,7 @@ class ManagementAgent:
         """Ask every loop to end (safe from a signal handler)."""
         self.stopping.set()
 
-    def _every(self, name: str, interval: Callable[[], float], fn: Callable[[], None]) -> None:
+    def _every(self, name: str, interval: Callable[[], float], fn: Callable[[], object]) -> None:
         """Run fn every interval seconds in a thread until stopped; errors are logged and retried."""
         def loop() -> None:
             while not self.stopping.is_set():
@@ -105,6 +113,7 @@ class ManagementAgent:
             return 0
         self.reporter.event("agent_started", "info", f"management agent {self.settings.agent_id} started",
                             data={"concurrency": self.settings.concurrency, "leaseSec": self.settings.lease_sec})
+        self._resume()
         try:
             self.watcher.reconcile()
         except BosunError as exc:
@@ -112,6 +121,13 @@ class ManagementAgent:
         self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
         self._every("watcher", lambda: self.settings.status_interval_sec, self.watcher.tick)
         self._every("heartbeat", lambda: self.settings.heartbeat_sec, self.heartbeat)
+        check = SelfCheck(self.client_factory(), self.reporter,
+                          [self.config["serviceUrl"], self.config["traefikUrl"], self.config["rabbitmqUrl"]])
+        self._every("self-check", lambda: self.settings.self_check_sec, check.tick)
+        data_dir = DataDir(self.config.data_dir)
+        route_errors = RouteErrors(data_dir.traefik_access_log, data_dir.agent_dir / "traefik-access-offset.json",
+                                   self.client_factory())
+        self._every("route-errors", lambda: self.settings.status_interval_sec, route_errors.tick)
         environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
         self._every("environment", lambda: self.settings.status_interval_sec * 2, environment.tick)
         self._claim_loop()
@@ -122,6 +138,18 @@ class ManagementAgent:
         self.reporter.event("agent_stopped", "info", f"management agent {self.settings.agent_id} stopped"
                             + ("" if finished else "; unfinished actions run again when their lease expires"))
         return 0
+
+    def _resume(self) -> None:
+        """Take back at once the actions an earlier run of this agent (same id) held when it died."""
+        try:
+            released = self.client_factory().release_actions(self.settings.agent_id)
+        except BosunError as exc:
+            log.warning("cannot resume this agent's unfinished actions (they run again when their lease ends): %s",
+                        exc.message)
+            return
+        if released:
+            log.info("resuming %d unfinished actions of an earlier run: %s", len(released),
+                     ", ".join(f"{a['type']} {a['id']}" for a in released))
 
     def _claim_loop(self) -> None:
         backoff = self.settings.poll_sec

@@ -1,22 +1,15 @@
 """Tunables of the management agent (CLI options of `bosun-local agent run`)."""
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-from dataclasses import dataclass, field
-
-
-def new_agent_id() -> str:
-    """Return an id unique to this agent process: host, pid and a random suffix."""
-    return f"mgmt-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class AgentSettings:
     """How often the agent polls, how long it holds actions, how much it runs at once."""
 
-    agent_id: str = field(default_factory=new_agent_id)
+    # Empty: a stable id taken at start (agent/identity.py), so a restarted agent resumes its own actions at once.
+    agent_id: str = ""
     # Seconds between claim attempts when the queue was empty.
     poll_sec: float = 0.5
     # Lease of a claimed action; renewed every lease_sec / 3 while the action runs.
@@ -34,5 +27,7 @@ class AgentSettings:
     # First wait before healing a deployment again after a failed heal (doubles up to heal_backoff_max_sec).
     heal_backoff_sec: float = 5.0
     heal_backoff_max_sec: float = 300.0
+    # Seconds between the agent's own checks (service, engine, name resolution) that colour its health.
+    self_check_sec: float = 5.0
     # Relaunch deployments whose containers exited or turned unhealthy.
     heal: bool = True

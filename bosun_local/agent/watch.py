@@ -162,6 +162,14 @@ class Watcher:
                 self._schedule(env, dep, "deployment_stop", "reconcile",
                                f"deployment {dep['name']} is {dep['desiredState']} but still has an instance")
             return
+        extra = [m for m in (observed.get("data") or {}).get("modelIds") or [] if m != dep.get("packageId")]
+        if extra and dep.get("packageId"):
+            # A replacement that never finished (its attempts ran out) can leave two models sharing the traffic:
+            # keep the one the service reports, and say nothing is fine until only it serves.
+            self._schedule(env, dep, "deployment_start", "converge",
+                           f"deployment {dep['name']} runs model {', '.join(extra)} beside {dep['packageId']}, the "
+                           f"model the service reports ({observed.get('msg') or 'split traffic'})")
+            return
         seen = (health, state)
         if self._dep_seen.get(dep["id"]) != seen:
             new_state = None
@@ -192,9 +200,10 @@ class Watcher:
             with self._lock:
                 self._heal_after[dep["id"]] = 0.0
             return
-        verb = {"deployment_start": "starting", "deployment_stop": "stopping",
-                "deployment_relaunch": "relaunching"}[action]
-        self.reporter.event(f"deployment_{why}_started", "warning", f"{reason}; {verb} it",
+        verb = "removing the others" if why == "converge" else {
+            "deployment_start": "starting it", "deployment_stop": "stopping it",
+            "deployment_relaunch": "relaunching it"}[action]
+        self.reporter.event(f"deployment_{why}_started", "warning", f"{reason}; {verb}",
                             deployment_id=dep["id"], environment_id=env["id"], data={"action": action})
         try:
             config = self.client_config(dep["id"], action)
@@ -209,10 +218,11 @@ class Watcher:
         with self._lock:
             self._heal_after[dep["id"]] = time.monotonic() + backoff
         self.heals += 1
-        done = {"deployment_start": "started", "deployment_stop": "stopped", "deployment_relaunch": "relaunched"}
+        done = "converged to the model the service reports" if why == "converge" else {
+            "deployment_start": "started", "deployment_stop": "stopped", "deployment_relaunch": "relaunched"}[action]
         if ok:
             self.reporter.event(f"deployment_{why}_succeeded", "passing",
-                                f"deployment {dep['name']} {done[action]}: {status.msg or ''}".rstrip(": "),
+                                f"deployment {dep['name']} {done}: {status.msg or ''}".rstrip(": "),
                                 deployment_id=dep["id"], environment_id=env["id"],
                                 data={"action": action, "statusInfo": status.to_dict()})
         else:

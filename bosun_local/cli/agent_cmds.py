@@ -27,18 +27,21 @@ def agent() -> None:
               help="Seconds between health checks of environments whose plugin is an external command.")
 @click.option("--poll-sec", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
               help="Seconds between claim attempts while the queue is empty.")
+@click.option("--agent-id", default="", envvar="BOSUN_AGENT_ID",
+              help="This agent's id (default: mgmt-<host>-<slot>, stable across restarts, so a restarted agent "
+                   "resumes its own unfinished actions at once).")
 @click.option("--no-heal", is_flag=True, help="Report broken deployments but do not relaunch them.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def run(concurrency: int, lease_sec: float, status_interval_sec: float, command_status_interval_sec: float,
-        poll_sec: float, no_heal: bool, log_level: str) -> None:
+        poll_sec: float, agent_id: str, no_heal: bool, log_level: str) -> None:
     """Run the management agent in the foreground until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = AgentSettings(concurrency=concurrency, lease_sec=lease_sec, status_interval_sec=status_interval_sec,
                              command_status_interval_sec=command_status_interval_sec, poll_sec=poll_sec,
-                             heal=not no_heal)
+                             heal=not no_heal, agent_id=agent_id)
     management_agent = ManagementAgent(settings)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

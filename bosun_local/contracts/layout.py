@@ -15,6 +15,9 @@ STACKS_DIR = "stacks"
 SPOOL_DIR = "spool"
 LOGS_DIR = "logs"
 AGENT_DIR = "agent"
+# traefik's JSON access log of failed requests (logs/traefik/access.json), which the management agent counts.
+TRAEFIK_LOG_DIR = "traefik"
+TRAEFIK_ACCESS_LOG = "access.json"
 CACHE_DIR = "cache"
 # traefik's file provider reads this folder: per-deployment routes (mirror, weighted split) rendered by the agent.
 TRAEFIK_DIR = "traefik"
@@ -65,6 +68,16 @@ class DataDir:
     def logs_dir(self) -> Path:
         """Return where agents and workshop runs write logs."""
         return self.root / LOGS_DIR
+
+    @property
+    def traefik_log_dir(self) -> Path:
+        """Return the folder traefik writes its access log into (mounted into the traefik container)."""
+        return self.root / LOGS_DIR / TRAEFIK_LOG_DIR
+
+    @property
+    def traefik_access_log(self) -> Path:
+        """Return traefik's access log of failed requests (JSON lines)."""
+        return self.traefik_log_dir / TRAEFIK_ACCESS_LOG
 
     @property
     def agent_dir(self) -> Path:

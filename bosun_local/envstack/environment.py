@@ -13,6 +13,7 @@ import yaml
 
 from bosun_local.config import Config
 from bosun_local.contracts import labels
+from bosun_local.contracts.layout import DataDir
 from bosun_local.contracts.liveness import healthcheck_test
 from bosun_local.contracts.rabbitmq import amqp_url, masked_url
 from bosun_local.engine import adapter
@@ -139,6 +140,8 @@ class EnvironmentStack:
             raise EngineError(f"image(s) missing: {', '.join(missing)}",
                               fix="run `bosun-local images build` (or `make up`)")
         self.render()
+        # Made here, as the data dir's owner: a bind-mount source Docker creates is root's.
+        DataDir(self.config.data_dir).traefik_log_dir.mkdir(parents=True, exist_ok=True)
         prepare_data_dir(self.config.data_dir)
         self.project().up(wait=False, services=None if chosen == list(self.services) else chosen)
         if not wait:

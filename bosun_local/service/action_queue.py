@@ -38,16 +38,31 @@ def claim(ctx: ServiceContext, agent_id: str, lease_sec: float, environment: str
                        "(the agent died or hung while running it)")
             _finish(ctx, action, dep, "failing", {"status": "failing", "msg": message}, message)
             continue
-        reclaimed = action.get("previousAgentId") is not None
+        previous = action.get("previousAgentId")
         if dep is not None:
             dep = ctx.storage.update_deployment(dep["id"], {"state": RUNNING_STATE[action["type"]]})
-        note = f" (re-claimed after the lease of {action['previousAgentId']} expired)" if reclaimed else ""
+        note = "" if previous is None else (" (resumed after the agent restarted)" if previous == agent_id
+                                            else f" (re-claimed after the lease of {previous} expired)")
         record_event(ctx, "action_started", "info", f"agent {agent_id} started {action['type']}{note}",
                      deployment_id=action["deploymentId"], environment_id=dep["environmentId"] if dep else None,
                      data={"actionId": action["id"], "actionType": action["type"], "agentId": agent_id,
                            "attempt": action["attempts"]})
         return action
     return None
+
+
+def release(ctx: ServiceContext, agent_id: str) -> list[Row]:
+    """End the leases agent_id holds: it restarted, so nothing it held is running; they are claimable at once."""
+    held = [a for a in ctx.storage.list_actions(None, (QueueStatus.CLAIMED,), 10000) if a.get("agentId") == agent_id]
+    now = iso(utcnow())
+    released = [ctx.storage.update_action(a["id"], {"leaseExpiresAt": now}) for a in held
+                if a["status"] == QueueStatus.CLAIMED]
+    if released:
+        record_event(ctx, "agent_resumed", "info",
+                     f"agent {agent_id} restarted; its {len(released)} unfinished actions run again at once: "
+                     + ", ".join(f"{a['type']} of {a['deploymentId']}" for a in released),
+                     data={"agentId": agent_id, "actionIds": [a["id"] for a in released]})
+    return released
 
 
 def renew(ctx: ServiceContext, action_id: str, agent_id: str, lease_sec: float) -> Row:

@@ -196,6 +196,10 @@ class LeaseIn(Strict):
     leaseSec: float = Field(default=60, gt=0, le=86400)
 
 
+class ReleaseIn(Strict):
+    agentId: str = Field(min_length=1, max_length=200)
+
+
 class ClaimIn(LeaseIn):
     environmentId: str | None = Field(default=None, max_length=200,
                                       description="claim only actions of this environment (id or name)")
@@ -293,6 +297,8 @@ class NotificationOut(Open):
 class Thresholds(Open):
     errorRateWarn: float
     errorRateFail: float
+    userErrorRateWarn: float = 0.20
+    userErrorRateFail: float = 1.0
     latencyP95WarnMs: float
     latencyP95FailMs: float
     driftWarn: float

@@ -156,6 +156,8 @@ class StatsOut(Open):
     userErrors: int
     systemErrors: int
     errorRate: float | None
+    systemErrorRate: float | None = None
+    userErrorRate: float | None = None
     latencyP50Ms: float | None
     latencyP95Ms: float | None
     latencyP99Ms: float | None

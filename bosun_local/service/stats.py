@@ -14,7 +14,10 @@ from bosun_local.service.figures import minute_sketch
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import minute_iso, utcnow
 
-DEFAULT_THRESHOLDS = {"errorRateWarn": 0.05, "errorRateFail": 0.20, "latencyP95WarnMs": 500.0,
+# errorRate* judge system errors (5xx, and requests traefik could not deliver); userErrorRate* judge user errors
+# (4xx): as DataRobot's service-health page, a client sending bad rows does not make the deployment fail.
+DEFAULT_THRESHOLDS = {"errorRateWarn": 0.05, "errorRateFail": 0.20, "userErrorRateWarn": 0.20,
+                      "userErrorRateFail": 1.0, "latencyP95WarnMs": 500.0,
                       "latencyP95FailMs": 2000.0, **DEFAULT_DRIFT_THRESHOLDS,
                       # PSI of a handful of rows says nothing: below this many rows drift stays unknown.
                       "driftMinRows": 100.0,
@@ -81,8 +84,11 @@ def compute_stats(ctx: ServiceContext, dep_id: str, window: int, model_id: str |
     errors = totals["userErrors"] + totals["systemErrors"]
     requests = totals["predictions"] + errors
     error_rate = errors / requests if requests else None
+    system_rate = totals["systemErrors"] / requests if requests else None
+    user_rate = totals["userErrors"] / requests if requests else None
     p95 = latency.quantile(0.95)
-    health = worst(grade(error_rate, limits["errorRateWarn"], limits["errorRateFail"]),
+    health = worst(grade(system_rate, limits["errorRateWarn"], limits["errorRateFail"]),
+                   grade(user_rate, limits["userErrorRateWarn"], limits["userErrorRateFail"]),
                    grade(p95, limits["latencyP95WarnMs"], limits["latencyP95FailMs"]))
     baseline = ctx.storage.get_baseline(dep["packageId"]) if dep else None
     drift_dep = dep
@@ -93,6 +99,7 @@ def compute_stats(ctx: ServiceContext, dep_id: str, window: int, model_id: str |
     return {
         "deploymentId": key, "window": window, "predictions": totals["predictions"],
         "userErrors": totals["userErrors"], "systemErrors": totals["systemErrors"], "errorRate": error_rate,
+        "systemErrorRate": system_rate, "userErrorRate": user_rate,
         "latencyP50Ms": latency.quantile(0.5), "latencyP95Ms": p95, "latencyP99Ms": latency.quantile(0.99),
         "latencyMinMs": latency.min if latency.count else None, "latencyMaxMs": latency.max if latency.count else None,
         "latencyMeanMs": latency.mean, "latencyCount": latency.count,

@@ -109,13 +109,13 @@ def test_thresholds_from_key_value_config_and_settings(service: Service, deploym
     c = service.client
     lenient = c.create_deployment(deployment["packageId"], unique("lenient"),
                                   key_value_config={"errorRateWarn": "0.5", "errorRateFail": 0.9})["deployment"]
-    record = _stats_record(lenient, unique("r"), predictions=80, userErrors=20, latencyCounts=_latency(b3=100))
+    record = _stats_record(lenient, unique("r"), predictions=80, systemErrors=20, latencyCounts=_latency(b3=100))
     c.ingest([record])
     stats = c.stats(lenient["id"])
-    assert stats["errorRate"] == 0.2 and stats["serviceHealth"] == "passing"
+    assert stats["errorRate"] == 0.2 and stats["systemErrorRate"] == 0.2 and stats["serviceHealth"] == "passing"
     assert stats["thresholds"]["errorRateWarn"] == 0.5
     strict = c.create_deployment(deployment["packageId"], unique("strict"))["deployment"]
-    c.ingest([_stats_record(strict, unique("r"), predictions=80, userErrors=20, latencyCounts=_latency(b3=100))])
+    c.ingest([_stats_record(strict, unique("r"), predictions=80, systemErrors=20, latencyCounts=_latency(b3=100))])
     assert c.stats(strict["id"])["serviceHealth"] == "failing"  # 20% >= the default failing level
     before = c.get_settings()["thresholds"]
     try:
@@ -130,6 +130,21 @@ def test_thresholds_from_key_value_config_and_settings(service: Service, deploym
     with pytest.raises(ServiceError) as err:
         c.update_settings(thresholds={"cpu": 1})
     assert err.value.status_code == 422 and "unknown threshold(s): cpu" in err.value.message
+
+
+def test_user_errors_are_judged_apart_from_system_errors(service: Service, deployment: dict) -> None:
+    """Issue 17 finding 8: ordinary 4xx answers (a client's bad rows) no longer turn a healthy deployment failing."""
+    c = service.client
+    for user_errors, health in ((5, "passing"), (20, "warning"), (60, "warning"), (100, "failing")):
+        dep = c.create_deployment(deployment["packageId"], unique("users"))["deployment"]
+        c.ingest([_stats_record(dep, unique("r"), predictions=100 - user_errors, userErrors=user_errors,
+                                latencyCounts=_latency(b3=100 - user_errors))])
+        stats = c.stats(dep["id"])
+        assert stats["userErrorRate"] == user_errors / 100 and stats["systemErrorRate"] == 0
+        assert stats["serviceHealth"] == health, (user_errors, stats["serviceHealth"])
+    with pytest.raises(ServiceError) as err:
+        c.update_settings(thresholds={"userErrorRateWarn": 0.9, "userErrorRateFail": 0.5})
+    assert "userErrorRateWarn=0.9 must be >= 0 and <= userErrorRateFail=0.5" in err.value.message
 
 
 def test_latency_health_levels(service: Service, deployment: dict) -> None:

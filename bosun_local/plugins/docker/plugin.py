@@ -21,10 +21,13 @@ from bosun_local.plugins.docker.environment import (
 from bosun_local.plugins.docker.stack import (
     CHAMPION,
     DEPLOYMENT_LABEL,
+    MODEL_LABEL,
     NETWORK_LABEL,
+    ROLE_LABEL,
     DeploymentStack,
     ModelService,
     model_service,
+    running_model,
 )
 from bosun_local.plugins.docker.status import judge_deployment
 from bosun_local.plugins.docker.traffic import routes_file, update_traffic
@@ -281,9 +284,16 @@ class DockerPlugin(BosunPluginBase):
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would {verb} {stack.name} with model "
                                                          f"{model.model_id}", data=self._data(di.id, model.model_id))
         self._check_environment()
+        containers = [c for c in stack.containers() if (c.labels.get(ROLE_LABEL) or CHAMPION) == CHAMPION]
         sides = [m for m in stack.running(di.kv_config) if m.role != CHAMPION]
-        # Only this champion (and running challengers/canary): `up` removes other models' containers as orphans.
-        stack.render([model, *sides])
+        # Other champions' containers (a replacement that never finished): kept until this model serves, then removed.
+        others = [] if recreate else [m for c in containers if c.labels.get(MODEL_LABEL) != model.model_id
+                                      and (m := running_model(c, di.kv_config))]
+        mine = [c for c in containers if c.labels.get(MODEL_LABEL) == model.model_id]
+        # A container of this model that is not healthy beside others (drained mid-replace) cannot heal by itself.
+        recreate = recreate or (bool(others) and bool(mine) and not any(c.healthy for c in mine))
+        # Only these (and running challengers/canary): `up` removes anything else as an orphan.
+        stack.render([*others, model, *sides])
         try:
             stack.up(model, timeout=int(self.s["startTimeoutSec"]), recreate=recreate)
         except BosunError as exc:
@@ -296,12 +306,25 @@ class DockerPlugin(BosunPluginBase):
         unrouted = self.wait_routed(di.id, model.model_id)
         self._logger.info("deployment %s: healthy, then routed by traefik %.1f s later", di.id,
                           time.monotonic() - healthy_at)
+        removed = self._remove_others(stack, model, others, sides) if others and not unrouted else ""
         if unrouted:
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {di.id} runs model {model.model_id} (healthy), but {unrouted}")
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
                                 msg=f"deployment {di.id} {verb}ed: model {model.model_id} answers on "
-                                    f"{self.prediction_url(di.id)}")
+                                    f"{self.prediction_url(di.id)}{removed}")
+
+    def _remove_others(self, stack: DeploymentStack, model: ModelService, others: list[ModelService],
+                       sides: list[ModelService]) -> str:
+        """Drain and remove other models' containers once `model` serves; return what was done, for the message."""
+        still = stack.drain(others, timeout=15.0)
+        lingering = self.wait_only(stack.deployment_id, model.model_id)
+        for note in ([f"{', '.join(still)} did not turn unhealthy when drained"] if still else []) + (
+                [lingering] if lingering else []):
+            self._logger.warning("deployment %s: %s; removing them anyway", stack.deployment_id, note)
+        stack.remove(others)
+        stack.render([model, *sides])
+        return f"; removed model {', '.join(m.model_id for m in others)}, which served beside it"
 
     def deployment_stop(self, deployment_id: str) -> ActionStatusInfo:
         stack = self.stack(deployment_id)

@@ -6,6 +6,9 @@ from bosun_local.plugins.docker.stack import CHAMPION, MODEL_LABEL, ROLE_LABEL
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import DeploymentState
 
+# data key: the model ids of all the deployment's containers (docs/plugins.md).
+MODEL_IDS = "modelIds"
+
 
 def _describe(c: ContainerInfo) -> dict[str, object]:
     return {"name": c.name, "modelId": c.labels.get(MODEL_LABEL), "status": c.status, "health": c.health,
@@ -31,6 +34,9 @@ def judge_deployment(deployment_id: str, containers: list[ContainerInfo], predic
     sides = [c for c in containers if (c.labels.get(ROLE_LABEL) or CHAMPION) != CHAMPION]
     containers = [c for c in containers if c not in sides]
     side_notes = _side_problems(sides)
+    # Every champion model with a container: more than one outside a replacement is a split the agent converges
+    # to the model the service reports (challengers and canaries are meant to run beside it).
+    data[MODEL_IDS] = sorted({str(c.labels.get(MODEL_LABEL)) for c in containers if c.labels.get(MODEL_LABEL)})
     if not containers:
         return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.STOPPED, data=data,
                                 msg=f"deployment {deployment_id} has no PPS container")
@@ -44,6 +50,11 @@ def judge_deployment(deployment_id: str, containers: list[ContainerInfo], predic
             return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.REPLACING_MODEL, data=data,
                                     msg=f"deployment {deployment_id}: {serving.name} serves while "
                                         f"{', '.join(c.name for c in starting)} starts")
+        serving_models = sorted({str(c.labels.get(MODEL_LABEL)) for c in healthy})
+        if len(serving_models) > 1:
+            return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
+                                    msg=f"deployment {deployment_id}: models {', '.join(serving_models)} all serve "
+                                        "(traffic is split between them)")
         if expected_model and serving.labels.get(MODEL_LABEL) != expected_model:
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {deployment_id} serves model {serving.labels.get(MODEL_LABEL)}, "

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from bosun_local.service import action_queue as actions
-from bosun_local.service.models import ActionOut, ClaimIn, CompleteIn, LeaseIn
+from bosun_local.service.models import ActionOut, ClaimIn, CompleteIn, LeaseIn, ReleaseIn
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
 
@@ -28,6 +28,12 @@ def claim(ctx: Ctx, body: ClaimIn) -> Row | Response:
     """Claim the next runnable action with a lease (only the oldest unfinished action of a deployment runs)."""
     action = actions.claim(ctx, body.agentId, body.leaseSec, body.environmentId)
     return action if action is not None else Response(status_code=204)
+
+
+@router.post("/release", response_model=list[ActionOut])
+def release(ctx: Ctx, body: ReleaseIn) -> list[Row]:
+    """End the leases an agent id holds (it restarted: what it held is not running) so they are claimed at once."""
+    return actions.release(ctx, body.agentId)
 
 
 @router.get("/{action_id}", response_model=ActionOut, responses=errors(e404="no such action"))

@@ -30,7 +30,7 @@ def update_settings(ctx: Ctx, body: SettingsPatch) -> Row:
             raise invalid(f"unknown threshold(s): {', '.join(unknown)}", f"use {', '.join(sorted(known))}")
         merged = {**service_thresholds(ctx), **body.thresholds}
         # Accuracy thresholds have no fixed order: higher is better for AUC, lower for LogLoss.
-        for kind in ("errorRate", "latencyP95", "drift", "jsd", "hellinger"):
+        for kind in ("errorRate", "userErrorRate", "latencyP95", "drift", "jsd", "hellinger"):
             warn_key = next(k for k in merged if k.startswith(kind) and "Warn" in k)
             fail_key = next(k for k in merged if k.startswith(kind) and "Fail" in k)
             if not 0 <= merged[warn_key] <= merged[fail_key]:

@@ -1,0 +1,128 @@
+"""Requests traefik answered without reaching a PPS (404/502/503/504), counted as their deployment's system errors.
+
+A PPS reports what it answers itself; when it is down, blocked or unrouted, traefik answers instead and nothing
+reached the figures. traefik writes those answers to a JSON access log in the data dir; the management agent
+reads it and posts one stats record per failed request (its id is the line's place in the file, so a re-read
+after a crash counts nothing twice).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from bosun_local.client import ServiceClient
+
+log = logging.getLogger(__name__)
+# The deployment routes traefik serves (DESIGN.md: /deployments/<id>/... and DataRobot's /predApi/v1.0/...).
+ROUTE = re.compile(r"^/(?:predApi/v1\.0/)?deployments/([^/?#]+)(?:[/?#]|$)")
+# traefik's own answers when no healthy PPS took the request: no route, bad gateway, no server, timeout.
+UNDELIVERED = frozenset({404, 502, 503, 504})
+# Bytes read per tick: a long outage's log is worked through over a few ticks, never all in memory.
+MAX_READ = 4 << 20
+# Past this size a fully counted log is emptied (traefik appends with O_APPEND, so it writes on at the start).
+TRUNCATE_AT = 32 << 20
+BATCH = 5000
+
+
+def minute_of(start_utc: str) -> str | None:
+    """Return the minute (YYYY-MM-DDTHH:MM:00Z) of traefik's StartUTC, or None when it is not a time."""
+    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d)", start_utc or "")
+    return f"{match.group(1)}:00Z" if match else None
+
+
+def undelivered(line: bytes) -> tuple[str, str] | None:
+    """Return (deployment id, minute) when a log line is a deployment request traefik failed without a PPS."""
+    try:
+        entry: Any = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or entry.get("DownstreamStatus") not in UNDELIVERED or entry.get("OriginStatus"):
+        return None
+    route = ROUTE.match(str(entry.get("RequestPath") or ""))
+    minute = minute_of(str(entry.get("StartUTC") or ""))
+    return (route.group(1), minute) if route and minute else None
+
+
+class RouteErrors:
+    """Follow traefik's access log from a saved offset; post each undelivered request as a system error."""
+
+    def __init__(self, log_path: Path, state_path: Path, client: ServiceClient) -> None:
+        self.log_path = log_path
+        self.state_path = state_path
+        self.client = client
+        self.counted = 0
+        self._warned = False
+
+    def _state(self) -> tuple[int, int]:
+        try:
+            saved = json.loads(self.state_path.read_text())
+            return int(saved["inode"]), int(saved["offset"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0, 0
+
+    def _save(self, inode: int, offset: int) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"inode": inode, "offset": offset}))
+        os.replace(tmp, self.state_path)
+
+    def tick(self) -> int:
+        """Count the requests logged since the last tick; return how many were posted."""
+        try:
+            st = os.stat(self.log_path)
+        except FileNotFoundError:
+            return 0
+        inode, offset = self._state()
+        if inode != st.st_ino or st.st_size < offset:
+            offset = 0  # a new or emptied log: start at its beginning
+        if st.st_size == offset:
+            self._truncate_if_large(st.st_ino, offset)
+            return 0
+        with open(self.log_path, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read(MAX_READ)
+        complete = chunk[:chunk.rfind(b"\n") + 1]  # a line traefik is still writing waits for the next tick
+        if not complete:
+            return 0
+        records = self._records(st.st_ino, offset, complete)
+        for start in range(0, len(records), BATCH):
+            self.client.ingest(records[start:start + BATCH])  # an error leaves the offset: the same ids next time
+        self._save(st.st_ino, offset + len(complete))
+        self.counted += len(records)
+        if records:
+            log.info("counted %d requests traefik answered without reaching a PPS", len(records))
+        return len(records)
+
+    def _records(self, inode: int, offset: int, lines: bytes) -> list[dict[str, Any]]:
+        found: list[tuple[int, str, str]] = []
+        position = offset
+        for line in lines.splitlines(keepends=True):
+            hit = undelivered(line)
+            if hit:
+                found.append((position, *hit))
+            position += len(line)
+        if not found:
+            return []
+        # Only deployments that should be serving: a stopped one's 404s are what its user asked for.
+        live = {d["id"]: d for d in self.client.list_deployments()
+                if d.get("desiredState") == "running" and not d.get("external")}
+        return [{"recordId": f"traefik-{inode}-{at}", "deploymentId": dep_id, "modelId": live[dep_id]["packageId"],
+                 "minute": minute, "kind": "stats", "systemErrors": 1}
+                for at, dep_id, minute in found if dep_id in live]
+
+    def _truncate_if_large(self, inode: int, offset: int) -> None:
+        if offset < TRUNCATE_AT:
+            return
+        try:
+            if os.stat(self.log_path).st_size != offset:
+                return  # traefik wrote meanwhile: count that first
+            os.truncate(self.log_path, 0)
+            self._save(inode, 0)
+        except OSError as exc:
+            if not self._warned:
+                log.warning("cannot empty traefik's access log %s (%s); it keeps growing", self.log_path, exc)
+                self._warned = True

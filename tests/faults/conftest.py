@@ -1,0 +1,37 @@
+"""The fault suite (`make faults`): one environment stack shared by every fault, each test breaking one part."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.agent.packages import diabetes_package
+from tests.conftest import need
+from tests.faults.stack import FaultStack, fault_stack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder `faults` (other folders mark their own fault tests)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.faults)
+
+
+@pytest.fixture(scope="session")
+def stack(stack_images: None) -> Iterator[FaultStack]:
+    """The suite's stack (root only: its data dir is a tmpfs the disk-full fault fills)."""
+    need(os.geteuid() == 0, "the fault suite mounts a tmpfs as the data dir: run it as root (CI does)")
+    with fault_stack() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def packages(stack: FaultStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """Register two different models (linear, ridge) once for the suite; return their package ids."""
+    root = tmp_path_factory.mktemp("fault-packages")
+    linear = stack.cli_json("packages", "register", str(diabetes_package(root / "linear")))["id"]
+    ridge = stack.cli_json("packages", "register", str(diabetes_package(root / "ridge", alpha=10.0)))["id"]
+    return str(linear), str(ridge)

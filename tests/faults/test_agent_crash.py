@@ -1,0 +1,79 @@
+"""The management agent killed (-9) during each action type: restarted by its policy, it resumes its own
+actions at once (not after their 30 s lease), and each runs to one truthful end with no orphan (issue 17, 9)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bosun_local.client import ServiceClient
+from tests.agent.harness import until
+from tests.agent.packages import ROW
+from tests.faults.stack import FaultStack
+
+AGENT = "management-agent"
+LEASE_SEC = 30.0  # the agent's default lease: a resume that waited for it would take longer than this
+
+
+def crash_during(stack: FaultStack, client: ServiceClient, answer: dict[str, Any],
+                 mid_action: Callable[[], object]) -> dict[str, Any]:
+    """Kill the agent once the action is claimed and mid_action() holds; return the finished action."""
+    action_id = answer["action"]["id"]
+    until("the action to be claimed mid-way",
+          lambda: client.get_action(action_id)["status"] == "claimed" and mid_action(), 120, every=0.05)
+    restarts = stack.restarts(AGENT)
+    killed_at = time.monotonic()
+    stack.crash(AGENT)
+    done = client.wait_for_action(action_id, timeout=120, poll=0.2)
+    took = time.monotonic() - killed_at
+    assert done["status"] == "done", (done, stack.logs(AGENT))
+    assert done["attempts"] == 2, done  # killed once, resumed once: never run a third time
+    assert took < LEASE_SEC - 5, f"{done['type']} resumed {took:.1f} s after the kill: it waited for its lease"
+    assert stack.restarts(AGENT) == restarts + 1  # the restart policy brought the agent back
+    events = client.list_events(deployment=answer["deployment"]["id"], limit=500)
+    mine = [e for e in events if (e.get("data") or {}).get("actionId") == action_id]
+    assert [e["type"] for e in mine].count("action_succeeded") == 1, [e["type"] for e in mine]
+    assert [e["type"] for e in mine].count("action_started") == 2
+    assert any("resumed after the agent restarted" in e["message"] for e in mine), [e["message"] for e in mine]
+    resumed = client.list_events(types=["agent_resumed"], limit=100)
+    assert any(action_id in (e.get("data") or {}).get("actionIds", []) for e in resumed), resumed[:3]
+    print(f"{done['type']}: resumed and done {took:.1f} s after the kill")
+    return done
+
+
+def serving(stack: FaultStack, deployment_id: str, model_id: str) -> None:
+    """Assert exactly one healthy container, of model_id, and that traefik answers from it."""
+    containers = until("one healthy container", lambda: [c for c in stack.containers(deployment_id) if c.healthy]
+                       if len(stack.containers(deployment_id)) == 1 else None, 60)
+    assert [c.labels["io.bosun-local.model"] for c in containers] == [model_id]
+    until("traefik to answer", lambda: stack.predict(deployment_id, ROW).status_code == 200, 30)
+
+
+def test_agent_crash_during_each_action_type(stack: FaultStack, packages: tuple[str, str]) -> None:
+    linear, ridge = packages
+    stack.wait_healthy(AGENT)
+    with stack.client() as client:
+        started = client.create_deployment(linear, "crash-start")
+        dep = started["deployment"]["id"]
+        crash_during(stack, client, started, lambda: stack.containers(dep))
+        serving(stack, dep, linear)
+
+        replaced = client.replace_model(dep, ridge)
+        crash_during(stack, client, replaced, lambda: len(stack.containers(dep)) == 2)
+        serving(stack, dep, ridge)
+        assert client.get_deployment(dep)["packageId"] == ridge
+
+        relaunched = client.relaunch_deployment(dep)
+        before = stack.containers(dep)[0].id
+        crash_during(stack, client, relaunched, lambda: any(c.id != before for c in stack.containers(dep)))
+        serving(stack, dep, ridge)
+
+        stopped = client.stop_deployment(dep)
+        crash_during(stack, client, stopped, lambda: time.sleep(0.3) or True)
+        assert stack.containers(dep) == [] and client.get_deployment(dep)["state"] == "stopped"
+
+        deleted = client.delete_deployment(dep)
+        crash_during(stack, client, deleted, lambda: time.sleep(0.1) or True)
+        assert client.get_deployment(dep)["deletedAt"]
+        live = {d["id"] for d in client.list_deployments()}
+        assert {c.labels["io.bosun-local.deployment"] for c in stack.containers()} <= live  # no orphan
