@@ -18,7 +18,9 @@ from bosun_local.client import ServiceClient
 
 log = logging.getLogger(__name__)
 # The deployment routes traefik serves (DESIGN.md: /deployments/<id>/... and DataRobot's /predApi/v1.0/...).
-ROUTE = re.compile(r"^/(?:predApi/v1\.0/)?deployments/([^/?#]+)(?:[/?#]|$)")
+ROUTE = re.compile(r"^/(?:predApi/v1\.0/)?deployments/([^/?#]+)(/[^?#]*)?")
+# Health probes (the docker plugin polls /info through traefik while a model starts): not predictions.
+PROBES = frozenset({"", "/", "/info", "/ping", "/health", "/livez", "/readyz"})
 # traefik's own answers when no healthy PPS took the request: no route, bad gateway, no server, timeout.
 UNDELIVERED = frozenset({404, 502, 503, 504})
 # Bytes read per tick: a long outage's log is worked through over a few ticks, never all in memory.
@@ -44,7 +46,9 @@ def undelivered(line: bytes) -> tuple[str, str] | None:
         return None
     route = ROUTE.match(str(entry.get("RequestPath") or ""))
     minute = minute_of(str(entry.get("StartUTC") or ""))
-    return (route.group(1), minute) if route and minute else None
+    if route is None or minute is None or (route.group(2) or "") in PROBES:
+        return None
+    return route.group(1), minute
 
 
 class RouteErrors:

@@ -34,7 +34,7 @@ def claim(ctx: ServiceContext, agent_id: str, lease_sec: float, environment: str
             return None
         dep = ctx.storage.get_deployment(action["deploymentId"])
         if action["attempts"] > ctx.limits.max_action_attempts:
-            message = (f"{action['type']} gave up after {action['attempts'] - 1} claims whose leases expired "
+            message = (f"{action['type']} gave up after {action['attempts'] - 1} attempts that never finished "
                        "(the agent died or hung while running it)")
             _finish(ctx, action, dep, "failing", {"status": "failing", "msg": message}, message)
             continue

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from bosun_local.client import ServiceClient
 from bosun_local.engine import adapter
@@ -97,7 +98,15 @@ class FaultStack:
 
 @contextmanager
 def fault_stack(prefix: str = "bfault") -> Iterator[FaultStack]:
-    """Bring the whole environment stack up on a tmpfs data dir; tear it all down after."""
+    """Bring the whole environment stack up on a tmpfs data dir; tear it all down after.
+
+    BOSUN_FAULTS_HOME=<data dir of a stack this made> reuses that stack and leaves it up (while working on a fault).
+    """
+    reuse = os.environ.get("BOSUN_FAULTS_HOME")
+    if reuse:
+        values = yaml.safe_load((Path(reuse) / "bosun-local.yaml").read_text())
+        yield FaultStack(Path(reuse), str(values["projectName"]), values)
+        return
     name = f"{prefix}{os.getpid() % 100000}"
     home = world_readable_home(f"{name}-")
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_MB}m,mode=0755", f"{name}-data", str(home)],

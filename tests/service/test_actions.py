@@ -97,6 +97,25 @@ def test_lease_expiry_and_reclaim(queue: Queue, pkg: dict) -> None:
     assert got["state"] == "ready" and got["predictionUrl"] == "http://h/d"
 
 
+def test_a_restarted_agent_takes_back_its_own_actions_at_once(queue: Queue, pkg: dict) -> None:
+    """Issue 17 finding 9: no waiting for the lease of a run that died; other agents' leases are left alone."""
+    client = queue.client
+    dep, action = queue.deploy(pkg, unique("resume"))
+    held = queue.claim("agent-r", lease_sec=3600)
+    assert held is not None and held["id"] == action["id"]
+    assert client.release_actions("someone-else") == []
+    assert queue.claim("agent-s", lease_sec=60) is None  # still leased for an hour
+    released = client.release_actions("agent-r")
+    assert [a["id"] for a in released] == [action["id"]]
+    again = queue.claim("agent-r", lease_sec=60)
+    assert again is not None and again["id"] == action["id"] and again["attempts"] == 2
+    events = client.list_events(deployment=dep["id"], types=["action_started"])
+    assert "resumed after the agent restarted" in events[0]["message"]
+    resumed = client.list_events(types=["agent_resumed"])
+    assert action["id"] in resumed[0]["data"]["actionIds"]
+    client.complete_action(action["id"], "agent-r", OK)
+
+
 def test_exhausted_attempts_fail_the_action(tmp_path: Path, diabetes_frame: pd.DataFrame) -> None:
     with start(tmp_path / "home", env={"BOSUN_SERVICE_MAX_ACTION_ATTEMPTS": "1"}) as svc:
         pkg = svc.client.register_package(write_package(tmp_path / "p", diabetes_frame))
@@ -107,7 +126,7 @@ def test_exhausted_attempts_fail_the_action(tmp_path: Path, diabetes_frame: pd.D
                     and svc.client.get_action(action["id"])["status"] == "failed")
         assert svc.client.get_deployment(dep["id"])["state"] == "errored"
         failed = svc.client.list_events(deployment=dep["id"], types=["action_failed"])
-        assert "gave up after 1 claims whose leases expired" in failed[0]["message"]
+        assert "gave up after 1 attempts that never finished" in failed[0]["message"]
 
 
 def test_coalescing_identical_pending_requests(queue: Queue, pkg: dict, tmp_path: Path,
