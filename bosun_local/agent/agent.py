@@ -27,6 +27,8 @@ from bosun_local.metrics.listener import listen_from_env
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SEC = 60.0
+# A check of the environments that has not finished for this long is a stall (a hung engine or resolver).
+STALL_MIN_SEC = 60.0
 
 
 class ManagementAgent:
@@ -121,8 +123,10 @@ class ManagementAgent:
         self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
         self._every("watcher", lambda: self.settings.status_interval_sec, self.watcher.tick)
         self._every("heartbeat", lambda: self.settings.heartbeat_sec, self.heartbeat)
+        stall_sec = max(STALL_MIN_SEC, 10 * self.settings.status_interval_sec)
         check = SelfCheck(self.client_factory(), self.reporter,
-                          [self.config["serviceUrl"], self.config["traefikUrl"], self.config["rabbitmqUrl"]])
+                          [self.config["serviceUrl"], self.config["traefikUrl"], self.config["rabbitmqUrl"]],
+                          job_probe=lambda: self.watcher.problems(stall_sec))
         self._every("self-check", lambda: self.settings.self_check_sec, check.tick)
         data_dir = DataDir(self.config.data_dir)
         route_errors = RouteErrors(data_dir.traefik_access_log, data_dir.agent_dir / "traefik-access-offset.json",

@@ -1,4 +1,4 @@
-"""The agent's own health: can it reach the service, the engine and resolve the stack's host names?"""
+"""The agent's own health: can it reach the service and (through its plugin) the engine, resolve host names?"""
 from __future__ import annotations
 
 import ipaddress
@@ -13,13 +13,11 @@ from urllib.parse import urlsplit
 from bosun_local.agent.reporting import Reporter
 from bosun_local.client import ServiceClient
 from bosun_local.contracts.liveness import mark_unwell
-from bosun_local.engine import adapter
 from bosun_local.errors import BosunError
 
 log = logging.getLogger(__name__)
 # A check that takes longer than this is a failure: a hung resolver or engine stalls every action behind it.
 CHECK_TIMEOUT_SEC = 5.0
-ENGINE_PLATFORMS = ("docker", "swarm")
 
 
 def within(seconds: float, fn: Callable[[], Any]) -> str | None:
@@ -59,14 +57,15 @@ class SelfCheck:
     """Probe the service, the engine and name resolution; turn the agent's health red with an event on failure."""
 
     def __init__(self, client: ServiceClient, reporter: Reporter, urls: list[str],
-                 engine_probe: Callable[[], object] = adapter.engine_version) -> None:
+                 job_probe: Callable[[], list[str]] = list) -> None:
         self.client = client
         self.reporter = reporter
         self.names = host_names(urls)
-        self.engine_probe = engine_probe
+        # What the agent's own loops found (the engine through its plugin, a stalled check): the agent never
+        # talks to the engine itself.
+        self.job_probe = job_probe
         self.problems: list[str] = []
         self._since: str | None = None
-        self._needs_engine = False
         self._pending: list[tuple[str, str, str, dict[str, Any], str]] = []
 
     def probe(self) -> list[str]:
@@ -76,19 +75,10 @@ class SelfCheck:
             failed = within(CHECK_TIMEOUT_SEC, lambda n=name: socket.getaddrinfo(n, None))  # type: ignore[misc]
             if failed:
                 problems.append(f"cannot resolve host name {name!r}: {failed}")
-        failed = within(CHECK_TIMEOUT_SEC, self._service)
+        failed = within(CHECK_TIMEOUT_SEC, self.client.health)
         if failed:
             problems.append(f"cannot reach the MLOps service at {self.client.url}: {failed}")
-        if self._needs_engine:
-            failed = within(CHECK_TIMEOUT_SEC, self.engine_probe)
-            if failed:
-                problems.append(f"cannot reach the Docker engine: {failed}")
-        return problems
-
-    def _service(self) -> None:
-        self.client.health()
-        # Learn (while the service answers) whether any environment runs on the engine: only then is it needed.
-        self._needs_engine = any(e.get("platform") in ENGINE_PLATFORMS for e in self.client.list_environments())
+        return problems + self.job_probe()
 
     def tick(self) -> None:
         """Probe once; on a change, mark the agent (un)well and tell the service (later, if it cannot hear now)."""

@@ -65,6 +65,8 @@ class Watcher:
         self._heal_failures: dict[str, int] = {}
         self._lock = threading.Lock()
         self.heals = 0
+        self.engine_problems: dict[str, str | None] = {}
+        self.tick_done_at = time.monotonic()
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -108,6 +110,8 @@ class Watcher:
                     continue
             self._env_checked[env["id"]] = time.monotonic()
             status = self.host.run(env, "pe_status", snap.config(env))
+            engine = (status.data or {}).get("engine")
+            self.engine_problems[env["name"]] = str(engine) if engine and engine != "ok" else None
             self._report_environment(env, status)
             per_dep = (status.data or {}).get("deploymentsStatus") or {}
             self._report_orphans(env, list((status.data or {}).get("orphans") or []))
@@ -119,6 +123,15 @@ class Watcher:
                     observed = self._deployment_status(env, dep, dep["id"] in snap.open_actions)
                 if isinstance(observed, dict):
                     self._observe(env, dep, observed, dep["id"] in snap.open_actions)
+        self.tick_done_at = time.monotonic()
+
+    def problems(self, stall_sec: float) -> list[str]:
+        """Return why this agent cannot keep deployments healthy: a stalled check, an unreachable engine."""
+        found = [f"environment {name}: {problem}" for name, problem in self.engine_problems.items() if problem]
+        age = time.monotonic() - self.tick_done_at
+        if age > stall_sec:
+            found.append(f"the check of environments (pe_status) has not finished for {age:.0f} s: stalled")
+        return found
 
     def _deployment_status(self, env: Json, dep: Json, has_open_action: bool) -> Json | None:
         """Ask the plugin about one deployment when its pe_status did not say (plugins need not)."""

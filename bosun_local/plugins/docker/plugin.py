@@ -209,7 +209,12 @@ class DockerPlugin(BosunPluginBase):
         return ActionStatusInfo(ActionStatus.OK, msg=f"{len(data)} deployments have containers", data=data)
 
     def pe_status(self) -> ActionStatusInfo:
-        grouped = self._ours()
+        try:
+            grouped = self._ours()
+        except BosunError as exc:
+            # data.engine tells the agent its own health is at stake (docs/plugins.md), not just a deployment's.
+            return ActionStatusInfo(ActionStatus.ERROR, msg=f"cannot reach the Docker engine: {exc.message}",
+                                    data={"engine": exc.message})
         known = self.pe_info.deployment_ids if self.pe_info else sorted(grouped)
         statuses = {dep_id: judge_deployment(dep_id, grouped.get(dep_id, []), self.prediction_url(dep_id)).to_dict()
                     for dep_id in known}
