@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from importlib import resources
@@ -49,6 +50,58 @@ def _check_type(key: str, value: Any, default: Any, where: str) -> None:
         )
 
 
+# Compose project and Docker network names: lowercase letters, digits, '-' and '_' (Compose's own rule).
+_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_CONTAINER_PREFIX = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")
+_PORT_MAPPING = re.compile(
+    r"(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9.]+):)?(?P<host>\d{1,5}):(?P<container>\d{1,5})(?:/(tcp|udp))?")
+_URL = re.compile(r"https?://[^\s/]+(/\S*)?")
+_URL_KEYS = ("outfacingPredictionURLPrefix", "serviceUrl", "traefikUrl")
+_POSITIVE_KEYS = ("waitTimeoutSec", "eventRetentionDays", "monitoringAgentBacklog", "monitoringAgentsMax")
+_WARNED: set[str] = set()
+
+
+def _check_port_mapping(key: str, mapping: Any, where: str) -> None:
+    match = _PORT_MAPPING.fullmatch(mapping) if isinstance(mapping, str) else None
+    ports = [int(match["host"]), int(match["container"])] if match else []
+    if not match or not all(1 <= p <= 65535 for p in ports):
+        raise ConfigError(f"{where}: key '{key}' has mapping {mapping!r}, not host_ip:host_port:container_port "
+                          "with ports 1-65535", fix=f"write it like \"127.0.0.1:8080:80\" (see {key} in the defaults)")
+    ip = (match["ip"] or "").strip("[]")
+    if ip in ("", "0.0.0.0", "::"):
+        # Someone who writes 0.0.0.0 means to expose the port, so it is allowed; but it is said, once.
+        warning = (f"warning: {where}: {key} {mapping!r} binds every network interface: other machines can reach "
+                   "it (RabbitMQ, the service API). Use 127.0.0.1:... to keep it on this host")
+        if warning not in _WARNED:
+            _WARNED.add(warning)
+            print(warning, file=sys.stderr)
+
+
+def check_value(key: str, value: Any, where: str) -> None:
+    """Refuse (ConfigError naming where, the key and a fix) values of the right type that cannot work."""
+    if key == "projectName" or key == "dockerNetwork":
+        if not _PROJECT_NAME.fullmatch(value):
+            raise ConfigError(f"{where}: key '{key}' is {value!r}, not a valid Compose/Docker name",
+                              fix="use lowercase letters, digits, '-' and '_', starting with a letter or digit "
+                                  "(e.g. my-stack)")
+    elif key == "containerNamePrefix" and not _CONTAINER_PREFIX.fullmatch(value):
+        raise ConfigError(f"{where}: key '{key}' is {value!r}, not a valid start of a container name",
+                          fix="use letters, digits, '_', '.' and '-' (e.g. deployment_)")
+    elif key.endswith("PortMapping"):
+        if not value:
+            raise ConfigError(f"{where}: key '{key}' is empty", fix="give at least one \"127.0.0.1:port:port\"")
+        for mapping in value:
+            _check_port_mapping(key, mapping, where)
+    elif key in _URL_KEYS and (value or key != "traefikUrl") and not _URL.fullmatch(value):
+        empty = " or leave it empty" if key == "traefikUrl" else ""
+        raise ConfigError(f"{where}: key '{key}' is {value!r}, not an http(s) URL",
+                          fix=f"write it like \"http://127.0.0.1:8080\"{empty}")
+    elif key in _POSITIVE_KEYS and not value > 0:
+        raise ConfigError(f"{where}: key '{key}' is {value!r}, must be more than 0", fix=f"use a positive {key}")
+    elif key == "spool" and value not in ("rabbitmq", "sqs"):
+        raise ConfigError(f"{where}: key 'spool' is {value!r}", fix="use rabbitmq or sqs")
+
+
 def load_file(path: Path, defaults: dict[str, Any]) -> dict[str, Any]:
     """Read and validate a user config file; errors name the file, line and key."""
     file = read_yaml(path, "config file")
@@ -60,6 +113,7 @@ def load_file(path: Path, defaults: dict[str, Any]) -> dict[str, Any]:
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(defaults))}"
             raise ConfigError(f"{where}: unknown key '{key}'", fix=hint)
         _check_type(key, value, defaults[key], where)
+        check_value(key, value, where)
     return values
 
 
@@ -77,6 +131,7 @@ def load_env(defaults: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"environment variable {name}: cannot parse {raw!r}",
                               fix=f"set it like {default!r}") from exc
         _check_type(key, value, default, f"environment variable {name}")
+        check_value(key, value, f"environment variable {name}")
         values[key] = value
     return values
 

@@ -7,6 +7,7 @@ import sys
 import click
 
 from bosun_local import __version__
+from bosun_local.contracts.names import terminal_safe
 from bosun_local.errors import BosunError
 
 # Each module defines `register(group)`; one line per component keeps the root free of their details.
@@ -48,9 +49,9 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except BosunError as exc:
-        click.secho(f"error: {exc.message}", fg="red", err=True)
+        click.secho(f"error: {terminal_safe(exc.message)}", fg="red", err=True)
         if exc.fix:
-            click.echo(f"  fix: {exc.fix}", err=True)
+            click.echo(f"  fix: {terminal_safe(exc.fix)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

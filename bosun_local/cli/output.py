@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from bosun_local.contracts.names import terminal_safe
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -30,7 +32,7 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: s
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*[str(row.get(c, "")) for c in columns], style=style_of(row) if style_of else None)
+        table.add_row(*[terminal_safe(str(row.get(c, ""))) for c in columns], style=style_of(row) if style_of else None)
     console.print(table)
 
 

@@ -77,7 +77,11 @@ def read_yaml(path: str | Path, what: str = "config file", missing_fix: str | No
         text = file.read_text()
     except FileNotFoundError as exc:
         raise ConfigError(f"{what} {file} does not exist", fix=missing_fix or "check the path") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{what} {file}, line {line}: byte 0x{exc.object[exc.start]:02x} is not UTF-8 text",
+                          fix="save the file as UTF-8 (or retype the non-ASCII characters on that line)") from exc
+    except OSError as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"cannot read {what} {file}: {reason}", fix="check the file and its permissions") from exc
     return YamlFile(file, text, parse_yaml(text, str(file)))

@@ -23,6 +23,7 @@ from bosun_local.pps.http import (
     send_response,
 )
 from bosun_local.pps.inputs import Frame, InputError, parse_form
+from bosun_local.pps.memory import MemoryBudget
 from bosun_local.pps.metrics import METRICS_PATH, PPSMetrics
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
 from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
@@ -53,10 +54,11 @@ class PPSApp:
 
     def __init__(self, registry: SingleRegistry | MultiRegistry, reporter: Reporter | None = None,
                  max_body_bytes: int = 50 * 1024 * 1024, report_timeout_sec: float = 10.0,
-                 metrics: bool = True) -> None:
+                 metrics: bool = True, memory: MemoryBudget | None = None) -> None:
         self.registry = registry
         self.reporter = reporter
         self.max_body_bytes = max_body_bytes
+        self.memory = memory or MemoryBudget(None)
         self.report_timeout_sec = report_timeout_sec
         self._versions = versions()
         self.stats = InferenceStats()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bosun_local.pps import drum_routes, explanations, outputs
 from bosun_local.pps.datarobot_outputs import dr_csv, dr_json, predictions_csv, predictions_json
 from bosun_local.pps.http import CSV, Request, Response, error
 from bosun_local.pps.inputs import Frame, InputError, Schema
+from bosun_local.pps.memory import estimated_cost
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
 from bosun_local.pps.passthrough import PredictOptions, Table, parse_options, read_table
 
@@ -27,6 +29,9 @@ log = logging.getLogger("bosun_local.pps")
 
 PREDAPI_PREFIX = "/predApi/v1.0/deployments/"
 PREDAPI_ACTIONS = ("predictions", "predictionsUnstructured")
+# Bodies past this size are parsed in a thread: parsing 300k rows on the event loop held health checks > 10 s.
+OFF_LOOP_BYTES = 256 << 10
+T = TypeVar("T")
 
 
 async def route(app: PPSApp, request: Request) -> Response:
@@ -76,6 +81,13 @@ def _read(request: Request, body: bytes, model: LoadedModel, options: PredictOpt
     return Table(frame, echoed)
 
 
+async def _off_loop(big: bool, work: Callable[..., T], *args: Any) -> T:
+    """Run work in a thread when it is big, so /ping and other requests are answered meanwhile."""
+    if not big:
+        return work(*args)
+    return await asyncio.get_running_loop().run_in_executor(None, work, *args)
+
+
 async def predictions(app: PPSApp, request: Request, deployment: Deployment, model: LoadedModel,
                       predapi: bool) -> Response:
     """Score CSV or JSON rows, with passthrough columns and explanations when the query asks for them."""
@@ -89,18 +101,19 @@ async def predictions(app: PPSApp, request: Request, deployment: Deployment, mod
             await asyncio.get_running_loop().run_in_executor(None, explanations.explainer_for, model)
         body = await request.body(app.max_body_bytes)
         started = time.perf_counter()  # execution time: from the whole body being here to the answer
-        # DataRobot ignores columns the model does not take; our own route names them (a typo is a 422).
-        table = _read(request, body, model, options, predapi)
-        frame = table.frame
-        scored = await app._score(model, frame)
-        explained = await _explain(model, frame, scored, options)
-        as_csv = "text/csv" in request.accept
-        if predapi:
-            body_out = dr_csv(model, scored, table.passthrough, explained) if as_csv else \
-                dr_json(model, scored, table.passthrough, explained)
-        else:
-            body_out = predictions_csv(model, scored, table.passthrough, explained) if as_csv else \
-                predictions_json(model, scored, table.passthrough, explained)
+        held = await app.memory.reserve(estimated_cost(body, request.media_type))
+        try:
+            # DataRobot ignores columns the model does not take; our own route names them (a typo is a 422).
+            table = await _off_loop(len(body) > OFF_LOOP_BYTES, _read, request, body, model, options, predapi)
+            frame = table.frame
+            scored = await app._score(model, frame)
+            explained = await _explain(model, frame, scored, options)
+            as_csv = "text/csv" in request.accept
+            render = (dr_csv if as_csv else dr_json) if predapi else (predictions_csv if as_csv else predictions_json)
+            body_out = await _off_loop(not model.inline(frame.rows), render, model, scored, table.passthrough,
+                                       explained)
+        finally:
+            await app.memory.release(held)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         headers = ((b"x-datarobot-execution-time", f"{elapsed_ms:.0f}".encode()),
                    (b"x-datarobot-model-cache-hit", b"true")) if predapi else ()

@@ -11,6 +11,7 @@ from typing import Any
 
 from bosun_local.errors import BosunError, ConfigError
 from bosun_local.pps.app import PPSApp
+from bosun_local.pps.memory import MemoryBudget
 from bosun_local.pps.model import load_package
 from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
 from bosun_local.pps.report_process import ProcessSink
@@ -46,7 +47,7 @@ def build_app(settings: Settings, make_sink: Callable[[], ReportSink] = ProcessS
                               fix="unset them: each deployment's ids come from its config.yml")
         reporter = Reporter(make_sink, settings.report_queue_size)
     return PPSApp(registry, reporter, settings.max_body_bytes, report_timeout_sec=settings.graceful_timeout_sec,
-                  metrics=settings.metrics)
+                  metrics=settings.metrics, memory=MemoryBudget.from_cgroup(settings.workers))
 
 
 def app_from_env() -> PPSApp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from bosun_local.contracts.actions import DESIRED_BY_ACTION
+from bosun_local.contracts.names import name_problem
 from bosun_local.contracts.states import QueueStatus
 from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
@@ -45,8 +46,10 @@ def create_deployment(ctx: ServiceContext, body: dict[str, Any]) -> tuple[Row, R
     package = resolve_package(ctx, body["packageId"])
     env = resolve_environment(ctx, body.get("environmentId"))
     name = body["name"].strip()
-    if not name:
-        raise invalid("deployment name is empty", "give --name a value")
+    problem = name_problem(name, "deployment name")
+    if problem:
+        raise invalid(problem, "give --name letters, digits, spaces, '-', '_' or '.' (up to 100 characters), "
+                               "not an id")
     external = bool(body.get("external"))
     now = now_iso()
     dep = {"id": new_id(), "name": name, "description": body.get("description") or "", "environmentId": env["id"],

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
+from bosun_local.contracts.names import name_problem
 from bosun_local.model_package import PackageError, PackageSpec, load_spec
 from bosun_local.service.api_errors import invalid, not_found
 from bosun_local.service.archive import extract_archive, package_root, save_upload
@@ -39,8 +40,10 @@ def _freeze(directory: Path) -> int:
 
 def _clean_name(name: str | None, fallback: str) -> str:
     text = (name or "").strip() or fallback
-    if len(text) > 100:
-        raise invalid(f"package name {text[:40]!r}... is longer than 100 characters", "give a shorter --name")
+    problem = name_problem(text, "package name")
+    if problem:
+        raise invalid(problem, "give --name letters, digits, spaces, '-', '_' or '.' (up to 100 characters), "
+                               "not an id")
     return text
 
 
@@ -71,13 +74,15 @@ def register_package(ctx: ServiceContext, archive: BinaryIO, filename: str, name
         if training_file:
             where = repr(training_name) if training is not None else f"{training_file!r} in {label}"
             baseline = compute_baseline(spec, root / training_file, where)
+        # Named before the package moves in: a refused name leaves nothing behind.
+        clean_name = _clean_name(name, spec.name or filename.removesuffix(".tar.gz").removesuffix(".tgz")
+                                 or package_id)
         target = ctx.packages_dir / package_id
         root.rename(target)
         size = _freeze(target)
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
-    fallback = spec.name or filename.removesuffix(".tar.gz").removesuffix(".tgz") or package_id
-    record = {"id": package_id, "name": _clean_name(name, fallback), **_spec_fields(spec),
+    record = {"id": package_id, "name": clean_name, **_spec_fields(spec),
               "trainingData": training_file, "hasBaseline": baseline is not None, "path": str(target.resolve()),
               "sizeBytes": size, "createdAt": now_iso(), "baseline": baseline}
     ctx.storage.insert_package(record)

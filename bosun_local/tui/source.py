@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from bosun_local.client import ServiceClient, ServiceError
+from bosun_local.contracts.names import terminal_safe, terminal_safe_doc
 from bosun_local.errors import BosunError
 from bosun_local.tui.health import environment_health
 from bosun_local.tui.snapshot import Json, PollRequest, Snapshot
@@ -96,9 +97,9 @@ class DashboardSource:
     def _part(self, snap: Snapshot, what: str, call: Any) -> Any:
         """Run one read; a refusal is noted in the snapshot instead of failing the whole poll."""
         try:
-            return call()
+            return terminal_safe_doc(call())  # names and messages never reach the terminal with raw escapes
         except BosunError as exc:
-            snap.problems.append(f"{what}: {exc.message}")
+            snap.problems.append(terminal_safe(f"{what}: {exc.message}"))
             return None
 
     def _fetch_stats(self, snap: Snapshot, all_ids: list[str], visible: Iterable[str]) -> dict[str, Json]:

@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.linear_model import LinearRegression
 
+from bosun_local.client import ServiceError
 from bosun_local.model_package import MAX_FEATURES
 
 from .helpers import Service, unique
@@ -94,3 +96,18 @@ def test_odd_archives_are_4xx_without_internal_paths(service: Service, package_d
         assert response.status_code == 422 and words in detail, detail
         assert str(service.home) not in detail and ".incoming" not in detail and len(detail) < 600, detail
     assert service.client.register_package(package_dir, name=unique("after"))["id"]
+
+
+def test_names_that_shadow_ids_or_break_urls_are_refused(service: Service, package_dir: Path) -> None:
+    """Finding 11: a deployment could take another's id as its name; `/` made it unreachable; escapes went raw."""
+    package = service.client.register_package(package_dir, name=unique("names"))
+    first = service.client.create_deployment(package["id"], unique("named"))["deployment"]
+    for name, words in [(first["id"], "looks like an id"), ("team/model", "break the URLs"),
+                        ("\x1b[2Jwipe", "control characters")]:
+        with pytest.raises(ServiceError) as err:
+            service.client.create_deployment(package["id"], name)
+        assert err.value.status_code == 422 and words in err.value.message and "\x1b" not in err.value.message
+    with pytest.raises(ServiceError) as err:
+        service.client.register_package(package_dir, name="pkg/with/slashes")
+    assert err.value.status_code == 422 and "break the URLs" in err.value.message
+    assert service.client.get_deployment(first["id"])["name"] == first["name"]
