@@ -35,6 +35,7 @@ up: images
 
 test-tools:
 	$(call apt_install,tmux,tmux,the dashboard's terminal test)
+	$(call apt_install,chromium,chromium,the web dashboard's browser test)
 
 bench-tools:
 	$(call apt_install,wrk,wrk,the HTTP benches)

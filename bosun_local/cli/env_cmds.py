@@ -9,16 +9,24 @@ from bosun_local.config import load_config
 from bosun_local.engine import provision
 from bosun_local.envstack.doctor import run_checks
 from bosun_local.envstack.environment import EnvironmentStack, status_dicts
+from bosun_local.envstack.prometheus_stack import EXTRAS
 from bosun_local.errors import BosunError
 
 
 @click.command("up")
 @click.option("--wait/--no-wait", default=True, help="Wait until every service is healthy (default).")
 @click.option("--services", default="", help="Comma-separated subset to start, e.g. traefik,rabbitmq (default: all).")
+@click.option("--with", "extras", multiple=True, type=click.Choice(EXTRAS),
+              help="Also run an optional service (prometheus); it stays in the stack until `down`.")
 @json_option
-def up(wait: bool, services: str, as_json: bool) -> None:
+def up(wait: bool, services: str, extras: tuple[str, ...], as_json: bool) -> None:
     """Bring the environment stack up and print its URLs."""
-    stack = EnvironmentStack(load_config())
+    stack = EnvironmentStack(load_config(), extras=list(extras))
+    if stack.extras:
+        # Optional services' images are built here when missing: from the local base, in seconds once cached.
+        from bosun_local.cli.image_cmds import build_all
+
+        build_all(show_progress=not as_json, extras=tuple(stack.extras), only=tuple(stack.extras))
     chosen = stack.select([s.strip() for s in services.split(",") if s.strip()])
     with step_progress(not as_json) as progress:
         task = progress.add_task("environment", total=len(chosen), detail="starting")

@@ -9,22 +9,24 @@ from bosun_local.cli.progress import step_progress
 from bosun_local.config import load_config
 from bosun_local.engine import adapter
 from bosun_local.engine.images import BUILD_ORDER, HASH_LABEL, BuildResult, ImageBuilder
+from bosun_local.envstack.prometheus_stack import EXTRAS
 
-IMAGE_KEYS = ("baseImage", "traefikImage", "rabbitmqImage", "agentImage", "ppsBaseImage")
+IMAGE_KEYS = ("baseImage", "traefikImage", "rabbitmqImage", "agentImage", "ppsBaseImage", "prometheusImage")
 
 
-def build_all(upstream: bool = False, force: bool = False, show_progress: bool = True) -> list[BuildResult]:
-    """Build every image in order with a progress bar per image."""
+def build_all(upstream: bool = False, force: bool = False, show_progress: bool = True,
+              extras: tuple[str, ...] = (), only: tuple[str, ...] = BUILD_ORDER) -> list[BuildResult]:
+    """Build every image in order (or those of `only`) with a progress bar per image."""
     config = load_config()
     results: list[BuildResult] = []
     with step_progress(show_progress) as progress:
-        for name in BUILD_ORDER:
+        for name in [n for n in BUILD_ORDER if n in only]:
             task = progress.add_task(name, total=None, detail="")
 
             def step(done: int, total: int, text: str, task: TaskID = task) -> None:
                 progress.update(task, completed=done, total=total or None, detail=text[:70])
 
-            builder = ImageBuilder(config, step, upstream=upstream, force=force)
+            builder = ImageBuilder(config, step, upstream=upstream, force=force, extras=extras)
             result = getattr(builder, name)()
             progress.update(task, completed=1, total=1, detail=f"{result.action}: {result.image}")
             results.append(result)
@@ -40,10 +42,12 @@ def images() -> None:
 @click.option("--upstream", is_flag=True,
               help="Use the official images (traefik, rabbitmq, python-slim) from a registry.")
 @click.option("--force", is_flag=True, help="Rebuild even when the inputs did not change.")
+@click.option("--with", "extras", multiple=True, type=click.Choice(EXTRAS),
+              help="Also build an optional service's image (e.g. prometheus).")
 @json_option
-def build(upstream: bool, force: bool, as_json: bool) -> None:
+def build(upstream: bool, force: bool, extras: tuple[str, ...], as_json: bool) -> None:
     """Build the images, skipping those whose inputs did not change."""
-    results = build_all(upstream=upstream, force=force, show_progress=not as_json)
+    results = build_all(upstream=upstream, force=force, show_progress=not as_json, extras=extras)
     if as_json:
         print_json([r.to_dict() for r in results])
     else:

@@ -18,6 +18,8 @@ MANAGED: Final = PREFIX + "managed"
 WORKSHOP: Final = PREFIX + "workshop"
 VERSION: Final = PREFIX + "version"
 INPUTS_HASH: Final = PREFIX + "inputs-hash"
+# Hash of files a service reads through bind mounts (Prometheus' config): a change recreates its container.
+CONFIG_HASH: Final = PREFIX + "config-hash"
 # Set by Docker Compose on what it creates.
 COMPOSE_PROJECT: Final = "com.docker.compose.project"
 COMPOSE_SERVICE: Final = "com.docker.compose.service"

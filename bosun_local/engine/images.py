@@ -107,11 +107,13 @@ def _fresh(image: str, inputs_hash: str) -> bool:
 class ImageBuilder:
     """Builds (or reuses) each image the stacks use, named by the config's image keys."""
 
-    def __init__(self, config: Config, step: Step, upstream: bool = False, force: bool = False) -> None:
+    def __init__(self, config: Config, step: Step, upstream: bool = False, force: bool = False,
+                 extras: tuple[str, ...] = ()) -> None:
         self.config = config
         self.step = step
         self.upstream = upstream
         self.force = force
+        self.extras = extras  # optional services whose images are wanted too (`--with prometheus`)
         self.cache = DataDir(config.data_dir).cache_dir
 
     # -- base -------------------------------------------------------------------------------------
@@ -271,6 +273,19 @@ class ImageBuilder:
                                 on_step=self.step)
         return BuildResult("sqsImage", image, "built", inputs_hash)
 
+    def prometheus(self) -> BuildResult:
+        """Build Prometheus from Debian's package on the base image (only when it is configured or asked for)."""
+        image = self.config["prometheusImage"]
+        if not (self.config["prometheus"] or "prometheus" in self.extras):
+            return BuildResult("prometheusImage", image, "skipped", "")
+        dockerfile = image_file("prometheus.Dockerfile")
+        inputs_hash = _hash(self.config["baseImage"], dockerfile.read_bytes())
+        if not self.force and _fresh(image, inputs_hash):
+            return BuildResult("prometheusImage", image, "cached", inputs_hash)
+        with tempfile.TemporaryDirectory(prefix="bosun-ctx-", dir=self._tmp_root()) as tmp:
+            shutil.copy2(dockerfile, Path(tmp) / "Dockerfile")
+            return self._build("prometheusImage", Path(tmp), Path(tmp) / "Dockerfile", inputs_hash)
+
     def _docker_binaries(self) -> tuple[Path, Path]:
         cli = provision.docker_cli()
         compose_bin = provision.compose_binary()
@@ -319,4 +334,4 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-BUILD_ORDER = ("base", "traefik", "rabbitmq", "runtime", "sqs")
+BUILD_ORDER = ("base", "traefik", "rabbitmq", "runtime", "sqs", "prometheus")

@@ -17,7 +17,7 @@ from bosun_local.contracts.layout import DataDir
 from bosun_local.contracts.liveness import healthcheck_test
 from bosun_local.contracts.rabbitmq import amqp_url, masked_url
 from bosun_local.engine import adapter
-from bosun_local.envstack import sqs_stack
+from bosun_local.envstack import prometheus_stack, sqs_stack
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import EngineError, UsageError
 from bosun_local.host import IMAGE_UID, host_port, network_rabbitmq_url, rabbitmq_url, run_as_user
@@ -59,9 +59,13 @@ class ServiceStatus:
 class EnvironmentStack:
     """The one environment stack of a data dir."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, extras: list[str] | None = None) -> None:
         self.config = config
         self.definition = stack_definition("environment")
+        # Optional services: asked for now (`up --with`), still running from an earlier `up --with`, or configured.
+        configured = [prometheus_stack.PROMETHEUS] if config["prometheus"] else []
+        self.extras = prometheus_stack.check_extras(
+            [*(extras or []), *prometheus_stack.recorded_extras(self.compose_file.parent), *configured])
 
     @property
     def compose_file(self) -> Path:
@@ -71,8 +75,9 @@ class EnvironmentStack:
     def services(self) -> dict[str, dict[str, Any]]:
         """Return the services this config runs (the moto SQS server only for `spool: sqs` without sqsQueueUrl)."""
         local_sqs = str(self.config["spool"]).lower() == "sqs" and not self.config["sqsQueueUrl"]
+        wanted = {"sqs": local_sqs, **{extra: extra in self.extras for extra in prometheus_stack.EXTRAS}}
         return {name: svc for name, svc in self.definition["services"].items()
-                if svc.get("when") != "sqs" or local_sqs}
+                if svc.get("when") is None or wanted.get(svc["when"], False)}
 
     @property
     def monitoring_agent_config(self) -> Path:
@@ -100,13 +105,16 @@ class EnvironmentStack:
         return {**self.config.values, "dataDir": str(self.config.data_dir), "envDir": str(self.env_dir),
                 "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid()),
                 "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC),
-                "monitoringAgentConfig": str(self.monitoring_agent_config)}
+                "monitoringAgentConfig": str(self.monitoring_agent_config),
+                "prometheus": prometheus_stack.PROMETHEUS in self.extras, **prometheus_stack.context(self)}
 
     def render(self) -> Path:
         """Render the compose file into the data dir (unchanged bytes are not rewritten)."""
-        for name, values in self.env_files().items():
-            write_if_changed(self.env_dir / f"{name}.env", env_file_text(values, f"secrets of {name}"))
-        write_if_changed(self.compose_file, render(self.definition["template"], self.context()))
+        for name, env in self.env_files().items():
+            write_if_changed(self.env_dir / f"{name}.env", env_file_text(env, f"secrets of {name}"))
+        values = self.context()
+        values["prometheusConfigHash"] = prometheus_stack.render_files(self, values) if values["prometheus"] else ""
+        write_if_changed(self.compose_file, render(self.definition["template"], values))
         # traefik's file provider folder must exist before traefik mounts it (else Docker makes it, root-owned).
         self.config.traefik_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         if str(self.config["spool"]).lower() == "sqs":
@@ -137,12 +145,14 @@ class EnvironmentStack:
         images = self.images()
         missing = sorted({images[s] for s in chosen if not adapter.image_exists(images[s])})
         if missing:
+            extras = "".join(f" --with {extra}" for extra in self.extras)
             raise EngineError(f"image(s) missing: {', '.join(missing)}",
-                              fix="run `bosun-local images build` (or `make up`)")
+                              fix=f"run `bosun-local images build{extras}` (or `make up`)")
         self.render()
         # Made here, as the data dir's owner: a bind-mount source Docker creates is root's.
         DataDir(self.config.data_dir).traefik_log_dir.mkdir(parents=True, exist_ok=True)
         prepare_data_dir(self.config.data_dir)
+        prometheus_stack.record_extras(self.compose_file.parent, self.extras)
         self.project().up(wait=False, services=None if chosen == list(self.services) else chosen)
         if not wait:
             return self.status()
@@ -221,6 +231,7 @@ class EnvironmentStack:
             {labels.DEPLOYMENT: None, labels.NETWORK: self.config["dockerNetwork"]})]
         adapter.remove_containers(deployments, timeout=10)
         self.project().down(volumes=volumes, timeout=10)
+        prometheus_stack.record_extras(self.compose_file.parent, [])
         return deployments
 
     def urls(self) -> dict[str, str]:
@@ -238,6 +249,9 @@ class EnvironmentStack:
             urls["rabbitmqManagement"] = f"http://{mgmt[0]}:{mgmt[1]}/"
         if str(self.config["spool"]).lower() == "sqs":
             urls["sqsQueue"] = sqs_stack.queue_url(self.config, host_side=True)
+        prometheus = host_port(self.config["prometheusPortMapping"])
+        if prometheus_stack.PROMETHEUS in self.extras and prometheus:
+            urls["prometheus"] = f"http://{prometheus[0]}:{prometheus[1]}/"
         return urls
 
     def _rabbitmq_accepts_us(self) -> bool:

@@ -1,0 +1,112 @@
+"""Bench: PPS single-row /predict requests/s with /metrics on vs off, side by side; goal on/off >= 0.98.
+
+Run: .venv/bin/python bench/pps_metrics_overhead.py [--duration 4] [--rounds 8]
+Both servers run at once (PPS_METRICS=1 and PPS_METRICS=0, monitoring off in both so only the metrics differ);
+each round loads one then the other, the order swapped every round (ABBA) so drift of the shared machine's load
+hits both. While the metrics server is loaded its /metrics is scraped every second, as Prometheus would. Also
+times the per-request bookkeeping in process (no HTTP, no load noise). Prints the load average before and after
+and writes bench/results/pps_metrics_overhead-<time>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import diabetes_package, run_wrk, save, server  # noqa: E402
+
+
+def scrape_every_second(url: str, stop: threading.Event, sizes: list[int]) -> None:
+    """GET /metrics once a second until stopped, keeping each answer's size."""
+    while not stop.wait(1.0):
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
+            sizes.append(len(resp.read()))
+
+
+def bookkeeping_ns(package: Path, count: int = 200_000) -> dict[str, float]:
+    """Return the in-process cost of counting one request (series lookup + observe), in ns."""
+    from bosun_local.pps.server import build_app
+    from bosun_local.pps.settings import Settings
+
+    app = build_app(Settings(model_dir=package, deployment_id="bench-deployment", model_id="bench-model"))
+    metrics = app.metrics
+    assert metrics is not None
+    paths = ["/predict", "/deployments/bench-deployment/predictions", "/predictions"]
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter_ns()
+        for i in range(count):
+            metrics.in_flight += 1
+            metrics.in_flight -= 1
+            metrics.observe(metrics.series(paths[i % 3]), 200, 1_500_000)
+        samples.append((time.perf_counter_ns() - started) / count)
+    render_started = time.perf_counter_ns()
+    size = len(metrics.render())
+    return {"ns_per_request_min": min(samples), "ns_per_request_median": statistics.median(samples),
+            "render_ms": (time.perf_counter_ns() - render_started) / 1e6, "render_bytes": size}
+
+
+def main() -> None:
+    """Load the metrics-on and metrics-off servers in alternation and compare their throughput."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds of one off and one on run each")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+
+    package = diabetes_package()
+    base = {"PPS_MODEL_DIR": str(package), "PPS_HOST": "127.0.0.1", "MLOPS_DEPLOYMENT_ID": "bench-deployment",
+            "MLOPS_MODEL_ID": "bench-model", "MONITORING_ENABLED": "0"}
+    cmd = [sys.executable, "-m", "bosun_local.pps"]
+    runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
+    sizes: list[int] = []
+    load_before = os.getloadavg()
+    with server(cmd, {**base, "PPS_METRICS": "0"}) as off_url, server(cmd, {**base, "PPS_METRICS": "1"}) as on_url:
+        for round_ in range(args.rounds):
+            for mode in (("off", "on") if round_ % 2 == 0 else ("on", "off")):
+                url = on_url if mode == "on" else off_url
+                stop = threading.Event()
+                scraper = threading.Thread(target=scrape_every_second, args=(on_url, stop, sizes), daemon=True)
+                if mode == "on":
+                    scraper.start()
+                try:
+                    result = run_wrk(url + "/predict", args.threads, args.connections, args.duration)
+                finally:
+                    stop.set()
+                    if mode == "on":
+                        scraper.join(10)
+                result["loadavg_1m"] = os.getloadavg()[0]
+                runs[mode].append(result)
+    load_after = os.getloadavg()
+    off = statistics.mean(r["requests_per_sec"] for r in runs["off"])
+    on = statistics.mean(r["requests_per_sec"] for r in runs["on"])
+    ratios = [a["requests_per_sec"] / b["requests_per_sec"] for a, b in zip(runs["on"], runs["off"], strict=True)]
+    inproc = bookkeeping_ns(package)
+    print(f"{'metrics':8} {'req/s (each run)':>30} {'mean':>8}")
+    for mode in ("off", "on"):
+        each = " ".join(f"{r['requests_per_sec']:.0f}" for r in runs[mode])
+        print(f"{mode:8} {each:>30} {statistics.mean(r['requests_per_sec'] for r in runs[mode]):>8.0f}")
+    print(f"ratio on/off of the means: {on / off:.3f}, median of the rounds' ratios: {statistics.median(ratios):.3f} "
+          f"(goal >= 0.98); per round: {' '.join(f'{r:.3f}' for r in ratios)}")
+    print(f"bookkeeping per request: {inproc['ns_per_request_median']:.0f} ns; one render "
+          f"{inproc['render_ms']:.2f} ms, {inproc['render_bytes']} bytes; {len(sizes)} scrapes during the runs")
+    print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, after {load_after[0]:.2f} "
+          f"{load_after[1]:.2f} (1 and 5 min; {os.cpu_count()} CPUs, shared machine)")
+    save("pps_metrics_overhead", {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), "wrk": vars(args), "runs": runs,
+        "ratio": on / off, "ratios_per_round": ratios, "median_round_ratio": statistics.median(ratios),
+        "goal": 0.98, "in_process": inproc, "scrapes": len(sizes),
+        "loadavg_before": load_before, "loadavg_after": load_after,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""`up --with prometheus` renders: the service in the compose file, scrape configs and rules beside it (no engine)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bosun_local.config import load_config
+from bosun_local.contracts import labels
+from bosun_local.envstack.environment import EnvironmentStack
+from bosun_local.envstack.prometheus_stack import AGENT_METRICS_PORT, recorded_extras
+from bosun_local.errors import UsageError
+
+
+def test_prometheus_is_rendered_only_when_asked_and_stays_until_down(tmp_path: Path) -> None:
+    plain = EnvironmentStack(load_config(tmp_path))
+    compose = yaml.safe_load(plain.render().read_text())
+    assert "prometheus" not in compose["services"] and "prometheus" not in plain.services
+    assert "--metrics.prometheus=true" not in compose["services"]["traefik"]["command"]
+    agent_env = compose["services"]["management-agent"]["environment"]
+    assert agent_env["BOSUN_METRICS_PORT"] == str(AGENT_METRICS_PORT) and "ports" not in \
+        compose["services"]["monitoring-agent"]  # agents' /metrics stay on the stack's network
+
+    stack = EnvironmentStack(load_config(tmp_path), extras=["prometheus"])
+    compose = yaml.safe_load(stack.render().read_text())
+    service = compose["services"]["prometheus"]
+    assert service["ports"] == ["127.0.0.1:9090:9090"]  # loopback only by default
+    assert "--metrics.prometheus=true" in compose["services"]["traefik"]["command"]
+    directory = stack.compose_file.parent / "prometheus"
+    config = yaml.safe_load((directory / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"prometheus", "traefik", "service", "management-agent", "monitoring-agent", "deployments"}
+    token = str(tmp_path / "token")
+    assert jobs["service"]["authorization"] == {"type": "Bearer", "credentials_file": token}
+    assert jobs["deployments"]["http_sd_configs"][0]["authorization"]["credentials_file"] == token
+    assert f"{token}:{token}:ro" in service["volumes"]
+    rules = yaml.safe_load((directory / "rules.yml").read_text())
+    names = {r.get("alert") or r.get("record") for g in rules["groups"] for r in g["rules"]}
+    assert {"BosunDeploymentErrorRateFailing", "BosunDeploymentErrorRateWarning", "BosunDeploymentLatencyFailing",
+            "deployment:bosun_pps_requests:rate5m"} <= names
+    first_hash = service["labels"][labels.CONFIG_HASH]
+
+    # Recorded at up (here by hand): a later plain `up` or `down` still sees it, and down forgets it.
+    from bosun_local.envstack.prometheus_stack import record_extras
+
+    record_extras(stack.compose_file.parent, stack.extras)
+    assert "prometheus" in EnvironmentStack(load_config(tmp_path)).services
+    (tmp_path / "bosun-local.yaml").write_text("prometheusScrapeInterval: 30s\n")
+    again = yaml.safe_load(EnvironmentStack(load_config(tmp_path)).render().read_text())
+    assert again["services"]["prometheus"]["labels"][labels.CONFIG_HASH] != first_hash  # recreated on change
+    record_extras(stack.compose_file.parent, [])
+    assert recorded_extras(stack.compose_file.parent) == []
+    with pytest.raises(UsageError) as err:
+        EnvironmentStack(load_config(tmp_path), extras=["grafana"])
+    assert "prometheus" in (err.value.fix or "")
