@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bosun_local.contracts.states import QueueStatus
+from bosun_local.contracts.states import HEALTH_STATUSES, QueueStatus
 from bosun_local.metrics.exposition import Counters, Exposition, Histograms, process_families, status_class
 
 if TYPE_CHECKING:
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 MAX_FEATURE_LABELS = 20
 # Window of the per-deployment figures: the dashboard's default, so Prometheus and the table agree.
 FIGURES_WINDOW_SEC = 3600
-STATUSES = ("passing", "warning", "failing", "unknown")
 # Thresholds exported beside the figures, so alerting rules compare against the deployment's own limits.
 THRESHOLD_KEYS = ("errorRateWarn", "errorRateFail", "latencyP95WarnMs", "latencyP95FailMs")
 
@@ -112,7 +111,7 @@ def _deployment_families(ctx: ServiceContext, out: Exposition) -> None:
         for labels, stats, _ in figures:
             value = stats.get(key)
             current = value.get("status", "unknown") if isinstance(value, dict) else (value or "unknown")
-            samples += [({**labels, "status": s}, int(s == current)) for s in STATUSES]
+            samples += [({**labels, "status": s}, int(s == current)) for s in HEALTH_STATUSES]
         out.gauge(name, f"{help_text} over the last hour: 1 for the current status, 0 for the others.", samples)
     out.gauge("bosun_deployment_predictions", "Predictions (rows scored) reported over the last hour.",
               [(labels, stats["predictions"]) for labels, stats, _ in figures])
