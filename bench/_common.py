@@ -86,10 +86,13 @@ def get(url: str, timeout: float = 5.0, form: str | None = FORM) -> str:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], env: dict[str, str], ready_path: str = "/predict") -> Iterator[str]:
-    """Start a server subprocess on a free port, wait until it answers, yield its URL, then stop it."""
+def server_process(cmd: list[str], env: dict[str, str], ready_path: str = "/predict",
+                   cpus: str | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start a server subprocess (pinned to `cpus` when given) on a free port; yield its URL and process."""
     port = free_port()
     full_env = {**os.environ, **env, "PORT": str(port)}
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus, *cmd]
     # The server's log goes to a file: an unread pipe fills up and stalls a server that logs every request.
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -107,7 +110,7 @@ def server(cmd: list[str], env: dict[str, str], ready_path: str = "/predict") ->
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{cmd} did not answer within 60 s") from None
                 time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
@@ -116,6 +119,13 @@ def server(cmd: list[str], env: dict[str, str], ready_path: str = "/predict") ->
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], env: dict[str, str], ready_path: str = "/predict") -> Iterator[str]:
+    """Start a server subprocess on a free port, wait until it answers, yield its URL, then stop it."""
+    with server_process(cmd, env, ready_path) as (url, _):
+        yield url
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -127,19 +137,34 @@ def wrk_ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
 
 
-def run_wrk(url: str, threads: int, connections: int, duration: int, form: str = FORM) -> dict[str, float]:
-    """Run wrk sending GET with a form body (as the workshop's curl does); return req/s, latency and errors."""
+def wrk_request(url: str, method: str, body: bytes, headers: dict[str, str], threads: int, connections: int,
+                duration: int, cpus: str | None = None) -> dict[str, float]:
+    """Send one request over and over with wrk (pinned to `cpus` when given); return req/s, latency, errors."""
+    data = Path(tempfile.mkstemp(suffix=".body")[1])
+    data.write_bytes(body)
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(f'wrk.method = "GET"\nwrk.body = "{form}"\n'
-                      'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
+    lines = [f'wrk.method = "{method}"', f'local f = io.open("{data}", "rb")', "wrk.body = f:read('*all')",
+             "f:close()"]
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    script.write_text("\n".join(lines) + "\n")
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus, *cmd]
     try:
-        out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-                              "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     finally:
         script.unlink()
+        data.unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return {"requests_per_sec": rps, "p50_ms": wrk_ms(latency.get("50", "")), "p99_ms": wrk_ms(latency.get("99", "")),
-            "errors": float(errors)}
+    return {"requests_per_sec": rps, "requests": total, "p50_ms": wrk_ms(latency.get("50", "")),
+            "p99_ms": wrk_ms(latency.get("99", "")), "errors": float(errors)}
+
+
+def run_wrk(url: str, threads: int, connections: int, duration: int, form: str = FORM) -> dict[str, float]:
+    """Run wrk sending GET with a form body (as the workshop's curl does); return req/s, latency and errors."""
+    return wrk_request(url, "GET", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"},
+                       threads, connections, duration)

@@ -11,11 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import FEATURES, diabetes_package, save, server, wrk_ms  # noqa: E402
+from _common import FEATURES, diabetes_package, save, server, wrk_request  # noqa: E402
 
 
 def bodies(rows: int) -> dict[str, tuple[bytes, dict[str, str]]]:
@@ -46,24 +43,7 @@ def bodies(rows: int) -> dict[str, tuple[bytes, dict[str, str]]]:
 
 def run_wrk(url: str, body: bytes, headers: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
     """POST one body over and over with wrk; return req/s, latency percentiles and errors."""
-    data = Path(tempfile.mkstemp(suffix=".body")[1])
-    data.write_bytes(body)
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    lines = ['wrk.method = "POST"', f'local f = io.open("{data}", "rb")', "wrk.body = f:read('*all')", "f:close()"]
-    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-    script.write_text("\n".join(lines) + "\n")
-    try:
-        out = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-                              "--latency", "-s", str(script), url], capture_output=True, text=True,
-                             check=True).stdout
-    finally:
-        script.unlink()
-        data.unlink()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    return {"requests_per_sec": rps, "p50_ms": wrk_ms(latency.get("50", "")), "p99_ms": wrk_ms(latency.get("99", "")),
-            "errors": float(errors)}
+    return wrk_request(url, "POST", body, headers, args.threads, args.connections, args.duration)
 
 
 def tritonclient_loop(url: str, rows: int, binary: bool, seconds: float) -> float:

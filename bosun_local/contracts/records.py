@@ -136,6 +136,20 @@ def new_record_id() -> str:
     return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
+_VARIANT = "89ab"  # the RFC 4122 variant digit of a UUID, by the two bits a random digit leaves
+
+
+def new_record_ids(count: int) -> list[str]:
+    """Return `count` fresh record ids (UUID4 text) from one random draw: a bulk report's ids."""
+    digits = f"{random.getrandbits(128 * count):0{32 * count}x}" if count else ""
+    ids = []
+    for i in range(0, 32 * count, 32):
+        h = digits[i:i + 32]
+        # version 4 and the variant bits, as uuid.UUID(version=4) sets them
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
+    return ids
+
+
 def json_default(value: Any) -> Any:
     """Encode numpy scalars, arrays, Decimals and datetimes that reach json.dumps."""
     if hasattr(value, "tolist"):

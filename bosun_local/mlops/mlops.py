@@ -214,6 +214,18 @@ class MLOps(Setters, Reporting):
         return [{"customMetricId": data["customMetricId"], "modelId": data["modelId"],
                  "buckets": buckets[i:i + rows]} for i in range(0, len(buckets), rows)]
 
+    def _submit_many(self, data_type: str, parts: list[dict[str, Any]], deployment_id: str | None) -> None:
+        """Encode records of one type and deployment and hand them to the buffer at once."""
+        assert self._buffer is not None
+        lines = []
+        for data, record_id in zip(parts, records.new_record_ids(len(parts)), strict=True):
+            data_text = orjson.dumps(data, default=records.json_default, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+            head = records.make_header(record_id, deployment_id, data_type)
+            lines.append(orjson.dumps({"header": head, "data": data_text}).decode())
+        self._buffer.put_many(lines)
+        if not self._async and self.channel is not None:
+            self.channel.write_through()
+
     def _submit(self, data_type: str, data: dict[str, Any], deployment_id: str | None) -> None:
         assert self._buffer is not None
         # orjson, as datarobot-mlops serializes: same bytes (NaN as null, compact, UTF-8 unescaped).

@@ -5,6 +5,7 @@ import copy
 import math
 import time
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -33,6 +34,7 @@ class Reporting:
     def _ids(self, deployment_id: str | None, model_id: str | None,
              need_model: bool = True) -> tuple[str, Any]: raise NotImplementedError
     def _emit(self, data_type: str, data: dict[str, Any], deployment_id: str | None) -> None: ...
+    def _submit_many(self, data_type: str, parts: list[dict[str, Any]], deployment_id: str | None) -> None: ...
     def _setting(self, name: str) -> Any: ...
     def get_association_id_column_name(self, association_id_column_name: str = "associationId") -> str:
         raise NotImplementedError
@@ -53,6 +55,38 @@ class Reporting:
         dep, model = self._ids(deployment_id, model_id)
         self._emit("DEPLOYMENT_STATS", payloads.deployment_stats(model, num_predictions, execution_time_ms,
                                                                  user_error, system_error, batch_id), dep)
+
+    def report_deployment_stats_bulk(self, num_predictions: Sequence[int], execution_time_ms: Sequence[float],
+                                     user_errors: Sequence[bool] | None = None,
+                                     system_errors: Sequence[bool] | None = None, deployment_id: str | None = None,
+                                     model_id: str | None = None) -> None:
+        """Report many requests' stats at once: one DEPLOYMENT_STATS record each, as report_deployment_stats writes.
+
+        A bosun-local extension for servers that batch their reports: one timestamp and one buffer hand-over per
+        call instead of per request.
+        """
+        if not self._ready():
+            return
+        count = len(num_predictions)
+        users = [False] * count if user_errors is None else list(user_errors)
+        systems = [False] * count if system_errors is None else list(system_errors)
+        if not (len(execution_time_ms) == len(users) == len(systems) == count):
+            raise MLOpsInputError("report_deployment_stats_bulk got sequences of different lengths",
+                                  fix="pass one value per request in every sequence")
+        for n, elapsed in zip(num_predictions, execution_time_ms, strict=True):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise MLOpsInputError(f"num_predictions must be integers >= 0, got {n!r}",
+                                      fix="pass how many predictions each request made")
+            if isinstance(elapsed, bool) or not isinstance(elapsed, int | float) or not (
+                    math.isfinite(elapsed) and elapsed >= 0):
+                raise MLOpsInputError(f"execution_time_ms must be floats >= 0, got {elapsed!r}",
+                                      fix="pass each request's duration in milliseconds")
+        dep, model = self._ids(deployment_id, model_id)
+        stamp = payloads.now_timestamp()
+        self._submit_many("DEPLOYMENT_STATS", [
+            payloads.deployment_stats(model, n, elapsed, user, system, timestamp=stamp)
+            for n, elapsed, user, system in zip(num_predictions, execution_time_ms, users, systems, strict=True)
+        ], dep)
 
     def report_predictions_data(self, features_df: Any = None, predictions: Any = None, association_ids: Any = None,
                                 class_names: list[str] | None = None, deployment_id: str | None = None,

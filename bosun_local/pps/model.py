@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bosun_local.model_package import Feature, PackageError, PackageSpec, load_spec
+from bosun_local.pps.direct_scoring import Scorer, direct_scorer
 from bosun_local.pps.inputs import Frame, InputError, Schema
 
 # Sklearn models score small batches faster inline than through a thread hop; big ones go to a thread
@@ -68,7 +69,7 @@ class LoadedModel:
     """A loaded package, ready to score rows in the model's column order."""
 
     def __init__(self, spec: PackageSpec, model: Any, kind: str, features: tuple[Feature, ...],
-                 needs_dataframe: bool) -> None:
+                 needs_dataframe: bool, direct: Scorer | None = None) -> None:
         self.spec = spec
         self.model = model
         self.kind = kind
@@ -78,6 +79,7 @@ class LoadedModel:
         self.is_classifier = spec.target_type in ("binary", "multiclass")
         self.unstructured = False
         self.reads_raw_input = False  # True: the raw body goes to read_input() (a custom model's read_input_data)
+        self.direct = direct  # the estimator's arithmetic without per-call validation (direct_scoring.py)
 
     def inline(self, rows: int) -> bool:
         """Return True when scoring this many rows is cheap enough to do on the event loop."""
@@ -87,7 +89,10 @@ class LoadedModel:
         """Score the rows; InputError when the model rejects the values, ModelError when it fails."""
         data = frame.to_dataframe() if self.needs_dataframe else frame.values
         try:
-            if self.is_classifier:
+            # Missing values (NaN) take the full path: the estimator decides whether it accepts them.
+            if self.direct is not None and data.dtype == np.float64 and not np.isnan(data).any():
+                raw = self.direct(data)
+            elif self.is_classifier:
                 raw = self.model.predict_proba(data)
             else:
                 raw = self.model.predict(data)
@@ -192,6 +197,8 @@ def load_package(directory: Path | str) -> LoadedModel:
     features = _model_features(spec, est)
     numeric = all(f.type == "numeric" for f in features)
     needs_dataframe = not numeric or _selects_columns_by_name(est)
+    direct = None
     if not needs_dataframe:
         _drop_fit_names(est)
-    return LoadedModel(spec, est, "sklearn", features, needs_dataframe)
+        direct = direct_scorer(est, method, len(features))
+    return LoadedModel(spec, est, "sklearn", features, needs_dataframe, direct)

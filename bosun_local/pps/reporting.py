@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -88,19 +88,22 @@ class ReportSink(Protocol):
         """Flush and release the channel."""
 
 
-_STOP = object()
-
-
 class Reporter:
-    """A bounded queue and one thread feeding a sink; submit() never blocks and never raises."""
+    """A bounded deque and one thread feeding a sink; submit() never blocks, never raises, takes no lock.
+
+    The serving thread only appends to a deque (atomic under the GIL); the reporting thread wakes every
+    batch interval and takes what is there. No per-request lock, condition or thread wake-up: with the server
+    and its reporter on one CPU, every microsecond on the request path is a microsecond of throughput.
+    """
 
     def __init__(self, make_sink: Callable[[], ReportSink], max_queue: int = 10000,
-                 batch_interval_sec: float = 0.05) -> None:
+                 batch_interval_sec: float = 0.2) -> None:
         self._make_sink = make_sink
         self.sink: ReportSink | None = None
         self.batch_interval_sec = batch_interval_sec
+        self.max_queue = max_queue
         self._stopping = threading.Event()
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._items: deque[ReportItem] = deque()
         self._thread = threading.Thread(target=self._run, name="pps-reporter", daemon=True)
         self.submitted = 0
         self.reported = 0
@@ -116,32 +119,28 @@ class Reporter:
 
     def submit(self, item: ReportItem) -> None:
         """Queue a report; when the queue is full, count and log the drop instead of slowing the request."""
-        try:
-            self._queue.put_nowait(item)
-            self.submitted += 1
-        except queue.Full:
+        if len(self._items) >= self.max_queue:
             self.dropped += 1
-            self._warn("dropped", f"monitoring queue is full ({self._queue.maxsize} reports): {self.dropped} "
+            self._warn("dropped", f"monitoring queue is full ({self.max_queue} reports): {self.dropped} "
                                   "report(s) dropped so far; the spool is slower than the request rate")
+            return
+        self._items.append(item)
+        self.submitted += 1
 
     def counters(self) -> dict[str, int]:
         """Return submitted/reported/dropped/error counts and the queue depth."""
         return {"submitted": self.submitted, "reported": self.reported, "dropped": self.dropped,
-                "errors": self.errors, "queued": self._queue.qsize()}
+                "errors": self.errors, "queued": len(self._items)}
 
     def shutdown(self, timeout_sec: float = 10.0) -> None:
         """Flush queued reports and close the sink, waiting at most timeout_sec."""
         deadline = time.monotonic() + timeout_sec
         self._stopping.set()
         if self._thread.is_alive():
-            try:
-                self._queue.put(_STOP, timeout=max(0.1, timeout_sec))
-            except queue.Full:
-                log.warning("monitoring queue still full at shutdown; %d report(s) not flushed", self._queue.qsize())
-            self._thread.join(max(0.1, deadline - time.monotonic()))
+            self._thread.join(max(0.1, timeout_sec))
             if self._thread.is_alive():
                 log.warning("monitoring flush timed out after %.1fs; %d report(s) not flushed",
-                            timeout_sec, self._queue.qsize())
+                            timeout_sec, len(self._items))
         if self.sink is None:
             return
         try:
@@ -155,25 +154,22 @@ class Reporter:
             self._last_log[kind] = now
             log.warning(message)
 
+    def _take(self) -> list[ReportItem]:
+        items = self._items
+        return [items.popleft() for _ in range(min(len(items), DRAIN_MAX))]
+
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < DRAIN_MAX:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(item is _STOP for item in batch)
-            started = time.monotonic()
-            self._process([item for item in batch if item is not _STOP])
-            if stop:
-                return
             # Let reports accumulate: fewer, larger batches cost less per report.
-            self._stopping.wait(max(0.0, self.batch_interval_sec - (time.monotonic() - started)))
+            stopping = self._stopping.wait(self.batch_interval_sec)
+            batch = self._take()
+            while batch:
+                self._process(batch)
+                batch = self._take()
+            if stopping:
+                return
 
     def _process(self, items: list[ReportItem]) -> None:
-        if not items:
-            return
         try:
             assert self.sink is not None
             self.sink.deliver(pack(items))
@@ -208,9 +204,8 @@ class MLOpsSink:
         """Report each request's stats, then the batch's scored rows in one call."""
         for batch in batches:
             client = self.client(batch.deployment_id, batch.model_id)
-            for count, elapsed, user_error, system_error in zip(
-                    batch.num_predictions, batch.execution_time_ms, batch.user_error, batch.system_error, strict=True):
-                client.report_deployment_stats(count, elapsed, user_error=user_error, system_error=system_error)
+            client.report_deployment_stats_bulk(batch.num_predictions, batch.execution_time_ms, batch.user_error,
+                                                batch.system_error)
             if batch.features is not None and batch.predictions is not None:
                 client.report_predictions_data(batch.features.to_dataframe(), batch.predictions,
                                                class_names=batch.class_names)

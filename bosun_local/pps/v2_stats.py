@@ -44,8 +44,7 @@ class InferenceStats:
             counters.execution_count += 1
             counters.last_inference_ms = int(time.time() * 1000)
             _add(counters.phases["compute_infer"], ns)
-            batch = counters.batches.setdefault(rows, {p: [0, 0] for p in
-                                                      ("compute_input", "compute_infer", "compute_output")})
+            batch = counters.batches.get(rows) or counters.batches.setdefault(rows, _batch_phases())
             _add(batch["compute_infer"], ns)
 
     def phase(self, model: LoadedModel, phase: str, ns: int, rows: int | None = None) -> None:
@@ -54,8 +53,7 @@ class InferenceStats:
             counters = self._counters(model)
             _add(counters.phases[phase], ns)
             if rows is not None and phase in ("compute_input", "compute_output"):
-                batch = counters.batches.setdefault(rows, {p: [0, 0] for p in
-                                                          ("compute_input", "compute_infer", "compute_output")})
+                batch = counters.batches.get(rows) or counters.batches.setdefault(rows, _batch_phases())
                 _add(batch[phase], ns)
 
     def rows_scored(self, model: LoadedModel) -> int:
@@ -78,6 +76,10 @@ class InferenceStats:
                                 for size, phases in sorted(counters.batches.items())],
                 "memory_usage": [],
             }
+
+
+def _batch_phases() -> dict[str, list[int]]:
+    return {p: [0, 0] for p in ("compute_input", "compute_infer", "compute_output")}
 
 
 def _add(slot: list[int], ns: int) -> None:

@@ -41,6 +41,21 @@ class RecordBuffer:
             self.on_put()
         return True
 
+    def put_many(self, lines: list[str]) -> int:
+        """Append records under one lock; return how many fit (the rest are counted as dropped)."""
+        with self._cond:
+            room = max(0, self.max_records - len(self._queue) - self._in_flight)
+            taken = lines if len(lines) <= room else lines[:room]
+            self._queue.extend(taken)
+            self.accepted += len(taken)
+            for _ in range(len(lines) - len(taken)):
+                self._count_drop()
+            if taken:
+                self._cond.notify_all()
+        if taken and self.on_put is not None:
+            self.on_put()
+        return len(taken)
+
     def _count_drop(self) -> None:
         self.dropped += 1
         self._drops_since_log += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -175,3 +176,28 @@ def test_shutdown_without_timeout_gives_up_when_nothing_is_delivered(monkeypatch
     start = time.monotonic()
     assert client.shutdown() is False  # the default timeout_sec=0: wait while delivering, not forever
     assert time.monotonic() - start < 30 and client.dropped_records == 1
+
+
+def test_bulk_stats_write_what_single_calls_write(mlops: MLOps) -> None:
+    counts, times = [1, 3, 0], [0.5, 12.25, 3.0]
+    users, systems = [False, False, True], [False, True, False]
+    for n, t, u, s in zip(counts, times, users, systems, strict=True):
+        mlops.report_deployment_stats(n, t, user_error=u, system_error=s)
+    mlops.report_deployment_stats_bulk(counts, times, users, systems)
+    single, bulk = flush(mlops)[:3], flush(mlops)[3:]
+    assert len(bulk) == 3 and len({r.id for r in single + bulk}) == 6
+    for one, many in zip(single, bulk, strict=True):
+        assert many.header.keys() == one.header.keys() and many.deployment_id == one.deployment_id == "dep"
+        assert {**many.data, "timestamp": None} == {**one.data, "timestamp": None}
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", many.id)
+    with pytest.raises(DRCommonException, match="different lengths"):
+        mlops.report_deployment_stats_bulk([1, 2], [1.0])
+    with pytest.raises(DRCommonException, match="execution_time_ms"):
+        mlops.report_deployment_stats_bulk([1], [float("nan")])
+
+
+def test_bulk_put_counts_what_does_not_fit(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="bosun_local.mlops")
+    buffer = RecordBuffer(3)
+    assert buffer.put_many(["a", "b"]) == 2 and buffer.put_many(["c", "d", "e"]) == 1
+    assert buffer.dropped == 2 and buffer.take(10) == ["a", "b", "c"]
