@@ -4,8 +4,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
