@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -78,9 +79,26 @@ class LatencySketch:
         self.max = max(self.max, value)
 
     def add_many(self, values: Iterable[float]) -> None:
-        """Count each latency of an iterable once."""
-        for value in values:
-            self.add(float(value))
+        """Count each latency of an iterable once (the same keys as add, in one pass over many values)."""
+        counted = [float(v) for v in values]
+        if not counted:
+            return
+        if not all(0 <= v < math.inf for v in counted):  # NaN fails every comparison
+            bad = next(v for v in counted if not 0 <= v < math.inf)
+            raise SketchError(f"latency {bad!r} ms must be a finite number >= 0")
+        multiplier, log, ceil, bins = _MAPPING._multiplier, math.log, math.ceil, self.bins
+        keyed = 0
+        for key, n in Counter(ceil(log(v, 2) * multiplier) for v in counted if v > _MIN_VALUE).items():
+            bins[key] = bins.get(key, 0) + n
+            keyed += n
+        self.zero_count += len(counted) - keyed
+        self.count += len(counted)
+        total = self.sum
+        for v in counted:  # in order, as add() would: sums stay bit-identical
+            total += v
+        self.sum = total
+        self.min = min(self.min, min(counted))
+        self.max = max(self.max, max(counted))
 
     def merge(self, other: LatencySketch) -> LatencySketch:
         """Add another sketch's counts into this one and return self."""

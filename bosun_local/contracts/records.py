@@ -11,6 +11,7 @@ import json
 import math
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
@@ -214,13 +215,16 @@ def deployment_stats_data(
     }
 
 
-def parse(raw: bytes | str) -> Record:
-    """Parse and validate one record's wire text; raise RecordError (never anything else) naming the bad field."""
+def parse(raw: bytes | str, loads: Callable[[bytes | str], Any] = json.loads) -> Record:
+    """Parse and validate one record's wire text; raise RecordError (never anything else) naming the bad field.
+
+    ``loads`` decodes JSON (json.loads; the agent's readers pass a faster one, contracts stay standard library).
+    """
     if len(raw) > MAX_RECORD_BYTES:
         raise RecordError(f"record of {len(raw)} bytes is over the limit of {MAX_RECORD_BYTES} bytes: report fewer "
                           "rows per call")
     try:
-        return _parse(raw)
+        return _parse(raw, loads)
     except RecordError:
         raise
     except RecursionError:  # json's C decoder stops at the interpreter's recursion limit
@@ -229,10 +233,10 @@ def parse(raw: bytes | str) -> Record:
         raise RecordError(f"cannot read the record: {type(exc).__name__}: {short(str(exc), 200)}") from exc
 
 
-def _decode(text: bytes | str, what: str, not_json: str) -> Any:
+def _decode(text: bytes | str, what: str, not_json: str, loads: Callable[[bytes | str], Any] = json.loads) -> Any:
     """Return decoded JSON; RecordError when it is not JSON or nests deeper than MAX_DEPTH."""
     try:
-        doc = json.loads(text)
+        doc = loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordError(f"{not_json}: {short(str(exc), 200)}") from exc
     if too_deep(text if isinstance(text, str) else text.decode("utf-8", "replace"), doc):
@@ -240,8 +244,8 @@ def _decode(text: bytes | str, what: str, not_json: str) -> Any:
     return doc
 
 
-def _parse(raw: bytes | str) -> Record:
-    outer = _decode(raw, "record", "not JSON")
+def _parse(raw: bytes | str, loads: Callable[[bytes | str], Any]) -> Record:
+    outer = _decode(raw, "record", "not JSON", loads)
     if not isinstance(outer, dict):
         raise RecordError(f"record must be a JSON object, got {type(outer).__name__}")
     header = outer.get("header")
@@ -263,7 +267,7 @@ def _parse(raw: bytes | str) -> Record:
         )
     raw_data = outer.get("data")
     if isinstance(raw_data, str):
-        data = _decode(raw_data, "'data'", "'data' is not a JSON string")
+        data = _decode(raw_data, "'data'", "'data' is not a JSON string", loads)
     elif isinstance(raw_data, dict):
         data = raw_data
     else:

@@ -11,10 +11,10 @@ from typing import Any
 from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.contracts.liveness import mark_alive
 from bosun_local.contracts.record_bounds import short
-from bosun_local.contracts.records import Record
+from bosun_local.contracts.records import DEPLOYMENT_STATS, Record
 from bosun_local.errors import BosunError
 from bosun_local.metrics.listener import MetricsListener, listen_from_env
-from bosun_local.monitoring.aggregation import Aggregator, Entry
+from bosun_local.monitoring.aggregation import Aggregator, Entry, RequestsFolder
 from bosun_local.monitoring.baselines import BaselineCache
 from bosun_local.monitoring.config import AgentConfig
 from bosun_local.monitoring.metrics import render as render_metrics
@@ -138,8 +138,8 @@ class MonitoringAgent:
                                                     "a batch is held: the service has not stored it"}
         return out
 
-    def aggregate(self, source: Source, batch: Batch) -> tuple[list[Entry], list[Record]] | None:
-        """Return the batch's entries and their records, waiting out a service outage (baselines come from it).
+    def aggregate(self, source: Source, batch: Batch) -> tuple[list[Entry], list[list[Record]]] | None:
+        """Return the batch's entries and the records behind each, waiting out a service outage (baselines).
 
         None when the agent stops first: the batch must then stay uncommitted.
         """
@@ -153,7 +153,7 @@ class MonitoringAgent:
                 self._note_retry(source, batch, exc, backoff)
                 source.idle(backoff.delay)
 
-    def store(self, source: Source, batch: Batch, entries: list[Entry], records: list[Record]) -> bool:
+    def store(self, source: Source, batch: Batch, entries: list[Entry], records: list[list[Record]]) -> bool:
         """Post a batch's entries until the service stored them; False when the agent stops first."""
         backoff = Backoff(self.config.retry_max_sec)
         while True:
@@ -189,31 +189,41 @@ class MonitoringAgent:
         with self.counters.lock:
             self.counters.batches += 1
 
-    def _entries(self, batch: Batch) -> tuple[list[Entry], list[Record]]:
-        """Return (entries, their records); records that cannot be aggregated become rejects of the batch."""
+    def _entries(self, batch: Batch) -> tuple[list[Entry], list[list[Record]]]:
+        """Return (entries, the records behind each); records that cannot be aggregated become rejects.
+
+        DEPLOYMENT_STATS records fold into one `requests` entry per deployment, model and minute.
+        """
         entries: list[Entry] = []
-        kept: list[Record] = []
+        behind: list[list[Record]] = []
         failed: list[Record] = []
+        requests = RequestsFolder()
         for record in batch.records:
             try:
+                if record.data_type == DEPLOYMENT_STATS:
+                    requests.add(record)
+                    continue
                 entry = self.aggregator.entry(record)
                 if entry is None:  # a ping: acknowledged with the batch, nothing to store
                     with self.counters.lock:
                         self.counters.pings += 1
                     continue
                 entries.append(entry)
-                kept.append(record)
+                behind.append([record])
             except BosunError as exc:  # the service is needed for a baseline and did not answer
                 raise ServiceDown(str(exc.message)) from exc
             except Exception as exc:  # a record that validates but cannot be binned must not stop the agent
                 batch.rejects.append(Rejected(_wire(record), f"cannot aggregate: {short(exc, 500)}", record.id))
                 failed.append(record)
+        for entry, held in requests.entries():
+            entries.append(entry)
+            behind.append(held)
         if failed:
             gone = {id(r) for r in failed}
             batch.records = [r for r in batch.records if id(r) not in gone]
-        return entries, kept
+        return entries, behind
 
-    def _store(self, entries: list[Entry], records: list[Record], batch: Batch) -> None:
+    def _store(self, entries: list[Entry], records: list[list[Record]], batch: Batch) -> None:
         """Post entries to the service; entries it refuses one by one become rejects."""
         if not entries:
             return
@@ -228,21 +238,25 @@ class MonitoringAgent:
             raise ServiceDown(exc.message) from exc
         self._count(entries, result)
 
-    def _store_each(self, entries: list[Entry], records: list[Record], batch: Batch) -> None:
-        """Find the entries the service refuses by posting them alone; reject those, store the rest."""
+    def _store_each(self, entries: list[Entry], records: list[list[Record]], batch: Batch) -> None:
+        """Find the records the service refuses by posting each alone; reject those, store the rest."""
         refused: set[int] = set()
         try:
-            for entry, record in zip(entries, records, strict=True):
-                try:
-                    self._count([entry], self.client.ingest([entry]))
-                except ServiceError as exc:
-                    if exc.status_code >= 500 or exc.status_code in RETRYABLE_CODES:
-                        raise ServiceDown(f"service answered {exc.status_code}: {exc.message}") from exc
-                    batch.rejects.append(Rejected(_wire(record), f"service refused it: {exc.message}"[:1000],
-                                                  record.id))
-                    refused.add(id(record))
-                except BosunError as exc:
-                    raise ServiceDown(exc.message) from exc
+            for entry, held in zip(entries, records, strict=True):
+                # A folded entry was refused as a whole: its records go one by one, each as its own entry.
+                singles = [entry] if len(held) == 1 and entry["kind"] != "requests" else \
+                    [self.aggregator.entry(r) for r in held]
+                for single, record in zip(singles, held, strict=True):
+                    try:
+                        self._count([single], self.client.ingest([single]))  # type: ignore[list-item]
+                    except ServiceError as exc:
+                        if exc.status_code >= 500 or exc.status_code in RETRYABLE_CODES:
+                            raise ServiceDown(f"service answered {exc.status_code}: {exc.message}") from exc
+                        batch.rejects.append(Rejected(_wire(record), f"service refused it: {exc.message}"[:1000],
+                                                      record.id))
+                        refused.add(id(record))
+                    except BosunError as exc:
+                        raise ServiceDown(exc.message) from exc
         finally:
             # Refused records are rejects now, also when a retry follows: never post them again.
             batch.records = [r for r in batch.records if id(r) not in refused]

@@ -1,6 +1,7 @@
 """Turn parsed spool records into the service's ingest entries (one per record), vectorised per column."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from bosun_local.monitoring.baselines import CATEGORICAL, Baseline, BaselineCach
 Entry = dict[str, Any]
 # Records of apps that never set a model id still need one on the wire.
 UNKNOWN_MODEL = "unknown"
+# A UTC time written the way both libraries write it: its minute is a slice of the text, no parsing needed.
+_UTC_TEXT = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+]00:?00)")
 
 
 def minute_of(moment: datetime) -> str:
@@ -32,9 +35,17 @@ def minute_of(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:00Z")
 
 
+def record_minute(record: Record) -> str:
+    """Return the UTC minute of a record's timestamp; a UTC text is sliced, anything else parsed."""
+    text = record.data.get("timestamp")
+    if isinstance(text, str) and _UTC_TEXT.fullmatch(text):
+        return f"{text[:10]}T{text[11:16]}:00Z"
+    return minute_of(record.timestamp)
+
+
 def _base_entry(record: Record, kind: str) -> Entry:
     return {"recordId": record.id, "deploymentId": record.deployment_id, "modelId": record.model_id or UNKNOWN_MODEL,
-            "minute": minute_of(record.timestamp), "kind": kind}
+            "minute": record_minute(record), "kind": kind}
 
 
 def stats_entry(record: Record) -> Entry:
@@ -49,6 +60,40 @@ def stats_entry(record: Record) -> Entry:
                   "systemErrors": int(bool(data.get("systemError"))), "executionTimeMs": elapsed,
                   "latencySketch": latency.to_wire()})
     return entry
+
+
+class RequestsFolder:
+    """DEPLOYMENT_STATS records of a batch as one `requests` entry per deployment, model and minute (columns).
+
+    One entry of columns instead of one entry (with its own latency sketch) per record: the service counts each
+    record id once and builds the minute's sketch from the columns, so the figures are those of the records.
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str | None, str, str], tuple[Entry, list[Record]]] = {}
+
+    def add(self, record: Record) -> None:
+        """Add one validated DEPLOYMENT_STATS record to its group."""
+        data = record.data
+        key = (record.deployment_id, data.get("modelId") or UNKNOWN_MODEL, record_minute(record))
+        group = self.groups.get(key)
+        if group is None:
+            columns: Entry = {"recordIds": [], "predictions": [], "executionTimeMs": [], "userErrors": [],
+                              "systemErrors": []}
+            group = ({"recordId": record.id, "deploymentId": key[0], "modelId": key[1], "minute": key[2],
+                      "kind": "requests", "requests": columns}, [])
+            self.groups[key] = group
+        columns = group[0]["requests"]
+        columns["recordIds"].append(record.id)
+        columns["predictions"].append(data["numPredictions"])
+        columns["executionTimeMs"].append(data["executionTime"])
+        columns["userErrors"].append(bool(data.get("userError")))
+        columns["systemErrors"].append(bool(data.get("systemError")))
+        group[1].append(record)
+
+    def entries(self) -> list[tuple[Entry, list[Record]]]:
+        """Return each group's entry with the records it holds."""
+        return list(self.groups.values())
 
 
 def positive_column(class_names: Sequence[str]) -> int:
@@ -89,7 +134,7 @@ def associations_of(record: Record, numeric: np.ndarray | None, labels: list[str
     ids = data.get("associationIds")
     if not ids:
         return None
-    assoc: Entry = {"ids": [str(i) for i in ids], "timestamp": record.timestamp.isoformat()}
+    assoc: Entry = {"ids": list(map(str, ids)), "timestamp": record.timestamp.isoformat()}
     predictions = data.get("predictions")
     class_names = data.get("classNames")
     if predictions and isinstance(predictions[0], list) and class_names:
@@ -100,10 +145,22 @@ def associations_of(record: Record, numeric: np.ndarray | None, labels: list[str
             assoc["classNames"] = list(class_names)
     elif numeric is not None:
         # NaN is not JSON: a missing prediction travels as null.
-        assoc["predictions"] = [None if v != v else v for v in numeric.tolist()]
+        values = numeric.tolist()
+        assoc["predictions"] = [None if v != v else v for v in values] if np.isnan(numeric).any() else values
     else:
         return None
     return assoc
+
+
+def actual_columns(ids: Sequence[Any], values: Sequence[Any], timestamps: Sequence[Any] | None = None,
+                   acted: Sequence[Any] | None = None) -> Entry:
+    """Return actuals as the service's columns: ids as text, times and wasActedOn only when some are given."""
+    columns: Entry = {"associationIds": [i if type(i) is str else str(i) for i in ids], "actualValues": list(values)}
+    if timestamps is not None and any(t is not None for t in timestamps):
+        columns["timestamps"] = [None if t is None else str(t) for t in timestamps]
+    if acted is not None and any(a is not None for a in acted):
+        columns["wasActedOn"] = [None if a is None else bool(a) for a in acted]
+    return columns
 
 
 def actuals_entry_from_rows(record: Record, rows: Sequence[dict[str, Any]]) -> Entry:
@@ -112,15 +169,8 @@ def actuals_entry_from_rows(record: Record, rows: Sequence[dict[str, Any]]) -> E
     The service joins them to predictions durably, whichever agent delivered either side and in whichever order.
     """
     entry = _base_entry(record, "actuals")
-    actuals = []
-    for row in rows:
-        actual: Entry = {"associationId": str(row["associationId"]), "actualValue": row["actualValue"]}
-        if row.get("timestamp") is not None:
-            actual["timestamp"] = str(row["timestamp"])
-        if row.get("wasActedOn") is not None:
-            actual["wasActedOn"] = bool(row["wasActedOn"])
-        actuals.append(actual)
-    entry["actuals"] = actuals
+    entry["actualColumns"] = actual_columns([r["associationId"] for r in rows], [r["actualValue"] for r in rows],
+                                            [r.get("timestamp") for r in rows], [r.get("wasActedOn") for r in rows])
     return entry
 
 
@@ -196,7 +246,7 @@ class Aggregator:
     def actuals_entry(self, record: Record) -> Entry:
         """Return the entry of an ACTUALS record (associationIds/actualValues/wasActedOn columns)."""
         data = record.data
-        acted = data.get("wasActedOn") or [None] * len(data["associationIds"])
-        rows = [{"associationId": key, "actualValue": actual, "wasActedOn": was}
-                for key, actual, was in zip(data["associationIds"], data["actualValues"], acted, strict=False)]
-        return actuals_entry_from_rows(record, rows)
+        entry = _base_entry(record, "actuals")
+        entry["actualColumns"] = actual_columns(data["associationIds"], data["actualValues"], None,
+                                                data.get("wasActedOn"))
+        return entry

@@ -51,11 +51,11 @@ class BatchHandler(Protocol):
     config: AgentConfig
     stop_event: threading.Event
 
-    def aggregate(self, source: Source, batch: Batch) -> tuple[list[Entry], list[Record]] | None:
-        """Return the batch's entries and records (None: the agent is stopping)."""
+    def aggregate(self, source: Source, batch: Batch) -> tuple[list[Entry], list[list[Record]]] | None:
+        """Return the batch's entries and the records behind each (None: the agent is stopping)."""
         ...
 
-    def store(self, source: Source, batch: Batch, entries: list[Entry], records: list[Record]) -> bool:
+    def store(self, source: Source, batch: Batch, entries: list[Entry], records: list[list[Record]]) -> bool:
         """Store the batch in the service; return True once stored."""
         ...
 
@@ -71,7 +71,7 @@ class Work:
     source: Source
     batch: Batch
     entries: list[Entry]
-    records: list[Record]
+    records: list[list[Record]]
     stored: threading.Event = field(default_factory=threading.Event)
 
 

@@ -33,9 +33,26 @@ def minute_sketch(doc: dict[str, Any]) -> LatencySketch:
     return LatencySketch()
 
 
+def requests_figures(record: dict[str, Any], keep: list[int] | None) -> dict[str, Any]:
+    """Return the figures of a `requests` record's columns (only the rows `keep` lists, all when None)."""
+    columns = record["requests"]
+
+    def kept(name: str) -> list[Any]:
+        values: list[Any] = columns[name]
+        return values if keep is None else [values[i] for i in keep]
+
+    times = kept("executionTimeMs")
+    sketch = LatencySketch()
+    sketch.add_many(times)
+    return {"deploymentId": record["deploymentId"], "modelId": record["modelId"], "minute": record["minute"],
+            "records": len(times), "predictions": sum(kept("predictions")), "userErrors": sum(kept("userErrors")),
+            "systemErrors": sum(kept("systemErrors")), "executionTimeMs": sum(times),
+            "latencySketch": sketch.to_wire()}
+
+
 def merge_record(doc: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """Add one ingest record's figures to a minute and return it."""
-    doc["records"] += 1
+    """Add one ingest record's figures (or a `requests` record's) to a minute and return it."""
+    doc["records"] += record.get("records", 1)
     for name in SUM_FIELDS:
         doc[name] = doc.get(name, 0) + (record.get(name) or 0)
     if record.get("latencySketch"):

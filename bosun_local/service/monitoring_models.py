@@ -1,7 +1,7 @@
 """Request and response shapes of monitoring: ingest (figures, association ids, actuals), actuals upload, stats."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -46,6 +46,31 @@ class ActualIn(Strict):
     wasActedOn: bool | None = None
 
 
+class ActualColumnsIn(Strict):
+    """Actuals as columns (one value per association id): the agent's form, far cheaper to check than rows."""
+
+    associationIds: list[str | int] = Field(min_length=1, max_length=MAX_ROWS)
+    actualValues: list[ActualValue]
+    timestamps: list[str | None] | None = Field(default=None, description="per-actual times; default now")
+    wasActedOn: list[bool | None] | None = None
+
+
+RecordId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class RequestsIn(Strict):
+    """Many DEPLOYMENT_STATS records of one deployment, model and minute as columns, one value per record.
+
+    The service counts each record id once, so a record delivered again in another batch is left out exactly.
+    """
+
+    recordIds: list[RecordId] = Field(min_length=1, max_length=100000)
+    predictions: list[Annotated[int, Field(ge=0, le=MAX_COUNT)]]
+    executionTimeMs: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]
+    userErrors: list[bool]
+    systemErrors: list[bool]
+
+
 class MetricBucketIn(Strict):
     timestamp: str = Field(min_length=1, max_length=64)
     value: float = Field(allow_inf_nan=False)
@@ -75,7 +100,7 @@ class IngestRecord(Strict):
     deploymentId: str = Field(min_length=1, max_length=200)
     modelId: str = Field(min_length=1, max_length=200)
     minute: str = Field(min_length=1, max_length=64)
-    kind: Literal["stats", "predictions", "actuals", "customMetric", "event"]
+    kind: Literal["stats", "requests", "predictions", "actuals", "customMetric", "event"]
     predictions: int = Field(default=0, ge=0, le=MAX_COUNT)
     userErrors: int = Field(default=0, ge=0, le=MAX_COUNT)
     systemErrors: int = Field(default=0, ge=0, le=MAX_COUNT)
@@ -88,6 +113,8 @@ class IngestRecord(Strict):
     predictionSum: float = Field(default=0.0, allow_inf_nan=False)
     associations: AssociationsIn | None = None
     actuals: list[ActualIn] | None = Field(default=None, max_length=MAX_ROWS)
+    actualColumns: ActualColumnsIn | None = None
+    requests: RequestsIn | None = Field(default=None, description="kind requests: DEPLOYMENT_STATS as columns")
     customMetric: CustomMetricIn | None = None
     event: ReportedEventIn | None = None
 

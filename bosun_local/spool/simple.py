@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from bosun_local.contracts import records
 from bosun_local.spool.channel import Channel, ThreadedChannel
+from bosun_local.spool.source import parse_record
 from bosun_local.spool.transport import Transport
 
 
@@ -45,7 +46,7 @@ class MemoryChannel(ThreadedChannel):
     def records(self) -> list[records.Record]:
         """Return the records written so far, parsed."""
         with self._lines_lock:
-            return [records.parse(line) for line in self.lines]
+            return [parse_record(line) for line in self.lines]
 
 
 class StdoutTransport(Transport):

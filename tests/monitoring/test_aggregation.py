@@ -6,7 +6,7 @@ import pytest
 
 from bosun_local.contracts import records
 from bosun_local.contracts.latency import LatencySketch
-from bosun_local.monitoring.aggregation import Aggregator, actuals_entry_from_rows, minute_of
+from bosun_local.monitoring.aggregation import Aggregator, RequestsFolder, actuals_entry_from_rows, minute_of
 from bosun_local.monitoring.baselines import BaselineCache, Bins
 from tests.support.monitoring import FIXTURE_SPOOL
 
@@ -108,11 +108,11 @@ def test_actuals_are_forwarded_not_joined_in_the_agent() -> None:
         "wasActedOn": [True, None]}))
     entry = aggregator().entry(actuals)
     assert entry["kind"] == "actuals" and entry["minute"] == "2026-11-21T19:44:00Z"
-    assert entry["actuals"] == [{"associationId": "a", "actualValue": 12.0, "wasActedOn": True},
-                                {"associationId": "c", "actualValue": "yes"}]
+    assert entry["actualColumns"] == {"associationIds": ["a", "c"], "actualValues": [12.0, "yes"],
+                                      "wasActedOn": [True, None]}
     rows = [{"associationId": 5, "actualValue": 1, "timestamp": "2026-11-20T00:00:00Z"}]
-    assert actuals_entry_from_rows(actuals, rows)["actuals"] == [
-        {"associationId": "5", "actualValue": 1, "timestamp": "2026-11-20T00:00:00Z"}]
+    assert actuals_entry_from_rows(actuals, rows)["actualColumns"] == {
+        "associationIds": ["5"], "actualValues": [1], "timestamps": ["2026-11-20T00:00:00Z"]}
 
 
 def test_baseline_cache_refetches_after_ttl_and_caches_absence() -> None:
@@ -134,3 +134,19 @@ def test_baseline_cache_refetches_after_ttl_and_caches_absence() -> None:
 
 def test_minute_is_utc_floor() -> None:
     assert minute_of(records.parse_timestamp("2026-11-21 19:43:59.999+0200")) == "2026-11-21T17:43:00Z"
+
+
+def test_deployment_stats_fold_into_one_requests_entry_per_deployment_model_and_minute() -> None:
+    folder = RequestsFolder()
+    times = ["2026-11-21 19:43:07.883+0000", "2026-11-21T19:43:59Z", "2026-11-21 19:44:00.000+0000",
+             "2026-11-21T20:43:30+01:00"]  # the last is 19:43 UTC, reached by parsing
+    for i, stamp in enumerate(times):
+        folder.add(records.parse(records.encode(f"s{i}", "d", records.DEPLOYMENT_STATS, records.deployment_stats_data(
+            "m", i + 1, float(i), user_error=i == 1, timestamp=stamp))))
+    (first, held), (second, _) = folder.entries()
+    assert first["kind"] == "requests" and first["minute"] == "2026-11-21T19:43:00Z"
+    assert first["requests"] == {"recordIds": ["s0", "s1", "s3"], "predictions": [1, 2, 4],
+                                 "executionTimeMs": [0.0, 1.0, 3.0], "userErrors": [False, True, False],
+                                 "systemErrors": [False, False, False]}
+    assert [r.id for r in held] == ["s0", "s1", "s3"]
+    assert second["minute"] == "2026-11-21T19:44:00Z" and second["requests"]["recordIds"] == ["s2"]

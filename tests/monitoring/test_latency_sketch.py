@@ -137,3 +137,20 @@ def test_quantiles_agree_with_the_ddsketch_package_within_the_exact_extremes(val
     for q in QUANTILES[1:-1]:
         expected = min(max(reference.get_quantile_value(q), min(values)), max(values))
         assert ours.quantile(q) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(samples)
+def test_add_many_is_add_one_by_one(values: list[float]) -> None:
+    one_by_one = LatencySketch()
+    for value in values:
+        one_by_one.add(value)
+    assert sketch_of(values).to_wire() == one_by_one.to_wire()  # same keys, counts, bit-identical sum
+
+
+def test_add_many_refuses_a_bad_latency_and_counts_nothing() -> None:
+    sketch = LatencySketch()
+    for bad in (-1.0, math.nan, math.inf):
+        with pytest.raises(SketchError, match="finite number >= 0"):
+            sketch.add_many([1.0, bad])
+    assert sketch.count == 0

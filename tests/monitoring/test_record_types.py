@@ -79,8 +79,8 @@ def test_metric_event_actuals_and_ping_entries(tmp_path: Path) -> None:
     assert [b["value"] for b in deployment_metric["customMetric"]["buckets"]] == [2.5]
     assert deployment_metric["minute"].endswith(":00Z") and deployment_metric["kind"] == "customMetric"
     assert event["event"]["status"] == "failing" and event["event"]["message"] == "service is red"
-    assert actuals["kind"] == "actuals" and actuals["actuals"] == [
-        {"associationId": "7", "actualValue": "yes", "wasActedOn": False}]
+    assert actuals["kind"] == "actuals" and actuals["actualColumns"] == {
+        "associationIds": ["7"], "actualValues": ["yes"], "wasActedOn": [False]}
 
 
 def test_event_statuses() -> None:

@@ -79,3 +79,42 @@ def test_association_rows_of_schema_3_move_to_the_compact_table(tmp_path: Path) 
         assert storage.matched_rows("d", "2026-11-30T10:00:00.001Z") == []  # predicted_at kept to the ms
     finally:
         storage.close()
+
+
+def requests_record(ids: list[str], minute: str = "2026-11-30T10:00:00Z") -> dict:
+    """Return a `requests` ingest record: DEPLOYMENT_STATS of `ids`, the n-th with n+1 predictions, n ms."""
+    return {"recordId": ids[0], "deploymentId": "d", "modelId": "m", "minute": minute, "kind": "requests",
+            "requests": {"recordIds": ids, "predictions": [int(i[1:]) + 1 for i in ids],
+                         "executionTimeMs": [float(i[1:]) for i in ids],
+                         "userErrors": [int(i[1:]) % 2 == 0 for i in ids], "systemErrors": [False] * len(ids)}}
+
+
+def test_requests_columns_count_each_record_id_once_across_batches(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "bosun.db")
+    try:
+        assert storage.ingest([requests_record(["r0", "r1", "r2"])]) == (3, 0)
+        # A redelivery overlapping the first batch, with a repeat inside the batch itself: only r3 and r4 are new.
+        assert storage.ingest([requests_record(["r2", "r3", "r3", "r1", "r4"])]) == (2, 3)
+        assert storage.ingest([requests_record(["r4", "r0"])]) == (0, 2)
+        (minute,) = list(storage.minute_figures("d", "2026-11-30T00:00:00Z"))
+        assert (minute["records"], minute["predictions"], minute["userErrors"]) == (5, 1 + 2 + 3 + 4 + 5, 3)
+        sketch = LatencySketch.from_wire(minute["latencySketch"])
+        assert (sketch.count, sketch.zero_count, sketch.min, sketch.max, sketch.sum) == (5, 1, 0.0, 4.0, 10.0)
+        assert minute["executionTimeMs"] == 10.0
+    finally:
+        storage.close()
+
+
+def test_actual_columns_store_like_rows(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "bosun.db")
+    try:
+        columns = {"associationIds": ["a", "b", 3], "actualValues": [1.0, "yes", 2],
+                   "timestamps": [None, "2026-11-30T10:00:00Z", None], "wasActedOn": [True, None, False]}
+        assert storage.store_actual_columns("d", columns) == (3, 0)
+        assert storage.store_actual_columns("d", {"associationIds": ["a"], "actualValues": [5.0]}) == (0, 1)
+        storage.ingest([{"recordId": "p", "deploymentId": "d", "modelId": "m", "minute": "2026-11-30T10:00:00Z",
+                         "kind": "predictions", "associations": {"ids": ["a", "b", "3"], "labels": ["1", "no", "2"]}}])
+        rows = sorted(storage.matched_rows("d", "2026-01-01T00:00:00Z"), key=lambda r: r["actual"])
+        assert [(r["label"], r["actual"]) for r in rows] == [("1", "1"), ("2", "2"), ("no", "yes")]
+    finally:
+        storage.close()

@@ -19,9 +19,10 @@ def upload_actuals(ctx: Ctx, ref: str, body: ActualsUploadIn) -> Row:
     """Store actuals (the first per association id counts; repeats are duplicates) and say how many matched."""
     dep = resolve_deployment(ctx, ref)
     check_actual_times(body.data, "data")
-    rows = [a.model_dump(exclude_none=True) for a in body.data]
-    stored, duplicates = ctx.storage.store_actuals(dep["id"], body.modelId, rows)
+    ids = [str(a.associationId) for a in body.data]
+    stored, duplicates = ctx.storage.store_actual_columns(dep["id"], {
+        "associationIds": ids, "actualValues": [a.actualValue for a in body.data],
+        "timestamps": [a.timestamp for a in body.data], "wasActedOn": [a.wasActedOn for a in body.data]})
     mark_changed(ctx, [dep["id"]])
-    matched = ctx.storage.matched_count(dep["id"], [str(a["associationId"]) for a in rows])
-    return {"deploymentId": dep["id"], "received": len(rows), "stored": stored, "duplicates": duplicates,
-            "matched": matched}
+    return {"deploymentId": dep["id"], "received": len(ids), "stored": stored, "duplicates": duplicates,
+            "matched": ctx.storage.matched_count(dep["id"], ids)}

@@ -8,7 +8,14 @@ from bosun_local.contracts.record_bounds import MAX_COUNT, time_problem
 from bosun_local.service.accuracy_status import mark_changed
 from bosun_local.service.api_errors import invalid
 from bosun_local.service.custom_metrics import store_reported_event
-from bosun_local.service.monitoring_models import ActualIn, IngestIn, IngestOut, IngestRecord
+from bosun_local.service.monitoring_models import (
+    ActualColumnsIn,
+    ActualIn,
+    IngestIn,
+    IngestOut,
+    IngestRecord,
+    RequestsIn,
+)
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import minute_iso, parse_time
@@ -32,7 +39,8 @@ def ingest(ctx: Ctx, body: IngestIn) -> Row:
             stored, duplicates = stored + new, duplicates + repeated
             if new:
                 store_reported_event(ctx, record)
-    mark_changed(ctx, {r["deploymentId"] for r in records if r.get("associations") or r.get("actuals")})
+    mark_changed(ctx, {r["deploymentId"] for r in records
+                       if r.get("associations") or r.get("actuals") or r.get("actualColumns")})
     return {"stored": stored, "duplicates": duplicates}
 
 
@@ -68,7 +76,37 @@ def _checked(record: IngestRecord, where: str) -> Row:
     if record.associations is not None:
         _check_associations(record, where)
     check_actual_times(record.actuals or [], where)
+    if record.actualColumns is not None:
+        _check_actual_columns(record.actualColumns, where)
+    if record.requests is not None:
+        _check_requests(record.requests, where)
+    elif record.kind == "requests":
+        raise invalid(f"{where}: kind requests needs the requests columns", "send requests.recordIds and the rest")
     return row
+
+
+def _check_requests(requests: RequestsIn, where: str) -> None:
+    n = len(requests.recordIds)
+    for name in ("predictions", "executionTimeMs", "userErrors", "systemErrors"):
+        if len(getattr(requests, name)) != n:
+            raise invalid(f"{where}: requests.{name} has {len(getattr(requests, name))} values for {n} record ids",
+                          "send one value per record id")
+
+
+def _check_actual_columns(columns: ActualColumnsIn, where: str) -> None:
+    n = len(columns.associationIds)
+    for name in ("actualValues", "timestamps", "wasActedOn"):
+        column = getattr(columns, name)
+        if column is not None and len(column) != n:
+            raise invalid(f"{where}: actualColumns.{name} has {len(column)} values for {n} association ids",
+                          "send one value per association id")
+    for i, text in enumerate(columns.timestamps or []):
+        if text is not None:
+            try:
+                parse_time(text)
+            except (ValueError, OverflowError) as exc:
+                raise invalid(f"{where}: actualColumns.timestamps[{i}] {text!r} is not an ISO 8601 time",
+                              "send times like 2026-11-21T19:43:12Z, or null") from exc
 
 
 def check_actual_times(actuals: list[ActualIn], where: str) -> None:

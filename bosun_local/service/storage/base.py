@@ -213,6 +213,11 @@ class Storage(ABC):
         """Store actuals (first per association id wins); return (stored, duplicates)."""
 
     @abstractmethod
+    def store_actual_columns(self, deployment_id: str, columns: Row, received: str | None = None) -> tuple[int, int]:
+        """Store actuals as columns (associationIds, actualValues, timestamps?, wasActedOn?); return (stored,
+        duplicates)."""
+
+    @abstractmethod
     def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
         """Return how many of these association ids have both a prediction and an actual."""
 

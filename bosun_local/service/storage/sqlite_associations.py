@@ -120,16 +120,27 @@ class AssociationTables:
 
     def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
                       received: str | None = None) -> tuple[int, int]:
+        columns = {"associationIds": [a["associationId"] for a in actuals],
+                   "actualValues": [a["actualValue"] for a in actuals],
+                   "timestamps": [a.get("timestamp") for a in actuals],
+                   "wasActedOn": [a.get("wasActedOn") for a in actuals]}
+        return self.store_actual_columns(deployment_id, columns, received)
+
+    def store_actual_columns(self, deployment_id: str, columns: Row, received: str | None = None) -> tuple[int, int]:
+        """Store actuals given as columns (associationIds, actualValues, timestamps?, wasActedOn?)."""
         now = now_ms()
         received_s = int(epoch_ms(received, now) / 1000)
+        ids, values = columns["associationIds"], columns["actualValues"]
+        times, acted = columns.get("timestamps"), columns.get("wasActedOn")
         with self.transaction():
             dep = self._dep_key(deployment_id)
-            cursor = self._conn().executemany(_ACTUAL_UPSERT, (
-                (dep, str(a["associationId"]), actual_text(a["actualValue"]), actual_number(a["actualValue"]),
-                 epoch_ms(a.get("timestamp"), now), None if a.get("wasActedOn") is None else int(a["wasActedOn"]),
-                 received_s) for a in actuals))
+            cursor = self._conn().executemany(_ACTUAL_UPSERT, zip(
+                repeat(dep), map(str, ids), map(actual_text, values), map(actual_number, values),
+                [epoch_ms(t, now) for t in times] if times and any(times) else repeat(now),
+                [None if a is None else int(a) for a in acted] if acted else repeat(None),
+                repeat(received_s)))
             stored = max(cursor.rowcount, 0)
-        return stored, len(actuals) - stored
+        return stored, len(ids) - stored
 
     def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
         dep = self._dep_key(deployment_id, create=False)

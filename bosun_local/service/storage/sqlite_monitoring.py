@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import repeat
 
-from bosun_local.service.figures import empty_minute, merge_record
+from bosun_local.service.figures import empty_minute, merge_record, requests_figures
 from bosun_local.service.storage.base import Row
 from bosun_local.service.storage.sqlite_associations import AssociationTables
 from bosun_local.service.timeutil import now_iso
+
+_RECORD_ID_INSERT = "INSERT OR IGNORE INTO ingested_records (record_id, received_at) VALUES (?, ?)"
+# SQLite's default limit of host parameters in one statement is 32766; stay well below it.
+_IN_CHUNK = 900
 
 
 class MonitoringTables(AssociationTables):
@@ -19,6 +24,10 @@ class MonitoringTables(AssociationTables):
         received = now_iso()
         with self.transaction():
             for record in records:
+                if record["kind"] == "requests":
+                    new, repeated = self._ingest_requests(record, received)
+                    stored, duplicates = stored + new, duplicates + repeated
+                    continue
                 inserted = self._exec("INSERT OR IGNORE INTO ingested_records (record_id, received_at) VALUES (?, ?)",
                                       (record["recordId"], received)).rowcount
                 if not inserted:
@@ -30,8 +39,44 @@ class MonitoringTables(AssociationTables):
                     self.store_predictions(record)
                 if record.get("actuals"):
                     self.store_actuals(record["deploymentId"], record["modelId"], record["actuals"], received)
+                if record.get("actualColumns"):
+                    self.store_actual_columns(record["deploymentId"], record["actualColumns"], received)
                 stored += 1
         return stored, duplicates
+
+    def _ingest_requests(self, record: Row, received: str) -> tuple[int, int]:
+        """Count a `requests` record's record ids once each and merge the new ones' figures into the minute."""
+        ids: list[str] = record["requests"]["recordIds"]
+        conn = self._conn()
+        conn.execute("SAVEPOINT requests")
+        try:
+            keep: list[int] | None = None
+            if conn.executemany(_RECORD_ID_INSERT, zip(ids, repeat(received))).rowcount < len(ids):
+                # Some were counted before (a redelivery in another batch): undo and keep only the new ones.
+                conn.execute("ROLLBACK TO requests")
+                keep = self._unseen_records(ids)
+                conn.executemany(_RECORD_ID_INSERT, ((ids[i], received) for i in keep))
+        finally:
+            conn.execute("RELEASE requests")
+        if keep == []:
+            return 0, len(ids)
+        self._merge_minute(requests_figures(record, keep))
+        new = len(ids) if keep is None else len(keep)
+        return new, len(ids) - new
+
+    def _unseen_records(self, ids: list[str]) -> list[int]:
+        """Return the positions of record ids neither stored before nor repeated earlier in the list."""
+        seen: set[str] = set()
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            seen.update(r[0] for r in self._exec(
+                f"SELECT record_id FROM ingested_records WHERE record_id IN ({', '.join('?' * len(chunk))})", chunk))
+        keep = []
+        for i, record_id in enumerate(ids):
+            if record_id not in seen:
+                seen.add(record_id)
+                keep.append(i)
+        return keep
 
     def _merge_minute(self, record: Row) -> None:
         key = (record["deploymentId"], record["minute"], record["modelId"])

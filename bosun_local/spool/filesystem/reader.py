@@ -30,7 +30,7 @@ from bosun_local.spool.filesystem.writer import (
     spool_numbers,
     spool_path,
 )
-from bosun_local.spool.source import Batch, Rejected, Source
+from bosun_local.spool.source import Batch, Rejected, Source, parse_record
 from bosun_local.spool.transport import QueueStats
 
 log = logging.getLogger("bosun_local.mlops")
@@ -186,7 +186,7 @@ class FilesystemSpoolReader:
         if not line.strip():
             return
         try:
-            batch.records.append(records.parse(line))
+            batch.records.append(parse_record(line))
         except records.RecordError as exc:
             batch.rejects.append(SpoolReject(number, offset, line, exc.reason))
 

@@ -29,7 +29,7 @@ from bosun_local.contracts.rabbitmq import dead_letter_queue, masked_url
 from bosun_local.errors import BosunError
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from bosun_local.spool.rabbitmq.writer import PERSISTENT, QUEUE_ARGUMENTS, connection_parameters
-from bosun_local.spool.source import Batch, Rejected, Source, SourceUnavailable
+from bosun_local.spool.source import Batch, Rejected, Source, SourceUnavailable, parse_record
 from bosun_local.spool.transport import QueueStats
 
 log = logging.getLogger("bosun_local.monitoring")
@@ -131,7 +131,7 @@ class RabbitMQConsumer:
         while self._pending and len(batch) < limit:
             tag, body, redelivered = self._pending.popleft()
             try:
-                batch.append(Delivery(tag, body, redelivered, records.parse(body), None))
+                batch.append(Delivery(tag, body, redelivered, parse_record(body), None))
             except records.RecordError as exc:
                 batch.append(Delivery(tag, body, redelivered, None, exc.reason))
         return batch

@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 from bosun_local.configkit.env import Setting
 from bosun_local.spool.sqs.queues import DEFAULT_VISIBILITY_SEC, queue_name
 
+# ReceiveMessage calls one agent has in flight at once when the queue holds more than one call's worth.
+DEFAULT_RECEIVERS = 4
+
 SETTINGS = (
     Setting("MLOPS_SQS_QUEUE_URL", str, None, "queue URL of the SQS spooler (AWS or a local SQS server)"),
     Setting("MLOPS_SQS_QUEUE_NAME", str, None, "queue name of the SQS spooler (looked up with boto3's defaults)"),
@@ -24,6 +27,7 @@ class SqsChannelConfig:
     queue_url: str
     name: str = "sqs"
     visibility_timeout_sec: int = DEFAULT_VISIBILITY_SEC
+    receivers: int = DEFAULT_RECEIVERS
 
     def describe(self) -> str:
         """Return the channel for logs."""

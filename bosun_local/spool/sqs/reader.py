@@ -1,20 +1,27 @@
 """SQS source of the monitoring agent: receive with a visibility timeout, delete only after the service stored.
 
 At least once: a message the agent did not delete (it died, the service was down) becomes visible again after
-the visibility timeout and another agent reads it; the service counts each record id once. A message holding
-a record that cannot be used is left undeleted and made visible at once, so SQS moves it to the dead-letter
-queue of the queue's redrive policy after `maxReceiveCount` deliveries; the agent counts it as rejected on that
-last delivery only. A queue without a redrive policy gets its poison messages sent to `<queue>-dead` by the agent.
+the visibility timeout and another agent reads it; the service counts each record id once. While the agent holds
+a message (a slow batch, a service outage) a keeper thread extends its visibility timeout before it runs out
+(ChangeMessageVisibility), so a live agent's batch is not delivered to another agent meanwhile. A full receive
+(10 messages) is followed by up to `receivers` receives in parallel: one call returns at most 10 messages.
+
+A message holding a record that cannot be used is left undeleted and made visible at once, so SQS moves it to
+the dead-letter queue of the queue's redrive policy after `maxReceiveCount` deliveries; the agent counts it as
+rejected on that last delivery only. A queue without a redrive policy gets its poison messages sent to
+`<queue>-dead` by the agent.
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from bosun_local.contracts import records
-from bosun_local.spool.source import Batch, Rejected, Source, SourceUnavailable
+from bosun_local.spool.source import Batch, Rejected, Source, SourceUnavailable, parse_record
 from bosun_local.spool.sqs.config import SqsChannelConfig
 from bosun_local.spool.sqs.queues import (
     DEAD_LETTER_SUFFIX,
@@ -39,6 +46,8 @@ class Message:
     receive_count: int
     record_ids: list[str] = field(default_factory=list)
     poison: list[str] = field(default_factory=list)
+    # When its visibility timeout was last set (received or extended), time.monotonic().
+    visible_from: float = field(default_factory=time.monotonic)
 
 
 class SqsSource(Source):
@@ -60,6 +69,13 @@ class SqsSource(Source):
             self._dead_url = config.queue_url + DEAD_LETTER_SUFFIX
             self.rejects_to = f"queue {queue_name(self._dead_url)!r} (the queue has no redrive policy)"
         self._held: dict[str, Message] = {}
+        self._held_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(config.receivers, thread_name_prefix="sqs-receive") \
+            if config.receivers > 1 else None
+        self.extensions = 0
+        self._closed = threading.Event()
+        self._keeper = threading.Thread(target=self._keep_visible, name="sqs-visibility", daemon=True)
+        self._keeper.start()
 
     def _receive(self, wait_sec: int) -> list[dict[str, Any]]:
         try:
@@ -78,28 +94,42 @@ class SqsSource(Source):
         # Long-poll the first call (whole seconds, at least one: an idle agent must not poll the server in a
         # tight loop), then take what is ready without waiting.
         wait = max(1, min(20, int(timeout_sec)))
+        calls = 1
         while len(batch) < max_records:
-            received = self._receive(wait)
-            for raw in received:
+            answers = self._receive_many(calls, wait)
+            for raw in (m for answer in answers for m in answer):
                 self._add(batch, raw)
-            if not received:
+            if not any(answers):
                 if len(batch) or time.monotonic() >= deadline:
                     break
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
             wait = 0
+            if all(len(answer) == _RECEIVE_MAX for answer in answers) and len(batch):
+                # Full answers: more is queued. Ask in parallel for about what the batch still has room for.
+                per_message = max(1, len(batch.records) // max(1, len(batch.token)))
+                calls = max(1, min(self.config.receivers, -(-(max_records - len(batch)) // (per_message * 10))))
+            else:
+                calls = 1
         return batch
+
+    def _receive_many(self, calls: int, wait_sec: int) -> list[list[dict[str, Any]]]:
+        """Return the answers of `calls` ReceiveMessage calls made at once."""
+        if calls == 1 or self._pool is None:
+            return [self._receive(wait_sec)]
+        return list(self._pool.map(self._receive, [wait_sec] * calls))
 
     def _add(self, batch: Batch, raw: dict[str, Any]) -> None:
         count = int((raw.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
         message = Message(raw["MessageId"], raw["ReceiptHandle"], raw.get("Body") or "", count)
         index = len(batch.token)
         batch.token.append(message)
-        self._held[message.receipt] = message
+        with self._held_lock:
+            self._held[message.receipt] = message
         for line in message.body.split("\n"):
             if not line.strip():
                 continue
             try:
-                record = records.parse(line)
+                record = parse_record(line)
             except records.RecordError as exc:
                 batch.rejects.append(Rejected(line.encode(), exc.reason, index))
                 continue
@@ -150,8 +180,40 @@ class SqsSource(Source):
                 self.client.change_message_visibility_batch(QueueUrl=self.config.queue_url, Entries=entries)
             except Exception as exc:  # it becomes visible at the end of its timeout anyway
                 log.warning("%s: could not make %d poison message(s) visible again: %s", self.name, len(chunk), exc)
-            for m in chunk:
+            self._release(chunk)
+
+    def _release(self, messages: list[Message]) -> None:
+        with self._held_lock:
+            for m in messages:
                 self._held.pop(m.receipt, None)
+
+    def _keep_visible(self) -> None:
+        """Extend the visibility timeout of held messages when a third of it is left (until close)."""
+        timeout = self.config.visibility_timeout_sec
+        while not self._closed.wait(max(0.2, timeout / 6)):
+            now = time.monotonic()
+            with self._held_lock:
+                due = [m for m in self._held.values() if now - m.visible_from >= timeout * 2 / 3]
+            for start in range(0, len(due), 10):
+                self._extend(due[start:start + 10], timeout)
+
+    def _extend(self, messages: list[Message], timeout: int) -> None:
+        entries = [{"Id": str(i), "ReceiptHandle": m.receipt, "VisibilityTimeout": timeout}
+                   for i, m in enumerate(messages)]
+        now = time.monotonic()
+        try:
+            response = self.client.change_message_visibility_batch(QueueUrl=self.config.queue_url, Entries=entries)
+        except Exception as exc:  # the next round tries again; if the timeout runs out, SQS redelivers it
+            log.warning("%s: could not extend the visibility of %d message(s): %s", self.name, len(messages), exc)
+            return
+        failed = {int(f["Id"]) for f in response.get("Failed", [])}
+        for i, m in enumerate(messages):
+            if i not in failed:  # a failure is a message deleted or made visible meanwhile
+                m.visible_from = now
+                self.extensions += 1
+        if len(failed) < len(messages):
+            log.info("%s: extended the visibility of %d held message(s) by %d s", self.name,
+                     len(messages) - len(failed), timeout)
 
     def commit(self, batch: Batch) -> None:
         """Delete the batch's messages (poison ones stay for SQS to move to the dead-letter queue)."""
@@ -167,8 +229,7 @@ class SqsSource(Source):
                 # Its visibility timeout ran out and another agent holds it now: it is stored twice, counted once.
                 log.warning("%s: could not delete message %s: %s", self.name,
                             chunk[int(failure["Id"])].message_id, failure.get("Message"))
-            for m in chunk:
-                self._held.pop(m.receipt, None)
+            self._release(chunk)
 
     def queue_depth(self) -> int:
         """Return the queue's approximate visible messages."""
@@ -179,6 +240,11 @@ class SqsSource(Source):
 
     def close(self) -> None:
         """Make what this agent received but did not delete visible again, so another agent takes it now."""
-        held, self._held = list(self._held.values()), {}
+        self._closed.set()
+        self._keeper.join(5)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        with self._held_lock:
+            held, self._held = list(self._held.values()), {}
         if held:
             self._make_visible(held)

@@ -8,7 +8,7 @@ from bosun_local.configkit.env import parse_int
 from bosun_local.errors import ConfigError
 from bosun_local.spool.channel import Channel
 from bosun_local.spool.source import Source
-from bosun_local.spool.sqs.config import SETTINGS, SqsChannelConfig
+from bosun_local.spool.sqs.config import DEFAULT_RECEIVERS, SETTINGS, SqsChannelConfig
 from bosun_local.spool.sqs.queues import DEFAULT_VISIBILITY_SEC, check_url
 from bosun_local.spool.transport import ChannelConfig, MissingSpoolSetting, QueueStats, Transport
 
@@ -30,6 +30,14 @@ def _queue_url(url: str | None, name: str | None, where: str) -> str:
     except Exception as exc:  # botocore's errors: no credentials, no region, no such queue
         raise ConfigError(f"{where}: cannot find SQS queue {name!r}: {exc}",
                           fix="give the queue URL instead (MLOPS_SQS_QUEUE_URL / details.queueUrl)") from exc
+
+
+def _receivers(raw: Any, where: str) -> int:
+    value = parse_int(str(raw), "receivers", where, minimum=1, example=DEFAULT_RECEIVERS)
+    if value > 16:
+        raise ConfigError(f"{where}: receivers {value} is more than 16 parallel ReceiveMessage calls",
+                          fix="use 1 to 16 (each call returns up to 10 messages)")
+    return value
 
 
 def _visibility(raw: Any, where: str) -> int:
@@ -56,22 +64,25 @@ class SqsTransport(Transport):
                           batch_size=batch_size)
 
     def channel_config(self, details: Mapping[str, Any], name: str, where: str) -> ChannelConfig:
-        """Return the SQS_SPOOL channel of details.queueUrl (and details.visibilityTimeoutSec)."""
+        """Return the SQS_SPOOL channel of details.queueUrl (and visibilityTimeoutSec, receivers)."""
         url = details.get("queueUrl")
         if not url:
             raise ConfigError(f"{where} (SQS_SPOOL) needs details.queueUrl",
                               fix="e.g. queueUrl: http://127.0.0.1:4566/000000000000/mlops")
         visibility = _visibility(details.get("visibilityTimeoutSec", DEFAULT_VISIBILITY_SEC), where)
-        return SqsChannelConfig(check_url(str(url), where), name, visibility)
+        receivers = _receivers(details.get("receivers", DEFAULT_RECEIVERS), where)
+        return SqsChannelConfig(check_url(str(url), where), name, visibility, receivers)
 
     def channel_config_from_env(self, env: Mapping[str, str], current: ChannelConfig | None) -> ChannelConfig:
-        """Return the channel of MLOPS_SQS_QUEUE_URL (or _NAME) and MLOPS_SQS_VISIBILITY_TIMEOUT_SEC."""
+        """Return the channel of MLOPS_SQS_QUEUE_URL (or _NAME), MLOPS_SQS_VISIBILITY_TIMEOUT_SEC, _RECEIVERS."""
         before = current if isinstance(current, SqsChannelConfig) else None
         url = env.get("MLOPS_SQS_QUEUE_URL") or (before.queue_url if before else None)
         url = _queue_url(url, env.get("MLOPS_SQS_QUEUE_NAME"), "MLOPS_SPOOLER_TYPE=SQS")
         raw = env.get("MLOPS_SQS_VISIBILITY_TIMEOUT_SEC") or (before.visibility_timeout_sec if before else
                                                               DEFAULT_VISIBILITY_SEC)
-        return SqsChannelConfig(url, "sqs", _visibility(raw, "MLOPS_SQS_VISIBILITY_TIMEOUT_SEC"))
+        receivers = env.get("MLOPS_SQS_RECEIVERS") or (before.receivers if before else DEFAULT_RECEIVERS)
+        return SqsChannelConfig(url, "sqs", _visibility(raw, "MLOPS_SQS_VISIBILITY_TIMEOUT_SEC"),
+                                _receivers(receivers, "MLOPS_SQS_RECEIVERS"))
 
     def source(self, config: ChannelConfig, prefetch: int) -> Source:
         """Open a reader of the queue."""
