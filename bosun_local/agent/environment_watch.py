@@ -14,8 +14,11 @@ from bosun_local.contracts.actions import PluginAction
 from bosun_local.contracts.labels import MONITORING_AGENT
 from bosun_local.contracts.layout import DataDir
 from bosun_local.contracts.states import ActionStatus
+from bosun_local.envstack.sqs_stack import scaled_channels
 from bosun_local.errors import BosunError
 from bosun_local.plugins import ActionStatusInfo
+from bosun_local.spool import registry
+from bosun_local.spool.transport import ChannelConfig
 
 log = logging.getLogger(__name__)
 MONITORING_SERVICE = MONITORING_AGENT
@@ -34,6 +37,8 @@ class EnvironmentWatch:
         self.host = host or PluginHost(DataDir(config.data_dir).agent_dir, facts=plugin_facts(config))
         self._depth = 0
         self._env: Json = {}
+        # Spools besides the stack's RabbitMQ that its monitoring agents read (the SQS queue of `spool: sqs`).
+        self.channels: list[ChannelConfig] = list(scaled_channels(config))
         self.scaler = BacklogScaler(self._set_monitoring_replicas, lambda: self._depth,
                                     ScalerPolicy(per_agent=int(config["monitoringAgentBacklog"]),
                                                  target_concurrency=int(config["monitoringAgentsMax"])))
@@ -66,10 +71,28 @@ class EnvironmentWatch:
             return
         for name, entry in components.items():
             self._report(str(name), entry)
-        depth = (components.get("rabbitmq") or {}).get("queueDepth")
-        if isinstance(depth, int) and self._monitoring_runs_in_stack(env):
-            self._depth = depth
+        depths = [d for d in [(components.get("rabbitmq") or {}).get("queueDepth"), *self._spool_depths()]
+                  if isinstance(d, int)]
+        if depths and self._monitoring_runs_in_stack(env):
+            self._depth = sum(depths)
             self.scaler.apply()
+
+    def _spool_depths(self) -> list[int | None]:
+        """Return the backlog of each spool besides RabbitMQ (SQS: ApproximateNumberOfMessages), reported too."""
+        depths: list[int | None] = []
+        for channel in self.channels:
+            try:
+                stats = registry.stats(channel)
+            except BosunError as exc:
+                self._report(channel.name, {"status": ActionStatus.ERROR, "detail": exc.message})
+                depths.append(None)
+                continue
+            self._report(channel.name, {"status": ActionStatus.OK, "queueDepth": stats.depth,
+                                        "inFlight": stats.consumers,
+                                        "detail": f"{channel.describe()}: {stats.depth} visible, "
+                                                  f"{stats.consumers} in flight"})
+            depths.append(stats.depth)
+        return depths
 
     def _report(self, name: str, entry: Any) -> None:
         if not isinstance(entry, dict):

@@ -106,6 +106,7 @@ class EnvironmentStack:
                 "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid()),
                 "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC),
                 "monitoringAgentConfig": str(self.monitoring_agent_config),
+                "sqsNetworkQueueUrl": sqs_stack.queue_url(self.config, host_side=False),
                 "prometheus": prometheus_stack.PROMETHEUS in self.extras, **prometheus_stack.context(self)}
 
     def render(self) -> Path:

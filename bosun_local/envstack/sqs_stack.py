@@ -7,6 +7,7 @@ import yaml
 
 from bosun_local.config import Config
 from bosun_local.errors import UsageError
+from bosun_local.spool.sqs.config import SqsChannelConfig
 
 if TYPE_CHECKING:
     from bosun_local.envstack.environment import EnvironmentStack
@@ -33,6 +34,16 @@ def queue_url(config: Config, host_side: bool = True) -> str:
         return str(config["sqsQueueUrl"])
     endpoint = _host_endpoint(config) if host_side else f"http://{NETWORK_HOST}:{MOTO_PORT}"
     return f"{endpoint}/{MOTO_ACCOUNT}/{config['sqsQueueName']}"
+
+
+def scaled_channels(config: Config) -> list[SqsChannelConfig]:
+    """Return the spool channels besides RabbitMQ whose backlog the scaler counts: the SQS queue of `spool: sqs`.
+
+    Inside the stack the management agent's sqsQueueUrl is the queue's address on the stack's network.
+    """
+    if str(config["spool"]).lower() != "sqs":
+        return []
+    return [SqsChannelConfig(queue_url(config, host_side=True), "sqs")]
 
 
 def ensure_stack_queue(config: Config) -> str:

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from bosun_local.client import ServiceClient
 from bosun_local.contracts import records
 from bosun_local.mlops import MLOps
+from bosun_local.monitoring.agent import MonitoringAgent
 from bosun_local.spool.sqs.config import SqsChannelConfig
 from bosun_local.spool.sqs.queues import make_client, queue_stats
 from tests.mlops.reference import reference
@@ -36,7 +39,7 @@ def channel(url: str, visibility: int = 120) -> tuple[SqsChannelConfig, ...]:
 
 def test_datarobot_mlops_sqs_spooler_to_our_agent_exact(aws: MotoServer, service: Service) -> None:
     mlops_mod, _event = reference()
-    dep, url, each = unique("dep-drsqs"), aws.queue("dr"), 200
+    dep, url, each = unique("dep-drsqs"), aws.queue("dr"), 100
     lib = mlops_mod.MLOps().set_deployment_id(dep).set_model_id("m1").set_sqs_spooler(url).init()
     report(lib, each)
     lib.shutdown()
@@ -117,3 +120,50 @@ def test_agent_killed_mid_batch_loses_nothing(sqs: MotoServer, service: Service,
     assert second.returncode == 0
     assert_exact(service, dep, EACH)
     assert queue_stats(url).depth == 0
+
+
+class SlowFirstIngest(ServiceClient):
+    """A real client whose first ingest waits `delay` seconds first: a slow batch, made on purpose."""
+
+    def __init__(self, service: Service, delay: float) -> None:
+        super().__init__(service.url, service.token)
+        self.delay = delay
+        self.started = threading.Event()
+        self.slept = threading.Event()
+
+    def ingest(self, records: list[dict]) -> dict:
+        if not self.started.is_set():
+            self.started.set()
+            time.sleep(self.delay)
+            self.slept.set()
+        return super().ingest(records)
+
+
+def test_a_slow_batch_keeps_its_messages_invisible_by_extending_their_timeout(sqs: MotoServer,
+                                                                               service: Service) -> None:
+    dep, url = unique("dep-slow"), sqs.queue("slow", visibility_timeout_sec=6)
+    client = make_client(url)
+    for m in range(3):
+        body = "\n".join(records.encode(f"{dep}-{m}-{i}", dep, records.DEPLOYMENT_STATS,
+                                        records.deployment_stats_data("m1", 1, 3.0)) for i in range(5))
+        client.send_message(QueueUrl=url, MessageBody=body)  # type: ignore[attr-defined]
+    slow = SlowFirstIngest(service, delay=16.0)
+    agent = MonitoringAgent(fast_config(service, channel(url, visibility=6)), client=slow)
+    agent.start()
+    try:
+        assert slow.started.wait(60), "the agent never posted its first batch"
+        start, looks = time.monotonic(), 0
+        # 2.5 visibility timeouts while the batch is held: not one of its messages may become visible again.
+        while not slow.slept.is_set():
+            left = queue_stats(url)
+            if not slow.slept.is_set():
+                assert (left.depth, left.in_flight) == (0, 3), left
+                looks += 1
+            time.sleep(0.3)
+        assert looks >= 3 and time.monotonic() - start > 12, "the slow batch was not watched long enough"
+        wait_until(lambda: agent.counters.stored == 15, "the slow batch to be stored")
+        assert agent.counters.duplicates == 0
+    finally:
+        agent.stop()
+        slow.close()
+    assert predictions(service, dep) == 15 and queue_stats(url).depth == 0

@@ -188,12 +188,15 @@ class SqsSource(Source):
                 self._held.pop(m.receipt, None)
 
     def _keep_visible(self) -> None:
-        """Extend the visibility timeout of held messages when a third of it is left (until close)."""
+        """Extend the visibility timeout of held messages once a third of it has passed (until close).
+
+        Early, and checked ten times per timeout: a thread stalled on a loaded host still extends in time.
+        """
         timeout = self.config.visibility_timeout_sec
-        while not self._closed.wait(max(0.2, timeout / 6)):
+        while not self._closed.wait(max(0.2, timeout / 10)):
             now = time.monotonic()
             with self._held_lock:
-                due = [m for m in self._held.values() if now - m.visible_from >= timeout * 2 / 3]
+                due = [m for m in self._held.values() if now - m.visible_from >= timeout / 3]
             for start in range(0, len(due), 10):
                 self._extend(due[start:start + 10], timeout)
 
