@@ -129,6 +129,14 @@ class ServiceClient:
         data = {"name": name} if name else {}
         return self._json("POST", "/api/v1/packages", files=files, data=data, timeout=600)
 
+    def claim_package_check(self, agent_id: str) -> Json | None:
+        """Claim a pending package check (run it in a sandbox), or None when there is none."""
+        return self._json("POST", "/api/v1/packages/checks/claim", json={"agentId": agent_id})
+
+    def post_package_check(self, package_id: str, result: Json) -> Json:
+        """Post what a package's sandboxed check printed."""
+        return self._json("POST", f"/api/v1/packages/{package_id}/check", json=result)
+
     def list_packages(self) -> list[Json]:
         """Return every registered package, newest first."""
         return self._json("GET", "/api/v1/packages")

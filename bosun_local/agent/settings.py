@@ -31,3 +31,5 @@ class AgentSettings:
     self_check_sec: float = 5.0
     # Relaunch deployments whose containers exited or turned unhealthy.
     heal: bool = True
+    # Load newly registered packages in sandbox containers (this agent reaches the engine; the service must not).
+    package_checks: bool = False

@@ -31,17 +31,20 @@ def agent() -> None:
               help="This agent's id (default: mgmt-<host>-<slot>, stable across restarts, so a restarted agent "
                    "resumes its own unfinished actions at once).")
 @click.option("--no-heal", is_flag=True, help="Report broken deployments but do not relaunch them.")
+@click.option("--package-checks/--no-package-checks", default=False, show_default=True,
+              envvar="BOSUN_AGENT_PACKAGE_CHECKS",
+              help="Load and score newly registered packages in sandbox containers (needs the engine).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def run(concurrency: int, lease_sec: float, status_interval_sec: float, command_status_interval_sec: float,
-        poll_sec: float, agent_id: str, no_heal: bool, log_level: str) -> None:
+        poll_sec: float, agent_id: str, no_heal: bool, package_checks: bool, log_level: str) -> None:
     """Run the management agent in the foreground until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = AgentSettings(concurrency=concurrency, lease_sec=lease_sec, status_interval_sec=status_interval_sec,
                              command_status_interval_sec=command_status_interval_sec, poll_sec=poll_sec,
-                             heal=not no_heal, agent_id=agent_id)
+                             heal=not no_heal, agent_id=agent_id, package_checks=package_checks)
     management_agent = ManagementAgent(settings)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -51,6 +54,22 @@ def run(concurrency: int, lease_sec: float, status_interval_sec: float, command_
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     sys.exit(management_agent.run())
+
+
+@agent.command("check-packages")
+def check_packages() -> None:
+    """Run every pending package check now, each in a sandbox container, and exit."""
+    import os
+    import socket
+
+    from bosun_local.agent.package_check import PackageChecker
+    from bosun_local.client import ServiceClient
+    from bosun_local.config import load_config
+
+    config = load_config()
+    with ServiceClient(config=config) as client:
+        count = PackageChecker(client, config, f"check-{socket.gethostname()}-{os.getpid()}").drain()
+    click.echo(f"ran {count} package check(s)")
 
 
 def register(group: click.Group) -> None:

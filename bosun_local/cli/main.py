@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "bosun_local.cli.workshop_cmds",
     "bosun_local.cli.pps_cmds",
     "bosun_local.cli.agent_cmds",
+    "bosun_local.cli.token_cmds",
 ]
 
 

@@ -312,3 +312,67 @@ def exec_script(name: str, what: str, script: str, env: dict[str, str]) -> str:
     """Run a shell script in a running container, secrets passed as environment (kept out of messages)."""
     with docker_errors(f"{what} (in container {name})"):
         return str(_docker.container.execute(name, ["sh", "-c", script], envs=env))
+
+
+# -- the package sandbox -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """A throwaway container for untrusted package code: what it runs, what it may read, what it may use."""
+
+    image: str
+    command: list[str]
+    read_only_mounts: dict[str, str]  # host path -> path inside
+    user: str
+    labels: dict[str, str]
+    memory: str = "1g"
+    cpus: float = 1.0
+    pids: int = 256
+    timeout_sec: float = 120.0
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    """How a sandbox container ended: exit code (None when killed at the time limit) and its output."""
+
+    exit_code: int | None
+    output: str
+    timed_out: bool
+
+
+def run_sandbox(spec: SandboxSpec) -> SandboxRun:
+    """Run untrusted code in a locked-down container (no network, no capabilities, read-only) and remove it."""
+    import secrets
+    import time
+
+    name = f"bosun-sandbox-{secrets.token_hex(6)}"
+    with docker_errors(f"starting sandbox container {name} from {spec.image}",
+                       fix="build the PPS image (`bosun-local images build`) and check the engine is up"):
+        _docker.container.run(
+            spec.image, spec.command, name=name, detach=True, user=spec.user, read_only=True,
+            networks=["none"], cap_drop=["ALL"], security_options=["no-new-privileges"],
+            memory=spec.memory, memory_swap=spec.memory, cpus=spec.cpus, pids_limit=spec.pids,
+            tmpfs=["/tmp:size=64m"], envs={"HOME": "/tmp"}, labels=spec.labels,
+            volumes=[(src, dst, "ro") for src, dst in spec.read_only_mounts.items()],
+            log_driver="json-file", log_options=["max-size=8m"], workdir="/tmp")
+    try:
+        deadline = time.monotonic() + spec.timeout_sec
+        while True:
+            with docker_errors(f"inspecting sandbox container {name}"):
+                state = _docker.container.inspect(name).state
+            if state.status in ("exited", "dead"):
+                exit_code, timed_out = state.exit_code, False
+                break
+            if time.monotonic() > deadline:
+                exit_code, timed_out = None, True
+                break
+            time.sleep(0.2)
+        with docker_errors(f"reading the output of sandbox container {name}"):
+            output = str(_docker.container.logs(name, tail=200))
+        return SandboxRun(exit_code, output, timed_out)
+    finally:
+        try:
+            _docker.container.remove(name, force=True)
+        except DockerException:
+            pass  # already gone; the label lets an operator find a leftover

@@ -17,6 +17,7 @@ from bosun_local.service.auth import OPEN_PATHS, BearerAuthMiddleware, load_or_c
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.metrics import RequestMetricsMiddleware
 from bosun_local.service.storage import open_storage
+from bosun_local.service.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def create_app(config: Config) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status_code", 400))
 
     open_paths = OPEN_PATHS if config["metricsRequireToken"] else OPEN_PATHS | {"/metrics"}
-    app.add_middleware(BearerAuthMiddleware, token=token, open_paths=open_paths)
+    app.add_middleware(BearerAuthMiddleware, token=token, open_paths=open_paths, store=TokenStore(config.data_dir))
     # Outermost: a refused request is counted too (as a 401 of route "other").
     app.add_middleware(RequestMetricsMiddleware, metrics=ctx.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,7 +1,6 @@
 """Drift baselines from training data: numeric quantile bins and top categories, with their proportions."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,10 +8,7 @@ from bosun_local.model_package import PackageSpec
 from bosun_local.service.api_errors import invalid
 
 NUMERIC_BINS = 10
-MAX_SCORED_ROWS = 20000  # enough rows for stable quantiles; keeps registration quick
 TOP_CATEGORIES = 20
-
-log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,8 +99,10 @@ def compute_baseline(spec: PackageSpec, csv_path: Path, label: str) -> dict[str,
             column = frame[feature.name].dropna()
             if not column.empty:
                 features[feature.name] = categorical_bins(column)
-    prediction = model_prediction_bins(spec, frame)
-    if prediction is None and spec.target_name in frame.columns:
+    # The model's own predictions replace this once its sandboxed check has scored the rows (package_checks.py):
+    # the service never loads package code (DESIGN: trust).
+    prediction = None
+    if spec.target_name in frame.columns:
         target = frame[spec.target_name].dropna()
         if spec.target_type == "regression":
             numbers = pd.to_numeric(target, errors="coerce").dropna()
@@ -114,43 +112,19 @@ def compute_baseline(spec: PackageSpec, csv_path: Path, label: str) -> dict[str,
     return {"features": features, "prediction": prediction, "rows": int(len(frame))}
 
 
-def model_prediction_bins(spec: PackageSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
-    """Score the training rows with the package's own model: the baseline of what the model predicts.
+def model_prediction_bins(spec: PackageSpec, predictions: list[Any]) -> dict[str, Any] | None:
+    """Bin what the package's own model predicted for its training rows (scored in the sandbox, validated here).
 
     Predictions are what deployments report, and a model's predictions are narrower than the target it was
-    trained on: binning the target instead flags a healthy regression model as drifting. None when the model
-    cannot score here (the caller falls back to the target column).
+    trained on: binning the target instead flags a healthy regression model as drifting.
     """
-    import numpy as np
     import pandas as pd
 
-    from bosun_local.pps.inputs import Frame
-    from bosun_local.pps.model import load_package
-
-    if spec.is_custom:
-        return None  # custom.py is user code: only the PPS, in its container, runs it (DESIGN: trust)
-    try:
-        model = load_package(spec.directory)
-        sample = frame.head(MAX_SCORED_ROWS)
-        names = model.schema.names
-        if model.schema.numeric:
-            block = sample[names]
-            if len(block.select_dtypes(include="number").columns) != len(names):  # only then convert per column
-                block = block.apply(pd.to_numeric, errors="coerce")
-            values = block.to_numpy(dtype=np.float64, na_value=np.nan)
-            rows = Frame(names, values[~np.isnan(values).any(axis=1)], True)
-        else:
-            rows = Frame(names, sample[names].astype(object).where(sample[names].notna(), None).to_numpy(), False)
-        if rows.rows == 0:
-            return None
-        scored = model.score(rows)
-    except Exception as exc:  # noqa: BLE001 - any failure of user code means: use the target instead
-        log.warning("package %s: scoring the training data for the prediction baseline failed (%s: %s); "
-                    "using the target column", spec.directory, type(exc).__name__, exc)
+    if not predictions:
         return None
-    predictions = pd.Series(scored.predictions)
+    series = pd.Series(predictions)
     if spec.target_type == "regression":
-        bins = numeric_bins(predictions.astype(float))
+        bins = numeric_bins(series.astype(float))
     else:
-        bins = categorical_bins(predictions.astype(str), list(spec.class_names))
+        bins = categorical_bins(series.astype(str), list(spec.class_names))
     return {**bins, "source": "model"}

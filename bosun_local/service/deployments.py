@@ -10,6 +10,7 @@ from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.events import record_event
 from bosun_local.service.model_history import advanced, first_entry, replace_reason
+from bosun_local.service.package_checks import refuse_failed
 from bosun_local.service.packages import resolve_package
 from bosun_local.service.storage import StorageConflict
 from bosun_local.service.storage.base import Row
@@ -44,6 +45,7 @@ def _check_kv(kv: dict[str, Any]) -> dict[str, Any]:
 def create_deployment(ctx: ServiceContext, body: dict[str, Any]) -> tuple[Row, Row | None]:
     """Create a deployment and queue its start (external ones are ready at once, with no action)."""
     package = resolve_package(ctx, body["packageId"])
+    refuse_failed(package)
     env = resolve_environment(ctx, body.get("environmentId"))
     name = body["name"].strip()
     problem = name_problem(name, "deployment name")
@@ -95,6 +97,7 @@ def request_action(ctx: ServiceContext, dep: Row, type_: str, package_ref: str |
     params: dict[str, Any] = {}
     if type_ == "deployment_replace_model":
         package = resolve_package(ctx, package_ref or "")
+        refuse_failed(package)
         current = ctx.storage.get_package(dep["packageId"])
         if current and current["targetType"] != package["targetType"]:
             raise invalid(f"package {package['name']} ({package['id']}) is a {package['targetType']} model but "

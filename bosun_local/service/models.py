@@ -59,6 +59,37 @@ class PackageOut(Open):
     path: str
     sizeBytes: int
     createdAt: str
+    check: PackageCheckOut | None = None
+
+
+class PackageCheckOut(Open):
+    """The sandboxed load check of a package: pending, running, ok or failed (with the loader's error)."""
+
+    status: Literal["pending", "running", "ok", "failed"]
+    error: str | None = None
+
+
+class PackageCheckClaimIn(BaseModel):
+    agentId: str = Field(min_length=1, max_length=200)
+
+
+class PackageCheckClaimOut(BaseModel):
+    packageId: str
+    path: str
+    modelFile: str
+    trainingData: str | None
+    targetType: str
+
+
+class PackageCheckResultIn(BaseModel):
+    """What the sandbox printed: untrusted, validated before use."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool
+    error: str | None = Field(default=None, max_length=100_000)
+    predictions: list[Any] | None = None
+    scoreError: str | None = Field(default=None, max_length=100_000)
 
 
 class NumericBinsOut(Open):

@@ -84,7 +84,9 @@ def register_package(ctx: ServiceContext, archive: BinaryIO, filename: str, name
         shutil.rmtree(incoming, ignore_errors=True)
     record = {"id": package_id, "name": clean_name, **_spec_fields(spec),
               "trainingData": training_file, "hasBaseline": baseline is not None, "path": str(target.resolve()),
-              "sizeBytes": size, "createdAt": now_iso(), "baseline": baseline}
+              "sizeBytes": size, "createdAt": now_iso(), "baseline": baseline,
+              # An agent loads it in a sandbox container (package_checks.py); the service never runs package code.
+              "check": {"status": "pending"}}
     ctx.storage.insert_package(record)
     record.pop("baseline")
     record_event(ctx, "package_registered", "info",

@@ -15,7 +15,7 @@ from tests.support.service import free_port, start_service, stop_service, wait_h
 from .helpers import FAST_ENV, Service, write_package
 
 UNAUTHORIZED = ("missing or wrong token: send `Authorization: Bearer <token>` (or `Token <token>`) with the token "
-                "from the service data dir's `token` file")
+                "from the service data dir's `token` file, or one made with `bosun-local tokens create`")
 
 
 def _concrete(path: str) -> str:

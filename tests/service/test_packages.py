@@ -203,26 +203,44 @@ def test_client_refuses_symlink_in_directory(tmp_path: Path, package_dir: Path) 
         tar_directory(package_dir)
 
 
-def test_prediction_baseline_is_what_the_model_predicts(service: Service, package_dir: Path,
-                                                        diabetes_frame: pd.DataFrame) -> None:
+def test_package_code_runs_only_in_the_sandbox_check(stack_images: None, service: Service, package_dir: Path,
+                                                     diabetes_frame: pd.DataFrame, tmp_path: Path) -> None:
+    """The service never unpickles: a sandbox container loads and scores, the service validates what came back."""
+    import shutil
+
+    from bosun_local.agent.package_check import PackageChecker
+    from bosun_local.config import load_config
+
     package = service.client.register_package(package_dir, name=unique("diabetes"))
+    assert package["check"]["status"] == "pending"
+    target_edges = np.unique(np.quantile(diabetes_frame["y"], np.linspace(0, 1, 11)[1:-1]))
+    # Until the check ran, the prediction baseline is the target's (nothing of the package was executed).
+    assert service.client.package_baseline(package["id"])["prediction"]["edges"] == pytest.approx(
+        target_edges.tolist())
+    broken_dir = shutil.copytree(package_dir, tmp_path / "broken")
+    (broken_dir / "model.pkl").write_bytes(b"not a pickle")
+    broken = service.client.register_package(broken_dir, name=unique("broken"))
+
+    checker = PackageChecker(service.client, load_config(service.home), "test-agent", timeout_sec=120)
+    assert checker.drain() >= 2
+
+    checked = service.client.get_package(package["id"])
+    assert checked["check"]["status"] == "ok"
     prediction = service.client.package_baseline(package["id"])["prediction"]
     assert prediction["source"] == "model"
     model = pd.read_pickle(package_dir / "model.pkl")
     features = [c for c in diabetes_frame.columns if c != "y"]
-    predicted = model.predict(diabetes_frame[features].to_numpy())
-    expected = np.unique(np.quantile(predicted, np.linspace(0, 1, 11)[1:-1]))
+    expected = np.unique(np.quantile(model.predict(diabetes_frame[features].to_numpy()), np.linspace(0, 1, 11)[1:-1]))
     assert prediction["edges"] == pytest.approx(expected.tolist())
     # The target is wider than the model's predictions: binning it would flag a healthy model as drifting.
-    target_edges = np.unique(np.quantile(diabetes_frame["y"], np.linspace(0, 1, 11)[1:-1]))
     assert prediction["edges"] != pytest.approx(target_edges.tolist())
 
-
-def test_prediction_baseline_falls_back_to_target_when_the_model_cannot_score(
-        service: Service, package_dir: Path, diabetes_frame: pd.DataFrame) -> None:
-    (package_dir / "model.pkl").write_bytes(b"not a pickle")
-    package = service.client.register_package(package_dir, name=unique("broken"))
-    prediction = service.client.package_baseline(package["id"])["prediction"]
-    assert "source" not in prediction
-    expected = np.unique(np.quantile(diabetes_frame["y"], np.linspace(0, 1, 11)[1:-1]))
-    assert prediction["edges"] == pytest.approx(expected.tolist())
+    # (A pickled dict is refused the same way, in tests/security/test_trust_boundaries.py.)
+    for bad, words in ((broken, "UnpicklingError"),):
+        check = service.client.get_package(bad["id"])["check"]
+        assert check["status"] == "failed" and words in check["error"], check
+        with pytest.raises(ServiceError) as err:
+            service.client.create_deployment(name=unique("d"), package=bad["id"])
+        assert err.value.status_code == 422 and "failed its load check" in err.value.message
+        # The baseline stays the target's: nothing the failed package printed was used.
+        assert "source" not in service.client.package_baseline(bad["id"])["prediction"]

@@ -1,9 +1,9 @@
 """`/api/v1/environments`: prediction environments (platform + plugin config + optional external command)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from bosun_local.service.api_errors import conflict
+from bosun_local.service.api_errors import ApiError, conflict
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.deployments import resolve_environment
 from bosun_local.service.events import record_event
@@ -17,6 +17,15 @@ router = APIRouter(prefix="/api/v1/environments", tags=["environments"], depende
 NOT_FOUND = errors(e404="no such environment")
 
 
+def _only_admin_runs_commands(request: Request, command: object) -> None:
+    """Refuse a plugin `command` from any token but admin's: the agent runs it with the engine in reach."""
+    scope = getattr(request.state, "tokenScope", "admin")
+    if command and scope != "admin":
+        raise ApiError(403, f"a token of scope {scope} may not set an environment's command (the management agent "
+                            "runs it as a plugin, with the engine in reach)",
+                       "ask an operator with an admin token (the data dir's `token` file) to set it")
+
+
 def _out(ctx: ServiceContext, env: Row) -> Row:
     return {**env, "isDefault": env["id"] == ctx.storage.get_setting("defaultEnvironmentId")}
 
@@ -27,9 +36,11 @@ def list_environments(ctx: Ctx) -> list[Row]:
     return [_out(ctx, env) for env in ctx.storage.list_environments()]
 
 
-@router.post("", response_model=EnvironmentOut, status_code=201, responses=errors(e409="name taken"))
-def create_environment(ctx: Ctx, body: EnvironmentIn) -> Row:
-    """Create a prediction environment."""
+@router.post("", response_model=EnvironmentOut, status_code=201,
+             responses=errors(e403="a command needs an admin token", e409="name taken"))
+def create_environment(ctx: Ctx, body: EnvironmentIn, request: Request) -> Row:
+    """Create a prediction environment (with a plugin command: admin tokens only)."""
+    _only_admin_runs_commands(request, body.command)
     now = now_iso()
     env = {"id": new_id(), **body.model_dump(), "name": body.name.strip() or body.name, "createdAt": now,
            "updatedAt": now}
@@ -49,8 +60,9 @@ def get_environment(ctx: Ctx, ref: str) -> Row:
 
 
 @router.patch("/{ref}", response_model=EnvironmentOut, responses=NOT_FOUND)
-def update_environment(ctx: Ctx, ref: str, body: EnvironmentPatch) -> Row:
+def update_environment(ctx: Ctx, ref: str, body: EnvironmentPatch, request: Request) -> Row:
     """Change an environment's description, plugin config or command (used by later actions)."""
+    _only_admin_runs_commands(request, body.command)
     env = resolve_environment(ctx, ref)
     # null clears the command; for description and pluginConfig it means "leave as is".
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k == "command"}

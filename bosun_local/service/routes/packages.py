@@ -6,7 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from bosun_local.service.api_errors import ApiError
-from bosun_local.service.models import BaselineOut, PackageOut
+from bosun_local.service.models import (
+    BaselineOut,
+    PackageCheckClaimIn,
+    PackageCheckClaimOut,
+    PackageCheckResultIn,
+    PackageOut,
+)
+from bosun_local.service.package_checks import claim_check, record_check
 from bosun_local.service.packages import register_package, resolve_package
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 
@@ -24,6 +31,19 @@ def create_package(ctx: Ctx, archive: Annotated[UploadFile, File(description="th
     training = trainingData if trainingData is not None and trainingData.filename else None
     return register_package(ctx, archive.file, filename, name, training.file if training else None,
                             training.filename if training else None)
+
+
+@router.post("/checks/claim", response_model=PackageCheckClaimOut | None)
+def claim_package_check(ctx: Ctx, body: PackageCheckClaimIn) -> dict | None:
+    """Claim the oldest pending package check (agents: run it in a sandbox container), or null when none."""
+    return claim_check(ctx, body.agentId)
+
+
+@router.post("/{ref}/check", response_model=PackageOut, responses=errors(e404="no such package",
+                                                                       e422="the result is not valid"))
+def post_package_check(ctx: Ctx, ref: str, body: PackageCheckResultIn) -> dict:
+    """Record the result of a package's sandboxed check: validated, then stored with the prediction baseline."""
+    return record_check(ctx, resolve_package(ctx, ref), body.model_dump())
 
 
 @router.get("", response_model=list[PackageOut])

@@ -71,6 +71,10 @@ class Storage(ABC):
         """Return packages, newest first."""
 
     @abstractmethod
+    def update_package(self, package_id: str, changes: Row, baseline: Row | None = None) -> Row:
+        """Merge changes into a package's record (and replace its baseline when given); return the record."""
+
+    @abstractmethod
     def get_baseline(self, package_id: str) -> Row | None:
         """Return a package's drift baseline, None when it has none."""
 

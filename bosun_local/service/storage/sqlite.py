@@ -152,6 +152,17 @@ class SQLiteStorage(MonitoringTables, Storage):
     def list_packages(self) -> list[Row]:
         return [json.loads(r["doc"]) for r in self._exec("SELECT doc FROM packages ORDER BY rowid DESC")]
 
+    def update_package(self, package_id: str, changes: Row, baseline: Row | None = None) -> Row:
+        with self.transaction():
+            doc = self.get_package(package_id)
+            if doc is None:
+                raise BosunError(f"package {package_id} does not exist", fix="list packages with `packages list`")
+            doc.update(changes)
+            self._write("UPDATE packages SET doc = ? WHERE id = ?", (_dump(doc), package_id))
+            if baseline is not None:
+                self._write("UPDATE packages SET baseline = ? WHERE id = ?", (_dump(baseline), package_id))
+            return doc
+
     def get_baseline(self, package_id: str) -> Row | None:
         row = self._exec("SELECT baseline FROM packages WHERE id = ?", (package_id,)).fetchone()
         return json.loads(row["baseline"]) if row and row["baseline"] else None
