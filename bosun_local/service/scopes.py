@@ -30,7 +30,8 @@ RULES: list[tuple[frozenset[str], re.Pattern[str], frozenset[str]]] = [
     (frozenset({"POST"}), re.compile(r"^/api/v1/packages$"), frozenset({"deployer"})),
     (frozenset({"POST"}), re.compile(r"^/api/v1/deployments$"), frozenset({"deployer"})),
     (frozenset({"DELETE"}), re.compile(rf"^/api/v1/deployments/{_DEP}$"), frozenset({"deployer"})),
-    (frozenset({"POST"}), re.compile(rf"^/api/v1/deployments/{_DEP}/(replace-model|stop|start|relaunch)$"),
+    (frozenset({"POST", "DELETE"}), re.compile(
+        rf"^/api/v1/deployments/{_DEP}/(replace-model|stop|start|relaunch|rollback|challengers|canary)(/[^/]+)*$"),
      frozenset({"deployer"})),
     (frozenset({"POST"}), re.compile(r"^/api/v2/batchPredictions/$"), frozenset({"deployer"})),
 ]
