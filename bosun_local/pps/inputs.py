@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import math
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from bosun_local.model_package import Feature
 
@@ -145,10 +147,20 @@ def parse_records(records: Any, schema: Schema) -> Frame:
     return schema.matrix(rows)
 
 
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def load_json(body: bytes) -> Any:
     """Decode a JSON body; a 400 names the line and column of a syntax error."""
     if not body.strip():
         raise InputError(400, "the request body is empty; send JSON rows or CSV with a header row")
+    # orjson is ~3x faster; it reads integers past 64 bits as floats (an id of 20 digits would change), so a
+    # body with such a run of digits, and anything orjson refuses, takes the standard library's exact path.
+    if _LONG_DIGITS.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(body)
     except UnicodeDecodeError:

@@ -62,6 +62,7 @@ class MemoryBudget:
         self.total = total
         self.limit = limit
         self.held = 0
+        self._waiting = 0
         self._freed = asyncio.Condition()
 
     @classmethod
@@ -89,6 +90,19 @@ class MemoryBudget:
             raise InputError(413, f"parsing this body takes about {cost >> 20} MB, over the limit of "
                                   f"{self.describe()}; send at most {share}% of these rows per request, or give "
                                   "the deployment more memory")
+        if not self._waiting and self.held + cost <= self.total:
+            # The common case, without the condition and its timer task: no await between the check and the add,
+            # so no other request on this event loop can interleave.
+            self.held += cost
+            return cost
+        self._waiting += 1
+        try:
+            return await self._reserve_waiting(cost)
+        finally:
+            self._waiting -= 1
+
+    async def _reserve_waiting(self, cost: int) -> int:
+        assert self.total is not None
         async with self._freed:
             try:
                 total = self.total
@@ -103,6 +117,7 @@ class MemoryBudget:
         """Give back what reserve() held."""
         if not cost:
             return
-        async with self._freed:
-            self.held -= cost
-            self._freed.notify_all()
+        self.held -= cost
+        if self._waiting:
+            async with self._freed:
+                self._freed.notify_all()

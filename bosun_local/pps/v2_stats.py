@@ -29,11 +29,16 @@ class InferenceStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._models: weakref.WeakKeyDictionary[LoadedModel, ModelCounters] = weakref.WeakKeyDictionary()
+        self._slot = f"_inference_counters_{id(self)}"  # this instance's cache on each model (see _counters)
 
     def _counters(self, model: LoadedModel) -> ModelCounters:
-        counters = self._models.get(model)
+        # The model's own slot first: a WeakKeyDictionary lookup per request costs more than the counting.
+        counters: ModelCounters | None = model.__dict__.get(self._slot)
         if counters is None:
-            counters = self._models[model] = ModelCounters()
+            counters = self._models.get(model)
+            if counters is None:
+                counters = self._models[model] = ModelCounters()
+            model.__dict__[self._slot] = counters
         return counters
 
     def infer(self, model: LoadedModel, rows: int, ns: int) -> None:
