@@ -26,6 +26,7 @@ from bosun_local.pps.inputs import Frame, InputError, parse_form
 from bosun_local.pps.memory import MemoryBudget
 from bosun_local.pps.metrics import METRICS_PATH, PPSMetrics
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
+from bosun_local.pps.openapi import openapi
 from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
 from bosun_local.pps.reporting import Reporter, ReportItem
 from bosun_local.pps.v2_routes import V2Routes
@@ -35,6 +36,7 @@ log = logging.getLogger("bosun_local.pps")
 
 PREDICTION_ROUTES = {"/predictions": ("POST",), "/predict": ("GET", "POST")}
 STATUS_ROUTES = ("/ping", "/health", "/info")
+OPENAPI_PATH = "/openapi.json"
 FORM_TYPES = ("", "application/x-www-form-urlencoded")
 
 
@@ -134,6 +136,8 @@ class PPSApp:
             return await self.v2.handle(request, path, deployment_id)
         if path == METRICS_PATH and self.metrics is not None and request.method in ("GET", "HEAD"):
             return self._metrics(deployment_id)
+        if path == OPENAPI_PATH and request.method in ("GET", "HEAD"):
+            return self._openapi(deployment_id)
         if path in drum_routes.UNSTRUCTURED_ROUTES:
             return await drum_routes.unstructured(self, request, deployment_id)
         methods = PREDICTION_ROUTES.get(path) or (("GET",) if path in STATUS_ROUTES else None)
@@ -159,6 +163,16 @@ class PPSApp:
         if path == "/predictions":
             return await datarobot_routes.predictions(self, request, deployment, deployment.model, predapi=False)
         return await self._predict(request, deployment, deployment.model)
+
+    def _openapi(self, deployment_id: str | None) -> Response:
+        """Answer `/openapi.json`: the routes, with the served model's columns as the body schema."""
+        deployment = self._deployment(deployment_id)
+        if isinstance(deployment, Response):
+            return deployment
+        if deployment.model is None:
+            return error(503, f"deployment {deployment.deployment_id} cannot serve: {deployment.error}")
+        name = deployment.deployment_id or deployment.model.spec.name or deployment.model_id or "model"
+        return json_response(200, openapi(deployment.model.schema, name))
 
     def _deployment(self, deployment_id: str | None, v2: bool = False) -> Deployment | Response:
         """Return the addressed deployment, or a 404 that says which ones exist."""

@@ -101,7 +101,8 @@ async def predictions(app: PPSApp, request: Request, deployment: Deployment, mod
             await asyncio.get_running_loop().run_in_executor(None, explanations.explainer_for, model)
         body = await request.body(app.max_body_bytes)
         started = time.perf_counter()  # execution time: from the whole body being here to the answer
-        held = await app.memory.reserve(estimated_cost(body, request.media_type))
+        budget = app.memory
+        held = await budget.reserve(estimated_cost(body, request.media_type)) if budget.total is not None else 0
         try:
             # DataRobot ignores columns the model does not take; our own route names them (a typo is a 422).
             table = await _off_loop(len(body) > OFF_LOOP_BYTES, _read, request, body, model, options, predapi)
@@ -113,7 +114,7 @@ async def predictions(app: PPSApp, request: Request, deployment: Deployment, mod
             body_out = await _off_loop(not model.inline(frame.rows), render, model, scored, table.passthrough,
                                        explained)
         finally:
-            await app.memory.release(held)
+            await budget.release(held)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         headers = ((b"x-datarobot-execution-time", f"{elapsed_ms:.0f}".encode()),
                    (b"x-datarobot-model-cache-hit", b"true")) if predapi else ()

@@ -19,6 +19,8 @@ BYTES_PER_CELL = 100
 BUDGET_SHARE = 0.6
 WAIT_SEC = 10.0
 CGROUP_FILES = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+# Stands in for the cgroup limit (a host process, or a bench comparing bounds on and off).
+LIMIT_ENV = "PPS_MEMORY_LIMIT_BYTES"
 _NO_LIMIT = 1 << 60  # cgroup v1 writes a huge number for "no limit"
 
 
@@ -68,7 +70,8 @@ class MemoryBudget:
     @classmethod
     def from_cgroup(cls, workers: int = 1) -> MemoryBudget:
         """Return one worker's budget: a share of the container's limit, less what the server holds, per worker."""
-        limit = cgroup_limit()
+        override = os.environ.get(LIMIT_ENV, "").strip()
+        limit = int(override) if override.isdigit() else cgroup_limit()
         if limit is None:
             return cls(None)
         left = limit - resident_bytes() * max(1, workers)

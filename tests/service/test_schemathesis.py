@@ -11,6 +11,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
+from tests.pps.conftest import PPSServer
+from tests.pps.packages import regression_package
+
 from .helpers import Service, start, write_package
 
 
@@ -41,3 +44,31 @@ def test_api_conforms_to_its_spec(case: schemathesis.Case, fuzzed: Service) -> N
         checks.insert(0, not_a_server_error)
     case.call_and_validate(base_url=fuzzed.url, headers={"Authorization": f"Bearer {fuzzed.token}"}, timeout=30,
                            checks=checks)
+
+
+@pytest.fixture(scope="module")
+def pps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PPSServer]:
+    """A PPS serving the diabetes regression package (issue 17: fuzz the PPS spec as well as the service's)."""
+    package = regression_package(tmp_path_factory.mktemp("pps-fuzz") / "regression")
+    server = PPSServer({"PPS_MODEL_DIR": str(package), "MLOPS_DEPLOYMENT_ID": "fuzz"})
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def pps_schema(pps: PPSServer) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(f"{pps.url}/openapi.json")
+
+
+pps_spec = schemathesis.pytest.from_fixture("pps_schema")
+
+
+@pps_spec.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_pps_conforms_to_its_spec(case: schemathesis.Case, pps: PPSServer) -> None:
+    """No 5xx and answers in its spec's shapes, whatever the body; every answer within 10 s."""
+    case.call_and_validate(base_url=pps.url, timeout=10,
+                           checks=[not_a_server_error, response_schema_conformance, content_type_conformance])
+    assert pps.proc.poll() is None

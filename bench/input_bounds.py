@@ -1,0 +1,138 @@
+"""Issue 17's bench: PPS throughput with the input bounds vs. the code before them, and CSV parse time by width.
+
+1. The same small CSV and JSON `/predictions` bodies through `wrk`, side by side in one run, alternating rounds:
+   the PPS of this checkout (bounds on: header width and duplicate checks, JSON depth, a memory budget of
+   512 MB) vs. the PPS of commit BEFORE (exported beside it with `git archive`). Besides requests/s, the
+   server's CPU seconds per request (psutil): on a loaded shared machine wall-clock req/s swings 2-5x between
+   rounds while CPU per request holds, so the capacity ratio is before's CPU per request over ours.
+2. CSV parse CPU time for a header of 1k, 10k and 100k columns (a model of that width, 10 rows), here and before.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from _common import FEATURES, ROOT, diabetes_package, save, server
+
+BEFORE = "eaa5b2c"  # main before issue 17's input bounds
+ROUNDS, SECONDS = 7, 5
+ROW = {"age": 30, "sex": 1, "bmi": 23, "bp": 100, "s1": 157, "s2": 70, "s3": 40, "s4": 4, "s5": 3, "s6": 88}
+BODIES = {
+    "csv-10-rows": ("text/csv", ",".join(FEATURES) + "\\n" + (",".join(str(ROW[f]) for f in FEATURES) + "\\n") * 10),
+    "json-10-rows": ("application/json", json.dumps([ROW] * 10).replace('"', '\\"')),
+}
+PARSE = """
+import sys, time
+from bosun_local.model_package import Feature
+from bosun_local.pps.inputs import Schema
+from bosun_local.pps.passthrough import PredictOptions, read_table
+width = int(sys.argv[1])
+names = [f"c{i}" for i in range(width)]
+body = (",".join(names) + "\\n" + "\\n".join(",".join("1" for _ in names) for _ in range(10)) + "\\n").encode()
+schema = Schema([Feature(n) for n in names])
+times = []
+for _ in range(int(sys.argv[2])):
+    started = time.process_time()
+    read_table("text/csv", body, schema, PredictOptions(), False)
+    times.append(time.process_time() - started)
+print(min(times))
+"""
+
+
+def export_before() -> Path:
+    """Export the tree of commit BEFORE into a temp dir and return it."""
+    target = Path(tempfile.mkdtemp(prefix="bench-before-"))
+    archive = subprocess.run(["git", "archive", BEFORE], cwd=ROOT, capture_output=True, check=True).stdout
+    tar_path = target / "tree.tar"
+    tar_path.write_bytes(archive)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(target, filter="data")
+    tar_path.unlink()
+    return target
+
+
+def env_for(tree: Path) -> dict[str, str]:
+    """Return the environment that makes `python -m bosun_local...` import the given tree."""
+    return {"PYTHONPATH": str(tree), "PYTHONSAFEPATH": "1"}
+
+
+def server_cpu(url: str) -> float:
+    """Return the CPU seconds so far of the process listening on url's port (and its children)."""
+    port = int(url.rsplit(":", 1)[1])
+    owner = next(c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
+                 and c.status == psutil.CONN_LISTEN)
+    procs = [psutil.Process(owner), *psutil.Process(owner).children(recursive=True)]
+    return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+
+
+def wrk_post(url: str, media_type: str, body: str) -> tuple[float, float]:
+    """Return (req/s, server CPU microseconds per request) of wrk -t2 -c16 posting body to url/predictions."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(f'wrk.method = "POST"\nwrk.body = "{body}"\nwrk.headers["Content-Type"] = "{media_type}"\n')
+    cpu = server_cpu(url)
+    try:
+        out = subprocess.run(["wrk", "-t2", "-c16", f"-d{SECONDS}s", "-s", str(script), f"{url}/predictions"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        script.unlink()
+    cpu = server_cpu(url) - cpu
+    if "Non-2xx" in out:
+        raise SystemExit(f"non-2xx answers from {url}:\n{out}")
+    requests = int(out.split(" requests in ")[0].split()[-1])
+    return float(out.split("Requests/sec:")[1].split()[0]), cpu / requests * 1e6
+
+
+def parse_seconds(tree: Path, width: int, repeat: int = 5) -> float:
+    """Return the least CPU time of `repeat` parses of a `width`-column CSV (10 rows) with the code of tree."""
+    done = subprocess.run([sys.executable, "-c", PARSE, str(width), str(repeat)], env={**os.environ, **env_for(tree)},
+                          capture_output=True, text=True, timeout=900, check=True)
+    return float(done.stdout.strip())
+
+
+def imported_from(tree: Path) -> str:
+    """Return where `bosun_local` is imported from with env_for(tree) (the bench must compare two trees)."""
+    return subprocess.run([sys.executable, "-c", "import bosun_local; print(bosun_local.__file__)"],
+                          env={**os.environ, **env_for(tree)}, capture_output=True, text=True, check=True).stdout
+
+
+def main() -> None:
+    before = export_before()
+    assert imported_from(before).startswith(str(before)), imported_from(before)
+    package = diabetes_package()
+    base = {"PPS_MODEL_DIR": str(package), "PPS_HOST": "127.0.0.1", "MONITORING_ENABLED": "0"}
+    cmd = [sys.executable, "-m", "bosun_local.pps"]
+    result: dict[str, object] = {"before": BEFORE, "rounds": ROUNDS, "seconds": SECONDS}
+    with server(cmd, {**base, **env_for(ROOT), "PPS_MEMORY_LIMIT_BYTES": str(512 << 20)}, "/ping") as now_url, \
+            server(cmd, {**base, **env_for(before)}, "/ping") as before_url:
+        for name, (media_type, body) in BODIES.items():
+            ours, theirs = [], []
+            for _ in range(ROUNDS):
+                ours.append(wrk_post(now_url, media_type, body))
+                theirs.append(wrk_post(before_url, media_type, body))
+            rps = [statistics.median(r for r, _ in runs) for runs in (ours, theirs)]
+            cpu = [statistics.median(c for _, c in runs) for runs in (ours, theirs)]
+            result[name] = {"bounds_on": ours, "before": theirs, "rps_ratio": round(rps[0] / rps[1], 3),
+                            "cpu_us_per_request": [round(c, 1) for c in cpu],
+                            "capacity_ratio": round(cpu[1] / cpu[0], 3)}
+    widths = {}
+    for width in (1_000, 10_000, 100_000):
+        started = time.monotonic()
+        widths[width] = {"bounds_on_sec": round(parse_seconds(ROOT, width), 4)}
+        if width <= 10_000:  # before: quadratic, 100k columns would take ~100x the 10k time
+            widths[width]["before_sec"] = round(parse_seconds(before, width, 1 if width > 1_000 else 5), 4)
+        widths[width]["wall_sec"] = round(time.monotonic() - started, 1)
+    result["csv_parse_by_width"] = widths
+    result["load_average"] = os.getloadavg()
+    save("input_bounds", result)
+
+
+if __name__ == "__main__":
+    main()
