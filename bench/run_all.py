@@ -11,7 +11,7 @@ SCRIPTS = ["stack_up.py", "pps_vs_flask.py", "v2_binary_vs_json.py", "explanatio
            "pps_monitoring_overhead.py", "pps_metrics_overhead.py", "reporting_throughput.py", "reporting_cpu.py",
            "ingest_throughput.py", "accuracy_ingest.py", "backlog_drain.py", "sqs_backlog_drain.py",
            "deploy_first_200.py", "deploy_replacements.py", "deploy_throughput.py", "deploy_heal.py",
-           "dashboard_cpu.py", "workshop_run.py"]
+           "traffic_mirroring.py", "dashboard_cpu.py", "workshop_run.py"]
 
 
 def main() -> int:
