@@ -138,6 +138,17 @@ def post(url: str, times: int) -> list[float]:
 
 
 def test_challengers_canary_rollback_and_history(stack: AgentEnv, tmp_path: Path) -> None:
+    try:
+        steps(stack, tmp_path)
+    except AssertionError as exc:
+        traefik = subprocess.run(["docker", "logs", "--tail", "30", f"{stack.name}-traefik-1"], capture_output=True,
+                                 text=True).stderr
+        raise AssertionError(f"{str(exc)[:3000]}\n--- agent log:\n{stack.log_tail(60)}\n--- traefik:\n{traefik}") \
+            from exc
+
+
+def steps(stack: AgentEnv, tmp_path: Path) -> None:
+    """Run every step on one deployment (one stack for the whole issue keeps CI time down)."""
     dirs = {"a": diabetes_package(tmp_path / "a"), "b": diabetes_package(tmp_path / "b", alpha=10.0)}
     ids = {k: stack.cli_json("packages", "register", str(d))["id"] for k, d in dirs.items()}
     value = {k: prediction_of(d) for k, d in dirs.items()}
