@@ -11,15 +11,44 @@ from bosun_local.service.api_errors import conflict, invalid
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.deployments import request_action
 from bosun_local.service.packages import resolve_package
-from bosun_local.service.stats import compute_stats
+from bosun_local.service.stats import compute_stats, thresholds_for, worst
 from bosun_local.service.storage.base import Row
-from bosun_local.service.timeutil import iso, now_iso, parse_time, utcnow
-from bosun_local.service.traffic import _check_runs, _same_kind, applied, desired, queue_traffic
+from bosun_local.service.timeutil import iso, minute_iso, now_iso, parse_time, utcnow
+from bosun_local.service.traffic import _check_runs, _same_kind, applied, canary_key, desired, queue_traffic
 
 log = logging.getLogger(__name__)
 ACTIVE = ("running",)
 # Below this many requests to the canary its error rate says nothing yet.
 DEFAULT_MIN_REQUESTS = 10
+# How much worse than the champion a canary's accuracy may be (keyValueConfig canaryAccuracyTolerance): for
+# classifiers, points of accuracy; for regressions, a fraction of the champion's RMSE.
+DEFAULT_ACCURACY_TOLERANCE = 0.1
+_SUMS = ("correct", "labelled", "squares", "n")
+
+
+def canary_accuracy(ctx: ServiceContext, dep: Row, canary: Row) -> Row:
+    """Return the canary's accuracy against the champion's on the actuals of requests since it started."""
+    # Whole minutes: a prediction without its own timestamp is dated at the start of its minute.
+    since = minute_iso(parse_time(canary["startedAt"]))
+    mine = ctx.storage.agreement(dep["id"], canary_key(dep["id"], canary["modelId"]), since, 0.0)
+    every = ctx.storage.agreement(dep["id"], dep["id"], since, 0.0)
+    theirs = {k: every[k] - mine[k] for k in _SUMS}  # the canary's rows are a part of the deployment's
+    minimum = thresholds_for(ctx, dep)["accuracyMinRows"]
+    kv = dep.get("keyValueConfig") or {}
+    tolerance = float(kv.get("canaryAccuracyTolerance") or DEFAULT_ACCURACY_TOLERANCE)
+    if mine["labelled"] >= minimum and theirs["labelled"] >= minimum:
+        canary_value, champion_value = mine["correct"] / mine["labelled"], theirs["correct"] / theirs["labelled"]
+        failing = canary_value < champion_value - tolerance
+        metric = "accuracy"
+    elif mine["n"] >= minimum and theirs["n"] >= minimum:
+        canary_value = (mine["squares"] / mine["n"]) ** 0.5
+        champion_value = (theirs["squares"] / theirs["n"]) ** 0.5
+        failing = canary_value > champion_value * (1 + tolerance)
+        metric = "rmse"
+    else:
+        return {"status": "unknown", "metric": None, "matched": max(mine["labelled"], mine["n"])}
+    return {"status": "failing" if failing else "passing", "metric": metric, "canary": canary_value,
+            "champion": champion_value, "tolerance": tolerance, "matched": max(mine["labelled"], mine["n"])}
 
 
 def _active(dep: Row) -> Row | None:
@@ -64,9 +93,11 @@ def canary_health(ctx: ServiceContext, dep: Row, canary: Row) -> Row:
     stats = compute_stats(ctx, dep["id"], window, model_id=canary["modelId"])
     requests = stats["predictions"] + stats["userErrors"] + stats["systemErrors"]
     minimum = int(float((dep.get("keyValueConfig") or {}).get("canaryMinRequests") or DEFAULT_MIN_REQUESTS))
-    status = stats["serviceHealth"] if requests >= minimum else "unknown"
-    return {"status": status, "requests": requests, "errorRate": stats["errorRate"],
-            "latencyP95Ms": stats["latencyP95Ms"], "minRequests": minimum}
+    service = stats["serviceHealth"] if requests >= minimum else "unknown"
+    accuracy = canary_accuracy(ctx, dep, canary)
+    return {"status": worst(service, accuracy["status"]), "serviceHealth": service, "requests": requests,
+            "errorRate": stats["errorRate"], "latencyP95Ms": stats["latencyP95Ms"], "minRequests": minimum,
+            "accuracy": accuracy}
 
 
 def status_of(ctx: ServiceContext, dep: Row) -> Row:
@@ -112,9 +143,16 @@ def abort_canary(ctx: ServiceContext, dep: Row, health: Row | None = None) -> tu
         return queue_traffic(ctx, dep, traffic, "canary_aborted",
                              f"canary {canary['modelId']} of deployment {dep['name']} aborted; the champion "
                              f"{dep['packageId']} takes all traffic again", modelId=canary["modelId"])
-    rate = health.get("errorRate")
-    why = (f"its service health turned failing ({health['requests']} requests, error rate "
-           f"{rate:.0%}, p95 {health.get('latencyP95Ms') or 0:.0f} ms)" if rate is not None else "it turned failing")
+    rate, accuracy = health.get("errorRate"), health.get("accuracy") or {}
+    if health.get("serviceHealth") == "failing" and rate is not None:
+        why = (f"its service health turned failing ({health['requests']} requests, error rate {rate:.0%}, "
+               f"p95 {health.get('latencyP95Ms') or 0:.0f} ms)")
+    elif accuracy.get("status") == "failing":
+        why = (f"its {accuracy['metric']} {accuracy['canary']:.4g} is worse than the champion's "
+               f"{accuracy['champion']:.4g} beyond the tolerance {accuracy['tolerance']:g} "
+               f"({accuracy['matched']} actuals)")
+    else:
+        why = "it turned failing"
     dep = _end(ctx, dep, "rolled_back", why)
     # A failing event: notification rules on failing events (webhooks) hear of it.
     return queue_traffic(ctx, dep, traffic, "canary_rolled_back",

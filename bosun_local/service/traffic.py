@@ -188,17 +188,30 @@ def shadow_key(deployment_id: str, model_id: str) -> str:
     return f"{deployment_id}/challenger/{model_id}"
 
 
+def canary_key(deployment_id: str, model_id: str) -> str:
+    """Return the extra key a canary's predictions are also stored under (its own accuracy)."""
+    return f"{deployment_id}/canary/{model_id}"
+
+
 def mark_shadow_associations(ctx: ServiceContext, records: list[Row]) -> None:
-    """Give records of a challenger's predictions their own association key (one lookup per deployment)."""
-    shadows: dict[str, set[str]] = {}
+    """Key records of a challenger's predictions apart, and copy a canary's (one lookup per deployment)."""
+    shadows: dict[str, tuple[set[str], str | None]] = {}
     for record in records:
         if not record.get("associations"):
             continue
         dep_id = record["deploymentId"]
         if dep_id not in shadows:
             dep = ctx.storage.get_deployment(dep_id)
-            shadows[dep_id] = {c["modelId"] for c in desired(ctx, dep)["challengers"]} if dep else set()
+            models: set[str] = set()
+            canary = None
             if dep:
-                shadows[dep_id] |= {c["modelId"] for c in applied(dep)["challengers"]}
-        if record.get("modelId") in shadows[dep_id]:
+                models = {c["modelId"] for c in [*desired(ctx, dep)["challengers"], *applied(dep)["challengers"]]}
+                running = dep.get("canary") or {}
+                canary = running.get("modelId") if running.get("status") == "running" else None
+            shadows[dep_id] = (models, canary)
+        models, canary = shadows[dep_id]
+        if record.get("modelId") in models:
             record["associationKey"] = shadow_key(dep_id, record["modelId"])
+        elif canary and record.get("modelId") == canary:
+            # Its predictions answer clients (they stay under the deployment) and are copied for its own accuracy.
+            record["copyAssociationKey"] = canary_key(dep_id, canary)

@@ -81,3 +81,30 @@ def test_canary_steps_then_promotes_and_a_failing_one_rolls_back(service: Servic
     status = client.canary(dep["id"])
     assert status["canary"]["status"] == "rolled_back" and status["appliedPercent"] == 0
     assert client.get_deployment(dep["id"])["packageId"] == b["id"]  # the champion never changed
+
+
+def test_a_less_accurate_canary_rolls_back_once_actuals_arrive(service: Service, packages: list[dict]) -> None:
+    client = service.client
+    a, b = packages
+    env = client.create_environment(unique("acc"), "test")["id"]
+    dep = client.create_deployment(a["id"], unique("acc"), environment=env)["deployment"]
+    apply_all(client, env)
+    client.start_canary(dep["id"], b["id"], percent=20)
+    apply_all(client, env)
+    minute = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+
+    def predictions(model: str, ids: list[str], values: list[float]) -> dict:
+        return {"recordId": unique("p"), "deploymentId": dep["id"], "modelId": model, "minute": minute,
+                "kind": "predictions", "rows": len(ids), "associations": {"ids": ids, "predictions": values}}
+
+    mine, theirs = [f"c{i}" for i in range(12)], [f"h{i}" for i in range(12)]
+    truth = [float(100 + i) for i in range(12)]
+    client.ingest([predictions(b["id"], mine, [v + 30 for v in truth]),  # the canary is 30 off
+                   predictions(a["id"], theirs, [v + 1 for v in truth])])  # the champion 1 off
+    report(client, dep, b["id"], 12)
+    client.upload_actuals(dep["id"], [{"associationId": i, "actualValue": v} for i, v in
+                                      zip(mine + theirs, truth + truth, strict=True)])
+    wait_for(lambda: client.list_events(deployment=dep["id"], types=["canary_rolled_back"]), "the rollback", 30)
+    (event,) = client.list_events(deployment=dep["id"], types=["canary_rolled_back"])
+    assert "its rmse 30 is worse than the champion's 1" in event["message"], event["message"]
+    assert client.canary(dep["id"])["canary"]["status"] == "rolled_back"

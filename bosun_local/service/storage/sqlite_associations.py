@@ -117,6 +117,11 @@ class AssociationTables:
                 assigned = ", ".join(f"{c} = ?" for c in columns)
                 conn.executemany(f"UPDATE association_rows SET {assigned} WHERE dep = ? AND association_id = ? "
                                  "AND predicted_ms IS NULL", [(*r[2:-1], r[0], r[1]) for r in rows])
+            if record.get("copyAssociationKey"):
+                copy = self._dep_key(record["copyAssociationKey"])
+                conn.executemany(
+                    f"INSERT OR IGNORE INTO association_rows (dep, association_id, {names_sql}, received_s) "
+                    f"VALUES ({', '.join('?' * (len(columns) + 3))})", [(copy, *r[1:]) for r in rows])
 
     def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
                       received: str | None = None) -> tuple[int, int]:
