@@ -67,6 +67,8 @@ def write_test_config(home: Path, name: str, **extra: object) -> dict[str, objec
         "outfacingPredictionURLPrefix": f"http://127.0.0.1:{ports['web']}",
         "serviceUrl": f"http://127.0.0.1:{ports['service']}",
         "containerNamePrefix": f"{name}_",
+        # Tests look at per-deployment containers unless they ask for the shared pool (tests/agent/test_shared_pool.py).
+        "servingMode": "dedicated",
         **extra,
     }
     home.mkdir(parents=True, exist_ok=True)

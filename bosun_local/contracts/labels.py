@@ -27,6 +27,8 @@ COMPOSE_CONFIG_FILES: Final = "com.docker.compose.project.config_files"
 # Values of COMPONENT.
 MONITORING_AGENT: Final = "monitoring-agent"
 RABBITMQ: Final = "rabbitmq"
+# The docker plugin's shared PPS pool (one per environment, serving every shared deployment).
+PPS_POOL: Final = "pps-pool"
 
 
 def template_globals() -> dict[str, str]:

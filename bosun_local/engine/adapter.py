@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,8 @@ class ContainerInfo:
     started_at: str
     finished_at: str
     restart_count: int
+    # Network name -> the container's IP address on it.
+    addresses: dict[str, str] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
@@ -240,7 +242,9 @@ def _container_info(doc: dict[str, Any]) -> ContainerInfo:
         name=str(doc.get("Name", "")).lstrip("/"), id=str(doc.get("Id", "")),
         labels=dict((doc.get("Config") or {}).get("Labels") or {}), status=str(state.get("Status", "unknown")),
         health=health, exit_code=state.get("ExitCode"), started_at=str(state.get("StartedAt", "")),
-        finished_at=str(state.get("FinishedAt", "")), restart_count=int(doc.get("RestartCount") or 0))
+        finished_at=str(state.get("FinishedAt", "")), restart_count=int(doc.get("RestartCount") or 0),
+        addresses={net: str(n.get("IPAddress") or "") for net, n in
+                   ((doc.get("NetworkSettings") or {}).get("Networks") or {}).items() if isinstance(n, dict)})
 
 
 def containers_with_labels(labels: dict[str, str | None]) -> list[ContainerInfo]:
@@ -277,6 +281,12 @@ def remove_containers(names: list[str], timeout: int = 10) -> None:
     with docker_errors(f"removing containers {', '.join(names)}"):
         _docker.container.stop(names, time=timeout)
         _docker.container.remove(names, force=True)
+
+
+def restart_container(name: str, timeout: int = 10) -> None:
+    """Restart one container (start it when it is not running)."""
+    with docker_errors(f"restarting container {name}", fix=f"`docker logs {name}` shows why it stopped"):
+        _docker.container.restart(name, time=timeout)
 
 
 def container_memory(names: list[str]) -> dict[str, int]:

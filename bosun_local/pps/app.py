@@ -132,6 +132,9 @@ class PPSApp:
             path = "/" + rest
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
+        if path == "/status" and deployment_id is None and request.method == "GET":
+            # Compact load status of every deployment (the docker plugin polls a shared pool's replicas).
+            return json_response(200, self.registry.status())
         if path.startswith("/v2"):
             return await self.v2.handle(request, path, deployment_id)
         if path == METRICS_PATH and self.metrics is not None and request.method in ("GET", "HEAD"):

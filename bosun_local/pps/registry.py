@@ -22,6 +22,9 @@ log = logging.getLogger("bosun_local.pps.registry")
 
 # A deployment dir missing from this many scans in a row is gone; one miss can be a rename mid-replace.
 MISSES_TO_REMOVE = 2
+# How often the base dir's listing is compared (names and inodes, no stat): deploys, replaces and stops rename
+# dirs, so they show up within this time; edits inside a dir wait for the full rescan (interval_sec).
+POLL_SEC = 0.05
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,13 @@ class SingleRegistry:
     def all(self) -> list[Deployment]:
         """Return every deployment served."""
         return [self.deployment]
+
+    def status(self) -> dict[str, Any]:
+        """Return what the deployment serves, in MultiRegistry.status's shape."""
+        d = self.deployment
+        return {"ready": True, "deployments": {d.deployment_id: {
+            "modelId": d.model_id if d.model is not None else None, "attemptedModelId": d.model_id, "inode": None,
+            "error": d.error}} if d.deployment_id else {}}
 
     def start(self) -> None:
         """Nothing to watch."""
@@ -118,12 +128,14 @@ class MultiRegistry:
     multi = True
 
     def __init__(self, base_dir: Path, prefix: str = "deployment_", info_file: str = "config.yml",
-                 interval_sec: float = 1.0) -> None:
+                 interval_sec: float = 1.0, poll_sec: float = POLL_SEC) -> None:
         self.base_dir = base_dir
         self.prefix = prefix
         self.info_file = info_file
         self.interval_sec = interval_sec
+        self.poll_sec = min(poll_sec, interval_sec)
         self.ready = False
+        self._dirty = False
         self._deployments: dict[str, Deployment] = {}
         self._misses: dict[str, int] = {}
         self._stop = threading.Event()
@@ -153,8 +165,27 @@ class MultiRegistry:
         if self._extract_root is not None:
             shutil.rmtree(self._extract_root, ignore_errors=True)
 
+    def status(self) -> dict[str, Any]:
+        """Return what each deployment serves and how its newest dir loaded (the docker plugin polls this)."""
+        return {"ready": self.ready, "deployments": {
+            d.deployment_id: {"modelId": d.model_id if d.model is not None else None,
+                              "attemptedModelId": d.signature[1] if d.signature else d.model_id,
+                              "inode": d.signature[0] if d.signature else None, "error": d.error}
+            for d in self._deployments.values() if d.deployment_id}}
+
+    def _listing_key(self) -> tuple[tuple[str, int], ...]:
+        try:
+            return tuple(sorted((e.name, e.inode()) for e in os.scandir(self.base_dir)))
+        except OSError:
+            return ()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_sec):
+        key, scanned = self._listing_key(), time.monotonic()
+        while not self._stop.wait(self.poll_sec):
+            now_key = self._listing_key()
+            if now_key == key and not self._dirty and time.monotonic() - scanned < self.interval_sec:
+                continue
+            key, scanned = now_key, time.monotonic()
             try:
                 self.scan()
             except Exception:
@@ -183,6 +214,7 @@ class MultiRegistry:
         """Load added and changed deployment dirs, drop removed ones; in-flight requests keep their model."""
         found = self._candidates()
         current = dict(self._deployments)
+        dirty = False
         for deployment_id, (directory, model_id, signature) in found.items():
             self._misses.pop(deployment_id, None)
             old = current.get(deployment_id)
@@ -190,6 +222,7 @@ class MultiRegistry:
                 continue
             new = self._load(deployment_id, model_id, directory, signature)
             if new is None:
+                dirty = True  # changed while being read: look again at the next poll, not the next full scan
                 continue
             if new.model is None and old is not None and old.model is not None:
                 log.error("deployment %s: the new model does not load, still serving model %s: %s",
@@ -203,6 +236,7 @@ class MultiRegistry:
                 log.info("deployment %s removed", deployment_id)
                 del current[deployment_id]
                 self._misses.pop(deployment_id)
+        self._dirty = dirty or bool(self._misses)
         self._deployments = current  # one reference swap: readers see the old or the new dict, never a mix
 
     def _package_dir(self, directory: Path, deployment_id: str) -> Path:

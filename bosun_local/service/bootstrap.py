@@ -9,7 +9,7 @@ DEFAULT_ENVIRONMENT_NAME = "docker"
 # The docker plugin's keys (the seed's plugin.docker.conf.yaml) copied from the user's config at first start.
 DOCKER_PLUGIN_KEYS = ("dockerNetwork", "traefikImage", "outfacingPredictionURLPrefix", "agentImage", "rabbitmqImage",
                       "ppsBaseImage", "generatedImagePrefix", "containerNamePrefix", "traefikPortMapping",
-                      "rabbitmqPortMapping", "monitoringEnabled", "rabbitmqQueueName")
+                      "rabbitmqPortMapping", "monitoringEnabled", "rabbitmqQueueName", "servingMode")
 
 
 def default_plugin_config(ctx: ServiceContext) -> dict[str, object]:

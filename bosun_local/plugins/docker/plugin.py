@@ -5,8 +5,6 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
-
 from bosun_local.config import load_defaults
 from bosun_local.engine import adapter
 from bosun_local.errors import BosunError
@@ -18,6 +16,8 @@ from bosun_local.plugins.docker.environment import (
     traefik_component,
     traefik_problem,
 )
+from bosun_local.plugins.docker.pool import SharedPool
+from bosun_local.plugins.docker.shared import SHARED, SharedServing, serving_mode
 from bosun_local.plugins.docker.stack import (
     CHAMPION,
     DEPLOYMENT_LABEL,
@@ -31,6 +31,7 @@ from bosun_local.plugins.docker.stack import (
 )
 from bosun_local.plugins.docker.status import judge_deployment
 from bosun_local.plugins.docker.traffic import routes_file, update_traffic
+from bosun_local.plugins.docker.waits import TraefikWaits
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
@@ -41,13 +42,19 @@ from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 # implementation adds): their defaults are defaults.yml's, read here, never restated.
 SHARED_KEYS = ("dockerNetwork", "traefikImage", "outfacingPredictionURLPrefix", "agentImage", "rabbitmqImage",
                "ppsBaseImage", "generatedImagePrefix", "containerNamePrefix", "traefikPortMapping",
-               "rabbitmqPortMapping", "monitoringEnabled", "rabbitmqQueueName", "traefikUrl", "projectName")
+               "rabbitmqPortMapping", "monitoringEnabled", "rabbitmqQueueName", "traefikUrl", "projectName",
+               "servingMode")
 # Settings of this plugin alone.
 OWN_SETTINGS: dict[str, Any] = {
     "startTimeoutSec": 120,
     "routeTimeoutSec": 30,
     "gracefulTimeoutSec": 30,
     "retryAttempts": 5,
+    # The shared PPS pool (servingMode shared): replicas, and each replica's limits and uvicorn workers.
+    "poolReplicas": 2,
+    "poolMemory": "1g",
+    "poolCpus": "",
+    "poolWorkers": 1,
     # Facts of the host the management agent passes in pluginConfig (docs/plugins.md); set them when running
     # the plugin by hand. Where each deployment's compose project is written:
     K.STACKS_DIR_KEY: "",
@@ -67,7 +74,7 @@ def _defaults() -> dict[str, Any]:
     return {**{key: shared[key] for key in SHARED_KEYS}, **OWN_SETTINGS}
 
 
-class DockerPlugin(BosunPluginBase):
+class DockerPlugin(TraefikWaits, BosunPluginBase):
     """Run each deployment as a PPS container in its own Compose project, routed by traefik."""
 
     DEFAULT_SETTINGS: ClassVar[dict[str, Any]] = _defaults()
@@ -99,6 +106,15 @@ class DockerPlugin(BosunPluginBase):
         return DeploymentStack(deployment_id, self.s, Path(self._fact(K.STACKS_DIR_KEY)), self._fact(K.RUN_AS_USER_KEY),
                                self._monitoring())
 
+    def shared(self) -> SharedServing:
+        """Return the shared-serving actions on this environment's pool."""
+        return SharedServing(self, SharedPool(self.s, Path(self._fact(K.STACKS_DIR_KEY)),
+                                              self._fact(K.RUN_AS_USER_KEY), self._monitoring()))
+
+    def mode(self, di: DeploymentInfo) -> str:
+        """Return how the deployment is to be served: shared or dedicated."""
+        return serving_mode(di.kv_config, str(self.s["servingMode"]), di.id)
+
     def prediction_url(self, deployment_id: str) -> str:
         """Return the URL clients send predictions to."""
         return f"{str(self.s['outfacingPredictionURLPrefix']).rstrip('/')}/deployments/{deployment_id}/predictions"
@@ -121,55 +137,6 @@ class DockerPlugin(BosunPluginBase):
         """Return why traefik does not answer on traefikUrl, or None when it does."""
         return traefik_problem(self.traefik_url)
 
-    def wait_routed(self, deployment_id: str, model_id: str) -> str | None:
-        """Wait until traefik answers for the deployment from this model; return why not, or None."""
-        url = f"{self.traefik_url}/deployments/{deployment_id}/info"
-        deadline = time.monotonic() + float(self.s["routeTimeoutSec"])
-        last = "no answer yet"
-        with httpx.Client(timeout=3.0) as http:
-            while time.monotonic() < deadline:
-                try:
-                    response = http.get(url)
-                    if response.status_code == 200 and model_id in response.text:
-                        return None
-                    last = f"HTTP {response.status_code} {response.text[:120]!r}"
-                except httpx.HTTPError as exc:
-                    last = f"{type(exc).__name__}: {exc}"
-                time.sleep(0.2)
-        return f"traefik did not route {url} to model {model_id} within {self.s['routeTimeoutSec']} s (last: {last})"
-
-    def wait_only(self, deployment_id: str, model_id: str, in_a_row: int = 8) -> str | None:
-        """Wait until traefik answers from this model alone (in_a_row answers); return why not, or None."""
-        url = f"{self.traefik_url}/deployments/{deployment_id}/info"
-        deadline = time.monotonic() + float(self.s["routeTimeoutSec"])
-        seen = 0
-        with httpx.Client(timeout=3.0) as http:
-            while time.monotonic() < deadline:
-                try:
-                    response = http.get(url)
-                    seen = seen + 1 if response.status_code == 200 and model_id in response.text else 0
-                except httpx.HTTPError:
-                    seen = 0
-                if seen >= in_a_row:
-                    return None
-                time.sleep(0.1)
-        return f"traefik still routes {url} to other models after {self.s['routeTimeoutSec']} s"
-
-    def wait_unrouted(self, deployment_id: str) -> None:
-        """Wait (bounded by routeTimeoutSec) until traefik no longer routes the deployment to any container."""
-        url = f"{self.traefik_url}/deployments/{deployment_id}/info"
-        deadline = time.monotonic() + float(self.s["routeTimeoutSec"])
-        with httpx.Client(timeout=3.0) as http:
-            while time.monotonic() < deadline:
-                try:
-                    if http.get(url).status_code != 200:
-                        return
-                except httpx.HTTPError:
-                    return  # traefik itself is gone: nothing routes there
-                time.sleep(0.2)
-        self._logger.warning("deployment %s: traefik still routes to it after %s s; removing it anyway",
-                             deployment_id, self.s["routeTimeoutSec"])
-
     def _failure_detail(self, stack: DeploymentStack, model: ModelService, exc: BosunError) -> str:
         container = stack.container_name(model)
         logs = adapter.container_logs(container, tail=15).strip()
@@ -187,6 +154,11 @@ class DockerPlugin(BosunPluginBase):
         if self.s[K.STACKS_DIR_KEY]:
             Path(str(self.s[K.STACKS_DIR_KEY])).mkdir(parents=True, exist_ok=True)
         problem = self.traefik_up()
+        if not problem and str(self.s["servingMode"]) == SHARED and self.s[K.STACKS_DIR_KEY] and not self.dry_run:
+            try:  # warm before the first deploy, which then takes well under a second
+                self.shared().pool.ensure(int(self.s["startTimeoutSec"]))
+            except BosunError as exc:
+                problem = f"{exc.message} (fix: {exc.fix})"
         if problem:
             return ActionStatusInfo(ActionStatus.WARN, msg=problem)
         return ActionStatusInfo(ActionStatus.OK, msg=f"Docker engine, network {self.s['dockerNetwork']} and "
@@ -202,24 +174,29 @@ class DockerPlugin(BosunPluginBase):
             grouped.setdefault(c.labels[DEPLOYMENT_LABEL], []).append(c)
         return grouped
 
-    def deployment_list(self) -> ActionStatusInfo:
+    def _judged(self, ids: list[str] | None) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """Return (containers by deployment, statuses of `ids` or of all, pool events): dedicated and shared."""
         grouped = self._ours()
-        data = {dep_id: judge_deployment(dep_id, cs, self.prediction_url(dep_id)).to_dict()
-                for dep_id, cs in sorted(grouped.items())}
-        return ActionStatusInfo(ActionStatus.OK, msg=f"{len(data)} deployments have containers", data=data)
+        shared = self.shared() if self.s[K.STACKS_DIR_KEY] and self.s[K.RUN_AS_USER_KEY] else None
+        ids = sorted(set(grouped) | set(shared.pool.deployment_ids() if shared else [])) if ids is None else ids
+        pooled, events = shared.observe([d for d in ids if d not in grouped]) if shared else ({}, [])
+        return grouped, {dep_id: pooled.get(dep_id) or judge_deployment(
+            dep_id, grouped.get(dep_id, []), self.prediction_url(dep_id)).to_dict() for dep_id in ids}, events
+
+    def deployment_list(self) -> ActionStatusInfo:
+        data = self._judged(None)[1]
+        return ActionStatusInfo(ActionStatus.OK, msg=f"{len(data)} deployments have containers or a dir", data=data)
 
     def pe_status(self) -> ActionStatusInfo:
         try:
-            grouped = self._ours()
+            grouped, statuses, events = self._judged(self.pe_info.deployment_ids if self.pe_info else None)
         except BosunError as exc:
             # data.engine tells the agent its own health is at stake (docs/plugins.md), not just a deployment's.
             return ActionStatusInfo(ActionStatus.ERROR, msg=f"cannot reach the Docker engine: {exc.message}",
                                     data={"engine": exc.message})
-        known = self.pe_info.deployment_ids if self.pe_info else sorted(grouped)
-        statuses = {dep_id: judge_deployment(dep_id, grouped.get(dep_id, []), self.prediction_url(dep_id)).to_dict()
-                    for dep_id in known}
+        known = list(statuses)
         orphans = sorted(c.name for dep_id, cs in grouped.items() if dep_id not in known for c in cs)
-        data: dict[str, Any] = {ActionDataFields.DEPLOYMENTS_STATUS: statuses, "orphans": orphans}
+        data: dict[str, Any] = {ActionDataFields.DEPLOYMENTS_STATUS: statuses, "orphans": orphans, "events": events}
         problems = []
         traefik = self.traefik_up()
         data["traefik"] = traefik or "ok"
@@ -270,8 +247,10 @@ class DockerPlugin(BosunPluginBase):
     # -- deployment actions ----------------------------------------------------------------------
 
     def deployment_status(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
-        stack = self.stack(deployment_info.id)
-        return judge_deployment(deployment_info.id, stack.containers(), self.prediction_url(deployment_info.id),
+        containers, shared = self.stack(deployment_info.id).containers(), self.shared()
+        if not containers and shared.pool.has(deployment_info.id):
+            return shared.status(deployment_info.id, deployment_info.current_model_id)
+        return judge_deployment(deployment_info.id, containers, self.prediction_url(deployment_info.id),
                                 deployment_info.current_model_id)
 
     def deployment_start(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
@@ -282,12 +261,18 @@ class DockerPlugin(BosunPluginBase):
         return self._start(deployment_info, recreate=True)
 
     def _start(self, di: DeploymentInfo, recreate: bool) -> ActionStatusInfo:
-        model = model_service(di.id, di.current_model_id, di.model_artifact, di.kv_config)
+        mode = self.mode(di)
+        model = model_service(di.id, di.current_model_id, di.model_artifact, {} if mode == SHARED else di.kv_config)
         stack = self.stack(di.id)
         verb = "relaunch" if recreate else "start"
         if self.dry_run:
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would {verb} {stack.name} with model "
-                                                         f"{model.model_id}", data=self._data(di.id, model.model_id))
+                                                         f"{model.model_id} ({mode})",
+                                    data=self._data(di.id, model.model_id))
+        shared = self.shared()
+        if mode == SHARED:
+            running = [c for c in stack.containers() if c.status == "running"]
+            return shared.move_in(di, stack) if running else shared.start(di, verb)
         self._check_environment()
         containers = [c for c in stack.containers() if (c.labels.get(ROLE_LABEL) or CHAMPION) == CHAMPION]
         sides = [m for m in stack.running(di.kv_config) if m.role != CHAMPION]
@@ -315,6 +300,8 @@ class DockerPlugin(BosunPluginBase):
         if unrouted:
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {di.id} runs model {model.model_id} (healthy), but {unrouted}")
+        if shared.pool.has(di.id):
+            shared.move_out(di.id, model.artifact)  # it was shared: its own container serves now
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
                                 msg=f"deployment {di.id} {verb}ed: model {model.model_id} answers on "
                                     f"{self.prediction_url(di.id)}{removed}")
@@ -335,6 +322,9 @@ class DockerPlugin(BosunPluginBase):
         stack = self.stack(deployment_id)
         if self.dry_run:
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would remove {stack.name}")
+        if self.shared().stop(deployment_id) and not stack.containers():
+            return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.STOPPED,
+                                    msg=f"removed deployment {deployment_id} from the shared pool")
         running = stack.running({})
         if self.s[K.ROUTES_DIR_KEY]:
             routes_file(self, stack).remove()  # back to the label router, which the drain below empties
@@ -355,6 +345,8 @@ class DockerPlugin(BosunPluginBase):
     def deployment_replace_model(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         """Make before break: start the new model beside the old, wait for traefik to route to it, then stop the old."""
         di = deployment_info
+        if self.mode(di) == SHARED and not self.dry_run:
+            return self.shared().replace_or_move(di, self.stack(di.id))
         new = model_service(di.id, di.current_model_id, di.model_artifact, di.kv_config)
         stack = self.stack(di.id)
         if self.dry_run:
