@@ -230,6 +230,9 @@ class EnvironmentStack:
             self.project().stop_services(["management-agent"])
         deployments = [c.name for c in adapter.containers_with_labels(
             {labels.DEPLOYMENT: None, labels.NETWORK: self.config["dockerNetwork"]})]
+        # The shared PPS pool too (its deployments' dirs stay: the agent starts it again at the next up).
+        deployments += [c.name for c in adapter.containers_with_labels(
+            {labels.COMPONENT: labels.PPS_POOL, labels.NETWORK: self.config["dockerNetwork"]})]
         adapter.remove_containers(deployments, timeout=10)
         self.project().down(volumes=volumes, timeout=10)
         prometheus_stack.record_extras(self.compose_file.parent, [])

@@ -62,7 +62,9 @@ class AgentEnv:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "BOSUN_HOME": str(self.home), "BOSUN_SERVICE_URL": self.service_url}
+        # No service URL yet while `up` runs: an empty BOSUN_SERVICE_URL is a config error now.
+        return {**os.environ, "BOSUN_HOME": str(self.home),
+                **({"BOSUN_SERVICE_URL": self.service_url} if self.service_url else {})}
 
     def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run `bosun-local ARGS` against this stack."""

@@ -29,6 +29,7 @@ def stack(stack_images: None) -> Iterator[AgentEnv]:
         try:
             yield env
         finally:
+            env.stop_agent()  # else its next check relaunches the replicas removed here
             pool = pool_containers(env)
             adapter.remove_containers([c.name for c in pool], timeout=2)
 

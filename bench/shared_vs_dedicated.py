@@ -1,0 +1,167 @@
+"""Shared pool vs dedicated containers, side by side in one stack (issue 18), through the service, agent and traefik.
+
+Measures: deploy -> first 200 (shared and dedicated), replacement duration and failed requests under load (both
+modes), and total container memory of N shared vs N dedicated deployments. Each figure carries the load average
+seen while it was measured (the bench host is shared). Isolated stack, removed afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from _common import ROOT, save  # noqa: F401  (ROOT puts the checkout on sys.path)
+
+from bosun_local.contracts import labels
+from bosun_local.engine import adapter
+from tests.agent.harness import AgentEnv, agent_env
+from tests.agent.packages import ROW, diabetes_package
+
+
+def pct(samples: list[float]) -> dict[str, float]:
+    """Return p50 / p99 / max / n of samples (seconds)."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"p50": round(statistics.median(ordered), 3), "p99": round(p99, 3), "max": round(ordered[-1], 3),
+            "n": len(ordered)}
+
+
+def load_avg() -> list[float]:
+    return [round(x, 1) for x in os.getloadavg()]
+
+
+def first_200(url: str, timeout: float = 600.0) -> float:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=10) as http:
+        while time.monotonic() < deadline:
+            try:
+                if http.post(url, json=[ROW]).status_code == 200:
+                    return time.monotonic()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.01)
+    raise SystemExit(f"{url} did not answer 200 within {timeout:g} s")
+
+
+def deploy_first_200(stack: AgentEnv, package: str, name: str, kv: dict[str, Any]) -> tuple[str, float]:
+    with stack.client() as client:
+        start = time.monotonic()
+        answer = client.create_deployment(package, name, key_value_config=kv)
+        dep_id = answer["deployment"]["id"]
+        took = first_200(f"{stack.web}/deployments/{dep_id}/predictions") - start
+        action = client.wait_for_action(answer["action"]["id"], timeout=600)
+    assert action["status"] == "done", action
+    return dep_id, took
+
+
+def replacements(stack: AgentEnv, dep_id: str, packages: list[str], count: int) -> dict[str, Any]:
+    """Replace the deployment's model `count` times while two clients loop; return durations and failures."""
+    url = f"{stack.web}/deployments/{dep_id}/predictions"
+    stop = threading.Event()
+    ok = [0, 0]
+    failures: list[str] = []
+
+    def loop(slot: int) -> None:
+        with httpx.Client(timeout=30) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post(url, json=[ROW])
+                    if response.status_code == 200:
+                        ok[slot] += 1
+                    else:
+                        failures.append(f"HTTP {response.status_code} {response.text[:100]}")
+                except httpx.HTTPError as exc:
+                    failures.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    durations = []
+    loads = [load_avg()]
+    try:
+        with stack.client() as client:
+            for i in range(count):
+                start = time.monotonic()
+                action = client.wait_for_action(client.replace_model(dep_id, packages[(i + 1) % 2])["action"]["id"],
+                                                timeout=600)
+                assert action["status"] == "done", action
+                durations.append(time.monotonic() - start)
+                loads.append(load_avg())
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    return {"durationSec": pct(durations), "requestsOk": sum(ok), "failedRequests": len(failures),
+            "failures": failures[:5], "loadAvg1m": [x[0] for x in loads]}
+
+
+def deploy_many(stack: AgentEnv, package: str, prefix: str, count: int, kv: dict[str, Any]) -> list[str]:
+    with stack.client() as client:
+        answers = [client.create_deployment(package, f"{prefix}-{i}", key_value_config=kv) for i in range(count)]
+        with ThreadPoolExecutor(8) as pool:
+            done = list(pool.map(lambda a: client.wait_for_action(a["action"]["id"], timeout=1800), answers))
+    bad = [a for a in done if a["status"] != "done"]
+    assert not bad, bad[:2]
+    ids = [a["deployment"]["id"] for a in answers]
+    with httpx.Client(timeout=30) as http:  # every deployment answered once: its model is loaded and warm
+        for dep_id in ids:
+            assert http.post(f"{stack.web}/deployments/{dep_id}/predictions", json=[ROW]).status_code == 200
+    return ids
+
+
+def memory_mb(names: list[str]) -> float:
+    return round(sum(adapter.container_memory(names).values()) / 2**20, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=10, help="deploy -> first 200 samples per mode")
+    parser.add_argument("--replacements", type=int, default=6)
+    parser.add_argument("--count", type=int, default=50, help="deployments per mode for the memory figure")
+    args = parser.parse_args()
+    result: dict[str, Any] = {"host": {"cpus": os.cpu_count()}}
+    with agent_env("bbshared", agent_args=["--poll-sec", "0.05", "--concurrency", "8"], servingMode="shared") as stack:
+        try:
+            packages = [stack.cli_json("packages", "register", str(diabetes_package(
+                stack.home / "src" / f"m{i}", alpha=None if i == 0 else 1.0)))["id"] for i in range(2)]
+            # Shared first: the pool is warm (plugin_start), each deploy is a dir write.
+            before = load_avg()
+            shared = [deploy_first_200(stack, packages[0], f"s-first-{i}", {}) for i in range(args.rounds)]
+            result["sharedDeployToFirst200Sec"] = {**pct([t for _, t in shared]), "loadAvgBefore": before,
+                                                   "loadAvgAfter": load_avg(), "goal": {"p50": 1.0, "p99": 2.0}}
+            result["sharedReplacement"] = {**replacements(stack, shared[0][0], packages, args.replacements),
+                                           "goal": {"p50": 1.0, "failed": 0}}
+            before = load_avg()
+            dedicated = [deploy_first_200(stack, packages[0], f"d-first-{i}", {"serving": "dedicated"})
+                         for i in range(min(args.rounds, 5))]
+            result["dedicatedDeployToFirst200Sec"] = {**pct([t for _, t in dedicated]), "loadAvgBefore": before,
+                                                      "loadAvgAfter": load_avg(), "goal": {"p50": 3.0}}
+            result["dedicatedReplacement"] = {**replacements(stack, dedicated[0][0], packages, args.replacements),
+                                              "goal": {"p50": 5.0, "failed": 0}}
+            # Memory, same run: count shared vs count dedicated deployments.
+            deploy_many(stack, packages[0], "s-mem", args.count - len(shared), {})
+            pool = [c.name for c in adapter.containers_with_labels({labels.COMPONENT: labels.PPS_POOL,
+                                                                    labels.NETWORK: stack.name}) if c.healthy]
+            shared_mb = memory_mb(pool)
+            deploy_many(stack, packages[0], "d-mem", args.count - len(dedicated), {"serving": "dedicated"})
+            dedicated_names = [c.name for c in stack.containers() if c.status == "running"]
+            dedicated_mb = memory_mb(dedicated_names)
+            result["memory"] = {"deploymentsPerMode": args.count, "sharedPoolReplicas": len(pool),
+                                "sharedTotalMB": shared_mb, "dedicatedContainers": len(dedicated_names),
+                                "dedicatedTotalMB": dedicated_mb,
+                                "ratio": round(dedicated_mb / shared_mb, 1) if shared_mb else None,
+                                "loadAvg": load_avg(), "goal": {"sharedTotalMB": 1536}}
+        finally:
+            stack.stop_agent()
+            adapter.remove_containers([c.name for c in adapter.containers_with_labels(
+                {labels.COMPONENT: labels.PPS_POOL, labels.NETWORK: stack.name})], timeout=2)
+    save("shared_vs_dedicated", result)
+
+
+if __name__ == "__main__":
+    main()
