@@ -1,9 +1,14 @@
 """PPS /metrics: parsed with Prometheus' own text parser, values checked against a known request stream."""
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
+import httpx
+
+from bosun_local.pps.server import build_app
+from bosun_local.pps.settings import from_env
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import FORM, ROW
 from tests.pps.test_multi_model import deploy, wait_for
@@ -64,7 +69,7 @@ def test_single_model_counts_match_the_request_stream(start_server: object, pack
     assert value(final, "process_cpu_seconds_total") > 0 and value(final, "process_resident_memory_bytes") > 0
 
 
-def test_multi_model_per_deployment_path_and_metrics_off(start_server: object, packages: dict[str, Path],
+def test_multi_model_serves_each_deployment_its_own_path(start_server: object, packages: dict[str, Path],
                                                          tmp_path: Path) -> None:
     base = tmp_path / "base"
     base.mkdir()
@@ -88,6 +93,15 @@ def test_multi_model_per_deployment_path_and_metrics_off(start_server: object, p
     assert client.get("/deployments/dep-zzz/metrics").status_code == 404
     shutil.rmtree(base / "deployment_dep-b")
 
-    off: PPSServer = start_server({"PPS_MODEL_DIR": str(packages["regression"]), "PPS_METRICS": "0"})  # type: ignore[operator]
-    assert off.client.get("/metrics").status_code == 404
-    assert off.client.post("/predictions", json=[ROW]).status_code == 200
+
+
+def test_metrics_off_serves_no_route(packages: dict[str, Path]) -> None:
+    off = build_app(from_env({"PPS_MODEL_DIR": str(packages["regression"]), "PPS_METRICS": "0"}))
+    assert off.metrics is None
+
+    async def calls() -> list[int]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=off), base_url="http://pps") as client:
+            return [(await client.get("/metrics")).status_code,
+                    (await client.post("/predictions", json=[ROW])).status_code]
+
+    assert asyncio.run(calls()) == [404, 200]
