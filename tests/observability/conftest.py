@@ -31,12 +31,12 @@ class ObservedStack:
     def env(self) -> dict[str, str]:
         return {**os.environ, "BOSUN_HOME": str(self.home)}
 
-    def cli(self, *args: str, timeout: float = 600) -> str:
+    def cli(self, *args: str, timeout: float = 600, check: bool = True) -> str:
         """Run `bosun-local ARGS` against this stack and return its stdout (failing with its output)."""
         proc = subprocess.run([str(BIN / "bosun-local"), *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout)
-        assert proc.returncode == 0, f"bosun-local {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n" \
-                                     f"{proc.stderr}"
+        assert proc.returncode == 0 or not check, \
+            f"bosun-local {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
         return proc.stdout
 
 
@@ -58,9 +58,17 @@ def observed_stack(stack_images: None) -> Iterator[ObservedStack]:
         assert up["urls"]["prometheus"] == stack.prometheus + "/"
         package = json.loads(stack.cli("packages", "register", str(diabetes_package(home / "package-src")),
                                        "--json"))
-        stack.deployment = json.loads(stack.cli("deploy", package["id"], "--name", "observed", "--wait",
-                                                "--json"))["deployment"]
-        assert stack.deployment["state"] == "ready", stack.deployment
+        stack.cli("deploy", package["id"], "--name", "observed", "--wait", "--json", check=False)
+        deployment = json.loads(stack.cli("deployments", "show", "observed", "--json"))
+        for _ in range(2):
+            # On a loaded 2-core host the PPS's first start can outlast the plugin's healthcheck wait; what is
+            # tested here is metrics, so a slow start gets another chance.
+            if deployment["state"] == "ready":
+                break
+            stack.cli("deployments", "relaunch", "observed", "--wait", check=False)
+            deployment = json.loads(stack.cli("deployments", "show", "observed", "--json"))
+        assert deployment["state"] == "ready", deployment
+        stack.deployment = deployment
         yield stack
     finally:
         subprocess.run([str(BIN / "bosun-local"), "down", "--volumes"], env=stack.env, capture_output=True,
