@@ -152,6 +152,8 @@ class EnvironmentStack:
         self.render()
         # Made here, as the data dir's owner: a bind-mount source Docker creates is root's.
         DataDir(self.config.data_dir).traefik_log_dir.mkdir(parents=True, exist_ok=True)
+        if prometheus_stack.PROMETHEUS in self.extras:
+            prometheus_stack.ensure_reader_token(self)  # before prepare_data_dir hands files to the containers' user
         prepare_data_dir(self.config.data_dir)
         prometheus_stack.record_extras(self.compose_file.parent, self.extras)
         self.project().up(wait=False, services=None if chosen == list(self.services) else chosen)

@@ -20,6 +20,8 @@ AGENT_METRICS_PORT = 9108
 PREDICTION_ROUTES = ("/predictions|/predict|/predApi/predictions|/predictionsUnstructured|/predictUnstructured"
                      "|/predApi/predictionsUnstructured|/v2/models/infer")
 EXTRAS_FILE = "extras.json"
+# Prometheus' own service token: scope reader (GETs only), never the data dir's admin token.
+TOKEN_NAME = "prometheus"
 
 
 def check_extras(names: list[str]) -> list[str]:
@@ -52,11 +54,33 @@ def config_dir(stack: EnvironmentStack) -> Path:
     return stack.compose_file.parent / PROMETHEUS
 
 
+def token_file(stack: EnvironmentStack) -> Path:
+    """Return the file holding Prometheus' reader token (inside its read-only config mount)."""
+    return config_dir(stack) / "token"
+
+
+def ensure_reader_token(stack: EnvironmentStack) -> Path:
+    """Give Prometheus a reader-scope service token (created once; again if it was revoked); return its file."""
+    from bosun_local.config import write_private
+    from bosun_local.service.tokens import TokenStore
+
+    path = token_file(stack)
+    store = TokenStore(stack.config.data_dir)
+    current = path.read_text().strip() if path.is_file() else ""
+    if current and store.lookup(current.encode()) is not None:
+        return path
+    if any(r.name == TOKEN_NAME for r in store.records()):
+        store.revoke(TOKEN_NAME)  # its secret is lost with the file: replace it
+    _, secret = store.create(TOKEN_NAME, "reader")
+    write_private(path, secret + "\n")
+    return path
+
+
 def context(stack: EnvironmentStack) -> dict[str, Any]:
     """Return the template values of the Prometheus files and service."""
     directory = config_dir(stack)
     return {"prometheusConfigDir": str(directory), "rulesFile": str(directory / "rules.yml"),
-            "tokenFile": str(stack.config.token_file), "agentMetricsPort": AGENT_METRICS_PORT,
+            "tokenFile": str(token_file(stack)), "agentMetricsPort": AGENT_METRICS_PORT,
             "predictionRoutes": PREDICTION_ROUTES}
 
 

@@ -31,10 +31,22 @@ def test_prometheus_is_rendered_only_when_asked_and_stays_until_down(tmp_path: P
     config = yaml.safe_load((directory / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {"prometheus", "traefik", "service", "management-agent", "monitoring-agent", "deployments"}
-    token = str(tmp_path / "token")
+    token = str(directory / "token")  # a reader-scope token of its own, never the admin `token` file
     assert jobs["service"]["authorization"] == {"type": "Bearer", "credentials_file": token}
     assert jobs["deployments"]["http_sd_configs"][0]["authorization"]["credentials_file"] == token
-    assert f"{token}:{token}:ro" in service["volumes"]
+    assert f"{directory}:{directory}:ro" in service["volumes"]
+    assert not any(str(tmp_path / "token") in v for v in service["volumes"])
+    from bosun_local.envstack.prometheus_stack import ensure_reader_token
+    from bosun_local.service.tokens import TokenStore
+
+    path = ensure_reader_token(stack)
+    store = TokenStore(tmp_path)
+    first = path.read_text().strip()
+    assert store.lookup(first.encode()).scope == "reader"  # type: ignore[union-attr]
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert ensure_reader_token(stack).read_text().strip() == first  # kept across `up`s
+    store.revoke("prometheus")
+    assert store.lookup(ensure_reader_token(stack).read_text().strip().encode()) is not None  # revoked: replaced
     rules = yaml.safe_load((directory / "rules.yml").read_text())
     names = {r.get("alert") or r.get("record") for g in rules["groups"] for r in g["rules"]}
     assert {"BosunDeploymentErrorRateFailing", "BosunDeploymentErrorRateWarning", "BosunDeploymentLatencyFailing",
