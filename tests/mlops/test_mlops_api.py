@@ -201,3 +201,18 @@ def test_bulk_put_counts_what_does_not_fit(caplog: pytest.LogCaptureFixture) -> 
     buffer = RecordBuffer(3)
     assert buffer.put_many(["a", "b"]) == 2 and buffer.put_many(["c", "d", "e"]) == 1
     assert buffer.dropped == 2 and buffer.take(10) == ["a", "b", "c"]
+
+
+def test_bulk_lines_are_the_bytes_single_calls_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = MLOps().set_deployment_id("dep").set_model_id("mod").set_memory_spooler().init()
+    monkeypatch.setattr(records, "new_record_id", lambda: "00000000-0000-4000-8000-000000000000")
+    monkeypatch.setattr(records, "new_record_ids", lambda n: ["00000000-0000-4000-8000-000000000000"] * n)
+    monkeypatch.setattr("bosun_local.mlops.payloads.now_timestamp", lambda: "2026-12-01 08:00:00.000+0000")
+    assert client._buffer is not None
+    lines: list[str] = []
+    monkeypatch.setattr(client._buffer, "put", lambda line: lines.append(line) or True)
+    monkeypatch.setattr(client._buffer, "put_many", lambda many: lines.extend(many) or len(many))
+    client.report_deployment_stats(2, 1.5, user_error=True)
+    client.report_deployment_stats_bulk([2], [1.5], [True], [False])
+    assert len(lines) == 2 and lines[0] == lines[1]
+    client.shutdown()
