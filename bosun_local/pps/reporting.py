@@ -97,7 +97,7 @@ class Reporter:
     """
 
     def __init__(self, make_sink: Callable[[], ReportSink], max_queue: int = 10000,
-                 batch_interval_sec: float = 0.2) -> None:
+                 batch_interval_sec: float = 0.5) -> None:
         self._make_sink = make_sink
         self.sink: ReportSink | None = None
         self.batch_interval_sec = batch_interval_sec
