@@ -7,6 +7,7 @@ seen while it was measured (the bench host is shared). Isolated stack, removed a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import threading
@@ -46,6 +47,11 @@ def first_200(url: str, timeout: float = 600.0) -> float:
                 pass
             time.sleep(0.01)
     raise SystemExit(f"{url} did not answer 200 within {timeout:g} s")
+
+
+def note(result: dict[str, Any]) -> None:
+    """Print the figures so far: a long run stopped midway still shows what it measured."""
+    print(json.dumps(result), flush=True)
 
 
 def deploy_first_200(stack: AgentEnv, package: str, name: str, kv: dict[str, Any]) -> tuple[str, float]:
@@ -129,13 +135,19 @@ def main() -> None:
         try:
             packages = [stack.cli_json("packages", "register", str(diabetes_package(
                 stack.home / "src" / f"m{i}", alpha=None if i == 0 else 1.0)))["id"] for i in range(2)]
-            # Shared first: the pool is warm (plugin_start), each deploy is a dir write.
+            # Shared first: the pool is warm (the agent's plugin_start), each deploy is a dir write.
+            deadline = time.monotonic() + 600
+            while len([c for c in adapter.containers_with_labels({labels.COMPONENT: labels.PPS_POOL,
+                                                                   labels.NETWORK: stack.name}) if c.healthy]) < 2:
+                assert time.monotonic() < deadline, "the shared pool did not become healthy"
+                time.sleep(0.5)
             before = load_avg()
             shared = [deploy_first_200(stack, packages[0], f"s-first-{i}", {}) for i in range(args.rounds)]
             result["sharedDeployToFirst200Sec"] = {**pct([t for _, t in shared]), "loadAvgBefore": before,
                                                    "loadAvgAfter": load_avg(), "goal": {"p50": 1.0, "p99": 2.0}}
             result["sharedReplacement"] = {**replacements(stack, shared[0][0], packages, args.replacements),
                                            "goal": {"p50": 1.0, "failed": 0}}
+            note(result)
             before = load_avg()
             dedicated = [deploy_first_200(stack, packages[0], f"d-first-{i}", {"serving": "dedicated"})
                          for i in range(min(args.rounds, 5))]
@@ -143,6 +155,7 @@ def main() -> None:
                                                       "loadAvgAfter": load_avg(), "goal": {"p50": 3.0}}
             result["dedicatedReplacement"] = {**replacements(stack, dedicated[0][0], packages, args.replacements),
                                               "goal": {"p50": 5.0, "failed": 0}}
+            note(result)
             # Memory, same run: count shared vs count dedicated deployments.
             deploy_many(stack, packages[0], "s-mem", args.count - len(shared), {})
             pool = [c.name for c in adapter.containers_with_labels({labels.COMPONENT: labels.PPS_POOL,

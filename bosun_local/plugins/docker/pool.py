@@ -144,18 +144,19 @@ class SharedPool:
     def running(self) -> list[adapter.ContainerInfo]:
         return [c for c in self.containers() if c.status == "running"]
 
-    def ensure(self, timeout: int) -> None:
-        """Run every replica and wait until they are healthy (a no-op when they already are)."""
+    def ensure(self, timeout: int) -> list[adapter.ContainerInfo]:
+        """Run every replica and wait until they are healthy (a no-op when they already are); return them."""
         wanted = {self.container_name(i) for i in range(1, self.replicas + 1)}
-        if wanted <= {c.name for c in self.containers() if c.healthy} and self.compose_file.exists():
-            return
+        found = self.containers()  # one read, reused by the caller: each engine call costs 0.1-0.5 s under load
+        if wanted <= {c.name for c in found if c.healthy} and self.compose_file.exists():
+            return [c for c in found if c.status == "running"]
         # Concurrent deploys (threads of one agent, or agents) start the pool once: compose runs under a lock.
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "w") as lock, _ensure_lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if wanted <= {c.name for c in self.containers() if c.healthy}:
-                return
-            self._up(wanted, timeout)
+            if not wanted <= {c.name for c in self.containers() if c.healthy}:
+                self._up(wanted, timeout)
+        return self.running()
 
     def _up(self, wanted: set[str], timeout: int) -> None:
         self.render()
@@ -263,10 +264,11 @@ class SharedPool:
         """Return each running replica's /status document (None for one that does not answer)."""
         return {c.name: replica_status(c, self.network) for c in (self.running() if running is None else running)}
 
-    def wait_loaded(self, deployment_id: str, model_id: str, inode: int, timeout: float) -> str | None:
+    def wait_loaded(self, deployment_id: str, model_id: str, inode: int, timeout: float,
+                    running: list[adapter.ContainerInfo] | None = None) -> str | None:
         """Wait until every answering replica serves this dir's model; return the load error or why not."""
         deadline = time.monotonic() + timeout
-        running = self.running()
+        running = self.running() if running is None else running
         if not running:
             return f"the shared PPS pool {self.name} has no running replica"
         pending: list[str] = []

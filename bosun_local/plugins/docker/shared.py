@@ -63,9 +63,9 @@ class SharedServing:
     def _load(self, di: DeploymentInfo) -> tuple[ModelService, str | None]:
         """Ensure the pool, swap the deployment's dir in and wait for every replica; roll back on a load error."""
         model = model_service(di.id, di.current_model_id, di.model_artifact, {})
-        self.pool.ensure(int(self.timeout))
+        running = self.pool.ensure(int(self.timeout))
         installed = self.pool.install(di.id, model.model_id, Path(model.artifact))
-        problem = self.pool.wait_loaded(di.id, model.model_id, installed.inode, self.timeout)
+        problem = self.pool.wait_loaded(di.id, model.model_id, installed.inode, self.timeout, running)
         if problem:
             self.pool.roll_back(installed)
         else:
