@@ -6,7 +6,7 @@ VENV ?= .venv
 BOSUN := $(VENV)/bin/bosun-local
 STAMP := $(VENV)/.bosun-installed
 
-.PHONY: up test down venv provision images lint bench test-tools bench-tools
+.PHONY: up test down venv provision images lint bench test-tools bench-tools postgres
 
 # Debian packages some tests and benches drive (installed as root when missing, else a clear message).
 define apt_install
@@ -40,7 +40,11 @@ test-tools:
 bench-tools:
 	$(call apt_install,wrk,wrk,the HTTP benches)
 
-test: lint images test-tools
+# The local PostgreSQL the service tests also run on (Debian's postgresql, cluster `bosun`; idempotent).
+postgres: $(STAMP)
+	$(BOSUN) postgres ensure
+
+test: lint images test-tools postgres
 	$(VENV)/bin/pytest -ra
 
 down: $(STAMP)
@@ -51,5 +55,5 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check bosun_local tests bench
 	$(VENV)/bin/mypy
 
-bench: images bench-tools
+bench: images bench-tools postgres
 	$(VENV)/bin/python bench/run_all.py

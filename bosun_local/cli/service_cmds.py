@@ -59,7 +59,24 @@ def show_env(env: str, as_json: bool) -> None:
     print_table(fields, ["key", "value"], title=f"environment {row['name']}")
 
 
+@click.group("postgres")
+def postgres() -> None:
+    """A local PostgreSQL for the service (Debian's packages, a cluster of its own)."""
+
+
+@postgres.command("ensure")
+@click.option("--show-url", is_flag=True, help="Print the URL with its password (for databaseUrl).")
+def postgres_ensure(show_url: bool) -> None:
+    """Install, create and start the local PostgreSQL cluster and role when missing (idempotent)."""
+    from bosun_local.service.postgres_server import URL_FILE, ensure_postgres
+    from bosun_local.service.storage.postgres import redact
+
+    url = ensure_postgres(lambda line: click.echo(line, err=True))
+    click.echo(url if show_url else f"postgres: running, databaseUrl {redact(url)} (full URL in {URL_FILE})")
+
+
 def register(group: click.Group) -> None:
-    """Add the service and envs commands to the root group."""
+    """Add the service, envs and postgres commands to the root group."""
     group.add_command(service)
     group.add_command(envs)
+    group.add_command(postgres)

@@ -37,7 +37,7 @@ def create_app(config: Config) -> FastAPI:
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config.data_dir.chmod(0o700)  # token, database and secrets live here: closed to other users
-    storage = open_storage(config.data_dir)
+    storage = open_storage(config.data_dir, config["databaseUrl"])
     token = load_or_create_token(config.token_file)
     ctx = ServiceContext(config=config, storage=storage, token=token)
     bootstrap.ensure_default_environment(ctx)

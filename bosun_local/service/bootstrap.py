@@ -27,8 +27,9 @@ def ensure_default_environment(ctx: ServiceContext) -> None:
     env = {"id": new_id(), "name": DEFAULT_ENVIRONMENT_NAME, "platform": "docker",
            "description": "Docker Compose stacks on this host (created at first start)",
            "pluginConfig": default_plugin_config(ctx), "command": None, "createdAt": now, "updatedAt": now}
-    existing = ctx.storage.find_environment_by_name(DEFAULT_ENVIRONMENT_NAME)
     with ctx.storage.transaction():
+        # Looked up inside the write transaction: service replicas starting together on one PostgreSQL create it once.
+        existing = ctx.storage.find_environment_by_name(DEFAULT_ENVIRONMENT_NAME)
         if existing is None:
             ctx.storage.insert_environment(env)
         ctx.storage.put_setting("defaultEnvironmentId", (existing or env)["id"])

@@ -1,4 +1,8 @@
-"""Fixtures of service tests: a real service subprocess on a free port with a temp data dir, and packages."""
+"""Fixtures of service tests: a real service subprocess on a free port with a temp data dir, and packages.
+
+Every module runs once per storage backend: SQLite (the data dir's file) and PostgreSQL (a fresh database on the
+local cluster that `make postgres` starts).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,14 +12,25 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes
 
+from tests.support.postgres import backend_env, storage_backend
+
 from .helpers import Service, start, write_package
+
+__all__ = ["storage_backend"]
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """Run one service shared by a test module (tests use unique names)."""
-    with start(tmp_path_factory.mktemp("home")) as svc:
+def service(tmp_path_factory: pytest.TempPathFactory, storage_backend: str) -> Iterator[Service]:
+    """Run one service shared by a test module (tests use unique names), on the module's storage backend."""
+    with backend_env(storage_backend) as env, start(tmp_path_factory.mktemp("home"), env=env) as svc:
         yield svc
+
+
+@pytest.fixture
+def db_env(storage_backend: str) -> Iterator[dict[str, str]]:
+    """Return the environment of a test's own services: its own database on the module's backend."""
+    with backend_env(storage_backend) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -116,8 +116,9 @@ def test_a_restarted_agent_takes_back_its_own_actions_at_once(queue: Queue, pkg:
     client.complete_action(action["id"], "agent-r", OK)
 
 
-def test_exhausted_attempts_fail_the_action(tmp_path: Path, diabetes_frame: pd.DataFrame) -> None:
-    with start(tmp_path / "home", env={"BOSUN_SERVICE_MAX_ACTION_ATTEMPTS": "1"}) as svc:
+def test_exhausted_attempts_fail_the_action(tmp_path: Path, diabetes_frame: pd.DataFrame,
+                                            db_env: dict[str, str]) -> None:
+    with start(tmp_path / "home", env={"BOSUN_SERVICE_MAX_ACTION_ATTEMPTS": "1", **db_env}) as svc:
         pkg = svc.client.register_package(write_package(tmp_path / "p", diabetes_frame))
         queue = Queue(svc)
         dep, action = queue.deploy(pkg, "doomed")

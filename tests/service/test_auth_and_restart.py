@@ -116,18 +116,18 @@ def test_kill_between_writes_loses_nothing(tmp_path: Path, diabetes_frame: pd.Da
         stop_service(proc)
 
 
-def test_default_environment_follows_config_until_edited(tmp_path: Path) -> None:
+def test_default_environment_follows_config_until_edited(tmp_path: Path, db_env: dict[str, str]) -> None:
     from .helpers import start
 
     home = tmp_path / "home"
-    with start(home) as svc:
+    with start(home, env=db_env) as svc:
         assert svc.client.get_environment("docker")["pluginConfig"]["dockerNetwork"] == "bosun"
-    with start(home, env={"BOSUN_DOCKER_NETWORK": "other-net"}) as svc:
+    with start(home, env={"BOSUN_DOCKER_NETWORK": "other-net", **db_env}) as svc:
         env = svc.client.get_environment("docker")
         assert env["pluginConfig"]["dockerNetwork"] == "other-net"
         assert "dockerNetwork" in svc.client.list_events(types=["environment_updated"])[0]["message"]
         svc.client.update_environment("docker", pluginConfig={**env["pluginConfig"], "dockerNetwork": "mine"})
-    with start(home, env={"BOSUN_DOCKER_NETWORK": "third-net"}) as svc:
+    with start(home, env={"BOSUN_DOCKER_NETWORK": "third-net", **db_env}) as svc:
         assert svc.client.get_environment("docker")["pluginConfig"]["dockerNetwork"] == "mine"  # the user's edit wins
 
 

@@ -137,8 +137,8 @@ def test_purge_on_request(service: Service) -> None:
     assert service.client.purge_events(older_than_days=5)["removed"] == 1
 
 
-def test_periodic_purge_uses_configured_retention(tmp_path: Path) -> None:
-    env = {"BOSUN_SERVICE_PURGE_INTERVAL_SEC": "0.3", "BOSUN_EVENT_RETENTION_DAYS": "2"}
+def test_periodic_purge_uses_configured_retention(tmp_path: Path, db_env: dict[str, str]) -> None:
+    env = {"BOSUN_SERVICE_PURGE_INTERVAL_SEC": "0.3", "BOSUN_EVENT_RETENTION_DAYS": "2", **db_env}
     with start(tmp_path / "home", env=env) as svc:
         svc.client.post_event("t", "info", "three days old", time_=_ago(days=3))
         svc.client.post_event("t", "info", "one day old", time_=_ago(days=1))

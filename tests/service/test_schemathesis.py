@@ -13,15 +13,17 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import regression_package
+from tests.support.postgres import backend_env
 
 from .helpers import Service, start, write_package
 
 
 @pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory, diabetes_frame: pd.DataFrame) -> Iterator[Service]:
+def fuzzed(tmp_path_factory: pytest.TempPathFactory, diabetes_frame: pd.DataFrame,
+           storage_backend: str) -> Iterator[Service]:
     """Run a service with one package and deployment, so some generated ids resolve."""
     home: Path = tmp_path_factory.mktemp("fuzz")
-    with start(home / "home") as svc:
+    with backend_env(storage_backend) as env, start(home / "home", env=env) as svc:
         package = svc.client.register_package(write_package(home / "pkg", diabetes_frame))
         svc.client.create_deployment(package["id"], "fuzzed")
         yield svc

@@ -1,17 +1,28 @@
-"""Storage behind a narrow interface: the service talks to `Storage`, SQLite implements it."""
+"""Storage behind a narrow interface: the service talks to `Storage`; SQLite (default) and PostgreSQL implement it."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from bosun_local.contracts.layout import DataDir
+from bosun_local.errors import ConfigError
 from bosun_local.service.storage.base import Storage, StorageConflict
 
 
-def open_storage(data_dir: Path) -> Storage:
-    """Open (creating and migrating) the service database of a data dir."""
-    from bosun_local.service.storage.sqlite import SQLiteStorage
+def open_storage(data_dir: Path, database_url: str = "") -> Storage:
+    """Open (creating and migrating) the service database: databaseUrl's PostgreSQL, else the data dir's SQLite."""
+    if not database_url:
+        from bosun_local.service.storage.sqlite import SQLiteStorage
 
-    return SQLiteStorage(DataDir(data_dir).database)
+        return SQLiteStorage(DataDir(data_dir).database)
+    from bosun_local.service.storage.postgres import is_postgres_url, redact
+
+    if not is_postgres_url(database_url):
+        raise ConfigError(f"databaseUrl {redact(database_url)!r} is not a PostgreSQL URL",
+                          fix="set databaseUrl to postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or to \"\" for "
+                              "the data dir's SQLite file")
+    from bosun_local.service.storage.postgres import PostgresStorage
+
+    return PostgresStorage(database_url)
 
 
 __all__ = ["Storage", "StorageConflict", "open_storage"]

@@ -1,4 +1,7 @@
-"""Schema migrations of the SQLite store; `PRAGMA user_version` holds the applied version."""
+"""Schema migrations of the SQLite store; `PRAGMA user_version` holds the applied version.
+
+PostgreSQL has the same numbered steps in pg_migrations.py: append to both lists (a test checks they match).
+"""
 from __future__ import annotations
 
 import json
@@ -101,6 +104,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX associations_waiting ON associations (deployment_id) WHERE predicted_at IS NULL;
     """,
     compact_associations,
+    # Open actions in queue order: a claim walks these, never the held or finished ones.
+    "CREATE INDEX actions_open ON actions (seq) WHERE status IN ('pending', 'claimed')",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

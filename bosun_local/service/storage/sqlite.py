@@ -1,4 +1,4 @@
-"""SQLite implementation of the storage interface: WAL mode, a connection per thread, one writer at a time."""
+"""SQL both backends run (`SQLStore`) and the SQLite connection layer: WAL, a connection per thread, one writer."""
 from __future__ import annotations
 
 import json
@@ -25,7 +25,7 @@ class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced, so one of an ended worker thread is freed with the thread."""
 
 
-def _doc(row: sqlite3.Row | None) -> Row | None:
+def _doc(row: Any) -> Row | None:
     return json.loads(row["doc"]) if row is not None else None
 
 
@@ -33,97 +33,25 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
-class SQLiteStorage(MonitoringTables, Storage):
-    """The embedded default store: one file, WAL, migrations applied at open."""
+class SQLStore(MonitoringTables, Storage):
+    """The domain operations in the SQL subset SQLite and PostgreSQL both run (`?` placeholders, ON CONFLICT,
+    a `rowid` column for insertion order); a backend supplies connections, transactions and migrations."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # State of every deployment and the agents' leases: the owner's alone. SQLite gives its -wal and -shm
-        # files the database file's mode, so creating this one 0600 covers them.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        os.chmod(path, 0o600)
-        self._local = threading.local()
-        self._write_lock = threading.RLock()
-        # Weak: uvicorn's worker threads come and go, and their connections must close with them.
-        self._all: weakref.WeakSet[_Connection] = weakref.WeakSet()
-        self._all_lock = threading.Lock()
-        self._migrate()
+    # Errors of the driver that mean a uniqueness rule was broken.
+    integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
 
-    # connections and transactions
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30,
-                                   factory=_Connection)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            self._local.depth = 0
-            with self._all_lock:
-                self._all.add(conn)
-        return conn
+    def _conn(self) -> Any:
+        raise NotImplementedError
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        conn = self._conn()
-        with self._write_lock:
-            outer = self._local.depth == 0
-            if outer:
-                conn.execute("BEGIN IMMEDIATE")
-            self._local.depth += 1
-            try:
-                yield
-            except BaseException:
-                self._local.depth -= 1
-                if outer:
-                    conn.execute("ROLLBACK")
-                raise
-            self._local.depth -= 1
-            if outer:
-                conn.execute("COMMIT")
-
-    def _exec(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+    def _exec(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
         return self._conn().execute(sql, params)
 
-    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         with self.transaction():
             try:
                 return self._exec(sql, params)
-            except sqlite3.IntegrityError as exc:
+            except self.integrity_errors as exc:
                 raise StorageConflict(str(exc)) from exc
-
-    def _migrate(self) -> None:
-        conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise BosunError(f"database {self.path} has schema version {version}, newer than this bosun-local "
-                             f"knows ({SCHEMA_VERSION})", fix="upgrade bosun-local, or point BOSUN_HOME elsewhere")
-        for number in range(version, SCHEMA_VERSION):
-            step = MIGRATIONS[number]
-            with self.transaction():
-                if callable(step):
-                    step(conn)
-                else:
-                    for statement in step.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={number + 1}")
-
-    def close(self) -> None:
-        with self._all_lock:
-            for conn in list(self._all):
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._all.clear()
-        self._local = threading.local()
-
-    def schema_version(self) -> int:
-        return int(self._exec("PRAGMA user_version").fetchone()[0])
 
     # settings
     def get_setting(self, key: str) -> Any:
@@ -260,12 +188,15 @@ class SQLiteStorage(MonitoringTables, Storage):
         with self.transaction():
             # Only the head (oldest unfinished action) of each deployment's queue may run: per-deployment order.
             row = self._exec(
-                "SELECT a.doc FROM actions a WHERE a.status IN ('pending', 'claimed') "
-                "AND a.seq = (SELECT MIN(b.seq) FROM actions b WHERE b.deployment_id = a.deployment_id "
-                "             AND b.status IN ('pending', 'claimed')) "
-                "AND (a.status = 'pending' OR a.lease_expires_at < ?) "
-                "AND (? IS NULL OR a.deployment_id IN (SELECT id FROM deployments WHERE environment_id = ?)) "
-                "ORDER BY a.seq LIMIT 1", (now, environment_id, environment_id)).fetchone()
+                # Written so each test is an index probe: claimable rows by (status, ...), "no older open action"
+                # by the deployment's queue index; held (claimed, leased) rows are never scanned.
+                "SELECT a.doc FROM actions a WHERE (a.status = 'pending' "
+                "OR (a.status = 'claimed' AND a.lease_expires_at < ?)) "
+                "AND NOT EXISTS (SELECT 1 FROM actions b WHERE b.deployment_id = a.deployment_id "
+                "                AND b.status IN ('pending', 'claimed') AND b.seq < a.seq) "
+                + ("AND a.deployment_id IN (SELECT id FROM deployments WHERE environment_id = ?) "
+                   if environment_id else "")
+                + "ORDER BY a.seq LIMIT 1", (now, environment_id) if environment_id else (now,)).fetchone()
             action = _doc(row)
             if action is None:
                 return None
@@ -374,3 +305,85 @@ class SQLiteStorage(MonitoringTables, Storage):
             doc.update(changes)
             self._exec("UPDATE deliveries SET status = ?, next_attempt_at = ?, doc = ? WHERE id = ?",
                        (doc["status"], doc["nextAttemptAt"], _dump(doc), delivery_id))
+
+
+class SQLiteStorage(SQLStore):
+    """The embedded default store: one file, WAL, migrations applied at open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # State of every deployment and the agents' leases: the owner's alone. SQLite gives its -wal and -shm
+        # files the database file's mode, so creating this one 0600 covers them.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        # Weak: uvicorn's worker threads come and go, and their connections must close with them.
+        self._all: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._all_lock = threading.Lock()
+        self._migrate()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30,
+                                   factory=_Connection)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            self._local.depth = 0
+            with self._all_lock:
+                self._all.add(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = self._conn()
+        with self._write_lock:
+            outer = self._local.depth == 0
+            if outer:
+                conn.execute("BEGIN IMMEDIATE")
+            self._local.depth += 1
+            try:
+                yield
+            except BaseException:
+                self._local.depth -= 1
+                if outer:
+                    conn.execute("ROLLBACK")
+                raise
+            self._local.depth -= 1
+            if outer:
+                conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise BosunError(f"database {self.path} has schema version {version}, newer than this bosun-local "
+                             f"knows ({SCHEMA_VERSION})", fix="upgrade bosun-local, or point BOSUN_HOME elsewhere")
+        for number in range(version, SCHEMA_VERSION):
+            step = MIGRATIONS[number]
+            with self.transaction():
+                if callable(step):
+                    step(conn)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number + 1}")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in list(self._all):
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def schema_version(self) -> int:
+        return int(self._exec("PRAGMA user_version").fetchone()[0])

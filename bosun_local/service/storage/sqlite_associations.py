@@ -1,4 +1,4 @@
-"""SQLite table of predictions by association id, each row joined to its actual whichever arrives first.
+"""Predictions by association id, each joined to its actual whichever arrives first (SQL both backends run).
 
 Hundreds of thousands of rows a second go through here, so a row is kept small: the deployment as a small
 integer, times as integer epoch milliseconds, one narrow INSERT per prediction kind.
@@ -54,7 +54,7 @@ def actual_number(value: Any) -> float | None:
 
 
 class AssociationTables:
-    """Association half of SQLiteStorage; uses its transaction(), _exec() and _conn()."""
+    """Association half of SQLStore; uses its transaction(), _exec() and _conn()."""
 
     transaction: Any
     _exec: Any
@@ -67,7 +67,8 @@ class AssociationTables:
         if deployment_id in keys:
             return keys[deployment_id]
         if create:
-            self._exec("INSERT OR IGNORE INTO association_deployments (deployment_id) VALUES (?)", (deployment_id,))
+            self._exec("INSERT INTO association_deployments (deployment_id) VALUES (?) ON CONFLICT DO NOTHING",
+                       (deployment_id,))
         row = self._exec("SELECT id FROM association_deployments WHERE deployment_id = ?", (deployment_id,)).fetchone()
         if row is None:
             return None
@@ -76,7 +77,7 @@ class AssociationTables:
 
     def _class_set(self, names: list[str]) -> int:
         text = json.dumps(names, separators=(",", ":"), ensure_ascii=False)
-        self._exec("INSERT OR IGNORE INTO class_sets (names) VALUES (?)", (text,))
+        self._exec("INSERT INTO class_sets (names) VALUES (?) ON CONFLICT DO NOTHING", (text,))
         return int(self._exec("SELECT id FROM class_sets WHERE names = ?", (text,)).fetchone()[0])
 
     def store_predictions(self, record: Row) -> None:
@@ -110,8 +111,8 @@ class AssociationTables:
             rows = list(zip(repeat(dep), ids, *columns.values(), repeat(int(now_ms() / 1000)), strict=False))
             conn = self._conn()
             inserted = conn.executemany(
-                f"INSERT OR IGNORE INTO association_rows (dep, association_id, {names_sql}, received_s) "
-                f"VALUES ({', '.join('?' * (len(columns) + 3))})", rows).rowcount
+                f"INSERT INTO association_rows (dep, association_id, {names_sql}, received_s) "
+                f"VALUES ({', '.join('?' * (len(columns) + 3))}) ON CONFLICT DO NOTHING", rows).rowcount
             if inserted < n:
                 # Some ids exist already: actuals that came first get their prediction now (a repeat stays first).
                 assigned = ", ".join(f"{c} = ?" for c in columns)
@@ -176,11 +177,12 @@ class AssociationTables:
         if dep is None:
             return empty
         row = self._exec(
-            "SELECT COUNT(*), COUNT(d), TOTAL(d * d), TOTAL(ABS(d)), TOTAL(y), TOTAL(y * y) FROM ("
+            "SELECT COUNT(*), COUNT(d), COALESCE(SUM(d * d), 0.0), COALESCE(SUM(ABS(d)), 0.0), "
+            "COALESCE(SUM(y), 0.0), COALESCE(SUM(y * y), 0.0) FROM ("
             "SELECT actual_num - prediction AS d, CASE WHEN prediction IS NOT NULL THEN actual_num END AS y "
             "FROM association_rows WHERE dep = ? AND predicted_ms >= ? AND predicted_ms IS NOT NULL "
-            "AND actual_ms IS NOT NULL)", (dep, epoch_ms(since, 0))).fetchone()
-        return dict(zip(empty, row, strict=True))
+            "AND actual_ms IS NOT NULL) AS m", (dep, epoch_ms(since, 0))).fetchone()
+        return {key: type(empty[key])(value) for key, value in zip(empty, row, strict=True)}
 
     def agreement(self, deployment_id: str, other_key: str, since: str, tolerance: float) -> Row:
         """Return how the predictions under other_key agree with the deployment's, and their accuracy on its actuals.

@@ -1,4 +1,4 @@
-"""SQLite tables of monitoring figures: one merged document per deployment, model and minute."""
+"""Tables of monitoring figures (SQL both backends run): one merged document per deployment, model and minute."""
 from __future__ import annotations
 
 import json
@@ -10,13 +10,13 @@ from bosun_local.service.storage.base import Row
 from bosun_local.service.storage.sqlite_associations import AssociationTables
 from bosun_local.service.timeutil import now_iso
 
-_RECORD_ID_INSERT = "INSERT OR IGNORE INTO ingested_records (record_id, received_at) VALUES (?, ?)"
+_RECORD_ID_INSERT = "INSERT INTO ingested_records (record_id, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
 # SQLite's default limit of host parameters in one statement is 32766; stay well below it.
 _IN_CHUNK = 900
 
 
 class MonitoringTables(AssociationTables):
-    """Monitoring figures of SQLiteStorage; uses its transaction(), _exec() and _conn()."""
+    """Monitoring figures of SQLStore; uses its transaction(), _exec() and _conn()."""
 
     # minute figures
     def ingest(self, records: list[Row]) -> tuple[int, int]:
@@ -28,8 +28,8 @@ class MonitoringTables(AssociationTables):
                     new, repeated = self._ingest_requests(record, received)
                     stored, duplicates = stored + new, duplicates + repeated
                     continue
-                inserted = self._exec("INSERT OR IGNORE INTO ingested_records (record_id, received_at) VALUES (?, ?)",
-                                      (record["recordId"], received)).rowcount
+                inserted = self._exec("INSERT INTO ingested_records (record_id, received_at) VALUES (?, ?) "
+                                      "ON CONFLICT DO NOTHING", (record["recordId"], received)).rowcount
                 if not inserted:
                     duplicates += 1
                     continue

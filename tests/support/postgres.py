@@ -1,0 +1,68 @@
+"""The local PostgreSQL for tests: started by the project's own script, a fresh database per user of it."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from tests.conftest import need
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@cache
+def server_url() -> str | None:
+    """Return the URL of the local cluster, installing and starting it when needed (None when impossible)."""
+    from bosun_local.errors import BosunError
+    from bosun_local.service.postgres_server import ensure_postgres
+
+    try:
+        return ensure_postgres()
+    except BosunError as exc:
+        print(f"PostgreSQL unavailable: {exc}")
+        return None
+
+
+def require_server() -> str:
+    """Return the cluster's URL; fail under CI=true (skip elsewhere) when it cannot be started."""
+    url = server_url()
+    need(url is not None, "PostgreSQL could not be started (run `make postgres` as root, or install Debian's "
+                          "postgresql)")
+    assert url is not None
+    return url
+
+
+@contextmanager
+def fresh_database(prefix: str = "t") -> Iterator[str]:
+    """Create an empty database on the local cluster, yield its URL, drop it afterwards."""
+    import psycopg
+
+    url = require_server()
+    name = f"bosun_{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def backend_env(backend: str) -> Iterator[dict[str, str]]:
+    """Yield the environment a service needs to store its state in a backend ('sqlite' or 'postgres')."""
+    if backend == "sqlite":
+        yield {}
+        return
+    with fresh_database() as url:
+        yield {"BOSUN_DATABASE_URL": url}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def storage_backend(request: pytest.FixtureRequest) -> str:
+    """Run the module's service tests once per storage backend."""
+    return str(request.param)
