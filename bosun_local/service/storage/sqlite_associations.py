@@ -197,12 +197,14 @@ class AssociationTables:
             return empty
         row = self._exec(
             "SELECT COUNT(*), "
-            "TOTAL(CASE WHEN (a.label IS NOT NULL AND a.label = b.label) OR (a.label IS NULL AND "
-            "ABS(a.prediction - b.prediction) <= ? * MAX(ABS(a.prediction), ABS(b.prediction))) THEN 1 END), "
-            "COUNT(a.actual_ms), TOTAL(CASE WHEN a.actual_ms IS NOT NULL AND b.label = a.actual THEN 1 END), "
+            # Portable SQL (PostgreSQL runs it too): COUNT(CASE ...) and COALESCE(SUM()), no TOTAL() or scalar MAX().
+            "COUNT(CASE WHEN (a.label IS NOT NULL AND a.label = b.label) OR (a.label IS NULL AND "
+            "ABS(a.prediction - b.prediction) <= ? * (CASE WHEN ABS(a.prediction) > ABS(b.prediction) "
+            "THEN ABS(a.prediction) ELSE ABS(b.prediction) END)) THEN 1 END), "
+            "COUNT(a.actual_ms), COUNT(CASE WHEN a.actual_ms IS NOT NULL AND b.label = a.actual THEN 1 END), "
             "COUNT(CASE WHEN a.actual_ms IS NOT NULL AND b.label IS NOT NULL THEN 1 END), "
-            "TOTAL((a.actual_num - b.prediction) * (a.actual_num - b.prediction)), "
-            "TOTAL(ABS(a.actual_num - b.prediction)), COUNT(a.actual_num - b.prediction) "
+            "COALESCE(SUM((a.actual_num - b.prediction) * (a.actual_num - b.prediction)), 0.0), "
+            "COALESCE(SUM(ABS(a.actual_num - b.prediction)), 0.0), COUNT(a.actual_num - b.prediction) "
             "FROM association_rows b JOIN association_rows a ON a.dep = ? AND a.association_id = b.association_id "
             "WHERE b.dep = ? AND b.predicted_ms >= ? AND a.predicted_ms IS NOT NULL",
             (tolerance, dep, other, epoch_ms(since, 0))).fetchone()
