@@ -6,7 +6,7 @@ VENV ?= .venv
 BOSUN := $(VENV)/bin/bosun-local
 STAMP := $(VENV)/.bosun-installed
 
-.PHONY: up test down venv provision images lint bench test-tools bench-tools postgres
+.PHONY: up test down venv provision images lint bench test-tools bench-tools postgres faults
 
 # Debian packages some tests and benches drive (installed as root when missing, else a clear message).
 define apt_install
@@ -46,6 +46,11 @@ postgres: $(STAMP)
 
 test: lint images test-tools postgres
 	$(VENV)/bin/pytest -ra
+
+# The fault suite (issue 17): tests/faults/ and the fault tests of other folders, all marked `faults`. Also part of
+# `make test`'s run; here on its own.
+faults: images
+	$(VENV)/bin/pytest -ra -m faults
 
 down: $(STAMP)
 	$(BOSUN) down

@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 ROUTE = re.compile(r"^/(?:predApi/v1\.0/)?deployments/([^/?#]+)(/[^?#]*)?")
 # Health probes (the docker plugin polls /info through traefik while a model starts): not predictions.
 PROBES = frozenset({"", "/", "/info", "/ping", "/health", "/livez", "/readyz"})
-# traefik's own answers when no healthy PPS took the request: no route, bad gateway, no server, timeout.
-UNDELIVERED = frozenset({404, 502, 503, 504})
+# traefik's own answers when no PPS answered: no route (404), no server (503), both with no origin status; bad
+# gateway (502: traefik logs it as the origin's status too) and gateway timeout (504), which a PPS never sends.
+NO_ORIGIN = frozenset({404, 503})
+PROXY_ERRORS = frozenset({502, 504})
 # Bytes read per tick: a long outage's log is worked through over a few ticks, never all in memory.
 MAX_READ = 4 << 20
 # Past this size a fully counted log is emptied (traefik appends with O_APPEND, so it writes on at the start).
@@ -42,7 +44,10 @@ def undelivered(line: bytes) -> tuple[str, str] | None:
         entry: Any = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(entry, dict) or entry.get("DownstreamStatus") not in UNDELIVERED or entry.get("OriginStatus"):
+    if not isinstance(entry, dict):
+        return None
+    status = entry.get("DownstreamStatus")
+    if not (status in PROXY_ERRORS or (status in NO_ORIGIN and not entry.get("OriginStatus"))):
         return None
     route = ROUTE.match(str(entry.get("RequestPath") or ""))
     minute = minute_of(str(entry.get("StartUTC") or ""))

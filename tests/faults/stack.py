@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,3 +126,8 @@ def fault_stack(prefix: str = "bfault") -> Iterator[FaultStack]:
                 break
             time.sleep(0.5)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def unique(name: str) -> str:
+    """Return name with a random suffix (a reused stack keeps earlier runs' deployments)."""
+    return f"{name}-{uuid.uuid4().hex[:6]}"

@@ -10,7 +10,7 @@ from bosun_local.client import ServiceClient
 from bosun_local.service.timeutil import parse_time
 from tests.agent.harness import until
 from tests.agent.packages import ROW
-from tests.faults.stack import FaultStack
+from tests.faults.stack import FaultStack, unique
 
 AGENT = "management-agent"
 # Between the restarted agent's release of its old leases and its re-claim: plugin_start and the reconcile run
@@ -61,7 +61,7 @@ def test_agent_crash_during_each_action_type(stack: FaultStack, packages: tuple[
     linear, ridge = packages
     stack.wait_healthy(AGENT)
     with stack.client() as client:
-        started = client.create_deployment(linear, "crash-start")
+        started = client.create_deployment(linear, unique("crash-start"))
         dep = started["deployment"]["id"]
         crash_during(stack, client, started, lambda: stack.containers(dep))
         serving(stack, dep, linear)

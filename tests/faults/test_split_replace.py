@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tests.agent.harness import until
 from tests.agent.packages import ROW
-from tests.faults.stack import FaultStack
+from tests.faults.stack import FaultStack, unique
 
 AGENT = "management-agent"
 MODEL = "io.bosun-local.model"
@@ -14,7 +14,7 @@ def test_replace_killed_on_every_attempt_converges_to_the_services_model(stack: 
     linear, ridge = packages
     stack.wait_healthy(AGENT)
     with stack.client() as client:
-        dep = client.create_deployment(linear, "split")["deployment"]["id"]
+        dep = client.create_deployment(linear, unique("split"))["deployment"]["id"]
         client.wait_for_action(client.list_actions(dep)[0]["id"], timeout=180)
         linear_answer = stack.predict(dep, ROW).json()["data"][0]["prediction"]
         action = client.replace_model(dep, ridge)["action"]["id"]

@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from bosun_local.contracts import records
 from bosun_local.monitoring.status_events import RECORDS_REJECTED
 from bosun_local.spool.filesystem.config import FsChannelConfig
@@ -72,6 +74,7 @@ def test_malformed_lines_go_to_rejected_with_reasons_and_are_counted(service: Se
     assert sum(e["data"]["count"] for e in events if str(spool) in e["message"]) == 3
 
 
+@pytest.mark.faults  # issue 17's fault suite (`make faults`)
 def test_rotated_spool_is_resumed_after_a_kill_9_with_nothing_lost_or_doubled(service: Service,
                                                                               tmp_path: Path) -> None:
     dep = unique("dep-rot")
@@ -107,6 +110,7 @@ def test_rotated_spool_is_resumed_after_a_kill_9_with_nothing_lost_or_doubled(se
     assert len(spool_numbers(spool)) <= 2  # consumed files are deleted at commit
 
 
+@pytest.mark.faults  # issue 17's fault suite (`make faults`)
 def test_service_outage_holds_the_batch_until_the_service_is_back(tmp_path: Path) -> None:
     dep = unique("dep-outage")
     spool = tmp_path / "spool"

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pika
+import pytest
 
 from bosun_local.contracts import records
 from bosun_local.mlops import MLOps
@@ -92,6 +93,7 @@ def test_competing_agents_share_one_queue(broker: RabbitMQBroker, queue_name: st
     assert_exact(service, dep, OUTAGE_RECORDS)
 
 
+@pytest.mark.faults  # issue 17's fault suite (`make faults`)
 def test_broker_restart_mid_stream_loses_and_doubles_nothing(broker: RabbitMQBroker, queue_name: str,
                                                               service: Service) -> None:
     dep = unique("dep-restart")
@@ -108,6 +110,7 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(broker: RabbitMQBro
     assert_exact(service, dep, OUTAGE_RECORDS)
 
 
+@pytest.mark.faults  # issue 17's fault suite (`make faults`)
 def test_agent_kill_9_mid_stream_with_env_configuration(broker: RabbitMQBroker, queue_name: str, service: Service,
                                                         tmp_path: Path) -> None:
     dep = unique("dep-kill")

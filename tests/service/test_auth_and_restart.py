@@ -70,6 +70,7 @@ def test_unreachable_service_is_a_clear_error() -> None:
     assert "cannot reach the MLOps service" in err.value.message and "bosun-local up" in (err.value.fix or "")
 
 
+@pytest.mark.faults  # issue 17's fault suite (`make faults`)
 def test_kill_between_writes_loses_nothing(tmp_path: Path, diabetes_frame: pd.DataFrame) -> None:
     home = tmp_path / "home"
     port = free_port()
