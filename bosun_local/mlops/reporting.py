@@ -23,6 +23,17 @@ from bosun_local.mlops.frames import (
 MAX_TS_ROWS = 10000
 
 
+def _check_request_stats(num_predictions: Any, execution_time_ms: Any) -> None:
+    """Raise MLOpsInputError unless one request's count and duration are what report_deployment_stats takes."""
+    if isinstance(num_predictions, bool) or not isinstance(num_predictions, int) or num_predictions < 0:
+        raise MLOpsInputError(f"num_predictions must be an integer >= 0, got {num_predictions!r}",
+                              fix="pass how many predictions the request made")
+    if isinstance(execution_time_ms, bool) or not isinstance(execution_time_ms, int | float) or not (
+            math.isfinite(execution_time_ms) and execution_time_ms >= 0):
+        raise MLOpsInputError(f"execution_time_ms must be a float >= 0, got {execution_time_ms!r}",
+                              fix="pass the request's duration in milliseconds")
+
+
 class Reporting:
     """The report_* calls of MLOps; the lifecycle class supplies _emit, _ids, _ready and the settings."""
 
@@ -45,13 +56,7 @@ class Reporting:
         """Report how many predictions a request made and how long it took."""
         if not self._ready():
             return
-        if isinstance(num_predictions, bool) or not isinstance(num_predictions, int) or num_predictions < 0:
-            raise MLOpsInputError(f"num_predictions must be an integer >= 0, got {num_predictions!r}",
-                                  fix="pass how many predictions the request made")
-        if isinstance(execution_time_ms, bool) or not isinstance(execution_time_ms, int | float) or not (
-                math.isfinite(execution_time_ms) and execution_time_ms >= 0):
-            raise MLOpsInputError(f"execution_time_ms must be a float >= 0, got {execution_time_ms!r}",
-                                  fix="pass the request's duration in milliseconds")
+        _check_request_stats(num_predictions, execution_time_ms)
         dep, model = self._ids(deployment_id, model_id)
         self._emit("DEPLOYMENT_STATS", payloads.deployment_stats(model, num_predictions, execution_time_ms,
                                                                  user_error, system_error, batch_id), dep)
@@ -74,13 +79,7 @@ class Reporting:
             raise MLOpsInputError("report_deployment_stats_bulk got sequences of different lengths",
                                   fix="pass one value per request in every sequence")
         for n, elapsed in zip(num_predictions, execution_time_ms, strict=True):
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                raise MLOpsInputError(f"num_predictions must be integers >= 0, got {n!r}",
-                                      fix="pass how many predictions each request made")
-            if isinstance(elapsed, bool) or not isinstance(elapsed, int | float) or not (
-                    math.isfinite(elapsed) and elapsed >= 0):
-                raise MLOpsInputError(f"execution_time_ms must be floats >= 0, got {elapsed!r}",
-                                      fix="pass each request's duration in milliseconds")
+            _check_request_stats(n, elapsed)
         dep, model = self._ids(deployment_id, model_id)
         stamp = payloads.now_timestamp()
         self._submit_many("DEPLOYMENT_STATS", [
