@@ -1,8 +1,9 @@
 """Issue 17's bench: PPS throughput with the input bounds vs. the code before them, and CSV parse time by width.
 
 1. The same small CSV and JSON `/predictions` bodies through `wrk`, side by side in one run, alternating rounds:
-   the PPS of this checkout (bounds on: header width and duplicate checks, JSON depth, a memory budget of
-   512 MB) vs. the PPS of commit BEFORE (exported beside it with `git archive`). Besides requests/s, the
+   the PPS of this checkout with every bound on (a memory budget of 512 MB: each body's cost estimated and
+   reserved) and with the budget off (no limit), and the PPS of commit BEFORE (exported beside it with
+   `git archive`; other work landed since, so that ratio is informational). Besides requests/s, the
    server's CPU seconds per request (psutil): on a loaded shared machine wall-clock req/s swings 2-5x between
    rounds while CPU per request holds, so the capacity ratio is before's CPU per request over ours.
 2. CSV parse CPU time for a header of 1k, 10k and 100k columns (a model of that width, 10 rows), here and before.
@@ -110,18 +111,20 @@ def main() -> None:
     base = {"PPS_MODEL_DIR": str(package), "PPS_HOST": "127.0.0.1", "MONITORING_ENABLED": "0"}
     cmd = [sys.executable, "-m", "bosun_local.pps"]
     result: dict[str, object] = {"before": BEFORE, "rounds": ROUNDS, "seconds": SECONDS}
-    with server(cmd, {**base, **env_for(ROOT), "PPS_MEMORY_LIMIT_BYTES": str(512 << 20)}, "/ping") as now_url, \
+    on = {**base, **env_for(ROOT), "PPS_MEMORY_LIMIT_BYTES": str(512 << 20)}
+    with server(cmd, on, "/ping") as on_url, server(cmd, {**base, **env_for(ROOT)}, "/ping") as off_url, \
             server(cmd, {**base, **env_for(before)}, "/ping") as before_url:
         for name, (media_type, body) in BODIES.items():
-            ours, theirs = [], []
+            runs: dict[str, list[tuple[float, float]]] = {"bounds_on": [], "bounds_off": [], "before": []}
             for _ in range(ROUNDS):
-                ours.append(wrk_post(now_url, media_type, body))
-                theirs.append(wrk_post(before_url, media_type, body))
-            rps = [statistics.median(r for r, _ in runs) for runs in (ours, theirs)]
-            cpu = [statistics.median(c for _, c in runs) for runs in (ours, theirs)]
-            result[name] = {"bounds_on": ours, "before": theirs, "rps_ratio": round(rps[0] / rps[1], 3),
-                            "cpu_us_per_request": [round(c, 1) for c in cpu],
-                            "capacity_ratio": round(cpu[1] / cpu[0], 3)}
+                for label, url in (("bounds_on", on_url), ("bounds_off", off_url), ("before", before_url)):
+                    runs[label].append(wrk_post(url, media_type, body))
+            rps = {k: statistics.median(r for r, _ in v) for k, v in runs.items()}
+            cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+            result[name] = {**runs, "median_rps": rps, "median_cpu_us_per_request": cpu,
+                            # capacity = requests per CPU-second: the ratio that holds on a loaded machine
+                            "capacity_on_vs_off": round(cpu["bounds_off"] / cpu["bounds_on"], 3),
+                            "capacity_on_vs_before": round(cpu["before"] / cpu["bounds_on"], 3)}
     widths = {}
     for width in (1_000, 10_000, 100_000):
         started = time.monotonic()

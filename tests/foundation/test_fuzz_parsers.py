@@ -16,7 +16,7 @@ from bosun_local.model_package import Feature, load_spec
 from bosun_local.pps.inputs import InputError, Schema
 from bosun_local.pps.passthrough import PredictOptions, read_table
 
-FUZZ = settings(max_examples=150, deadline=1000, derandomize=True, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=100, deadline=1000, derandomize=True, suppress_health_check=list(HealthCheck))
 SCHEMA = Schema([Feature("age"), Feature("bmi"), Feature("sex", "categorical")])
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -45,7 +45,8 @@ def poison(dep: str) -> dict[str, str]:
         "record nests deeper": json.dumps({"header": head, "data": "[" * 100_000 + "]" * 100_000}),
         "'data' nests deeper than 32": json.dumps({"header": {**head, "id": "deep-2"},
                                                    "data": json.dumps({"x": nested})}),
-        "plausible maximum": stats_record(dep, "huge-1", numPredictions=10**30),
+        "data.numPredictions": stats_record(dep, "huge-1", numPredictions=10**30),  # orjson reads it as 1e+30
+        "plausible maximum": stats_record(dep, "huge-2", numPredictions=5 * 10**9),
         "ahead of the": stats_record(dep, "future-1", timestamp="9999-12-31 23:59:59.000+0000"),
         "digits": json.dumps({"header": {**head, "id": "digits-1"}, "data": '{"numPredictions": ' + "9" * 5000 + "}"}),
     }
