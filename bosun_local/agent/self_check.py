@@ -17,7 +17,9 @@ from bosun_local.errors import BosunError
 
 log = logging.getLogger(__name__)
 # A check that takes longer than this is a failure: a hung resolver or engine stalls every action behind it.
-CHECK_TIMEOUT_SEC = 5.0
+CHECK_TIMEOUT_SEC = 8.0
+# Probes in a row that must fail before the agent turns red.
+FAILURES_TO_TURN_RED = 2
 
 
 def within(seconds: float, fn: Callable[[], Any]) -> str | None:
@@ -67,6 +69,7 @@ class SelfCheck:
         self.problems: list[str] = []
         self._since: str | None = None
         self._pending: list[tuple[str, str, str, dict[str, Any], str]] = []
+        self._failed_in_a_row = 0
 
     def probe(self) -> list[str]:
         """Return what is wrong now (empty when the agent can do its job)."""
@@ -83,6 +86,9 @@ class SelfCheck:
     def tick(self) -> None:
         """Probe once; on a change, mark the agent (un)well and tell the service (later, if it cannot hear now)."""
         problems = self.probe()
+        self._failed_in_a_row = self._failed_in_a_row + 1 if problems else 0
+        if problems and not self.problems and self._failed_in_a_row < FAILURES_TO_TURN_RED:
+            return  # one slow answer on a loaded host is not an outage
         if bool(problems) != bool(self.problems):
             self._changed(problems)
         self.problems = problems

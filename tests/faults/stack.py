@@ -82,7 +82,7 @@ class FaultStack:
     def health(self, name: str) -> str:
         return self.inspect(self.component(name).name, "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
 
-    def wait_healthy(self, name: str, timeout: float = 90) -> None:
+    def wait_healthy(self, name: str, timeout: float = 240) -> None:
         until(f"{name} to be healthy", lambda: self.health(name) == "healthy", timeout, every=0.5)
 
     def containers(self, deployment_id: str | None = None) -> list[adapter.ContainerInfo]:

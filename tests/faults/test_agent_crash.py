@@ -28,7 +28,7 @@ def crash_during(stack: FaultStack, client: ServiceClient, answer: dict[str, Any
     lease = client.get_action(action_id)["leaseExpiresAt"]
     killed_at = time.monotonic()
     stack.crash(AGENT)
-    done = client.wait_for_action(action_id, timeout=180, poll=0.2)
+    done = client.wait_for_action(action_id, timeout=360, poll=0.5)
     took = time.monotonic() - killed_at
     assert done["status"] == "done", (done, stack.logs(AGENT))
     assert done["attempts"] == 2, done  # killed once, resumed once: never run a third time

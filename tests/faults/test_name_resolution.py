@@ -23,7 +23,7 @@ def test_name_resolution_loss_turns_the_agent_red_with_events(stack: FaultStack)
     original = as_root(agent, "cat /etc/resolv.conf")
     try:
         as_root(agent, f"printf '{DEAD_RESOLVER}' > /etc/resolv.conf")
-        until("the agent's health to turn red", lambda: stack.health(AGENT) == "unhealthy", 90, every=0.5)
+        until("the agent's health to turn red", lambda: stack.health(AGENT) == "unhealthy", 120, every=0.5)
         status = stack.cli("status", "--json", check=False)
         assert status.returncode == 1
         rows = {r["service"]: r for r in json.loads(status.stdout)["services"]}
