@@ -31,7 +31,7 @@ def scrape_every_second(url: str, stop: threading.Event, sizes: list[int]) -> No
 
 
 def bookkeeping_ns(package: Path, count: int = 200_000) -> dict[str, float]:
-    """Return the in-process cost of counting one request (series lookup + observe), in ns."""
+    """Return the CPU cost of counting one request (series lookup + observe), in ns of process time (load-proof)."""
     from bosun_local.pps.server import build_app
     from bosun_local.pps.settings import Settings
 
@@ -41,16 +41,52 @@ def bookkeeping_ns(package: Path, count: int = 200_000) -> dict[str, float]:
     paths = ["/predict", "/deployments/bench-deployment/predictions", "/predictions"]
     samples = []
     for _ in range(5):
-        started = time.perf_counter_ns()
+        started = time.process_time_ns()
         for i in range(count):
             metrics.in_flight += 1
             metrics.in_flight -= 1
             metrics.observe(metrics.series(paths[i % 3]), 200, 1_500_000)
-        samples.append((time.perf_counter_ns() - started) / count)
+        samples.append((time.process_time_ns() - started) / count)
     render_started = time.perf_counter_ns()
     size = len(metrics.render())
     return {"ns_per_request_min": min(samples), "ns_per_request_median": statistics.median(samples),
             "render_ms": (time.perf_counter_ns() - render_started) / 1e6, "render_bytes": size}
+
+
+def asgi_cpu_ratio(package: Path, requests: int = 3000, rounds: int = 6) -> dict[str, float]:
+    """Return the CPU per /predict request of the app itself, metrics on vs off (no HTTP server: a lower bound)."""
+    import asyncio
+
+    from _common import FORM
+
+    from bosun_local.pps.server import build_app
+    from bosun_local.pps.settings import Settings
+
+    settings = Settings(model_dir=package, deployment_id="bench-deployment", model_id="bench-model")
+    apps = {"on": build_app(settings), "off": build_app(settings.with_values(metrics=False))}
+    body = FORM.encode()
+    scope = {"type": "http", "method": "POST", "path": "/predict", "query_string": b"",
+             "headers": [(b"content-type", b"application/x-www-form-urlencoded"),
+                         (b"content-length", str(len(body)).encode())]}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        return None
+
+    async def drive(app: object) -> int:
+        started = time.process_time_ns()
+        for _ in range(requests):
+            await app(scope, receive, send)  # type: ignore[operator]
+        return time.process_time_ns() - started
+
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
+    for round_ in range(rounds):
+        for mode in (("off", "on") if round_ % 2 == 0 else ("on", "off")):
+            cpu[mode].append(asyncio.run(drive(apps[mode])) / requests / 1000)
+    on, off = statistics.median(cpu["on"]), statistics.median(cpu["off"])
+    return {"cpu_us_per_request_on": on, "cpu_us_per_request_off": off, "throughput_ratio": off / on}
 
 
 def main() -> None:
@@ -90,6 +126,7 @@ def main() -> None:
     on = statistics.mean(r["requests_per_sec"] for r in runs["on"])
     ratios = [a["requests_per_sec"] / b["requests_per_sec"] for a, b in zip(runs["on"], runs["off"], strict=True)]
     inproc = bookkeeping_ns(package)
+    asgi = asgi_cpu_ratio(package)
     print(f"{'metrics':8} {'req/s (each run)':>30} {'mean':>8}")
     for mode in ("off", "on"):
         each = " ".join(f"{r['requests_per_sec']:.0f}" for r in runs[mode])
@@ -98,12 +135,14 @@ def main() -> None:
           f"(goal >= 0.98); per round: {' '.join(f'{r:.3f}' for r in ratios)}")
     print(f"bookkeeping per request: {inproc['ns_per_request_median']:.0f} ns; one render "
           f"{inproc['render_ms']:.2f} ms, {inproc['render_bytes']} bytes; {len(sizes)} scrapes during the runs")
+    print(f"app CPU per /predict (no HTTP server): off {asgi['cpu_us_per_request_off']:.1f} us, on "
+          f"{asgi['cpu_us_per_request_on']:.1f} us: throughput ratio {asgi['throughput_ratio']:.3f}")
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, after {load_after[0]:.2f} "
           f"{load_after[1]:.2f} (1 and 5 min; {os.cpu_count()} CPUs, shared machine)")
     save("pps_metrics_overhead", {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), "wrk": vars(args), "runs": runs,
         "ratio": on / off, "ratios_per_round": ratios, "median_round_ratio": statistics.median(ratios),
-        "goal": 0.98, "in_process": inproc, "scrapes": len(sizes),
+        "goal": 0.98, "in_process": inproc, "asgi_cpu": asgi, "scrapes": len(sizes),
         "loadavg_before": load_before, "loadavg_after": load_after,
     })
 
