@@ -17,7 +17,8 @@ MAX_FEATURE_LABELS = 20
 # Window of the per-deployment figures: the dashboard's default, so Prometheus and the table agree.
 FIGURES_WINDOW_SEC = 3600
 # Thresholds exported beside the figures, so alerting rules compare against the deployment's own limits.
-THRESHOLD_KEYS = ("errorRateWarn", "errorRateFail", "latencyP95WarnMs", "latencyP95FailMs")
+THRESHOLD_KEYS = ("errorRateWarn", "errorRateFail", "userErrorRateWarn", "userErrorRateFail", "latencyP95WarnMs",
+                  "latencyP95FailMs")
 
 
 class ServiceMetrics:
@@ -119,6 +120,11 @@ def _deployment_families(ctx: ServiceContext, out: Exposition) -> None:
               [(labels, stats["userErrors"] + stats["systemErrors"]) for labels, stats, _ in figures])
     out.gauge("bosun_deployment_error_ratio", "Failed requests over all requests in the last hour.",
               [(labels, stats["errorRate"]) for labels, stats, _ in figures if stats["errorRate"] is not None])
+    # The service grades system errors against errorRate* and user errors against userErrorRate*.
+    for name, key, what in (("bosun_deployment_system_error_ratio", "systemErrorRate", "System errors (5xx)"),
+                            ("bosun_deployment_user_error_ratio", "userErrorRate", "User errors (4xx)")):
+        out.gauge(name, f"{what} over all requests in the last hour.",
+                  [(labels, stats[key]) for labels, stats, _ in figures if stats.get(key) is not None])
     out.gauge("bosun_deployment_latency_p95_seconds", "95th percentile of reported latency over the last hour.",
               [(labels, stats["latencyP95Ms"] / 1000.0) for labels, stats, _ in figures
                if stats["latencyP95Ms"] is not None])

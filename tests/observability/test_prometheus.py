@@ -82,9 +82,9 @@ def test_prometheus_scrapes_everything_and_counts_exactly(observed_stack: Observ
     loaded = {rule["name"]: rule["health"] for group in rules for rule in group["rules"]}
     assert {"BosunDeploymentErrorRateFailing", "BosunDeploymentLatencyWarning", "BosunComponentDown",
             "deployment:bosun_pps_errors:ratio_rate5m"} <= set(loaded)
-    # 2 errors of 9 requests is 22 %: over errorRateFail (20 %), as the service grades it.
-    until("the error-rate alert to be pending or firing", lambda: any(
-        a["labels"]["alertname"] == "BosunDeploymentErrorRateFailing" and a["labels"]["deployment"] == dep_id
+    # 2 user errors of 9 requests is 22 %: over userErrorRateWarn (20 %), under its Fail (100 %), as the service grades.
+    until("the user-error-rate alert to be pending or firing", lambda: any(
+        a["labels"]["alertname"] == "BosunDeploymentUserErrorRateWarning" and a["labels"]["deployment"] == dep_id
         for a in httpx.get(f"{stack.prometheus}/api/v1/alerts", timeout=10).json()["data"]["alerts"]))
     container = f"{stack.name}-prometheus-1"
     config = stack.home / "stacks" / "environment" / "prometheus" / "prometheus.yml"

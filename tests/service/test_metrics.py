@@ -75,8 +75,10 @@ def test_counts_and_figures_match_what_happened(service: Service, tmp_path_facto
     assert value(after, "bosun_deployment_predictions", **labels) == 90
     assert value(after, "bosun_deployment_errors", **labels) == 10
     assert value(after, "bosun_deployment_error_ratio", **labels) == pytest.approx(0.1)
+    assert value(after, "bosun_deployment_system_error_ratio", **labels) == pytest.approx(0.05)
+    assert value(after, "bosun_deployment_user_error_ratio", **labels) == pytest.approx(0.05)
     assert value(after, "bosun_deployment_service_health", status=stats["serviceHealth"], **labels) == 1
-    assert stats["serviceHealth"] == "warning"  # 10 % errors: over errorRateWarn (5 %), under errorRateFail
+    assert stats["serviceHealth"] == "warning"  # 5 % system errors: at errorRateWarn (5 %), under errorRateFail
     assert sum(value(after, "bosun_deployment_service_health", status=s, **labels)
                for s in ("passing", "warning", "failing", "unknown")) == 1
     assert value(after, "bosun_deployment_threshold", threshold="errorRateFail", **labels) == 0.2
