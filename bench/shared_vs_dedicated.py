@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="deploy -> first 200 samples per mode")
     parser.add_argument("--replacements", type=int, default=6)
     parser.add_argument("--count", type=int, default=50, help="deployments per mode for the memory figure")
+    parser.add_argument("--shared-only", action="store_true", help="skip the dedicated figures (a loaded host)")
     args = parser.parse_args()
     result: dict[str, Any] = {"host": {"cpus": os.cpu_count()}}
     with agent_env("bbshared", agent_args=["--poll-sec", "0.05", "--concurrency", "8"], servingMode="shared") as stack:
@@ -148,6 +149,13 @@ def main() -> None:
             result["sharedReplacement"] = {**replacements(stack, shared[0][0], packages, args.replacements),
                                            "goal": {"p50": 1.0, "failed": 0}}
             note(result)
+            if args.shared_only:
+                deploy_many(stack, packages[0], "s-mem", args.count - len(shared), {})
+                pool = [c.name for c in adapter.containers_with_labels({labels.COMPONENT: labels.PPS_POOL,
+                                                                        labels.NETWORK: stack.name}) if c.healthy]
+                result["memory"] = {"deploymentsShared": args.count, "sharedPoolReplicas": len(pool),
+                                    "sharedTotalMB": memory_mb(pool), "loadAvg": load_avg()}
+                return
             before = load_avg()
             dedicated = [deploy_first_200(stack, packages[0], f"d-first-{i}", {"serving": "dedicated"})
                          for i in range(min(args.rounds, 5))]
@@ -173,7 +181,7 @@ def main() -> None:
             stack.stop_agent()
             adapter.remove_containers([c.name for c in adapter.containers_with_labels(
                 {labels.COMPONENT: labels.PPS_POOL, labels.NETWORK: stack.name})], timeout=2)
-    save("shared_vs_dedicated", result)
+            save("shared_vs_dedicated", result)
 
 
 if __name__ == "__main__":
