@@ -8,7 +8,7 @@ import httpx
 
 from bosun_local.contracts import records
 from bosun_local.spool.filesystem.writer import FilesystemSpoolWriter
-from tests.monitoring.conftest import Service, agent_env, predictions, spawn_agent, unique, wait_until
+from tests.support.monitoring import Service, agent_env, predictions, spawn_agent, unique, wait_until
 from tests.support.net import free_port
 from tests.support.prometheus_text import parse, value
 
