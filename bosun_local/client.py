@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import time
 from collections.abc import Callable, Iterable
@@ -57,7 +58,9 @@ class ServiceClient:
         if url is None or token is None:
             config = config or load_config()
         self.url = (url or str(config["serviceUrl"])).rstrip("/")  # type: ignore[index]
-        self.token = token if token is not None else self._read_token(config)  # type: ignore[arg-type]
+        # An agent in the stack gets its own narrow token from its env file (BOSUN_SERVICE_TOKEN).
+        env_token = os.environ.get("BOSUN_SERVICE_TOKEN") if token is None else None
+        self.token = token if token is not None else env_token or self._read_token(config)  # type: ignore[arg-type]
         self.http = httpx.Client(base_url=self.url, timeout=timeout,
                                  headers={"Authorization": f"Bearer {self.token}"})
 

@@ -28,8 +28,23 @@ def rabbitmq_url(config: Config, host_side: bool = True) -> str:
     return amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], host, port)
 
 
+def rabbitmq_management_url(config: Config) -> str:
+    """Return the stack broker's management API as seen from here ('' for an external broker: not ours to manage)."""
+    from urllib.parse import urlsplit
+
+    if config["rabbitmqUrl"]:
+        host = urlsplit(str(config["rabbitmqUrl"])).hostname
+        return f"http://{NETWORK_HOST}:15672" if host == NETWORK_HOST else ""
+    mapped = host_port(config["rabbitmqPortMapping"][1:2])
+    return f"http://{mapped[0]}:{mapped[1]}" if mapped else ""
+
+
 def network_rabbitmq_url(config: Config) -> str:
     """Return the AMQP URL containers on the environment network use (the stack's broker, by its service name)."""
+    from urllib.parse import urlsplit
+
+    if config["rabbitmqUrl"] and urlsplit(str(config["rabbitmqUrl"])).hostname == NETWORK_HOST:
+        return str(config["rabbitmqUrl"])  # an agent in the stack: given in its env file, secrets.yml is hidden
     secrets = config.secrets()
     return amqp_url(secrets["rabbitmqUser"], secrets["rabbitmqPassword"], NETWORK_HOST, AMQP_PORT)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from bosun_local.config import Config
-from bosun_local.host import network_rabbitmq_url, rabbitmq_url, run_as_user
+from bosun_local.host import network_rabbitmq_url, rabbitmq_management_url, rabbitmq_url, run_as_user
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
 
 
@@ -19,4 +19,5 @@ def plugin_facts(config: Config) -> dict[str, Any]:
         K.RUN_AS_USER_KEY: run_as_user(config.data_dir),
         K.RABBITMQ_NETWORK_URL_KEY: network_rabbitmq_url(config),
         K.RABBITMQ_STATS_URL_KEY: rabbitmq_url(config, host_side=True),
+        "rabbitmqManagementUrl": rabbitmq_management_url(config),
     }

@@ -9,6 +9,11 @@ DEFAULT_QUEUE = "mlops"
 NETWORK_HOST = "rabbitmq"
 AMQP_PORT = 5672
 DEAD_LETTER_SUFFIX = ".dead"
+# Deployments publish through this topic exchange (bound to the spool queue), each as its own broker user whose
+# topic permission allows only its own deployment id as routing key: the monitoring agent then trusts a record's
+# deployment only when it matches the routing key the broker let through.
+PPS_EXCHANGE = "bosun.pps"
+PPS_USER_PREFIX = "pps-"
 
 
 def amqp_url(user: str, password: str, host: str, port: int = AMQP_PORT, vhost: str = DEFAULT_VHOST) -> str:

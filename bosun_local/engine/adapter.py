@@ -349,6 +349,7 @@ class SandboxRun:
     exit_code: int | None
     output: str
     timed_out: bool
+    host_config: dict[str, Any]  # `docker inspect`'s HostConfig, for audits and tests
 
 
 def run_sandbox(spec: SandboxSpec) -> SandboxRun:
@@ -380,7 +381,8 @@ def run_sandbox(spec: SandboxSpec) -> SandboxRun:
             time.sleep(0.2)
         with docker_errors(f"reading the output of sandbox container {name}"):
             output = str(_docker.container.logs(name, tail=200))
-        return SandboxRun(exit_code, output, timed_out)
+            host_config = _docker.container.inspect(name).host_config.model_dump(by_alias=True, mode="json")
+        return SandboxRun(exit_code, output, timed_out, host_config)
     finally:
         try:
             _docker.container.remove(name, force=True)

@@ -26,6 +26,8 @@ Progress = Callable[[int, int, str], None]
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 ALIVE_FILE_IN_CONTAINER = "/tmp/bosun-alive"  # matches BOSUN_ALIVE_FILE in templates/environment
 ALIVE_MAX_AGE_SEC = 60
+# Files of the data dir the agents' containers see as empty (they carry their own narrow tokens instead).
+AGENT_HIDDEN_FILES = ("token", "tokens.json", "secrets.yml", "bosun.db", "bosun.db-wal", "bosun.db-shm")
 RABBITMQ_USER_SCRIPT = (
     'rabbitmqctl -q authenticate_user "$MQ_USER" "$MQ_PASS" >/dev/null 2>&1 && exit 0; '
     'rabbitmqctl -q add_user "$MQ_USER" "$MQ_PASS" 2>/dev/null '
@@ -96,13 +98,32 @@ class EnvironmentStack:
         return {
             "rabbitmq": {"RABBITMQ_DEFAULT_USER": secrets["rabbitmqUser"],
                          "RABBITMQ_DEFAULT_PASS": secrets["rabbitmqPassword"]},
-            "management-agent": {"BOSUN_RABBITMQ_URL": network_url},
-            "monitoring-agent": {"BOSUN_RABBITMQ_URL": network_url},
+            "management-agent": {"BOSUN_RABBITMQ_URL": network_url,
+                                 "BOSUN_SERVICE_TOKEN": self._agent_token("management-agent", "agent")},
+            "monitoring-agent": {"BOSUN_RABBITMQ_URL": network_url,
+                                 "BOSUN_SERVICE_TOKEN": self._agent_token("monitoring-agent", "reporter")},
         }
+
+    def _agent_token(self, name: str, scope: str) -> str:
+        """Return the agent's own token (kept in its env file), creating it when missing or revoked."""
+        from bosun_local.service.tokens import TokenStore
+
+        store = TokenStore(self.config.data_dir)
+        env_file = self.env_dir / f"{name}.env"
+        if env_file.is_file():
+            for line in env_file.read_text().splitlines():
+                key, _, value = line.partition("=")
+                record = store.lookup(value.strip("'").encode()) if key == "BOSUN_SERVICE_TOKEN" else None
+                if record is not None and record.name == name and record.scope == scope:
+                    return value.strip("'")
+        if any(r.name == name for r in store.records()):
+            store.revoke(name)
+        return store.create(name, scope)[1]
 
     def context(self) -> dict[str, Any]:
         """Return everything the template may use: config, the data dir, host ids (secrets stay in env files)."""
         return {**self.config.values, "dataDir": str(self.config.data_dir), "envDir": str(self.env_dir),
+                "agentHiddenFiles": AGENT_HIDDEN_FILES,
                 "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid()),
                 "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC),
                 "monitoringAgentConfig": str(self.monitoring_agent_config),
@@ -156,6 +177,13 @@ class EnvironmentStack:
             prometheus_stack.ensure_reader_token(self)  # before prepare_data_dir hands files to the containers' user
         prepare_data_dir(self.config.data_dir)
         prometheus_stack.record_extras(self.compose_file.parent, self.extras)
+        for name in AGENT_HIDDEN_FILES:
+            # Each must exist before the agents start, or the engine would create it as root for the mask.
+            path = self.config.data_dir / name
+            if not path.exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                if os.geteuid() == 0 and self.config.data_dir.stat().st_uid != 0:
+                    os.chown(path, self.config.data_dir.stat().st_uid, self.config.data_dir.stat().st_gid)
         self.project().up(wait=False, services=None if chosen == list(self.services) else chosen)
         if not wait:
             return self.status()
@@ -243,9 +271,6 @@ class EnvironmentStack:
     def urls(self) -> dict[str, str]:
         """Return the URLs a user reaches the stack on."""
         urls = {"predictions": self.config["outfacingPredictionURLPrefix"], "service": self.config["serviceUrl"]}
-        api = host_port(self.config["traefikApiPortMapping"])
-        if api:
-            urls["traefikDashboard"] = f"http://{api[0]}:{api[1]}/dashboard/"
         mq = self.config["rabbitmqPortMapping"]
         amqp, mgmt = host_port(mq[:1]), host_port(mq[1:2])
         secrets = self.config.secrets()

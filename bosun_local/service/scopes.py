@@ -22,7 +22,8 @@ RULES: list[tuple[frozenset[str], re.Pattern[str], frozenset[str]]] = [
     (frozenset({"POST"}), re.compile(r"^/api/v1/events$"), frozenset({"reporter", "agent"})),
     (frozenset({"POST"}), re.compile(r"^/api/v1/agents/heartbeat$"), frozenset({"reporter", "agent"})),
     # The management agent: its action queue, deployment status, environment health, package checks.
-    (frozenset({"POST"}), re.compile(rf"^/api/v1/actions/(claim|{_DEP}/(renew|complete))$"), frozenset({"agent"})),
+    (frozenset({"POST"}), re.compile(rf"^/api/v1/actions/(claim|release|{_DEP}/(renew|complete))$"),
+     frozenset({"agent"})),
     (frozenset({"PATCH"}), re.compile(rf"^/api/v1/deployments/{_DEP}/status$"), frozenset({"agent"})),
     (frozenset({"PUT"}), re.compile(rf"^/api/v1/environment/{_DEP}$"), frozenset({"agent"})),
     (frozenset({"POST"}), re.compile(rf"^/api/v1/packages/(checks/claim|{_DEP}/check)$"), frozenset({"agent"})),

@@ -54,7 +54,8 @@ class TokenStore:
     def records(self) -> list[TokenRecord]:
         """Return every stored token, oldest first."""
         try:
-            raw = json.loads(self.path.read_text())
+            text = self.path.read_text()
+            raw = json.loads(text) if text.strip() else {}
         except FileNotFoundError:
             return []
         except (OSError, ValueError) as exc:

@@ -16,7 +16,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def environment_context() -> dict[str, object]:
     return {**load_defaults(), "dataDir": "/data", "envDir": "/data/stacks/environment/env",
-            "runAsUser": "10001:10001", "dockerSocketGid": "998",
+            "runAsUser": "10001:10001", "dockerSocketGid": "998", "agentHiddenFiles": ["token"],
             "aliveHealthcheck": ["CMD", "python", "-c", "print(1)"], "agentMetricsPort": 9108}
 
 

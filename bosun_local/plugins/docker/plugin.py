@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bosun_local.config import load_defaults
+from bosun_local.contracts.rabbitmq import PPS_EXCHANGE
 from bosun_local.engine import adapter
 from bosun_local.errors import BosunError
+from bosun_local.plugins.docker.broker_users import pps_url
 from bosun_local.plugins.docker.environment import (
     monitoring_agents,
     rabbitmq_component,
@@ -66,6 +68,9 @@ OWN_SETTINGS: dict[str, Any] = {
     K.RABBITMQ_NETWORK_URL_KEY: "",
     # AMQP URL pe_status reads the spool queue's depth and consumers from, as seen from this process.
     K.RABBITMQ_STATS_URL_KEY: "",
+    # RabbitMQ management API as seen from this process: each deployment gets its own publish-only broker user
+    # there. Empty: deployments report with rabbitmqNetworkUrl's login (plugins run by hand, external brokers).
+    "rabbitmqManagementUrl": "",
 }
 
 
@@ -96,15 +101,20 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
                                  "pluginConfig (docs/plugins.md lists the keys)")
         return value
 
-    def _monitoring(self) -> dict[str, str] | None:
+    def _monitoring(self, deployment_id: str) -> dict[str, str] | None:
         if not self.s["monitoringEnabled"]:
             return None
-        return {"queueUrl": self._fact(K.RABBITMQ_NETWORK_URL_KEY), "queueName": str(self.s["rabbitmqQueueName"])}
+        admin = self._fact(K.RABBITMQ_NETWORK_URL_KEY)
+        queue = str(self.s["rabbitmqQueueName"])
+        if not self.s["rabbitmqManagementUrl"]:
+            return {"queueUrl": admin, "queueName": queue, "exchange": "", "routingKey": ""}
+        return {"queueUrl": pps_url(admin, deployment_id), "queueName": queue, "exchange": PPS_EXCHANGE,
+                "routingKey": deployment_id}
 
     def stack(self, deployment_id: str) -> DeploymentStack:
         """Return the stack object of one deployment."""
         return DeploymentStack(deployment_id, self.s, Path(self._fact(K.STACKS_DIR_KEY)), self._fact(K.RUN_AS_USER_KEY),
-                               self._monitoring())
+                               self._monitoring(deployment_id))
 
     def shared(self) -> SharedServing:
         """Return the shared-serving actions on this environment's pool."""

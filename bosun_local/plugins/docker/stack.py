@@ -10,8 +10,9 @@ from typing import Any
 
 from bosun_local.contracts import labels
 from bosun_local.engine import adapter
-from bosun_local.envstack.render import render, write_if_changed
+from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import BosunError, EngineError
+from bosun_local.plugins.docker.broker_users import ensure_for, remove_for
 
 TEMPLATE = "deployment/compose.yaml.j2"
 DEPLOYMENT_LABEL = labels.DEPLOYMENT
@@ -143,13 +144,21 @@ class DeploymentStack:
         """Return the models of this deployment's running containers (any role)."""
         return [m for c in self.containers() if c.status == "running" and (m := running_model(c, kv))]
 
+    @property
+    def env_file(self) -> Path:
+        """Return the 0600 env file holding the deployment's broker login (kept out of compose.yaml)."""
+        return self.directory / "pps.env"
+
     def render(self, models: list[ModelService]) -> Path:
         """Render the compose file for these models; unchanged bytes are not rewritten."""
+        secrets = {"MLOPS_RABBITMQ_QUEUE_URL": self.monitoring["queueUrl"]} if self.monitoring else {}
+        write_if_changed(self.env_file, env_file_text(secrets, f"deployment {self.deployment_id}"))
         context = {
             "projectName": self.name, "deploymentId": self.deployment_id, "routerName": self.router,
             "dockerNetwork": self.settings["dockerNetwork"], "ppsBaseImage": self.settings["ppsBaseImage"],
             "runAsUser": self.run_as_user, "gracefulTimeoutSec": int(self.settings["gracefulTimeoutSec"]),
             "retryAttempts": int(self.settings["retryAttempts"]), "monitoring": self.monitoring,
+            "envFile": str(self.env_file),
             "models": [m.context(self.prefix + self.deployment_id + "_") for m in models],
         }
         write_if_changed(self.compose_file, render(TEMPLATE, context))
@@ -164,6 +173,7 @@ class DeploymentStack:
 
     def up(self, model: ModelService, timeout: int, recreate: bool = False) -> None:
         """Start one model's service and wait until Docker reports it healthy."""
+        ensure_for(self.settings, self.deployment_id)
         self.project().up(services=[model.service()], wait=True, timeout=timeout, force_recreate=recreate)
 
     def container_name(self, model: ModelService) -> str:
@@ -199,6 +209,7 @@ class DeploymentStack:
         adapter.remove_containers(leftovers, timeout=int(self.settings["gracefulTimeoutSec"]))
         if self.directory.exists():
             shutil.rmtree(self.directory)
+        remove_for(self.settings, self.deployment_id)
         return names
 
 

@@ -13,6 +13,10 @@ SETTINGS = (
     Setting("MLOPS_RABBITMQ_QUEUE_NAME", str, DEFAULT_QUEUE, "durable queue the records are published to",
             aliases=("QUEUE_NAME",)),
     Setting("MLOPS_RABBITMQ_MAX_IN_FLIGHT", int, 1000, "published records awaiting a broker confirm"),
+    Setting("MLOPS_RABBITMQ_EXCHANGE", str, None, "publish to this exchange (bosun-local deployments: bosun.pps) "
+            "instead of straight to the queue"),
+    Setting("MLOPS_RABBITMQ_ROUTING_KEY", str, None, "routing key on MLOPS_RABBITMQ_EXCHANGE (a deployment's id: "
+            "the broker lets its user publish only that one)"),
     Setting("MLOPS_RABBITMQ_RECONNECT_MAX_SEC", float, 10.0, "longest wait between reconnect attempts"),
     Setting("MLOPS_RABBITMQ_SSL_CA_CERTIFICATE_PATH", str, None, "CA certificate for RabbitMQ TLS"),
     Setting("MLOPS_RABBITMQ_SSL_CERTIFICATE_PATH", str, None, "client certificate for RabbitMQ mTLS"),

@@ -25,7 +25,7 @@ import pika
 import pika.exceptions
 
 from bosun_local.contracts import records
-from bosun_local.contracts.rabbitmq import dead_letter_queue, masked_url
+from bosun_local.contracts.rabbitmq import PPS_EXCHANGE, dead_letter_queue, masked_url
 from bosun_local.errors import BosunError
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from bosun_local.spool.rabbitmq.writer import PERSISTENT, QUEUE_ARGUMENTS, connection_parameters
@@ -56,6 +56,21 @@ class Delivery:
     error: str | None
 
 
+def publisher_mismatch(record: records.Record, exchange: str, routing_key: str, user_id: str | None) -> str | None:
+    """Return why a record published through the deployments' exchange is forged, or None when it is not.
+
+    The broker lets each deployment's user publish there only with its own deployment id as routing key (topic
+    permissions) and checks user_id against the login, so the routing key says who published. Records on the
+    default exchange come from users with write rights to the queue itself: the stack's own, trusted.
+    """
+    if exchange != PPS_EXCHANGE:
+        return None
+    if record.deployment_id != routing_key:
+        return (f"record {record.id} claims deployment {record.deployment_id} but was published by broker user "
+                f"{user_id or '(not given)'} for deployment {routing_key}: rejected as forged")
+    return None
+
+
 class RabbitMQConsumer:
     """Consumes one durable queue with a prefetch window; parses each body as a spool record."""
 
@@ -68,7 +83,7 @@ class RabbitMQConsumer:
         self.dead_queue = dead_letter_queue_name or dead_letter_queue(queue_name)
         self._conn: pika.BlockingConnection | None = None
         self._chan: pika.adapters.blocking_connection.BlockingChannel | None = None
-        self._pending: deque[tuple[int, bytes, bool]] = deque()
+        self._pending: deque[tuple[int, bytes, bool, str, str, str | None]] = deque()
 
     def _fail(self, action: str, exc: Exception) -> ConsumerConnectionError:
         self._drop_connection()
@@ -84,6 +99,8 @@ class RabbitMQConsumer:
             chan = self._conn.channel()
             chan.queue_declare(self.queue_name, durable=True, arguments=QUEUE_ARGUMENTS)
             chan.queue_declare(self.dead_queue, durable=True)
+            chan.exchange_declare(PPS_EXCHANGE, exchange_type="topic", durable=True)
+            chan.queue_bind(self.queue_name, PPS_EXCHANGE, routing_key="#")
             chan.basic_qos(prefetch_count=self.prefetch)
             chan.confirm_delivery()  # dead letters are published before the original is acked
             chan.basic_consume(self.queue_name, self._on_message, auto_ack=False)
@@ -106,8 +123,10 @@ class RabbitMQConsumer:
             except (pika.exceptions.AMQPError, OSError):
                 pass
 
-    def _on_message(self, _chan: object, method: pika.spec.Basic.Deliver, _props: object, body: bytes) -> None:
-        self._pending.append((method.delivery_tag, body, bool(method.redelivered)))
+    def _on_message(self, _chan: object, method: pika.spec.Basic.Deliver, props: pika.BasicProperties,
+                    body: bytes) -> None:
+        self._pending.append((method.delivery_tag, body, bool(method.redelivered), str(method.exchange or ""),
+                              str(method.routing_key or ""), props.user_id))
 
     def get_batch(self, max_messages: int = 1000, timeout_sec: float = 1.0) -> list[Delivery]:
         """Return up to max_messages deliveries (capped at the prefetch), waiting at most timeout_sec."""
@@ -129,9 +148,14 @@ class RabbitMQConsumer:
             raise self._fail("receive", exc) from exc
         batch: list[Delivery] = []
         while self._pending and len(batch) < limit:
-            tag, body, redelivered = self._pending.popleft()
+            tag, body, redelivered, exchange, routing_key, user_id = self._pending.popleft()
             try:
-                batch.append(Delivery(tag, body, redelivered, parse_record(body), None))
+                record = parse_record(body)
+                forged = publisher_mismatch(record, exchange, routing_key, user_id)
+                if forged:
+                    batch.append(Delivery(tag, body, redelivered, None, forged))
+                    continue
+                batch.append(Delivery(tag, body, redelivered, record, None))
             except records.RecordError as exc:
                 batch.append(Delivery(tag, body, redelivered, None, exc.reason))
         return batch

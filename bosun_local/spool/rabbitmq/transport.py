@@ -36,6 +36,8 @@ class RabbitMQTransport(Transport):
             settings["MLOPS_RABBITMQ_QUEUE_NAME"],
             max_in_flight=settings["MLOPS_RABBITMQ_MAX_IN_FLIGHT"],
             reconnect_max_sec=settings["MLOPS_RABBITMQ_RECONNECT_MAX_SEC"],
+            exchange=settings.get("MLOPS_RABBITMQ_EXCHANGE"),
+            routing_key=settings.get("MLOPS_RABBITMQ_ROUTING_KEY"),
         )
 
     def channel_config(self, details: Mapping[str, Any], name: str, where: str) -> ChannelConfig:

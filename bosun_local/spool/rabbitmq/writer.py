@@ -46,16 +46,22 @@ class RabbitMQChannel(Channel):
     kind = "RABBITMQ"
 
     def __init__(
-        self, url: str, queue_name: str = "mlops", max_in_flight: int = 1000, reconnect_max_sec: float = 10.0
+        self, url: str, queue_name: str = "mlops", max_in_flight: int = 1000, reconnect_max_sec: float = 10.0,
+        exchange: str | None = None, routing_key: str | None = None,
     ) -> None:
         self.url = url
         self.queue_name = queue_name
+        # Through an exchange the publisher may lack the right to declare (or even see) the queue.
+        self.exchange = exchange or ""
+        self.routing_key = (routing_key or queue_name) if exchange else queue_name
         self.max_in_flight = max(1, max_in_flight)
         self.reconnect_max_sec = reconnect_max_sec
         self.params = connection_parameters(url)
         self.connected = threading.Event()
         self.reconnects = 0
-        self._props = pika.BasicProperties(delivery_mode=PERSISTENT, content_type="application/json")
+        # user_id is checked by the broker against the login: the consumer can trust who published.
+        user = self.params.credentials.username if exchange else None
+        self._props = pika.BasicProperties(delivery_mode=PERSISTENT, content_type="application/json", user_id=user)
         self._buffer: RecordBuffer | None = None
         self._conn: SelectConnection | None = None
         self._chan: pika.channel.Channel | None = None
@@ -124,6 +130,9 @@ class RabbitMQChannel(Channel):
     def _on_channel_open(self, chan: pika.channel.Channel) -> None:
         self._chan = chan
         chan.add_on_close_callback(self._on_channel_closed)
+        if self.exchange:
+            self._on_declared(None)  # the exchange and its binding are the broker owner's (bosun-local up)
+            return
         chan.queue_declare(self.queue_name, durable=True, arguments=QUEUE_ARGUMENTS, callback=self._on_declared)
 
     def _on_channel_closed(self, chan: pika.channel.Channel, reason: BaseException) -> None:
@@ -204,7 +213,8 @@ class RabbitMQChannel(Channel):
             self._unconfirmed.append((self._next_tag, line))
         try:
             for i in range(first, len(self._unconfirmed)):
-                self._chan.basic_publish("", self.queue_name, self._unconfirmed[i][1].encode(), self._props)
+                self._chan.basic_publish(self.exchange, self.routing_key, self._unconfirmed[i][1].encode(),
+                                         self._props)
         except Exception as exc:  # connection dropping: everything unconfirmed is requeued on close
             self._note_down(f"publish failed: {exc}")
 
