@@ -65,7 +65,7 @@ def stack(stack_images: None) -> Iterator[Stack]:
     name = f"bsec{os.getpid() % 100000}"
     home = world_readable_home(f"{name}-")
     image = os.environ.get("BOSUN_AGENT_IMAGE") or load_defaults()["agentImage"]
-    values = write_test_config(home, name, monitoringEnabled=True, agentImage=image,
+    values = write_test_config(home, name, monitoringEnabled=True, agentImage=image, waitTimeoutSec=900,
                                ppsBaseImage=os.environ.get("BOSUN_PPS_BASE_IMAGE") or image)
     stack = Stack(home, name, values)
     try:
