@@ -100,8 +100,9 @@ class EnvironmentStack:
                          "RABBITMQ_DEFAULT_PASS": secrets["rabbitmqPassword"]},
             "management-agent": {"BOSUN_RABBITMQ_URL": network_url,
                                  "BOSUN_SERVICE_TOKEN": self._agent_token("management-agent", "agent")},
+            # MLOPS_API_TOKEN: the monitoring agent's own setting (DataRobot's name), read before the token file.
             "monitoring-agent": {"BOSUN_RABBITMQ_URL": network_url,
-                                 "BOSUN_SERVICE_TOKEN": self._agent_token("monitoring-agent", "reporter")},
+                                 "MLOPS_API_TOKEN": self._agent_token("monitoring-agent", "reporter")},
         }
 
     def _agent_token(self, name: str, scope: str) -> str:
@@ -113,7 +114,8 @@ class EnvironmentStack:
         if env_file.is_file():
             for line in env_file.read_text().splitlines():
                 key, _, value = line.partition("=")
-                record = store.lookup(value.strip("'").encode()) if key == "BOSUN_SERVICE_TOKEN" else None
+                token_keys = ("BOSUN_SERVICE_TOKEN", "MLOPS_API_TOKEN")
+                record = store.lookup(value.strip("'").encode()) if key in token_keys else None
                 if record is not None and record.name == name and record.scope == scope:
                     return value.strip("'")
         if any(r.name == name for r in store.records()):
