@@ -101,12 +101,13 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
                                  "pluginConfig (docs/plugins.md lists the keys)")
         return value
 
-    def _monitoring(self, deployment_id: str) -> dict[str, str] | None:
+    def _monitoring(self, deployment_id: str | None = None) -> dict[str, str] | None:
         if not self.s["monitoringEnabled"]:
             return None
         admin = self._fact(K.RABBITMQ_NETWORK_URL_KEY)
         queue = str(self.s["rabbitmqQueueName"])
-        if not self.s["rabbitmqManagementUrl"]:
+        if not self.s["rabbitmqManagementUrl"] or deployment_id is None:
+            # The shared pool (no deployment id) still reports with the stack's login: see /work/wt/NOTES.md.
             return {"queueUrl": admin, "queueName": queue, "exchange": "", "routingKey": ""}
         return {"queueUrl": pps_url(admin, deployment_id), "queueName": queue, "exchange": PPS_EXCHANGE,
                 "routingKey": deployment_id}
