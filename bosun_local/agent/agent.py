@@ -11,6 +11,7 @@ from bosun_local.agent.environment_watch import EnvironmentWatch
 from bosun_local.agent.identity import AgentIdentity
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.metrics import render as render_metrics
+from bosun_local.agent.package_check import PackageChecker
 from bosun_local.agent.plugin_facts import plugin_facts
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import Reporter
@@ -132,6 +133,9 @@ class ManagementAgent:
         route_errors = RouteErrors(data_dir.traefik_access_log, data_dir.agent_dir / "traefik-access-offset.json",
                                    self.client_factory())
         self._every("route-errors", lambda: self.settings.status_interval_sec, route_errors.tick)
+        if self.settings.package_checks:
+            checker = PackageChecker(self.client_factory(), self.config, self.settings.agent_id)
+            self._every("package-checks", lambda: self.settings.poll_sec * 2, checker.drain)
         environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
         self._every("environment", lambda: self.settings.status_interval_sec * 2, environment.tick)
         self._claim_loop()

@@ -116,11 +116,15 @@ def test_template_renders_one_service_per_model_with_identical_routes(tmp_path: 
 def test_template_wires_monitoring_to_the_environment_rabbitmq(tmp_path: Path) -> None:
     model = model_service(DEP, NEW, diabetes_package(tmp_path / "pkg"), {})
     queue_url = "amqp://bosun:s3cr%t@rabbitmq:5672/%2F"
-    env = render(tmp_path, [model], {"queueUrl": queue_url, "queueName": "mlops"})["services"][f"pps-{NEW}"][
-        "environment"]
+    service = render(tmp_path, [model], {"queueUrl": queue_url, "queueName": "mlops"})["services"][f"pps-{NEW}"]
+    env = service["environment"]
     assert env["MLOPS_SPOOLER_TYPE"] == "RABBITMQ"
-    assert env["MLOPS_RABBITMQ_QUEUE_URL"] == queue_url
     assert env["MLOPS_RABBITMQ_QUEUE_NAME"] == "mlops"
+    # The login is in the deployment's 0600 env file, never in compose.yaml.
+    (env_file,) = service["env_file"]
+    assert "MLOPS_RABBITMQ_QUEUE_URL" not in env
+    assert Path(env_file).read_text() == f"MLOPS_RABBITMQ_QUEUE_URL='{queue_url}'\n"
+    assert Path(env_file).stat().st_mode & 0o777 == 0o600
 
 
 def test_rendering_is_pure(tmp_path: Path) -> None:
