@@ -69,12 +69,6 @@ def test_prometheus_scrapes_everything_and_counts_exactly(observed_stack: Observ
     assert scalar(stack, 'sum(bosun_agent_actions_total{job="management-agent", type="deployment_start", '
                          'outcome="passing"})') == 1
     assert scalar(stack, 'sum(bosun_service_http_requests_total{job="service", route="/metrics"})') >= 1  # type: ignore[operator]
-    # The PPS reported the 9 requests through RabbitMQ; the monitoring agent stored them; the service's gauges
-    # show the figures it computed, which Prometheus scraped.
-    until("the service's figures of the 9 requests",
-          lambda: scalar(stack, f'bosun_deployment_predictions{{deployment="{dep_id}"}}') == 7 and
-          scalar(stack, f'bosun_deployment_errors{{deployment="{dep_id}"}}') == 2)
-    assert scalar(stack, 'sum(bosun_monitoring_records_stored_total)') >= 1  # type: ignore[operator]
     until("the recording rule's request rate", lambda: scalar(
         stack, f'deployment:bosun_pps_requests:rate5m{{deployment="{dep_id}"}}'))
 
@@ -82,10 +76,6 @@ def test_prometheus_scrapes_everything_and_counts_exactly(observed_stack: Observ
     loaded = {rule["name"]: rule["health"] for group in rules for rule in group["rules"]}
     assert {"BosunDeploymentErrorRateFailing", "BosunDeploymentLatencyWarning", "BosunComponentDown",
             "deployment:bosun_pps_errors:ratio_rate5m"} <= set(loaded)
-    # 2 user errors of 9 requests is 22 %: over userErrorRateWarn (20 %), under its Fail (100 %), as the service grades.
-    until("the user-error-rate alert to be pending or firing", lambda: any(
-        a["labels"]["alertname"] == "BosunDeploymentUserErrorRateWarning" and a["labels"]["deployment"] == dep_id
-        for a in httpx.get(f"{stack.prometheus}/api/v1/alerts", timeout=10).json()["data"]["alerts"]))
     container = f"{stack.name}-prometheus-1"
     config = stack.home / "stacks" / "environment" / "prometheus" / "prometheus.yml"
     check = subprocess.run(["docker", "exec", container, "promtool", "check", "config", str(config)],
