@@ -66,7 +66,8 @@ def test_the_runner_lists_it(installed: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([str(RUNNER), "--list-plugins", "--json"], env=env, capture_output=True, text=True,
                          check=True, timeout=60)
-    assert {r["name"] for r in json.loads(out.stdout)} == {"docker", "filesystem", "test", "example"}
+    names = {r["name"] for r in json.loads(out.stdout)}
+    assert names == {"docker", "filesystem", "k8s", "kubernetes", "test", "example"}
 
 
 def test_the_service_accepts_its_platform_only_where_it_is_installed(tmp_path: Path) -> None:
@@ -76,7 +77,6 @@ def test_the_service_accepts_its_platform_only_where_it_is_installed(tmp_path: P
             created = client.create_environment("ex", "example", {"stateDir": str(tmp_path / "state")})
             assert created["platform"] == "example"
     with running_service(tmp_path / "without") as (url, token):
-        with ServiceClient(url, token) as client, pytest.raises(ServiceError, match="'example' is not a registered "
-                                                                                    "plugin; known: docker, "
-                                                                                    "filesystem, test"):
+        known = "'example' is not a registered plugin; known: docker, filesystem, k8s, kubernetes, test"
+        with ServiceClient(url, token) as client, pytest.raises(ServiceError, match=known):
             client.create_environment("ex", "example")

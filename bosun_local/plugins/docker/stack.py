@@ -12,6 +12,7 @@ from bosun_local.contracts import labels
 from bosun_local.engine import adapter
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import BosunError, EngineError
+from bosun_local.plugins.deployment_values import deployment_values, router_name
 from bosun_local.plugins.docker.broker_users import ensure_for, remove_for
 
 TEMPLATE = "deployment/compose.yaml.j2"
@@ -134,7 +135,7 @@ class DeploymentStack:
 
     @property
     def router(self) -> str:
-        return re.sub(r"[^a-z0-9-]", "-", self.name.lower())
+        return router_name(self.name)
 
     def labels(self) -> dict[str, str | None]:
         """Return the labels that select this deployment's containers."""
@@ -153,14 +154,10 @@ class DeploymentStack:
         """Render the compose file for these models; unchanged bytes are not rewritten."""
         secrets = {"MLOPS_RABBITMQ_QUEUE_URL": self.monitoring["queueUrl"]} if self.monitoring else {}
         write_if_changed(self.env_file, env_file_text(secrets, f"deployment {self.deployment_id}"))
-        context = {
-            "projectName": self.name, "deploymentId": self.deployment_id, "routerName": self.router,
-            "dockerNetwork": self.settings["dockerNetwork"], "ppsBaseImage": self.settings["ppsBaseImage"],
-            "runAsUser": self.run_as_user, "gracefulTimeoutSec": int(self.settings["gracefulTimeoutSec"]),
-            "retryAttempts": int(self.settings["retryAttempts"]), "monitoring": self.monitoring,
-            "envFile": str(self.env_file),
-            "models": [m.context(self.prefix + self.deployment_id + "_") for m in models],
-        }
+        # The values the Kubernetes manifests are rendered from too; Compose adds its network and env file.
+        context = {**deployment_values(self.deployment_id, self.name, list(models), self.settings, self.run_as_user,
+                                       self.monitoring), "dockerNetwork": self.settings["dockerNetwork"],
+                   "envFile": str(self.env_file)}
         write_if_changed(self.compose_file, render(TEMPLATE, context))
         return self.compose_file
 

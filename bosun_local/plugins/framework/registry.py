@@ -22,6 +22,8 @@ BUILTIN_SOURCE = "built-in"
 BUILTIN_PLUGINS: dict[str, str] = {
     "docker": "bosun_local.plugins.docker",
     "filesystem": "bosun_local.plugins.filesystem",
+    "k8s": "bosun_local.plugins.k8s",
+    "kubernetes": "bosun_local.plugins.k8s",  # the seed's other name for it
     "test": "bosun_local.plugins.test",
 }
 
