@@ -1,6 +1,4 @@
-"""HELD BACK (not collected: e2e_ prefix) until it passes here: the in-stack package check timed out on a loaded host.
-
-One stack, attacked from a model package: what its code can read and reach in the sandbox and in its PPS.
+"""One stack, attacked from a model package: what its code can read and reach in the sandbox and in its PPS.
 
 A pickle that probes its surroundings on load is registered (the stack's agent loads it in a sandbox container;
 the service never does) and deployed with a deployer token. From inside, it finds no token, secrets, database,
