@@ -5,8 +5,14 @@ from pathlib import Path
 
 from bosun_local.config import Config
 from bosun_local.contracts.rabbitmq import AMQP_PORT, NETWORK_HOST, amqp_url
+from bosun_local.errors import UsageError
+from bosun_local.spool.sqs.config import SqsChannelConfig
 
 IMAGE_UID = 10001  # the runtime image's non-root user (agent_image/Dockerfile)
+# moto's default account: queues created through its API live under it.
+MOTO_ACCOUNT = "123456789012"
+SQS_NETWORK_HOST = "sqs"
+MOTO_PORT = 5000
 
 
 def host_port(mappings: list[str]) -> tuple[str, int] | None:
@@ -54,3 +60,30 @@ def run_as_user(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     st = data_dir.stat()
     return f"{st.st_uid}:{st.st_gid}" if st.st_uid != 0 else f"{IMAGE_UID}:{IMAGE_UID}"
+
+
+def sqs_host_endpoint(config: Config) -> str:
+    """Return the stack's SQS server as seen from this host (its sqsPortMapping)."""
+    bound = host_port(list(config["sqsPortMapping"])[:1])
+    if bound is None:
+        raise UsageError("spool: sqs needs sqsPortMapping to reach the stack's SQS server from this host",
+                         fix='set sqsPortMapping: ["127.0.0.1:4566:5000"] (or sqsQueueUrl to a real queue)')
+    return f"http://{bound[0]}:{bound[1]}"
+
+
+def sqs_queue_url(config: Config, host_side: bool = True) -> str:
+    """Return the SQS queue URL of the stack: sqsQueueUrl, else the moto server's as seen from the host or network."""
+    if config["sqsQueueUrl"]:
+        return str(config["sqsQueueUrl"])
+    endpoint = sqs_host_endpoint(config) if host_side else f"http://{SQS_NETWORK_HOST}:{MOTO_PORT}"
+    return f"{endpoint}/{MOTO_ACCOUNT}/{config['sqsQueueName']}"
+
+
+def scaled_channels(config: Config) -> list[SqsChannelConfig]:
+    """Return the spool channels besides RabbitMQ whose backlog the scaler counts: the SQS queue of `spool: sqs`.
+
+    Inside the stack the management agent's sqsQueueUrl is the queue's address on the stack's network.
+    """
+    if str(config["spool"]).lower() != "sqs":
+        return []
+    return [SqsChannelConfig(sqs_queue_url(config, host_side=True), "sqs")]

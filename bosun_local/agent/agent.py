@@ -11,7 +11,6 @@ from bosun_local.agent.environment_watch import EnvironmentWatch
 from bosun_local.agent.identity import AgentIdentity
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.metrics import render as render_metrics
-from bosun_local.agent.package_check import PackageChecker
 from bosun_local.agent.plugin_facts import plugin_facts
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import Reporter
@@ -26,6 +25,9 @@ from bosun_local.contracts.liveness import mark_alive
 from bosun_local.errors import BosunError
 from bosun_local.metrics.listener import listen_from_env
 
+# Given the service client, the config and the agent's id, return a job that runs pending package checks.
+
+PackageChecks = Callable[[ServiceClient, Config, str], Callable[[], object]]
 log = logging.getLogger(__name__)
 STOP_GRACE_SEC = 60.0
 # A check of the environments that has not finished for this long is a stall (a hung engine or resolver).
@@ -36,8 +38,11 @@ class ManagementAgent:
     """One agent process: actions run in per-deployment lanes; a watcher thread heals; the main thread claims."""
 
     def __init__(self, settings: AgentSettings | None = None, config: Config | None = None,
-                 client_factory: Callable[[], ServiceClient] | None = None) -> None:
+                 client_factory: Callable[[], ServiceClient] | None = None,
+                 package_checks: PackageChecks | None = None) -> None:
         self.settings = settings or AgentSettings()
+        # The sandbox runner comes from outside: the agent's own code never reaches the engine but by its plugin.
+        self.package_checks = package_checks
         self.config = config or load_config()
         self.identity: AgentIdentity | None = None
         if not self.settings.agent_id:
@@ -133,9 +138,9 @@ class ManagementAgent:
         route_errors = RouteErrors(data_dir.traefik_access_log, data_dir.agent_dir / "traefik-access-offset.json",
                                    self.client_factory())
         self._every("route-errors", lambda: self.settings.status_interval_sec, route_errors.tick)
-        if self.settings.package_checks:
-            checker = PackageChecker(self.client_factory(), self.config, self.settings.agent_id)
-            self._every("package-checks", lambda: self.settings.poll_sec * 2, checker.drain)
+        if self.settings.package_checks and self.package_checks is not None:
+            drain = self.package_checks(self.client_factory(), self.config, self.settings.agent_id)
+            self._every("package-checks", lambda: self.settings.poll_sec * 2, drain)
         environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
         self._every("environment", lambda: self.settings.status_interval_sec * 2, environment.tick)
         self._claim_loop()

@@ -14,8 +14,8 @@ from bosun_local.contracts.actions import PluginAction
 from bosun_local.contracts.labels import MONITORING_AGENT
 from bosun_local.contracts.layout import DataDir
 from bosun_local.contracts.states import ActionStatus
-from bosun_local.envstack.sqs_stack import scaled_channels
 from bosun_local.errors import BosunError
+from bosun_local.host import scaled_channels
 from bosun_local.plugins import ActionStatusInfo
 from bosun_local.spool import registry
 from bosun_local.spool.transport import ChannelConfig

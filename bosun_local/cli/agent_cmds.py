@@ -4,11 +4,14 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 import click
 
 from bosun_local.agent import AgentSettings, ManagementAgent
+from bosun_local.client import ServiceClient
+from bosun_local.config import Config
 
 
 @click.group("agent")
@@ -45,7 +48,7 @@ def run(concurrency: int, lease_sec: float, status_interval_sec: float, command_
     settings = AgentSettings(concurrency=concurrency, lease_sec=lease_sec, status_interval_sec=status_interval_sec,
                              command_status_interval_sec=command_status_interval_sec, poll_sec=poll_sec,
                              heal=not no_heal, agent_id=agent_id, package_checks=package_checks)
-    management_agent = ManagementAgent(settings)
+    management_agent = ManagementAgent(settings, package_checks=_package_checks if package_checks else None)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger(__name__).info("received %s", signal.Signals(signum).name)
@@ -56,15 +59,22 @@ def run(concurrency: int, lease_sec: float, status_interval_sec: float, command_
     sys.exit(management_agent.run())
 
 
+def _package_checks(client: ServiceClient, config: Config, agent_id: str) -> Callable[[], object]:
+    """Return the agent's package-check job: the sandbox runner, a component of its own (engine access)."""
+    from bosun_local.sandbox.package_check import PackageChecker
+
+    return PackageChecker(client, config, agent_id).drain
+
+
 @agent.command("check-packages")
 def check_packages() -> None:
     """Run every pending package check now, each in a sandbox container, and exit."""
     import os
     import socket
 
-    from bosun_local.agent.package_check import PackageChecker
     from bosun_local.client import ServiceClient
     from bosun_local.config import load_config
+    from bosun_local.sandbox.package_check import PackageChecker
 
     config = load_config()
     with ServiceClient(config=config) as client:

@@ -20,7 +20,7 @@ from bosun_local.engine import adapter
 from bosun_local.envstack import prometheus_stack, sqs_stack
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import EngineError, UsageError
-from bosun_local.host import IMAGE_UID, host_port, network_rabbitmq_url, rabbitmq_url, run_as_user
+from bosun_local.host import IMAGE_UID, host_port, network_rabbitmq_url, rabbitmq_url, run_as_user, sqs_queue_url
 
 Progress = Callable[[int, int, str], None]
 DOCKER_SOCKET = Path("/var/run/docker.sock")
@@ -129,7 +129,7 @@ class EnvironmentStack:
                 "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid()),
                 "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC),
                 "monitoringAgentConfig": str(self.monitoring_agent_config),
-                "sqsNetworkQueueUrl": sqs_stack.queue_url(self.config, host_side=False),
+                "sqsNetworkQueueUrl": sqs_queue_url(self.config, host_side=False),
                 "prometheus": prometheus_stack.PROMETHEUS in self.extras, **prometheus_stack.context(self)}
 
     def render(self) -> Path:
@@ -281,7 +281,7 @@ class EnvironmentStack:
         if mgmt:
             urls["rabbitmqManagement"] = f"http://{mgmt[0]}:{mgmt[1]}/"
         if str(self.config["spool"]).lower() == "sqs":
-            urls["sqsQueue"] = sqs_stack.queue_url(self.config, host_side=True)
+            urls["sqsQueue"] = sqs_queue_url(self.config, host_side=True)
         prometheus = host_port(self.config["prometheusPortMapping"])
         if prometheus_stack.PROMETHEUS in self.extras and prometheus:
             urls["prometheus"] = f"http://{prometheus[0]}:{prometheus[1]}/"

@@ -8,7 +8,7 @@ import yaml
 
 from bosun_local.config import load_config
 from bosun_local.envstack.environment import EnvironmentStack
-from bosun_local.envstack.sqs_stack import scaled_channels
+from bosun_local.host import scaled_channels
 from bosun_local.monitoring.config import AgentConfig, load_agent_file
 from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from bosun_local.spool.sqs.config import SqsChannelConfig

@@ -7,12 +7,21 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "bosun_local"
 
 
+def _typing_only(tree: ast.Module) -> set[int]:
+    """Return the ids of nodes under `if TYPE_CHECKING:`: annotations only, nothing imported when the code runs."""
+    return {id(inner) for node in tree.body if isinstance(node, ast.If) and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING" for stmt in node.body for inner in ast.walk(stmt)}
+
+
 def imports(path: Path) -> list[tuple[str, bool]]:
-    """Return (module, at top level) for every import in a file."""
+    """Return (module, at top level) for every import a file runs."""
     tree = ast.parse(path.read_text())
     top = {id(node) for node in tree.body}
+    typing_only = _typing_only(tree)
     found = []
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found += [(alias.name, id(node) in top) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

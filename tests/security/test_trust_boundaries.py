@@ -19,11 +19,11 @@ import httpx
 import pytest
 import yaml
 
-from bosun_local.agent.package_check import sandbox_spec
 from bosun_local.client import ServiceClient
 from bosun_local.config import load_config, load_defaults
 from bosun_local.engine import adapter
 from bosun_local.host import rabbitmq_url
+from bosun_local.sandbox.package_check import sandbox_spec
 from bosun_local.spool.rabbitmq.reader import read_dead_letters
 from tests.agent.harness import BIN, until, world_readable_home
 from tests.agent.packages import ROW

@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from bosun_local.agent.package_check import parse_output, sandbox_spec
 from bosun_local.config import load_config
 from bosun_local.contracts.rabbitmq import PPS_EXCHANGE
 from bosun_local.engine.adapter import SandboxRun
 from bosun_local.errors import BosunError
 from bosun_local.plugins.docker.broker_users import pps_password, pps_url
 from bosun_local.pps.sandbox_check import MARKER
+from bosun_local.sandbox.package_check import parse_output, sandbox_spec
 from bosun_local.spool.rabbitmq.reader import publisher_mismatch
 from bosun_local.spool.rabbitmq.writer import RabbitMQChannel
 

@@ -208,8 +208,8 @@ def test_package_code_runs_only_in_the_sandbox_check(stack_images: None, service
     """The service never unpickles: a sandbox container loads and scores, the service validates what came back."""
     import shutil
 
-    from bosun_local.agent.package_check import PackageChecker
     from bosun_local.config import load_config
+    from bosun_local.sandbox.package_check import PackageChecker
 
     package = service.client.register_package(package_dir, name=unique("diabetes"))
     assert package["check"]["status"] == "pending"
