@@ -121,8 +121,9 @@ class AssociationTables:
             if record.get("copyAssociationKey"):
                 copy = self._dep_key(record["copyAssociationKey"])
                 conn.executemany(
-                    f"INSERT OR IGNORE INTO association_rows (dep, association_id, {names_sql}, received_s) "
-                    f"VALUES ({', '.join('?' * (len(columns) + 3))})", [(copy, *r[1:]) for r in rows])
+                    f"INSERT INTO association_rows (dep, association_id, {names_sql}, received_s) "
+                    f"VALUES ({', '.join('?' * (len(columns) + 3))}) ON CONFLICT DO NOTHING",
+                    [(copy, *r[1:]) for r in rows])
 
     def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
                       received: str | None = None) -> tuple[int, int]:
