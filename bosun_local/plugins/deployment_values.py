@@ -5,6 +5,7 @@ a platform adds only what it alone needs (a Docker network, a Kubernetes namespa
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 
@@ -28,6 +29,4 @@ def deployment_values(deployment_id: str, name: str, models: list[ModelValues], 
 
 def router_name(name: str) -> str:
     """Return a name usable as a traefik router and a DNS label: lowercase letters, digits and '-'."""
-    import re
-
     return re.sub(r"[^a-z0-9-]", "-", name.lower())
