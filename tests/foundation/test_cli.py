@@ -46,6 +46,6 @@ def test_second_image_build_is_cached(stack_images: None) -> None:
     result = bosun("images", "build", "--json")
     assert result.returncode == 0, result.stderr
     actions = {r["key"]: r["action"] for r in json.loads(result.stdout)}
-    # The SQS server image is built only for `spool: sqs`; the default stack skips it.
+    # The SQS server and Prometheus images are built only for `spool: sqs` / `up --with prometheus`.
     assert actions == {"baseImage": "cached", "traefikImage": "cached", "rabbitmqImage": "cached",
-                       "agentImage": "cached", "sqsImage": "skipped"}
+                       "agentImage": "cached", "sqsImage": "skipped", "prometheusImage": "skipped"}
