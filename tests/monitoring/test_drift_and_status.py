@@ -91,14 +91,15 @@ def test_service_health_change_is_posted_once_per_change(service: Service, tmp_p
 
     def requests(count: int, errors: int) -> list[str]:
         return [records.encode(records.new_record_id(), dep, records.DEPLOYMENT_STATS,
-                               records.deployment_stats_data("m1", 1, 4.0, user_error=i < errors))
+                               records.deployment_stats_data("m1", 1, 4.0, system_error=i < errors))
                 for i in range(count)]
 
     writer.write(requests(100, 0))
     with agent_running(fast_config(service, (FsChannelConfig(spool),))) as agent:
         wait_until(lambda: (latest(service, dep, SERVICE_HEALTH_CHANGED) or {}).get("status") == "passing",
                    "service health passing")
-        writer.write(requests(100, 100))  # half of all requests fail now: error rate over the fail threshold
+        # Half of all requests fail on the server now (5xx): the system error rate passes the fail threshold.
+        writer.write(requests(100, 100))
         wait_until(lambda: (latest(service, dep, SERVICE_HEALTH_CHANGED) or {}).get("status") == "failing",
                    "service health failing")
         assert agent.counters.stored == 200
