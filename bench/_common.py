@@ -168,3 +168,40 @@ def run_wrk(url: str, threads: int, connections: int, duration: int, form: str =
     """Run wrk sending GET with a form body (as the workshop's curl does); return req/s, latency and errors."""
     return wrk_request(url, "GET", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"},
                        threads, connections, duration)
+
+
+class PredictionLoad:
+    """Client threads posting one body in a loop until stopped; counts answers by client and keeps failures."""
+
+    def __init__(self, url: str, body: Any, clients: int = 2) -> None:
+        import threading
+
+        self.url, self.body = url, body
+        self.ok = [0] * clients
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(i,), daemon=True) for i in range(clients)]
+
+    def __enter__(self) -> PredictionLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def _loop(self, slot: int) -> None:
+        import httpx
+
+        with httpx.Client(timeout=30) as http:
+            while not self._stop.is_set():
+                try:
+                    response = http.post(self.url, json=self.body)
+                    if response.status_code == 200:
+                        self.ok[slot] += 1
+                    else:
+                        self.failures.append(f"HTTP {response.status_code} {response.text[:100]}")
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")

@@ -5,11 +5,9 @@ Goal (issue 6): 0 failed requests. Isolated stack (own traefik, network, ports),
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 
-import httpx
-from _common import ROOT, save, summary  # noqa: F401  (ROOT puts the checkout on sys.path)
+from _common import ROOT, PredictionLoad, save, summary  # noqa: F401  (ROOT puts the checkout on sys.path)
 
 from tests.agent.harness import agent_env
 from tests.agent.packages import ROW, diabetes_package
@@ -25,41 +23,17 @@ def main() -> None:
                                                                                  alpha=None if i == 0 else 1.0)))["id"]
                     for i in range(2)]
         dep = stack.cli_json("deploy", packages[0], "--name", "bench-replace", "--wait")["deployment"]
-        url = f"{stack.web}/deployments/{dep['id']}/predictions"
-        stop = threading.Event()
-        ok = [0] * args.clients
-        failures: list[str] = []
-
-        def load(slot: int) -> None:
-            with httpx.Client(timeout=30) as http:
-                while not stop.is_set():
-                    try:
-                        response = http.post(url, json=[ROW])
-                        if response.status_code == 200:
-                            ok[slot] += 1
-                        else:
-                            failures.append(f"HTTP {response.status_code} {response.text[:100]}")
-                    except httpx.HTTPError as exc:
-                        failures.append(f"{type(exc).__name__}: {exc}")
-
-        threads = [threading.Thread(target=load, args=(i,), daemon=True) for i in range(args.clients)]
-        for t in threads:
-            t.start()
         durations = []
-        try:
-            with stack.client() as client:
-                for i in range(args.replacements):
-                    start = time.monotonic()
-                    answer = client.replace_model(dep["id"], packages[(i + 1) % 2])
-                    action = client.wait_for_action(answer["action"]["id"], timeout=600)
-                    assert action["status"] == "done", action
-                    durations.append(time.monotonic() - start)
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(60)
-    save("deploy_replacements", {"replacements": args.replacements, "requests": sum(ok) + len(failures),
-                                 "failedRequests": len(failures), "failureSamples": failures[:5],
+        url = f"{stack.web}/deployments/{dep['id']}/predictions"
+        with PredictionLoad(url, [ROW], args.clients) as load, stack.client() as client:
+            for i in range(args.replacements):
+                start = time.monotonic()
+                answer = client.replace_model(dep["id"], packages[(i + 1) % 2])
+                action = client.wait_for_action(answer["action"]["id"], timeout=600)
+                assert action["status"] == "done", action
+                durations.append(time.monotonic() - start)
+    save("deploy_replacements", {"replacements": args.replacements, "requests": sum(load.ok) + len(load.failures),
+                                 "failedRequests": len(load.failures), "failureSamples": load.failures[:5],
                                  "replacementSec": summary(durations), "goal_failed": 0})
 
 

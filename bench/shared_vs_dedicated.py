@@ -10,13 +10,12 @@ import argparse
 import json
 import os
 import statistics
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from _common import ROOT, save  # noqa: F401  (ROOT puts the checkout on sys.path)
+from _common import ROOT, PredictionLoad, save  # noqa: F401  (ROOT puts the checkout on sys.path)
 
 from bosun_local.contracts import labels
 from bosun_local.engine import adapter
@@ -67,43 +66,18 @@ def deploy_first_200(stack: AgentEnv, package: str, name: str, kv: dict[str, Any
 
 def replacements(stack: AgentEnv, dep_id: str, packages: list[str], count: int) -> dict[str, Any]:
     """Replace the deployment's model `count` times while two clients loop; return durations and failures."""
-    url = f"{stack.web}/deployments/{dep_id}/predictions"
-    stop = threading.Event()
-    ok = [0, 0]
-    failures: list[str] = []
-
-    def loop(slot: int) -> None:
-        with httpx.Client(timeout=30) as http:
-            while not stop.is_set():
-                try:
-                    response = http.post(url, json=[ROW])
-                    if response.status_code == 200:
-                        ok[slot] += 1
-                    else:
-                        failures.append(f"HTTP {response.status_code} {response.text[:100]}")
-                except httpx.HTTPError as exc:
-                    failures.append(f"{type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(2)]
-    for t in threads:
-        t.start()
     durations = []
     loads = [load_avg()]
-    try:
-        with stack.client() as client:
-            for i in range(count):
-                start = time.monotonic()
-                action = client.wait_for_action(client.replace_model(dep_id, packages[(i + 1) % 2])["action"]["id"],
-                                                timeout=600)
-                assert action["status"] == "done", action
-                durations.append(time.monotonic() - start)
-                loads.append(load_avg())
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(60)
-    return {"durationSec": pct(durations), "requestsOk": sum(ok), "failedRequests": len(failures),
-            "failures": failures[:5], "loadAvg1m": [x[0] for x in loads]}
+    with PredictionLoad(f"{stack.web}/deployments/{dep_id}/predictions", [ROW]) as load, stack.client() as client:
+        for i in range(count):
+            start = time.monotonic()
+            action = client.wait_for_action(client.replace_model(dep_id, packages[(i + 1) % 2])["action"]["id"],
+                                            timeout=600)
+            assert action["status"] == "done", action
+            durations.append(time.monotonic() - start)
+            loads.append(load_avg())
+    return {"durationSec": pct(durations), "requestsOk": sum(load.ok), "failedRequests": len(load.failures),
+            "failures": load.failures[:5], "loadAvg1m": [x[0] for x in loads]}
 
 
 def deploy_many(stack: AgentEnv, package: str, prefix: str, count: int, kv: dict[str, Any]) -> list[str]:
