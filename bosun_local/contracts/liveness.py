@@ -6,34 +6,36 @@ import time
 from pathlib import Path
 
 ALIVE_FILE_ENV = "BOSUN_ALIVE_FILE"
-_last_touch = 0.0
-_unwell: str | None = None
+# Keyed by file: two agents in one process (tests, the CLI's in-process runs) must not share a verdict.
+_last_touch: dict[str, float] = {}
+_unwell: dict[str, str] = {}
 
 
 def mark_alive(min_interval: float = 2.0) -> None:
     """Touch $BOSUN_ALIVE_FILE (at most every min_interval seconds); a no-op when unset or while unwell."""
-    global _last_touch
     path = os.environ.get(ALIVE_FILE_ENV)
-    now = time.monotonic()
-    if not path or _unwell is not None or now - _last_touch < min_interval:
+    if not path or path in _unwell:
         return
-    _last_touch = now
+    now = time.monotonic()
+    if now - _last_touch.get(path, float("-inf")) < min_interval:
+        return
+    _last_touch[path] = now
     Path(path).touch()
 
 
 def mark_unwell(reason: str | None) -> None:
     """Fail the healthcheck at once while reason is set (the process runs but cannot do its job); None clears it."""
-    global _unwell, _last_touch
-    _unwell = reason
     path = os.environ.get(ALIVE_FILE_ENV)
     if not path:
         return
     why = Path(path + ".why")
     if reason is None:
+        _unwell.pop(path, None)
         why.unlink(missing_ok=True)
-        _last_touch = 0.0
+        _last_touch.pop(path, None)
         mark_alive()
         return
+    _unwell[path] = reason
     # The healthcheck fails on a missing file: removing it turns the container unhealthy within its retries,
     # not after the max age; the reason stays beside it for `docker inspect` and whoever looks.
     why.write_text(reason + "\n")
