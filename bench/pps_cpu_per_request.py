@@ -1,6 +1,6 @@
 """Bench: PPS server CPU per single-row request on one pinned CPU, per route, monitoring on/off, direct scoring on/off.
 
-Run: .venv/bin/python bench/pps_cpu_per_request.py [--duration 8] [--rounds 1]
+Run: .venv/bin/python bench/pps_cpu_per_request.py [--duration 4] [--rounds 6] [--routes json,csv,v2,predict]
 The server (and its reporting child) is pinned to CPU 0 and wrk to CPU 1, so with monitoring on the server and its
 reporter share one core. CPU per request = CPU time of the server's process tree / requests wrk completed. Next to a
 bare ASGI hello-world on the same uvicorn settings (bench/hello_asgi.py): the ceiling. Goals (issue 23): JSON
@@ -9,6 +9,7 @@ bare ASGI hello-world on the same uvicorn settings (bench/hello_asgi.py): the ce
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -35,6 +36,8 @@ ROUTES: dict[str, tuple[str, str, bytes, dict[str, str]]] = {
     "predict": ("GET", "/predict", FORM.encode(), {"Content-Type": "application/x-www-form-urlencoded"}),
 }
 SERVER_CPU, CLIENT_CPUS = "0", "1"
+BEFORE, OFF, ON = "before (full sklearn path)", "monitoring off", "monitoring on"
+CEILING = "hello-world (ceiling)"
 
 
 def tree_cpu_seconds(proc: psutil.Process) -> float:
@@ -63,80 +66,113 @@ def settled(url: str, proc: psutil.Process, timeout: float = 120.0) -> None:
     raise SystemExit(f"the server at {url} did not settle within {timeout:.0f} s (reporting child busy?)")
 
 
-def measure(cmd: list[str], env: dict[str, str], method: str, path: str, body: bytes, headers: dict[str, str],
-            args: argparse.Namespace, ready: str) -> dict[str, Any]:
-    """Run wrk against one pinned server; return req/s and server CPU per request."""
-    with server_process(cmd, env, ready_path=ready, cpus=SERVER_CPU) as (url, popen):
-        proc = psutil.Process(popen.pid)
-        wrk_request(url + path, method, body, headers, args.threads, args.connections, 2, cpus=CLIENT_CPUS)  # warm
-        settled(url, proc)
-        before = tree_cpu_seconds(proc)
-        result = wrk_request(url + path, method, body, headers, args.threads, args.connections, args.duration,
-                             cpus=CLIENT_CPUS)
-        result["cpu_us_per_request"] = (tree_cpu_seconds(proc) - before) / max(result["requests"], 1) * 1e6
+def measure(url: str, proc: psutil.Process, method: str, path: str, body: bytes, headers: dict[str, str],
+            args: argparse.Namespace) -> dict[str, Any]:
+    """Run wrk once against a pinned server that is up and settled; return req/s and server CPU per request."""
+    before = tree_cpu_seconds(proc)
+    result = wrk_request(url + path, method, body, headers, args.threads, args.connections, args.duration,
+                         cpus=CLIENT_CPUS)
+    result["cpu_us_per_request"] = (tree_cpu_seconds(proc) - before) / max(result["requests"], 1) * 1e6
     return result
+
+
+def measure_route(variants: dict[str, tuple[list[str], dict[str, str], str]], method: str, path: str, body: bytes,
+                  headers: dict[str, str], args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    """Bring every variant up at once (all pinned to the server CPU), then run them in a rotated order per round.
+
+    Side by side: a change in the machine's load hits every variant of a round alike, so per-round ratios hold
+    where back-to-back runs minutes apart do not.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    with contextlib.ExitStack() as stack:
+        up: dict[str, tuple[str, psutil.Process]] = {}
+        for name, (cmd, env, ready) in variants.items():
+            url, popen = stack.enter_context(server_process(cmd, env, ready_path=ready, cpus=SERVER_CPU))
+            up[name] = (url, psutil.Process(popen.pid))
+        for url, proc in up.values():
+            wrk_request(url + path, method, body, headers, args.threads, args.connections, 2, cpus=CLIENT_CPUS)
+            settled(url, proc)
+        names = list(variants)
+        for round_no in range(args.rounds):
+            shift = round_no % len(names)
+            order = names[shift:] + names[:shift]
+            if round_no % 2:
+                order.reverse()
+            for name in order:
+                url, proc = up[name]
+                runs[name].append(measure(url, proc, method, path, body, headers, args))
+                settled(url, proc)  # the reporter's tail is charged to this run's CPU, not the next variant's
+    return runs
 
 
 def main() -> None:
     """Measure every route with monitoring off/on and direct scoring off/on, plus the hello-world ceiling."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=6, help="rotated rounds per route (all variants each round)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--routes", default=",".join(ROUTES))
     args = parser.parse_args()
     package = diabetes_package()
     pps = [sys.executable, "-m", "bosun_local.pps"]
+    hello = [sys.executable, str(Path(__file__).parent / "hello_asgi.py")]
     base = {"PPS_MODEL_DIR": str(package), "PPS_HOST": "127.0.0.1", "MLOPS_DEPLOYMENT_ID": "bench-deployment",
             "MLOPS_MODEL_ID": "bench-model", "MONITORING_ENABLED": "0"}
-    modes = {
-        "before (full sklearn path)": {"PPS_DIRECT_SCORING": "0"},
-        "monitoring off": {},
-        "monitoring on": {"MONITORING_ENABLED": "1", "MLOPS_SPOOLER_TYPE": "FILESYSTEM"},
+    spool = {"MONITORING_ENABLED": "1", "MLOPS_SPOOLER_TYPE": "FILESYSTEM",
+             "MLOPS_FILESYSTEM_DIRECTORY": tempfile.mkdtemp(prefix="bench-spool-")}
+    variants: dict[str, tuple[list[str], dict[str, str], str]] = {
+        BEFORE: (pps, {**base, "PPS_DIRECT_SCORING": "0"}, "/ping"),
+        OFF: (pps, base, "/ping"),
+        ON: (pps, {**base, **spool}, "/ping"),
     }
+    loads = [os.getloadavg()[0]]
     runs: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(args.rounds):
-        hello = measure([sys.executable, str(Path(__file__).parent / "hello_asgi.py")], {}, *ROUTES["json"][:4],
-                        args=args, ready="/")
-        runs.setdefault("hello-world (ceiling)", []).append(hello)
-        for route in args.routes.split(","):
-            method, path, body, headers = ROUTES[route]
-            for mode, extra in modes.items():
-                env = {**base, **extra}
-                if "MLOPS_SPOOLER_TYPE" in extra:
-                    env["MLOPS_FILESYSTEM_DIRECTORY"] = tempfile.mkdtemp(prefix="bench-spool-")
-                runs.setdefault(f"{route} | {mode}", []).append(
-                    measure(pps, env, method, path, body, headers, args, ready="/ping"))
-
-    def mean(key: str, field: str) -> float:
-        return statistics.mean(r[field] for r in runs[key])
-
-    ceiling = mean("hello-world (ceiling)", "requests_per_sec")
-    print(f"load average at start/end: see results; cpus {os.cpu_count()}; server on CPU {SERVER_CPU}, wrk on "
-          f"CPU {CLIENT_CPUS} (-t{args.threads} -c{args.connections}, {args.duration} s)")
-    print(f"{'run':44} {'req/s':>8} {'CPU us/req':>11} {'of ceiling':>10} {'errors':>7}")
-    for key in runs:
-        rps = mean(key, "requests_per_sec")
-        print(f"{key:44} {rps:>8.0f} {mean(key, 'cpu_us_per_request'):>11.0f} {rps / ceiling:>10.2f} "
-              f"{sum(r['errors'] for r in runs[key]):>7.0f}")
-    ratios: dict[str, dict[str, float]] = {}
     for route in args.routes.split(","):
-        off, on = f"{route} | monitoring off", f"{route} | monitoring on"
-        before = f"{route} | before (full sklearn path)"
+        method, path, body, headers = ROUTES[route]
+        # The ceiling runs in the first route's rounds, so it sees the same machine as the PPS runs.
+        todo = {**variants, CEILING: (hello, {}, "/")} if not runs else variants
+        for name, results in measure_route(todo, method, path, body, headers, args).items():
+            runs[CEILING if name == CEILING else f"{route} | {name}"] = results
+        loads.append(os.getloadavg()[0])
+    report(runs, args, loads)
+
+
+def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, loads: list[float]) -> None:
+    """Print medians and per-round ratios; save the raw runs."""
+    def median(key: str, field: str) -> float:
+        return statistics.median(r[field] for r in runs[key])
+
+    def round_ratios(num: str, den: str, field: str) -> list[float]:
+        return [a[field] / b[field] for a, b in zip(runs[num], runs[den], strict=True)]
+
+    ceiling = median(CEILING, "requests_per_sec")
+    print(f"load average (1 min) by route: {', '.join(f'{x:.1f}' for x in loads)}; server on CPU {SERVER_CPU}, wrk "
+          f"on CPU {CLIENT_CPUS} (-t{args.threads} -c{args.connections}, {args.duration} s x {args.rounds} rounds)")
+    print(f"{'run (median of rounds)':44} {'req/s':>8} {'CPU us/req':>11} {'of ceiling':>10} {'errors':>7}")
+    for key in runs:
+        rps = median(key, "requests_per_sec")
+        print(f"{key:44} {rps:>8.0f} {median(key, 'cpu_us_per_request'):>11.0f} {rps / ceiling:>10.2f} "
+              f"{sum(r['errors'] for r in runs[key]):>7.0f}")
+    ratios: dict[str, dict[str, Any]] = {}
+    for route in args.routes.split(","):
+        off, on, before = (f"{route} | {name}" for name in (OFF, ON, BEFORE))
         # On one busy CPU the throughput is 1 / (CPU per request): the CPU ratios are the throughput ratios a
         # quiet machine shows, and they hold up when other processes share the machine; both are printed.
+        cpu_on_off = round_ratios(off, on, "cpu_us_per_request")
+        rps_on_off = round_ratios(on, off, "requests_per_sec")
         ratios[route] = {
-            "speedup_vs_before": mean(off, "requests_per_sec") / mean(before, "requests_per_sec"),
-            "cpu_speedup_vs_before": mean(before, "cpu_us_per_request") / mean(off, "cpu_us_per_request"),
-            "monitoring_on_off": mean(on, "requests_per_sec") / mean(off, "requests_per_sec"),
-            "cpu_monitoring_on_off": mean(off, "cpu_us_per_request") / mean(on, "cpu_us_per_request"),
+            "cpu_speedup_vs_before": statistics.median(round_ratios(before, off, "cpu_us_per_request")),
+            "speedup_vs_before": statistics.median(round_ratios(off, before, "requests_per_sec")),
+            "cpu_monitoring_on_off": statistics.median(cpu_on_off), "cpu_monitoring_on_off_rounds": cpu_on_off,
+            "monitoring_on_off": statistics.median(rps_on_off), "monitoring_on_off_rounds": rps_on_off,
         }
         r = ratios[route]
         print(f"{route}: vs the full sklearn path {r['speedup_vs_before']:.2f}x req/s, "
-              f"{r['cpu_speedup_vs_before']:.2f}x by CPU; monitoring on/off {r['monitoring_on_off']:.3f} req/s, "
-              f"{r['cpu_monitoring_on_off']:.3f} by CPU (goal >= 0.95)")
-    save("pps_cpu_per_request", {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg": os.getloadavg(),
+              f"{r['cpu_speedup_vs_before']:.2f}x by CPU; monitoring on/off (median of rounds) "
+              f"{r['monitoring_on_off']:.3f} req/s, {r['cpu_monitoring_on_off']:.3f} by CPU (goal >= 0.95); "
+              f"rounds by CPU: {' '.join(f'{x:.2f}' for x in cpu_on_off)}")
+    save("pps_cpu_per_request", {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg": loads,
                                  "args": vars(args), "runs": runs, "ratios": ratios})
 
 

@@ -216,17 +216,20 @@ class MLOps(Setters, Reporting):
 
     def _submit_many(self, data_type: str, parts: list[dict[str, Any]], deployment_id: str | None) -> None:
         """Encode records of one type and deployment and hand them to the buffer at once."""
+        option = orjson.OPT_SERIALIZE_NUMPY
+        self._submit_quoted(data_type, [
+            orjson.dumps(orjson.dumps(data, default=records.json_default, option=option).decode()).decode()
+            for data in parts], deployment_id)
+
+    def _submit_quoted(self, data_type: str, quoted: list[str], deployment_id: str | None) -> None:
+        """Wrap records' data (each already a quoted JSON string) in their headers and hand them to the buffer."""
         assert self._buffer is not None
         # The header differs only in its id: encode it once around a marker, then splice each id in. The line is
         # byte for byte what _submit writes ({"header": ..., "data": "<JSON text>"}, orjson, compact).
         head = orjson.dumps(records.make_header(_ID_MARK, deployment_id, data_type)).decode()
         before, after = head.split(_ID_MARK)
-        option = orjson.OPT_SERIALIZE_NUMPY
-        lines = [
-            f'{{"header":{before}{record_id}{after},"data":'
-            f'{orjson.dumps(orjson.dumps(data, default=records.json_default, option=option).decode()).decode()}}}'
-            for data, record_id in zip(parts, records.new_record_ids(len(parts)), strict=True)
-        ]
+        lines = [f'{{"header":{before}{record_id}{after},"data":{text}}}'
+                 for text, record_id in zip(quoted, records.new_record_ids(len(quoted)), strict=True)]
         self._buffer.put_many(lines)
         if not self._async and self.channel is not None:
             self.channel.write_through()

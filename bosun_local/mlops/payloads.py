@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from bosun_local.mlops.event import Event
 from bosun_local.mlops.exceptions import DRApiException, DRCommonException, DRUnsupportedType
 
@@ -52,6 +54,31 @@ def deployment_stats(model_id: str | None, num_predictions: int, execution_time_
     data.update({"numPredictions": num_predictions, "executionTime": execution_time_ms, "userError": user_error,
                  "systemError": system_error})
     return data
+
+
+def deployment_stats_quoted(model_id: str | None, timestamp: str, counts: Sequence[int], times: Sequence[float],
+                            users: Sequence[bool], systems: Sequence[bool]) -> list[str] | None:
+    """Return each request's DEPLOYMENT_STATS data as a quoted JSON string, as encoding deployment_stats() twice does.
+
+    None when a value is not a plain int/float/bool (the general path encodes it). A server reports thousands of
+    requests a second: one orjson call per column instead of two per record keeps that off its CPU.
+    """
+    if not all(type(v) is bool for v in (*users, *systems)) or not all(type(n) is int for n in counts) or \
+            not all(type(t) in (int, float) for t in times):
+        return None
+    marks = {"numPredictions": "@n@", "executionTime": "@t@", "userError": "@u@", "systemError": "@s@"}
+    template = orjson.dumps(orjson.dumps({**general(timestamp, model_id, None, model_always=True),
+                                          **marks}).decode()).decode()
+    # The marks are JSON strings inside a JSON string: each sits between escaped quotes.
+    a, rest = template.split('\\"@n@\\"')
+    b, rest = rest.split('\\"@t@\\"')
+    c, rest = rest.split('\\"@u@\\"')
+    d, e = rest.split('\\"@s@\\"')
+    # orjson's own number text, column by column: the bytes stay those of the per-record encoding.
+    ns = orjson.dumps(list(counts)).decode()[1:-1].split(",") if counts else []
+    ts = orjson.dumps(list(times)).decode()[1:-1].split(",") if times else []
+    word = {True: "true", False: "false"}
+    return [f"{a}{n}{b}{t}{c}{word[u]}{d}{word[s]}{e}" for n, t, u, s in zip(ns, ts, users, systems, strict=True)]
 
 
 def nan_prediction_rows(predictions: list[Any], class_names: Sequence[str] | None) -> list[int]:

@@ -46,6 +46,7 @@ class Reporting:
              need_model: bool = True) -> tuple[str, Any]: raise NotImplementedError
     def _emit(self, data_type: str, data: dict[str, Any], deployment_id: str | None) -> None: ...
     def _submit_many(self, data_type: str, parts: list[dict[str, Any]], deployment_id: str | None) -> None: ...
+    def _submit_quoted(self, data_type: str, quoted: list[str], deployment_id: str | None) -> None: ...
     def _setting(self, name: str) -> Any: ...
     def get_association_id_column_name(self, association_id_column_name: str = "associationId") -> str:
         raise NotImplementedError
@@ -82,6 +83,10 @@ class Reporting:
             _check_request_stats(n, elapsed)
         dep, model = self._ids(deployment_id, model_id)
         stamp = payloads.now_timestamp()
+        quoted = payloads.deployment_stats_quoted(model, stamp, num_predictions, execution_time_ms, users, systems)
+        if quoted is not None:
+            self._submit_quoted("DEPLOYMENT_STATS", quoted, dep)
+            return
         self._submit_many("DEPLOYMENT_STATS", [
             payloads.deployment_stats(model, n, elapsed, user, system, timestamp=stamp)
             for n, elapsed, user, system in zip(num_predictions, execution_time_ms, users, systems, strict=True)

@@ -212,7 +212,14 @@ def test_bulk_lines_are_the_bytes_single_calls_write(monkeypatch: pytest.MonkeyP
     lines: list[str] = []
     monkeypatch.setattr(client._buffer, "put", lambda line: lines.append(line) or True)
     monkeypatch.setattr(client._buffer, "put_many", lambda many: lines.extend(many) or len(many))
-    client.report_deployment_stats(2, 1.5, user_error=True)
-    client.report_deployment_stats_bulk([2], [1.5], [True], [False])
+    values = [(2, 1.5, True, False), (0, 1e-05, False, True), (7, 3, False, False), (1, 123456789.125, True, True),
+              (1, 2.5e16, False, False)]
+    for n, elapsed, user, system in values:
+        client.report_deployment_stats(n, elapsed, user_error=user, system_error=system)
+    client.report_deployment_stats_bulk(*(list(column) for column in zip(*values, strict=True)))
+    assert len(lines) == 2 * len(values) and lines[:len(values)] == lines[len(values):]
+    lines.clear()  # numpy values take the general path: the same records' data
+    client.report_deployment_stats_bulk([2], [1.5], [np.True_], [False])
+    client.report_deployment_stats(2, 1.5, user_error=np.True_)
     assert len(lines) == 2 and lines[0] == lines[1]
     client.shutdown()
