@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 COMPLETE_RETRY_SEC = 120.0
 
 
+def transient(exc: BosunError) -> bool:
+    """Return True when the service could not answer now (unreachable, or a 5xx such as a full disk's 507)."""
+    return not isinstance(exc, ServiceError) or exc.status_code >= 500
+
+
 class ActionWorker:
     """Claim actions while there is capacity, run each in its deployment's lane, renew leases, complete them."""
 
@@ -79,12 +84,20 @@ class ActionWorker:
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.UNKNOWN,
                                     msg=f"this agent does not know action type {type_!r}; known: "
                                         f"{', '.join(PLUGIN_ACTION_FOR)}", duration=0.0)
-        try:
-            config = self._call(lambda c: c.action_config(action["deploymentId"], type_, action_id=action["id"]))
-        except BosunError as exc:
-            return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
-                                    duration=round(time.monotonic() - started, 4),
-                                    msg=f"cannot get the action config of {type_} from the service: {exc.message}")
+        deadline = time.monotonic() + COMPLETE_RETRY_SEC
+        while True:
+            try:
+                config = self._call(lambda c: c.action_config(action["deploymentId"], type_, action_id=action["id"]))
+                break
+            except BosunError as exc:
+                # A service that restarts or whose disk is full answers again soon: failing the action would lose it.
+                if not transient(exc) or time.monotonic() > deadline:
+                    return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
+                                            duration=round(time.monotonic() - started, 4),
+                                            msg=f"cannot get the action config of {type_} from the service: "
+                                                f"{exc.message}")
+                log.warning("cannot get the action config of %s %s yet: %s", type_, action["id"], exc.message)
+                time.sleep(2.0)
         environment = config.get("environment") or {}
         log.info("running %s (%s) of deployment %s with %s", plugin_action, action["id"], action["deploymentId"],
                  environment.get("command") or f"the built-in {environment.get('platform')} plugin")
@@ -102,11 +115,11 @@ class ActionWorker:
                 self._call(lambda c: c.complete_action(action["id"], self.settings.agent_id, body))
                 self.completed += 1
                 return
-            except ServiceError as exc:
-                log.warning("the service refused the result of action %s (%s): %s; it will be re-run by whoever "
-                            "holds it", action["id"], action["type"], exc.message)
-                return
             except BosunError as exc:
+                if not transient(exc):
+                    log.warning("the service refused the result of action %s (%s): %s; it will be re-run by "
+                                "whoever holds it", action["id"], action["type"], exc.message)
+                    return
                 if time.monotonic() > deadline:
                     log.error("gave up reporting the result of action %s after %.0f s: %s; its lease will expire "
                               "and it will run again", action["id"], COMPLETE_RETRY_SEC, exc.message)

@@ -136,7 +136,7 @@ class ManagementAgent:
         self._every("self-check", lambda: self.settings.self_check_sec, check.tick)
         data_dir = DataDir(self.config.data_dir)
         route_errors = RouteErrors(data_dir.traefik_access_log, data_dir.agent_dir / "traefik-access-offset.json",
-                                   self.client_factory())
+                                   self.client_factory(), max_bytes=int(self.config["traefikAccessLogMaxKB"]) * 1024)
         self._every("route-errors", lambda: self.settings.status_interval_sec, route_errors.tick)
         if self.settings.package_checks and self.package_checks is not None:
             drain = self.package_checks(self.client_factory(), self.config, self.settings.agent_id)

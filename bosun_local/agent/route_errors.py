@@ -4,13 +4,21 @@ A PPS reports what it answers itself; when it is down, blocked or unrouted, trae
 reached the figures. traefik writes those answers to a JSON access log in the data dir; the management agent
 reads it and posts one stats record per failed request (its id is the line's place in the file, so a re-read
 after a crash counts nothing twice).
+
+The log is kept small without losing a line: the counted part's disk blocks are given back at once (a punched
+hole: offsets stay valid while traefik appends), and the file is emptied when it has been fully counted and is past
+traefikAccessLogMaxKB.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import json
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,23 @@ MAX_READ = 4 << 20
 # Past this size a fully counted log is emptied (traefik appends with O_APPEND, so it writes on at the start).
 TRUNCATE_AT = 32 << 20
 BATCH = 5000
+# Empty the log only after traefik has not written to it for this long (a write between the check and the truncate
+# would be lost; in a quiet second that window is all but never hit).
+IDLE_SEC = 1.0
+# fallocate(2) modes: free a range's blocks, keep the file's size (Linux; ext4, xfs, btrfs and tmpfs do it).
+_PUNCH_HOLE = 0x02 | 0x01
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def punch_hole(path: Path, length: int) -> None:
+    """Give back the disk blocks of the first length bytes of a file (reads there return zeros); OSError if not."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        if _libc.fallocate(fd, _PUNCH_HOLE, ctypes.c_longlong(0), ctypes.c_longlong(length)) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(path))
+    finally:
+        os.close(fd)
 
 
 def minute_of(start_utc: str) -> str | None:
@@ -59,12 +84,14 @@ def undelivered(line: bytes) -> tuple[str, str] | None:
 class RouteErrors:
     """Follow traefik's access log from a saved offset; post each undelivered request as a system error."""
 
-    def __init__(self, log_path: Path, state_path: Path, client: ServiceClient) -> None:
+    def __init__(self, log_path: Path, state_path: Path, client: ServiceClient, max_bytes: int = TRUNCATE_AT) -> None:
         self.log_path = log_path
         self.state_path = state_path
         self.client = client
+        self.max_bytes = max_bytes
         self.counted = 0
         self._warned = False
+        self._can_punch = True
 
     def _state(self) -> tuple[int, int]:
         try:
@@ -101,6 +128,7 @@ class RouteErrors:
         for start in range(0, len(records), BATCH):
             self.client.ingest(records[start:start + BATCH])  # an error leaves the offset: the same ids next time
         self._save(st.st_ino, offset + len(complete))
+        self._free_counted(offset + len(complete))
         self.counted += len(records)
         if records:
             log.info("counted %d requests traefik answered without reaching a PPS", len(records))
@@ -123,15 +151,30 @@ class RouteErrors:
                  "minute": minute, "kind": "stats", "systemErrors": 1}
                 for at, dep_id, minute in found if dep_id in live]
 
-    def _truncate_if_large(self, inode: int, offset: int) -> None:
-        if offset < TRUNCATE_AT:
+    def _free_counted(self, offset: int) -> None:
+        """Give back the blocks of the counted part: under a steady stream of failures the file is never idle."""
+        if not self._can_punch or offset < self.max_bytes:
             return
         try:
-            if os.stat(self.log_path).st_size != offset:
-                return  # traefik wrote meanwhile: count that first
+            punch_hole(self.log_path, offset)
+        except OSError as exc:
+            self._can_punch = False  # a filesystem without holes: emptying when idle is all there is
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS):
+                self._warn(exc)
+
+    def _truncate_if_large(self, inode: int, offset: int) -> None:
+        if offset < self.max_bytes:
+            return
+        try:
+            st = os.stat(self.log_path)
+            if st.st_size != offset or time.time() - st.st_mtime < IDLE_SEC:
+                return  # traefik wrote meanwhile (count that first) or is writing: a line it adds now would be lost
             os.truncate(self.log_path, 0)
             self._save(inode, 0)
         except OSError as exc:
-            if not self._warned:
-                log.warning("cannot empty traefik's access log %s (%s); it keeps growing", self.log_path, exc)
-                self._warned = True
+            self._warn(exc)
+
+    def _warn(self, exc: OSError) -> None:
+        if not self._warned:
+            log.warning("cannot shrink traefik's access log %s (%s); it keeps growing", self.log_path, exc)
+            self._warned = True

@@ -82,6 +82,17 @@ def check_packages() -> None:
     click.echo(f"ran {count} package check(s)")
 
 
+@agent.command("watchdog")
+@click.option("--project", required=True, help="The environment stack's Compose project (projectName).")
+def watchdog(project: str) -> None:
+    """Start the management agent again whenever `docker kill` leaves it down (Docker's policies do not)."""
+    from bosun_local.envstack.healing import watch
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    watch(project)
+
+
 def register(group: click.Group) -> None:
     """Add the agent commands to the CLI."""
     group.add_command(agent)

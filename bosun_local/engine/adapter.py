@@ -5,6 +5,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,17 @@ def remove_containers(names: list[str], timeout: int = 10) -> None:
     with docker_errors(f"removing containers {', '.join(names)}"):
         _docker.container.stop(names, time=timeout)
         _docker.container.remove(names, force=True)
+
+
+def container_deaths(labels: dict[str, str], seconds: float) -> Iterator[dict[str, str]]:
+    """Yield the attributes (labels, name, exitCode) of each container with labels that dies in the next seconds."""
+    until = datetime.now() + timedelta(seconds=seconds)
+    first, *rest = sorted(labels.items())
+    with docker_errors("watching containers for exits"):
+        for event in _docker.system.events(until=until, filters={"label": f"{first[0]}={first[1]}", "event": "die"}):
+            attributes = dict(event.actor.attributes or {}) if event.actor else {}
+            if all(attributes.get(k) == v for k, v in rest):
+                yield attributes
 
 
 def restart_container(name: str, timeout: int = 10) -> None:

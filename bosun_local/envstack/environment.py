@@ -257,9 +257,12 @@ class EnvironmentStack:
         Returns the names of the deployment containers removed.
         """
         self.render()
-        # The management agent goes first: running, it would heal the deployments removed next.
-        if any(s.service == "management-agent" and s.container for s in self.status()):
-            self.project().stop_services(["management-agent"])
+        # The management agent goes first: running, it would heal the deployments removed next; and its watchdog
+        # before it, which would start it again if it had to be killed.
+        running = {s.service for s in self.status() if s.container}
+        for healer in ("watchdog", "management-agent"):
+            if healer in running:
+                self.project().stop_services([healer])
         deployments = [c.name for c in adapter.containers_with_labels(
             {labels.DEPLOYMENT: None, labels.NETWORK: self.config["dockerNetwork"]})]
         # The shared PPS pool too (its deployments' dirs stay: the agent starts it again at the next up).

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bosun_local import __version__
 from bosun_local.config import Config
 from bosun_local.errors import BosunError
+from bosun_local.service.api_errors import out_of_space
 from bosun_local.service.auth import OPEN_PATHS, BearerAuthMiddleware, load_or_create_token
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.metrics import RequestMetricsMiddleware
@@ -38,9 +39,12 @@ def create_app(config: Config) -> FastAPI:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config.data_dir.chmod(0o700)  # token, database and secrets live here: closed to other users
     storage = open_storage(config.data_dir, config["databaseUrl"])
+    storage_place = (f"the data dir {config.data_dir}" if not config["databaseUrl"]
+                     else f"the data dir {config.data_dir} or the PostgreSQL server of databaseUrl")
     token = load_or_create_token(config.token_file)
     ctx = ServiceContext(config=config, storage=storage, token=token)
     bootstrap.ensure_default_environment(ctx)
+    bootstrap.note_open_claims(ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +75,10 @@ def create_app(config: Config) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        full = out_of_space(exc, storage_place)
+        if full is not None:
+            log.error("%s %s: %s", request.method, request.url.path, full.message)
+            return JSONResponse({"detail": str(full)}, status_code=full.status_code)
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": f"internal error in {request.method} {request.url.path}: "
                                        f"{type(exc).__name__}: {exc}; fix: see the service log"}, status_code=500)

@@ -1,6 +1,7 @@
-"""First-start setup: the default docker prediction environment."""
+"""Service start-up: the default docker prediction environment, and a note of the actions agents held meanwhile."""
 from __future__ import annotations
 
+from bosun_local.contracts.states import QueueStatus
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.events import record_event
 from bosun_local.service.timeutil import new_id, now_iso
@@ -53,3 +54,15 @@ def _follow_config(ctx: ServiceContext, env_id: str) -> None:
     record_event(ctx, "environment_updated", "info",
                  f"default environment {env['name']} follows the changed config key(s) {', '.join(changed)}",
                  environment_id=env_id)
+
+
+def note_open_claims(ctx: ServiceContext) -> None:
+    """Say at start which actions agents held when the service stopped: they finish them, nothing is queued again."""
+    held = ctx.storage.list_actions(None, (QueueStatus.CLAIMED,), 10000)
+    if not held:
+        return
+    agents = sorted({str(a.get("agentId")) for a in held})
+    record_event(ctx, "service_started_with_claims", "info",
+                 f"the MLOps service started while agents {', '.join(agents)} held {len(held)} actions: they keep "
+                 "them and report their results, or the actions run again when their leases end",
+                 data={"actionIds": [a["id"] for a in held], "agentIds": agents})

@@ -12,8 +12,9 @@ _DEP = r"[^/]+"
 RULES: list[tuple[frozenset[str], re.Pattern[str], frozenset[str]]] = [
     (frozenset({"GET"}), re.compile(rf"^/api/v1/deployments/{_DEP}/action-config$"), frozenset({"agent"})),
     (READ_METHODS, re.compile(r"^/"), ANY_SCOPE),
-    # Monitoring ingest: the monitoring agent and instrumented apps (reporter); actuals also from deployers.
-    (frozenset({"POST"}), re.compile(r"^/api/v1/monitoring/ingest$"), frozenset({"reporter"})),
+    # Monitoring ingest: the monitoring agent and instrumented apps (reporter); actuals also from deployers; and the
+    # management agent, which counts the requests traefik failed without a PPS (agent/route_errors.py).
+    (frozenset({"POST"}), re.compile(r"^/api/v1/monitoring/ingest$"), frozenset({"reporter", "agent"})),
     (frozenset({"POST"}), re.compile(
         rf"^/api/v2/deployments/{_DEP}/(predictionRequests|predictionInputs|predictionStats|actuals"
         rf"|customMetrics/{_DEP})/fromJSON/$"), frozenset({"reporter", "deployer"})),

@@ -1,85 +1,32 @@
 """A real environment for agent tests: traefik from `bosun-local up`, the service and the agent as host processes."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bosun_local.agent.plugin_facts import plugin_facts
-from bosun_local.client import ServiceClient
 from bosun_local.config import load_config
-from bosun_local.engine import adapter
 from tests.conftest import write_test_config
 from tests.support.service import running_service
+from tests.support.stack import BIN, TestStack, predict, until, world_readable_home
 
-BIN = Path(sys.executable).parent
-TEST_ROOT = Path("/tmp/bosun-agent-tests")
-
-
-def until(what: str, check: Callable[[], Any], timeout: float, every: float = 0.25) -> Any:
-    """Poll check() until it returns something truthy; fail naming `what` after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
-
-
-def world_readable_home(prefix: str) -> Path:
-    """Return a fresh data dir the containers' non-root user can traverse (pytest's tmp_path is 0700)."""
-    TEST_ROOT.mkdir(mode=0o755, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix=prefix, dir=TEST_ROOT))
-    home.chmod(0o755)
-    return home
+__all__ = ["BIN", "AgentEnv", "agent_env", "predict", "until", "world_readable_home"]
 
 
 @dataclass
-class AgentEnv:
+class AgentEnv(TestStack):
     """Everything one test module's stack runs: data dir, names, the service URL and the agent process."""
 
-    home: Path
-    name: str
-    values: dict[str, Any]
-    service_url: str = ""
     agent: subprocess.Popen[bytes] | None = None
     agent_log: Path = field(default_factory=Path)
     agent_args: list[str] = field(default_factory=list)
-
-    @property
-    def env(self) -> dict[str, str]:
-        # No service URL yet while `up` runs: an empty BOSUN_SERVICE_URL is a config error now.
-        return {**os.environ, "BOSUN_HOME": str(self.home),
-                **({"BOSUN_SERVICE_URL": self.service_url} if self.service_url else {})}
-
-    def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run `bosun-local ARGS` against this stack."""
-        proc = subprocess.run([str(BIN / "bosun-local"), *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"bosun-local {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n"
-                                 f"{proc.stderr}")
-        return proc
-
-    def cli_json(self, *args: str) -> Any:
-        return json.loads(self.cli(*args, "--json").stdout)
-
-    def client(self) -> ServiceClient:
-        return ServiceClient(url=self.service_url, token=(self.home / "token").read_text().strip())
 
     def plugin_config(self, environment_config: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
         """Return the pluginConfig the agent would pass: its host facts under the environment's own keys."""
@@ -113,20 +60,6 @@ class AgentEnv:
         except OSError:
             return "(no agent log)"
 
-    @property
-    def web(self) -> str:
-        return str(self.values["outfacingPredictionURLPrefix"])
-
-    def containers(self, deployment_id: str | None = None) -> list[adapter.ContainerInfo]:
-        """Return the PPS containers of this stack (of one deployment when given)."""
-        labels: dict[str, str | None] = {"io.bosun-local.network": self.name,
-                                         "io.bosun-local.deployment": deployment_id}
-        return adapter.containers_with_labels(labels)
-
-    def cleanup_containers(self) -> None:
-        """Remove every PPS container this stack's tests made (labelled with its network)."""
-        adapter.remove_containers([c.name for c in self.containers()], timeout=2)
-
 
 @contextmanager
 def agent_env(prefix: str, agent_args: list[str] | None = None, services: str = "traefik",
@@ -153,7 +86,3 @@ def agent_env(prefix: str, agent_args: list[str] | None = None, services: str = 
                        timeout=300)
         shutil.rmtree(home, ignore_errors=True)
 
-
-def predict(url: str, row: dict[str, Any], timeout: float = 10.0) -> httpx.Response:
-    """POST one JSON row to a prediction URL."""
-    return httpx.post(url, json=[row], timeout=timeout)

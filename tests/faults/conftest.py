@@ -9,7 +9,10 @@ import pytest
 
 from tests.agent.packages import diabetes_package
 from tests.conftest import need
-from tests.faults.stack import FaultStack, fault_stack
+from tests.support.stack import WholeStack, whole_stack
+
+# Big enough for the service's database, packages and logs of the suite; small enough to fill in a blink.
+TMPFS_MB = 160
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -21,15 +24,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(stack_images: None) -> Iterator[FaultStack]:
+def stack(stack_images: None) -> Iterator[WholeStack]:
     """The suite's stack (root only: its data dir is a tmpfs the disk-full fault fills)."""
     need(os.geteuid() == 0, "the fault suite mounts a tmpfs as the data dir: run it as root (CI does)")
-    with fault_stack() as running:
+    with whole_stack("bfault", tmpfs_mb=TMPFS_MB) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def packages(stack: FaultStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def packages(stack: WholeStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """Register two different models (linear, ridge) once for the suite; return their package ids."""
     root = tmp_path_factory.mktemp("fault-packages")
     linear = stack.cli_json("packages", "register", str(diabetes_package(root / "linear")))["id"]

@@ -8,9 +8,8 @@ from typing import Any
 
 from bosun_local.client import ServiceClient
 from bosun_local.service.timeutil import parse_time
-from tests.agent.harness import until
 from tests.agent.packages import ROW
-from tests.faults.stack import FaultStack, unique
+from tests.support.stack import WholeStack, unique, until
 
 AGENT = "management-agent"
 # Between the restarted agent's release of its old leases and its re-claim: plugin_start and the reconcile run
@@ -18,7 +17,7 @@ AGENT = "management-agent"
 RESUME_WITHIN_SEC = 20.0
 
 
-def crash_during(stack: FaultStack, client: ServiceClient, answer: dict[str, Any],
+def crash_during(stack: WholeStack, client: ServiceClient, answer: dict[str, Any],
                  mid_action: Callable[[], object]) -> dict[str, Any]:
     """Kill the agent once the action is claimed and mid_action() holds; return the finished action."""
     action_id = answer["action"]["id"]
@@ -49,7 +48,7 @@ def crash_during(stack: FaultStack, client: ServiceClient, answer: dict[str, Any
     return done
 
 
-def serving(stack: FaultStack, deployment_id: str, model_id: str) -> None:
+def serving(stack: WholeStack, deployment_id: str, model_id: str) -> None:
     """Assert exactly one healthy container, of model_id, and that traefik answers from it."""
     containers = until("one healthy container", lambda: [c for c in stack.containers(deployment_id) if c.healthy]
                        if len(stack.containers(deployment_id)) == 1 else None, 60)
@@ -57,7 +56,7 @@ def serving(stack: FaultStack, deployment_id: str, model_id: str) -> None:
     until("traefik to answer", lambda: stack.predict(deployment_id, ROW).status_code == 200, 30)
 
 
-def test_agent_crash_during_each_action_type(stack: FaultStack, packages: tuple[str, str]) -> None:
+def test_agent_crash_during_each_action_type(stack: WholeStack, packages: tuple[str, str]) -> None:
     linear, ridge = packages
     stack.wait_healthy(AGENT)
     with stack.client() as client:
@@ -80,8 +79,10 @@ def test_agent_crash_during_each_action_type(stack: FaultStack, packages: tuple[
         crash_during(stack, client, stopped, lambda: time.sleep(0.3) or True)
         assert stack.containers(dep) == [] and client.get_deployment(dep)["state"] == "stopped"
 
+        # Deleting a stopped deployment has nothing to stop and ends before a kill lands: delete a running one.
+        client.wait_for_action(client.start_deployment(dep)["action"]["id"], timeout=180)
         deleted = client.delete_deployment(dep)
-        crash_during(stack, client, deleted, lambda: time.sleep(0.1) or True)
+        crash_during(stack, client, deleted, lambda: time.sleep(0.3) or True)
         assert client.get_deployment(dep)["deletedAt"]
         live = {d["id"] for d in client.list_deployments()}
         assert {c.labels["io.bosun-local.deployment"] for c in stack.containers()} <= live  # no orphan

@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.agent.harness import until
-from tests.faults.stack import FaultStack
+from tests.support.stack import WholeStack, until
 
 AGENT = "management-agent"
 # TEST-NET-1: nothing answers there, so every lookup times out, as when Docker's embedded DNS broke.
@@ -17,7 +16,7 @@ def as_root(container: str, script: str) -> str:
                           text=True, check=True, timeout=60).stdout
 
 
-def test_name_resolution_loss_turns_the_agent_red_with_events(stack: FaultStack) -> None:
+def test_name_resolution_loss_turns_the_agent_red_with_events(stack: WholeStack) -> None:
     stack.wait_healthy(AGENT)
     agent = stack.component(AGENT).name
     original = as_root(agent, "cat /etc/resolv.conf")

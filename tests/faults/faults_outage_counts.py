@@ -3,23 +3,25 @@ answers as predictions, traefik's 404/502/503/504 while no PPS could answer as s
 from __future__ import annotations
 
 import subprocess
+import time
+from collections import Counter
 from typing import Any
 
 import httpx
 
-from tests.agent.harness import until
 from tests.agent.packages import ROW
-from tests.faults.stack import FaultStack, unique
+from tests.support.stack import WholeStack, unique, until
 
 UNDELIVERED = (404, 502, 503, 504)
 
 
-def stream(stack: FaultStack, deployment_id: str, count: int) -> tuple[int, int, list[str]]:
-    """Send count one-row requests; return (answered 200, failed by traefik, anything else)."""
+def stream(stack: WholeStack, deployment_id: str, count: int, codes: Counter[int]) -> tuple[int, int, list[str]]:
+    """Send count one-row requests; return (answered 200, failed by traefik, anything else); tally codes."""
     ok, failed, other = 0, 0, []
     with httpx.Client(timeout=30) as http:
         for _ in range(count):
             response = http.post(f"{stack.web}/deployments/{deployment_id}/predictions", json=[ROW])
+            codes[response.status_code] += 1
             if response.status_code == 200:
                 ok += 1
             elif response.status_code in UNDELIVERED:
@@ -29,12 +31,12 @@ def stream(stack: FaultStack, deployment_id: str, count: int) -> tuple[int, int,
     return ok, failed, other
 
 
-def figures(stack: FaultStack, deployment_id: str) -> dict[str, Any]:
+def figures(stack: WholeStack, deployment_id: str) -> dict[str, Any]:
     with stack.client() as client:
         return client.stats(deployment_id)
 
 
-def test_pps_killed_mid_stream_counts_every_request_exactly(stack: FaultStack, packages: tuple[str, str]) -> None:
+def test_pps_killed_mid_stream_counts_every_request_exactly(stack: WholeStack, packages: tuple[str, str]) -> None:
     linear, _ = packages
     with stack.client() as client:
         answer = client.create_deployment(linear, unique("outage"))
@@ -42,24 +44,34 @@ def test_pps_killed_mid_stream_counts_every_request_exactly(stack: FaultStack, p
         client.wait_for_action(answer["action"]["id"], timeout=180)
     # /info is a probe (not a prediction): waiting on it counts nothing.
     until("traefik to route", lambda: httpx.get(f"{stack.web}/deployments/{dep}/info").status_code == 200, 60)
-    sent_ok, sent_failed, other = stream(stack, dep, 60)
+    codes: Counter[int] = Counter()
+    sent_ok, sent_failed, other = stream(stack, dep, 60, codes)
     # Every answered request reported before the kill: a killed PPS's unsent reports are not this test's subject.
     until("the first answers to be counted", lambda: figures(stack, dep)["predictions"] == sent_ok, 120, every=1)
     pps = next(c for c in stack.containers(dep) if c.healthy)
     subprocess.run(["docker", "kill", pps.name], check=True, capture_output=True)
     # Keep sending through the outage and the heal, until the relaunched PPS answers 30 times.
     outage_failed, after_ok = 0, 0
-    for _ in range(600):
-        ok, failed, more = stream(stack, dep, 5)
+    for _ in range(1200):  # paced (~20 requests/s at most): a slow heal must not become thousands of requests
+        ok, failed, more = stream(stack, dep, 2, codes)
         outage_failed, after_ok, other = outage_failed + failed, after_ok + ok, other + more
         if after_ok >= 30:
             break
+        time.sleep(0.1)
     sent_ok, sent_failed = sent_ok + after_ok, sent_failed + outage_failed
     assert other == [], other[:5]
     assert outage_failed > 0, "the kill caused no failed request: nothing to count"
-    until(f"{sent_ok} predictions and {sent_failed} system errors to be counted",
-          lambda: (f := figures(stack, dep))["predictions"] == sent_ok and f["systemErrors"] == sent_failed, 120,
-          every=1)
+    seen: list[dict[str, Any]] = []
+
+    def counted() -> bool:
+        seen.append(figures(stack, dep))
+        return seen[-1]["predictions"] == sent_ok and seen[-1]["systemErrors"] == sent_failed
+
+    try:
+        until(f"{sent_ok} predictions and {sent_failed} system errors to be counted", counted, 120, every=1)
+    except AssertionError as exc:
+        last = {k: seen[-1][k] for k in ("predictions", "systemErrors", "userErrors")}
+        raise AssertionError(f"{exc}; counted {last}; failed by code {codes}") from None
     stats = figures(stack, dep)
     assert stats["userErrors"] == 0
     assert stats["systemErrorRate"] == sent_failed / (sent_ok + sent_failed)

@@ -1,15 +1,14 @@
 """Issue 17 finding 5: a model replacement killed on every attempt gives up truthfully, then converges to one model."""
 from __future__ import annotations
 
-from tests.agent.harness import until
 from tests.agent.packages import ROW
-from tests.faults.stack import FaultStack, unique
+from tests.support.stack import WholeStack, unique, until
 
 AGENT = "management-agent"
 MODEL = "io.bosun-local.model"
 
 
-def test_replace_killed_on_every_attempt_converges_to_the_services_model(stack: FaultStack,
+def test_replace_killed_on_every_attempt_converges_to_the_services_model(stack: WholeStack,
                                                                            packages: tuple[str, str]) -> None:
     linear, ridge = packages
     stack.wait_healthy(AGENT)

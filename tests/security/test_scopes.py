@@ -70,6 +70,8 @@ def test_deployer_cannot_run_commands_reporter_only_reports(service: tuple[str, 
     agent = _token(home, "mgmt", "agent")
     assert _call(url, agent, "POST", "/api/v1/actions/claim", json={"agentId": "a"}).status_code in (200, 204)
     assert _call(url, agent, "POST", "/api/v1/packages", json={}).status_code == 403
+    # It counts the requests traefik failed without a PPS as system errors (issue 17): it may ingest.
+    assert _call(url, agent, "POST", "/api/v1/monitoring/ingest", json={}).status_code == 422
     assert _call(url, agent, "POST", "/api/v1/environments", json=body).status_code == 403
     # The admin may: the check is the scope, not the command.
     created = _call(url, admin, "POST", "/api/v1/environments", json={**body, "name": "ops"})

@@ -1,6 +1,7 @@
 """The docker plugin's view of the environment stack: traefik, RabbitMQ, and the stack's monitoring agents."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,14 @@ from bosun_local.contracts import labels
 from bosun_local.contracts.rabbitmq import masked_url
 from bosun_local.contracts.states import ActionStatus
 from bosun_local.engine import adapter
+from bosun_local.envstack.healing import relaunch_killed
 from bosun_local.errors import BosunError
 from bosun_local.spool.rabbitmq.reader import queue_stats
 
 Component = dict[str, Any]
+# Seconds between looks for components `docker kill` left down (two engine calls; pe_status runs every 2 s).
+COMPONENTS_EVERY_SEC = 10.0
+_components_checked: dict[str, float] = {}
 
 
 def traefik_problem(url: str) -> str | None:
@@ -75,3 +80,14 @@ def scale_monitoring_agents(project: str, running: list[adapter.ContainerInfo], 
                          fix="run the management agent where the data dir is mounted at its host path")
     service = running[0].labels.get(labels.COMPOSE_SERVICE, labels.MONITORING_AGENT)
     adapter.ComposeProject(project, compose_file).scale(service, replicas)
+
+
+def relaunch_killed_components(project: str, dry_run: bool = False) -> list[dict[str, Any]]:
+    """Start the stack's components `docker kill` left down (its watchdog too), every COMPONENTS_EVERY_SEC."""
+    if dry_run or time.monotonic() - _components_checked.get(project, float("-inf")) < COMPONENTS_EVERY_SEC:
+        return []
+    _components_checked[project] = time.monotonic()
+    try:
+        return relaunch_killed(project)
+    except BosunError as exc:
+        return [{"type": "component_relaunch_failed", "status": "failing", "message": exc.message}]

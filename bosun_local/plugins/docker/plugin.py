@@ -14,6 +14,7 @@ from bosun_local.plugins.docker.environment import (
     monitoring_agents,
     rabbitmq_component,
     rabbitmq_problem,
+    relaunch_killed_components,
     scale_monitoring_agents,
     traefik_component,
     traefik_problem,
@@ -205,6 +206,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
             # data.engine tells the agent its own health is at stake (docs/plugins.md), not just a deployment's.
             return ActionStatusInfo(ActionStatus.ERROR, msg=f"cannot reach the Docker engine: {exc.message}",
                                     data={"engine": exc.message})
+        events = [*events, *relaunch_killed_components(str(self.s["projectName"]), self.dry_run)]
         known = list(statuses)
         orphans = sorted(c.name for dep_id, cs in grouped.items() if dep_id not in known for c in cs)
         data: dict[str, Any] = {ActionDataFields.DEPLOYMENTS_STATUS: statuses, "orphans": orphans, "events": events}

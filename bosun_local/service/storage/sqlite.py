@@ -356,7 +356,14 @@ class SQLiteStorage(SQLStore):
                 raise
             self._local.depth -= 1
             if outer:
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error:
+                    # A failed COMMIT (disk full, I/O error) may leave the transaction open, and every later
+                    # BEGIN on this connection would fail after the disk has space again: end it here.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
 
     def _migrate(self) -> None:
         conn = self._conn()

@@ -10,6 +10,7 @@ Layout of a spool directory::
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -132,7 +133,9 @@ class FilesystemSpoolWriter:
             try:
                 self._append(path, ("\n".join(chunk) + "\n").encode())
             except OSError as exc:
-                raise ChannelUnavailable(f"cannot write {path}: {exc.strerror or exc}", written=start) from exc
+                fix = (f"; the records are held and written again: free space on the filesystem of {self.directory}"
+                       if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
+                raise ChannelUnavailable(f"cannot write {path}: {exc.strerror or exc}{fix}", written=start) from exc
             if self.max_records_per_file:
                 self._counted = (number, self._records_in(number, path) + len(chunk))
             if not numbers:
@@ -162,9 +165,15 @@ class FilesystemSpoolWriter:
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data
             view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            try:
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            except OSError:
+                # A full disk took part of the batch: cut it off, so the retry of the whole batch leaves neither a
+                # half record (a reject) nor a second copy of the records before it.
+                os.ftruncate(fd, size)
+                raise
         finally:
             os.close(fd)
 

@@ -1,0 +1,74 @@
+"""The data dir's disk full under the running stack (its tmpfs filled): the service refuses writes with a 507 that
+names the data dir and the fix, stores nothing half-way, loses no prediction (the spool holds them) and recovers
+on its own when space is back (issue 17)."""
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bosun_local.client import ServiceError
+from tests.agent.packages import ROW, diabetes_package
+from tests.support.stack import WholeStack, unique, until
+
+
+def fill(disk: Path) -> Path:
+    """Write zeros into a file until the filesystem is full; return the file."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    return filler
+
+
+def send(stack: WholeStack, dep: str, count: int) -> None:
+    with httpx.Client(timeout=30) as http:
+        codes = [http.post(f"{stack.web}/deployments/{dep}/predictions", json=[ROW]).status_code
+                 for _ in range(count)]
+    assert codes == [200] * count, codes
+
+
+def test_full_data_dir_refuses_clearly_loses_nothing_and_recovers(stack: WholeStack, packages: tuple[str, str],
+                                                                   tmp_path: Path) -> None:
+    linear, _ = packages
+    package = diabetes_package(tmp_path / "pkg")
+    with stack.client() as client:
+        answer = client.create_deployment(linear, unique("diskfull"))
+        dep = answer["deployment"]["id"]
+        client.wait_for_action(answer["action"]["id"], timeout=180)
+        until("traefik to route", lambda: httpx.get(f"{stack.web}/deployments/{dep}/info").status_code == 200, 60)
+        send(stack, dep, 20)
+        until("20 predictions to be counted", lambda: client.stats(dep)["predictions"] == 20, 120, every=1)
+        deployments = len(client.list_deployments())
+        filler = fill(stack.home)
+        try:
+            send(stack, dep, 30)  # the PPS needs no space in the data dir: it keeps answering
+            with pytest.raises(ServiceError) as refused:
+                client.create_deployment(linear, unique("refused"))
+            assert refused.value.status_code == 507, refused.value
+            said = str(refused.value)
+            assert f"the data dir {stack.home}" in said and "no space left" in said.lower(), said
+            assert "free space" in (refused.value.fix or said), said
+            cli = stack.cli("packages", "register", str(package), check=False)
+            assert cli.returncode == 1 and str(stack.home) in cli.stdout + cli.stderr, (cli.stdout, cli.stderr)
+            assert "Traceback" not in cli.stdout + cli.stderr
+            # Reads still work; the 30 wait in the spool, none half-stored.
+            assert client.stats(dep)["predictions"] == 20
+        finally:
+            filler.unlink()
+        until("all 50 predictions to be counted", lambda: client.stats(dep)["predictions"] == 50, 180, every=1)
+        stats = client.stats(dep)
+        assert stats["systemErrors"] == 0 and stats["userErrors"] == 0, stats
+        assert len(client.list_deployments()) == deployments  # the refused create left nothing behind
+        assert stack.cli_json("packages", "register", str(package))["id"]  # writes work again, nothing restarted
+        client.delete_deployment(dep)
