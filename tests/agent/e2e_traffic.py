@@ -220,7 +220,11 @@ def steps(stack: AgentEnv, tmp_path: Path) -> None:
                 return client.list_events(deployment=dep_id, types=["canary_rolled_back"])
         (event,) = until("the automatic rollback of the failing canary", rolled_back, 120, every=0.5)
     assert event["status"] == "failing" and "rolled back automatically" in event["message"]
-    until("the rollback applied", lambda: not routes.exists(), 60)
+    # The plugin removes the canary's container only once traefik label-routes again: the rollback's last step
+    # (the routes file goes first, and traefik takes a moment to drop it).
+    until("the rollback applied",
+          lambda: not routes.exists() and {c.labels["io.bosun-local.role"] for c in stack.containers(dep_id)}
+          == {"champion"}, 60)
     assert set(post(url, 20)) == {value["b"]}
     until("the webhook of the rollback",
           lambda: [b for b in hook.bodies if b["event"]["type"] == "canary_rolled_back"], 30)
