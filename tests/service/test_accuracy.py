@@ -60,8 +60,9 @@ def test_regression_actuals_before_and_after_predictions_match_once(service: Ser
     late = [{"associationId": i, "actualValue": float(a), "wasActedOn": True}
             for i, a in zip(ids[100:], actual[100:], strict=True)]
     assert c.ingest([_actuals(dep, late[:150])])["stored"] == 1
-    again = c.upload_actuals(dep["id"], late[100:] + early[:10])  # 50 new, 60 already known
-    assert (again["stored"], again["duplicates"], again["matched"]) == (50, 60, 110)
+    # 50 new, 60 already known, and one repeated within the upload (one statement must not upsert it twice)
+    again = c.upload_actuals(dep["id"], late[100:] + early[:10] + late[100:101])
+    assert (again["stored"], again["duplicates"], again["matched"]) == (50, 61, 110)
     accuracy = c.stats(dep["id"])["accuracy"]
     assert accuracy["targetType"] == "regression" and accuracy["matched"] == 300 and accuracy["waitingActuals"] == 0
     expected = {"rmse": skm.root_mean_squared_error(actual, predicted),

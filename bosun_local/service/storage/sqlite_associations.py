@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -17,13 +17,28 @@ from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import parse_time
 
 # An actual fills its side once: a redelivered or re-uploaded actual is a duplicate, never a second match.
+_ACTUAL_INSERT = ("INSERT INTO association_rows (dep, association_id, actual, actual_num, actual_ms, was_acted_on, "
+                  "received_s)")
 _ACTUAL_UPSERT = (
-    "INSERT INTO association_rows (dep, association_id, actual, actual_num, actual_ms, was_acted_on, received_s) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dep, association_id) DO UPDATE SET actual = excluded.actual, "
+    "ON CONFLICT (dep, association_id) DO UPDATE SET actual = excluded.actual, "
     "actual_num = excluded.actual_num, actual_ms = excluded.actual_ms, was_acted_on = excluded.was_acted_on "
     "WHERE association_rows.actual_ms IS NULL")
 # SQLite's default limit of host parameters in one statement is 32766; stay well below it.
 _IN_CHUNK = 900
+# Rows per multi-row INSERT: one statement step per few hundred rows instead of one per row takes about a
+# quarter off the per-row cost of storing association ids (bind, step and reset per row in executemany).
+_ROWS_PER_INSERT = 400
+
+
+def insert_rows(conn: Any, head: str, width: int, rows: Sequence[Sequence[Any]], tail: str = "") -> int:
+    """Run `head VALUES (...), (...) tail` over rows in multi-row statements; return the rows inserted."""
+    inserted = 0
+    one = "(" + ", ".join("?" * width) + ")"
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        sql = f"{head} VALUES {', '.join(repeat(one, len(chunk)))} {tail}"
+        inserted += max(conn.execute(sql, list(chain.from_iterable(chunk))).rowcount, 0)
+    return inserted
 
 
 def epoch_ms(text: str | None, default: int) -> int:
@@ -107,12 +122,10 @@ class AssociationTables:
         with self.transaction():
             # A challenger's predictions answer the same association ids as the champion's: kept under their own key.
             dep = self._dep_key(record.get("associationKey") or record["deploymentId"])
-            names_sql = ", ".join(columns)
+            head = f"INSERT INTO association_rows (dep, association_id, {', '.join(columns)}, received_s)"
             rows = list(zip(repeat(dep), ids, *columns.values(), repeat(int(now_ms() / 1000)), strict=False))
             conn = self._conn()
-            inserted = conn.executemany(
-                f"INSERT INTO association_rows (dep, association_id, {names_sql}, received_s) "
-                f"VALUES ({', '.join('?' * (len(columns) + 3))}) ON CONFLICT DO NOTHING", rows).rowcount
+            inserted = insert_rows(conn, head, len(columns) + 3, rows, "ON CONFLICT DO NOTHING")
             if inserted < n:
                 # Some ids exist already: actuals that came first get their prediction now (a repeat stays first).
                 assigned = ", ".join(f"{c} = ?" for c in columns)
@@ -120,10 +133,7 @@ class AssociationTables:
                                  "AND predicted_ms IS NULL", [(*r[2:-1], r[0], r[1]) for r in rows])
             if record.get("copyAssociationKey"):
                 copy = self._dep_key(record["copyAssociationKey"])
-                conn.executemany(
-                    f"INSERT INTO association_rows (dep, association_id, {names_sql}, received_s) "
-                    f"VALUES ({', '.join('?' * (len(columns) + 3))}) ON CONFLICT DO NOTHING",
-                    [(copy, *r[1:]) for r in rows])
+                insert_rows(conn, head, len(columns) + 3, [(copy, *r[1:]) for r in rows], "ON CONFLICT DO NOTHING")
 
     def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
                       received: str | None = None) -> tuple[int, int]:
@@ -141,12 +151,16 @@ class AssociationTables:
         times, acted = columns.get("timestamps"), columns.get("wasActedOn")
         with self.transaction():
             dep = self._dep_key(deployment_id)
-            cursor = self._conn().executemany(_ACTUAL_UPSERT, zip(
+            rows = list(zip(
                 repeat(dep), map(str, ids), map(actual_text, values), map(actual_number, values),
                 [epoch_ms(t, now) for t in times] if times and any(times) else repeat(now),
                 [None if a is None else int(a) for a in acted] if acted else repeat(None),
                 repeat(received_s)))
-            stored = max(cursor.rowcount, 0)
+            if len({r[1] for r in rows}) < len(rows):
+                # One statement may not upsert a key twice (PostgreSQL refuses): the first of a repeated id wins.
+                seen: set[str] = set()
+                rows = [r for r in rows if r[1] not in seen and not seen.add(r[1])]  # type: ignore[func-returns-value]
+            stored = insert_rows(self._conn(), _ACTUAL_INSERT, 7, rows, _ACTUAL_UPSERT)
         return stored, len(ids) - stored
 
     def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
