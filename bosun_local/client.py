@@ -87,7 +87,13 @@ class ServiceClient:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; turn connection failures and 4xx/5xx answers into errors with the service's detail."""
         try:
-            response = self.http.request(method, path, **kwargs)
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.RemoteProtocolError:
+                if method != "GET":
+                    raise
+                # A pooled connection the server closed as it was reused: a read is safe to send again, once.
+                response = self.http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise BosunError(f"the MLOps service at {self.url} did not answer {method} {path} in time",
                              fix="check that it runs (`bosun-local service run` / `bosun-local up`)") from exc
