@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from _common import save
-from _monitoring import agent_env, drain_with_scaler, service_cpu, service_with_deployment, stored
+from _monitoring import agent_env, drain_with_scaler, process_cpu, service_cpu, service_with_deployment, stored
 
 from bosun_local.agent.backlog_scaler import ScalerPolicy
 from bosun_local.contracts import records
@@ -62,19 +62,22 @@ def main() -> None:
         replicas = LocalProcessScaler(env=env, log_dir=bench.home / "logs")
         policy = ScalerPolicy(per_agent=args.per_agent, target_concurrency=args.max_agents, min_replicas=1,
                               cooldown_sec=5)
-        cpu = service_cpu(bench)
+        cpu, moto_cpu, load_before = service_cpu(bench), process_cpu(sqs.process.pid), os.getloadavg()[0]
         drained = drain_with_scaler(replicas, lambda: queue_stats(url).depth, policy,
                                     lambda: stored(bench, "predictions"), args.records, args.timeout)
         service_sec = service_cpu(bench) - cpu
+        moto_sec = process_cpu(sqs.process.pid) - moto_cpu
         total = stored(bench, "predictions")
         left = queue_stats(url)
     save("sqs_backlog_drain", {
-        "bench": "sqs_backlog_drain", "cpus": os.cpu_count(), "loadAvg1m": os.getloadavg()[0],
+        "bench": "sqs_backlog_drain", "cpus": os.cpu_count(), "loadAvg1mBefore": load_before,
+        "loadAvg1mAfter": os.getloadavg()[0],
         "records": args.records, "recordsPerMessage": args.per_message, "backlogMessages": messages,
         "loadSeconds": round(load_sec, 1), "drainSeconds": drained["seconds"], "peakAgents": drained["peakAgents"],
         "agentsStarted": drained["agentsStarted"], "recordsPerSec": round(args.records / drained["seconds"]),
         "agentsCpuUsPerRecord": round(drained["agentsCpuSec"] * 1e6 / args.records, 2),
         "serviceCpuUsPerRecord": round(service_sec * 1e6 / args.records, 2),
+        "motoCpuUsPerRecord": round(moto_sec * 1e6 / args.records, 2),
         "countedExactly": total == args.records, "leftInQueue": left.depth + left.in_flight, "goalSec": GOAL_SEC,
         "policy": drained["policy"]})
 

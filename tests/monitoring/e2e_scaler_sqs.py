@@ -1,7 +1,10 @@
 """The seed's scaling rules driving real `bosun-local monitor run` agents on a real moto SQS queue, counts exact."""
 from __future__ import annotations
 
+import signal
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 from bosun_local.agent.backlog_scaler import HANDOVER, RECRUITING_BLOCKED, SCALED, BacklogScaler, ScalerPolicy
@@ -88,12 +91,21 @@ def test_an_agent_failure_stops_recruiting_and_the_rest_drains(sqs: MotoServer, 
         assert run.scaler.apply() == 2
         wait_until(lambda: predictions(service, dep) > 0, "the agents to start storing")
         run.replicas.kill_one()                  # the injected failure, mid-batch
-        backlog(url, dep, 4000, per_message=10)  # 400 more messages: the rule alone would ask for 4
-        for _ in range(4):
-            run.scaler.apply()
-            assert run.replicas.replicas == 1, run.scaler.state()
+        # The survivor drains as fast as the loader sends (parallel receives): left running it keeps the visible
+        # depth near 100-180 messages, so whether the rule asks for 2 agents would be a race. Paused, it holds
+        # the depth where the rule alone would recruit; paused is alive, not a second failure.
+        survivor = run.replicas.processes[0]
+        survivor.send_signal(signal.SIGSTOP)
+        try:
+            backlog(url, dep, 4000, per_message=10)  # 400 more messages: the rule alone would ask for 3 or 4
+            for _ in range(4):
+                run.scaler.apply()
+                assert run.replicas.replicas == 1, run.scaler.state()
+        finally:
+            survivor.send_signal(signal.SIGCONT)
         state = run.scaler.state()
-        assert state["recruitingBlocked"] and state["agentErrors"] == 1 and state["wanted"] >= 2
+        assert state["queueDepth"] > 300 and state["wanted"] >= 3, state
+        assert state["recruitingBlocked"] and state["agentErrors"] == 1 and state["replicas"] == 1, state
         assert run.types().count(RECRUITING_BLOCKED) == 1
         run.start()
         wait_until(lambda: predictions(service, dep) == 2 * 6000, "the surviving agent to drain everything",
@@ -105,10 +117,15 @@ def test_an_agent_failure_stops_recruiting_and_the_rest_drains(sqs: MotoServer, 
 def test_time_limit_hands_over_and_keeps_draining(sqs: MotoServer, service: Service, tmp_path: Path) -> None:
     dep, url, total = unique("dep-handover"), sqs.queue("handover"), 20_000
     backlog(url, dep, total, per_message=100)
-    policy = ScalerPolicy(per_agent=100_000, target_concurrency=1, min_replicas=1, cooldown_sec=2.0,
-                          max_run_sec=3.0)
+    policy = ScalerPolicy(per_agent=100_000, target_concurrency=1, min_replicas=1, cooldown_sec=2.0)
     with Run(sqs, service, url, policy, tmp_path) as run:
+        started = time.monotonic()
         run.scaler.apply()
+        wait_until(lambda: predictions(service, dep) > 0, "the first agent to store")
+        # A limit shorter than an agent's start-up retires every agent before it reads (a loaded host takes
+        # seconds to import one): the limit is twice the start-up seen here, plus a second of work.
+        startup = time.monotonic() - started
+        run.scaler.policy = replace(policy, max_run_sec=2 * startup + 1.0)
         run.start()
         wait_until(lambda: predictions(service, dep) == 2 * total, "the backlog to drain across handovers",
                    timeout=600)
