@@ -16,6 +16,8 @@ PROMETHEUS = "prometheus"
 EXTRAS = (PROMETHEUS,)
 # Agents serve /metrics on this port inside the stack's network (never published).
 AGENT_METRICS_PORT = 9108
+# traefik's metrics entrypoint on the stack's network (its API entrypoint listens on its loopback only).
+TRAEFIK_METRICS_PORT = 8082
 # The PPS routes whose requests are predictions (what the recording rules rate).
 PREDICTION_ROUTES = ("/predictions|/predict|/predApi/predictions|/predictionsUnstructured|/predictUnstructured"
                      "|/predApi/predictionsUnstructured|/v2/models/infer")
@@ -81,6 +83,7 @@ def context(stack: EnvironmentStack) -> dict[str, Any]:
     directory = config_dir(stack)
     return {"prometheusConfigDir": str(directory), "rulesFile": str(directory / "rules.yml"),
             "tokenFile": str(token_file(stack)), "agentMetricsPort": AGENT_METRICS_PORT,
+            "traefikMetricsPort": TRAEFIK_METRICS_PORT,
             "predictionRoutes": PREDICTION_ROUTES}
 
 

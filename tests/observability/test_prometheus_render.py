@@ -9,7 +9,7 @@ import yaml
 from bosun_local.config import load_config
 from bosun_local.contracts import labels
 from bosun_local.envstack.environment import EnvironmentStack
-from bosun_local.envstack.prometheus_stack import AGENT_METRICS_PORT, recorded_extras
+from bosun_local.envstack.prometheus_stack import AGENT_METRICS_PORT, TRAEFIK_METRICS_PORT, recorded_extras
 from bosun_local.errors import UsageError
 
 
@@ -26,11 +26,16 @@ def test_prometheus_is_rendered_only_when_asked_and_stays_until_down(tmp_path: P
     compose = yaml.safe_load(stack.render().read_text())
     service = compose["services"]["prometheus"]
     assert service["ports"] == ["127.0.0.1:9090:9090"]  # loopback only by default
-    assert "--metrics.prometheus=true" in compose["services"]["traefik"]["command"]
+    traefik = compose["services"]["traefik"]["command"]
+    assert "--metrics.prometheus=true" in traefik
+    # Its own entrypoint on the stack's network: the API's listens on traefik's loopback, out of Prometheus' reach.
+    assert {f"--entrypoints.metrics.address=:{TRAEFIK_METRICS_PORT}", "--metrics.prometheus.entrypoint=metrics",
+            "--entrypoints.traefik.address=127.0.0.1:8080"} <= set(traefik)
     directory = stack.compose_file.parent / "prometheus"
     config = yaml.safe_load((directory / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {"prometheus", "traefik", "service", "management-agent", "monitoring-agent", "deployments"}
+    assert jobs["traefik"]["static_configs"] == [{"targets": [f"traefik:{TRAEFIK_METRICS_PORT}"]}]
     token = str(directory / "token")  # a reader-scope token of its own, never the admin `token` file
     assert jobs["service"]["authorization"] == {"type": "Bearer", "credentials_file": token}
     assert jobs["deployments"]["http_sd_configs"][0]["authorization"]["credentials_file"] == token
@@ -51,6 +56,8 @@ def test_prometheus_is_rendered_only_when_asked_and_stays_until_down(tmp_path: P
     names = {r.get("alert") or r.get("record") for g in rules["groups"] for r in g["rules"]}
     assert {"BosunDeploymentErrorRateFailing", "BosunDeploymentErrorRateWarning", "BosunDeploymentLatencyFailing",
             "deployment:bosun_pps_requests:rate5m"} <= names
+    for rule in (r for g in rules["groups"] for r in g["rules"] if "bosun_deployment_threshold" in r["expr"]):
+        assert "on (deployment) bosun" not in rule["expr"], rule  # group_left: the summaries keep the name label
     first_hash = service["labels"][labels.CONFIG_HASH]
 
     # Recorded at up (here by hand): a later plain `up` or `down` still sees it, and down forgets it.
