@@ -3,13 +3,17 @@
 Run: .venv/bin/python bench/pps_metrics_overhead.py [--duration 4] [--rounds 8]
 Both servers run at once (PPS_METRICS=1 and PPS_METRICS=0, monitoring off in both so only the metrics differ);
 each round loads one then the other, the order swapped every round (ABBA) so drift of the shared machine's load
-hits both. While the metrics server is loaded its /metrics is scraped every second, as Prometheus would. Also
-times the per-request bookkeeping in process (no HTTP, no load noise). Prints the load average before and after
-and writes bench/results/pps_metrics_overhead-<time>.json.
+hits both. While the metrics server is loaded its /metrics is scraped every second, as Prometheus would. Each run
+also reads the server's CPU time (psutil) over the requests it answered: on a shared machine wall-clock req/s
+swings with the neighbours' load, while CPU per request is what decides throughput once the server has a core, so
+off/on CPU per request is the capacity ratio (scrapes included). Also times the per-request bookkeeping in process
+(no HTTP, no load noise). Prints the load average before and after and writes
+bench/results/pps_metrics_overhead-<time>.json.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -18,9 +22,17 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import diabetes_package, run_wrk, save, server  # noqa: E402
+from _common import diabetes_package, run_wrk, save, server_process  # noqa: E402
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    """Return the user+system CPU seconds of a server process."""
+    times = proc.cpu_times()
+    return float(times.user + times.system)
 
 
 def scrape_every_second(url: str, stop: threading.Event, sizes: list[int]) -> None:
@@ -105,26 +117,36 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     sizes: list[int] = []
     load_before = os.getloadavg()
-    with server(cmd, {**base, "PPS_METRICS": "0"}) as off_url, server(cmd, {**base, "PPS_METRICS": "1"}) as on_url:
+    with contextlib.ExitStack() as servers:
+        procs = {mode: servers.enter_context(server_process(cmd, {**base, "PPS_METRICS": flag}))
+                 for mode, flag in (("off", "0"), ("on", "1"))}
+        on_url = procs["on"][0]
         for round_ in range(args.rounds):
             for mode in (("off", "on") if round_ % 2 == 0 else ("on", "off")):
-                url = on_url if mode == "on" else off_url
+                url, popen = procs[mode]
+                proc = psutil.Process(popen.pid)
                 stop = threading.Event()
                 scraper = threading.Thread(target=scrape_every_second, args=(on_url, stop, sizes), daemon=True)
                 if mode == "on":
                     scraper.start()
+                cpu_before = cpu_seconds(proc)
                 try:
                     result = run_wrk(url + "/predict", args.threads, args.connections, args.duration)
                 finally:
                     stop.set()
                     if mode == "on":
                         scraper.join(10)
+                result["cpu_us_per_request"] = (cpu_seconds(proc) - cpu_before) / max(result["requests"], 1) * 1e6
                 result["loadavg_1m"] = os.getloadavg()[0]
                 runs[mode].append(result)
     load_after = os.getloadavg()
     off = statistics.mean(r["requests_per_sec"] for r in runs["off"])
     on = statistics.mean(r["requests_per_sec"] for r in runs["on"])
     ratios = [a["requests_per_sec"] / b["requests_per_sec"] for a, b in zip(runs["on"], runs["off"], strict=True)]
+    cpu_off = statistics.median(r["cpu_us_per_request"] for r in runs["off"])
+    cpu_on = statistics.median(r["cpu_us_per_request"] for r in runs["on"])
+    cpu_ratios = [b["cpu_us_per_request"] / a["cpu_us_per_request"]
+                  for a, b in zip(runs["on"], runs["off"], strict=True)]
     inproc = bookkeeping_ns(package)
     asgi = asgi_cpu_ratio(package)
     print(f"{'metrics':8} {'req/s (each run)':>30} {'mean':>8}")
@@ -133,6 +155,9 @@ def main() -> None:
         print(f"{mode:8} {each:>30} {statistics.mean(r['requests_per_sec'] for r in runs[mode]):>8.0f}")
     print(f"ratio on/off of the means: {on / off:.3f}, median of the rounds' ratios: {statistics.median(ratios):.3f} "
           f"(goal >= 0.98); per round: {' '.join(f'{r:.3f}' for r in ratios)}")
+    print(f"server CPU per request, median: off {cpu_off:.0f} us, on {cpu_on:.0f} us: capacity ratio on/off "
+          f"{cpu_off / cpu_on:.3f}, median of the rounds' {statistics.median(cpu_ratios):.3f} (goal >= 0.98); per "
+          f"round: {' '.join(f'{r:.3f}' for r in cpu_ratios)}")
     print(f"bookkeeping per request: {inproc['ns_per_request_median']:.0f} ns; one render "
           f"{inproc['render_ms']:.2f} ms, {inproc['render_bytes']} bytes; {len(sizes)} scrapes during the runs")
     print(f"app CPU per /predict (no HTTP server): off {asgi['cpu_us_per_request_off']:.1f} us, on "
@@ -142,7 +167,8 @@ def main() -> None:
     save("pps_metrics_overhead", {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), "wrk": vars(args), "runs": runs,
         "ratio": on / off, "ratios_per_round": ratios, "median_round_ratio": statistics.median(ratios),
-        "goal": 0.98, "in_process": inproc, "asgi_cpu": asgi, "scrapes": len(sizes),
+        "cpu_us_per_request_off": cpu_off, "cpu_us_per_request_on": cpu_on, "cpu_capacity_ratio": cpu_off / cpu_on,
+        "cpu_ratios_per_round": cpu_ratios, "goal": 0.98, "in_process": inproc, "asgi_cpu": asgi, "scrapes": len(sizes),
         "loadavg_before": load_before, "loadavg_after": load_after,
     })
 

@@ -22,6 +22,11 @@ ROUTES = {"/predictions": "/predictions", "/predict": "/predict", "/ping": "/pin
 PATH_CACHE_MAX = 4096
 CODE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 METRICS_PATH = "/metrics"
+# Exported from 0 (Prometheus' "avoid missing metrics"): a series first scraped at its final value shows rate() no
+# increase, so a deployment's first burst would be lost to the recording rules. Every served deployment has its
+# /predictions series from the start, and every series its success and error classes.
+ZERO_ROUTE = "/predictions"
+ZERO_CODES = (2, 4, 5)
 
 
 class Series:
@@ -103,14 +108,18 @@ class PPSMetrics:
     def render(self, deployment_id: str | None = None) -> bytes:
         """Render the PPS families, for one deployment when deployment_id is given."""
         out = Exposition()
-        series = sorted((s for s in self._series.values() if deployment_id is None or s.deployment == deployment_id),
+        present = dict(self._series)
+        for served in self.app.registry.all():
+            key = (served.deployment_id or "", ZERO_ROUTE)
+            present.setdefault(key, Series(*key))
+        series = sorted((s for s in present.values() if deployment_id is None or s.deployment == deployment_id),
                         key=lambda s: (s.deployment, s.route))
         out.counter("bosun_pps_requests_total", "HTTP requests answered, by deployment, route and status class.",
                     [({"deployment": s.deployment, "route": s.route, "code": CODE_CLASSES[i - 1]}, count)
-                     for s in series for i, count in enumerate(s.codes) if count])
+                     for s in series for i, count in enumerate(s.codes) if count or i in ZERO_CODES])
         out.histogram("bosun_pps_request_duration_seconds", "Time from request to full response, in seconds.",
                       DURATION_BUCKETS, [({"deployment": s.deployment, "route": s.route}, s.buckets, s.sum_ns / 1e9)
-                                         for s in series if any(s.buckets)])
+                                         for s in series])
         if deployment_id is None:
             out.gauge("bosun_pps_requests_in_flight", "Requests being answered now (this one included).",
                       [({}, self.in_flight)])

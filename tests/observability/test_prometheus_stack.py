@@ -60,6 +60,10 @@ def test_prometheus_scrapes_everything_and_counts_exactly(observed_stack: Observ
     stack = observed_stack
     dep_id = str(stack.deployment["id"])
     web = str(stack.values["outfacingPredictionURLPrefix"])
+    ok = f'bosun_pps_requests_total{{job="deployments", deployment="{dep_id}", route="/predictions"'
+    # Scraped (through the service's discovery and traefik) before any prediction: the PPS exports the series from
+    # 0, so rate() sees the burst below.
+    until("the deployment's request counter scraped at 0", lambda: scalar(stack, f'{ok}, code="2xx"}}') == 0)
     with httpx.Client(base_url=web, timeout=30) as http:
         for _ in range(GOOD):
             assert http.post(f"/deployments/{dep_id}/predictions", json=[ROW]).status_code == 200
@@ -85,7 +89,6 @@ def test_prometheus_scrapes_everything_and_counts_exactly(observed_stack: Observ
         until("every job's targets to be up", targets)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; targets seen: {seen}") from None
-    ok = f'bosun_pps_requests_total{{job="deployments", deployment="{dep_id}", route="/predictions"'
     until(f"{GOOD} successful predictions in Prometheus", lambda: scalar(stack, f'sum({ok}, code="2xx"}})') == GOOD)
     assert scalar(stack, f'sum({ok}, code="4xx"}})') == BAD
     assert scalar(stack, f'sum(bosun_pps_rows_scored_total{{deployment="{dep_id}"}})') == GOOD
@@ -107,8 +110,8 @@ def test_prometheus_scrapes_everything_and_counts_exactly(observed_stack: Observ
         stack, f'bosun_deployment_errors{{deployment="{dep_id}"}}') == BAD)
     assert scalar(stack, "sum(bosun_monitoring_records_stored_total)") >= 1  # type: ignore[operator]
     assert scalar(stack, "sum(bosun_monitoring_records_dead_lettered_total)") == 0  # none taken for forged
-    until("the recording rule's request rate", lambda: scalar(
-        stack, f'deployment:bosun_pps_requests:rate5m{{deployment="{dep_id}"}}'))
+    until("the recording rule's request rate", lambda: (scalar(
+        stack, f'deployment:bosun_pps_requests:rate5m{{deployment="{dep_id}"}}') or 0) > 0)
 
     rules = httpx.get(f"{stack.prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     loaded = {rule["name"]: rule["health"] for group in rules for rule in group["rules"]}

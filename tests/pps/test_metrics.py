@@ -28,6 +28,12 @@ def test_single_model_counts_match_the_request_stream(start_server: object, pack
     assert value(before, "bosun_pps_model_load_seconds", deployment="dep-m", model="model-m") > 0
     assert value(before, "bosun_pps_model_loaded", deployment="dep-m", model="model-m") == 1
     assert value(before, "bosun_pps_monitoring_enabled") == 1
+    # Exported from 0 before the first prediction, so rate() sees the first burst.
+    for code in ("2xx", "4xx", "5xx"):
+        assert before[("bosun_pps_requests_total",
+                       (("code", code), ("deployment", "dep-m"), ("route", "/predictions")))] == 0
+    assert before[("bosun_pps_request_duration_seconds_count", (("deployment", "dep-m"), ("route", "/predictions")))] \
+        == 0
 
     for _ in range(5):
         assert client.post("/predictions", json=[ROW, ROW]).status_code == 200
@@ -46,6 +52,7 @@ def test_single_model_counts_match_the_request_stream(start_server: object, pack
     ok = {"deployment": "dep-m", "code": "2xx"}
     assert value(after, "bosun_pps_requests_total", route="/predictions", **ok) == 5
     assert value(after, "bosun_pps_requests_total", route="/predictions", deployment="dep-m", code="4xx") == 2
+    assert value(after, "bosun_pps_requests_total", route="/predictions", deployment="dep-m", code="5xx") == 0
     assert value(after, "bosun_pps_requests_total", route="/predict", **ok) == 3
     assert value(after, "bosun_pps_requests_total", route="other", deployment="dep-m", code="4xx") == 1
     assert value(after, "bosun_pps_requests_total", route="/predictions", deployment="", code="4xx") == 3
@@ -80,6 +87,9 @@ def test_multi_model_serves_each_deployment_its_own_path(start_server: object, p
     server.wait_ready("/health")
     client = server.client
     wait_for(lambda: client.get("/deployments/dep-b/ping").status_code == 200, "both deployments to load")
+    zeros = scrape(client, "/deployments/dep-b/metrics")
+    zero_key = (("code", "2xx"), ("deployment", "dep-b"), ("route", "/predictions"))
+    assert zeros[("bosun_pps_requests_total", zero_key)] == 0  # exported from 0 before the first prediction
     for deployment_id, count in (("dep-a", 4), ("dep-b", 2)):
         for _ in range(count):
             assert client.post(f"/deployments/{deployment_id}/predictions", json=[ROW]).status_code == 200
