@@ -27,8 +27,9 @@ from bosun_local.client import ServiceClient
 log = logging.getLogger(__name__)
 # The deployment routes traefik serves (DESIGN.md: /deployments/<id>/... and DataRobot's /predApi/v1.0/...).
 ROUTE = re.compile(r"^/(?:predApi/v1\.0/)?deployments/([^/?#]+)(/[^?#]*)?")
-# Health probes (the docker plugin polls /info through traefik while a model starts): not predictions.
-PROBES = frozenset({"", "/", "/info", "/ping", "/health", "/livez", "/readyz"})
+# Health probes (the docker plugin polls /info through traefik while a model starts) and Prometheus' scrapes of
+# /deployments/<id>/metrics (it discovers a deployment before traefik routes it): not predictions.
+PROBES = frozenset({"", "/", "/info", "/ping", "/health", "/livez", "/readyz", "/metrics"})
 # traefik's own answers when no PPS answered: no route (404), no server (503), both with no origin status; bad
 # gateway (502: traefik logs it as the origin's status too) and gateway timeout (504), which a PPS never sends.
 NO_ORIGIN = frozenset({404, 503})

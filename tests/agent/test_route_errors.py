@@ -27,6 +27,7 @@ def test_undelivered_requests_are_told_from_the_ppss_own_answers() -> None:
     assert undelivered(line(f"/deployments/{DEP}/predictions", 404, 404)) is None  # the PPS answered: it reports
     assert undelivered(line(f"/deployments/{DEP}/predictions", 503, 503)) is None
     assert undelivered(line(f"/deployments/{DEP}/info", 404)) is None  # the plugin's probe, not a prediction
+    assert undelivered(line(f"/deployments/{DEP}/metrics", 404)) is None  # Prometheus' scrape, not a prediction
     assert undelivered(line("/other/path", 404)) is None
     assert undelivered(b"not json\n") is None
     assert undelivered(line(f"/deployments/{DEP}/predictions", 404, start="garbage")) is None
