@@ -26,6 +26,10 @@ Progress = Callable[[int, int, str], None]
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 ALIVE_FILE_IN_CONTAINER = "/tmp/bosun-alive"  # matches BOSUN_ALIVE_FILE in templates/environment
 ALIVE_MAX_AGE_SEC = 60
+# The filtering Docker API proxy (bosun_local/docker_proxy): one socket per consumer, each in its own volume.
+DOCKER_API_CONSUMERS = ("traefik", "agent")
+DOCKER_PROXY_DIR = "/run/bosun-docker-proxy"  # in the proxy's container: <consumer>/docker.sock
+DOCKER_SOCKET_DIR = "/run/bosun-docker"  # in a consumer's container
 # Files of the data dir the agents' containers see as empty (they carry their own narrow tokens instead).
 AGENT_HIDDEN_FILES = ("token", "tokens.json", "secrets.yml", "bosun.db", "bosun.db-wal", "bosun.db-shm")
 RABBITMQ_USER_SCRIPT = (
@@ -124,9 +128,11 @@ class EnvironmentStack:
 
     def context(self) -> dict[str, Any]:
         """Return everything the template may use: config, the data dir, host ids (secrets stay in env files)."""
+        user = run_as_user(self.config.data_dir)
         return {**self.config.values, "dataDir": str(self.config.data_dir), "envDir": str(self.env_dir),
                 "agentHiddenFiles": AGENT_HIDDEN_FILES,
-                "runAsUser": run_as_user(self.config.data_dir), "dockerSocketGid": str(docker_socket_gid()),
+                "runAsUser": user, "runAsUid": user.split(":")[0], "runAsGid": user.split(":")[1],
+                "dockerSocketGid": str(docker_socket_gid()), **docker_proxy_context(),
                 "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC),
                 "monitoringAgentConfig": str(self.monitoring_agent_config),
                 "sqsNetworkQueueUrl": sqs_queue_url(self.config, host_side=False),
@@ -319,6 +325,14 @@ def prepare_data_dir(data_dir: Path) -> None:
     for path in [data_dir, *data_dir.rglob("*")]:
         if not path.is_symlink():
             os.chown(path, IMAGE_UID, IMAGE_UID)
+
+
+def docker_proxy_context() -> dict[str, Any]:
+    """Return the template values of the Docker API proxy: consumers, socket paths, its healthcheck."""
+    sockets = [f"{DOCKER_PROXY_DIR}/{consumer}/docker.sock" for consumer in DOCKER_API_CONSUMERS]
+    return {"dockerApiConsumers": list(DOCKER_API_CONSUMERS), "dockerProxyDir": DOCKER_PROXY_DIR,
+            "dockerSocketDir": DOCKER_SOCKET_DIR, "dockerSocketInContainer": f"{DOCKER_SOCKET_DIR}/docker.sock",
+            "dockerProxyHealthcheck": ["CMD", "bash", "-c", " && ".join(f"test -S {s}" for s in sockets)]}
 
 
 def docker_socket_gid(socket_path: Path = DOCKER_SOCKET) -> int:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bosun_local.config import load_defaults
+from bosun_local.envstack.environment import docker_proxy_context
 from bosun_local.envstack.render import render, write_if_changed
 from bosun_local.errors import ConfigError
 
@@ -16,7 +17,8 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def environment_context() -> dict[str, object]:
     return {**load_defaults(), "dataDir": "/data", "envDir": "/data/stacks/environment/env",
-            "runAsUser": "10001:10001", "dockerSocketGid": "998", "agentHiddenFiles": ["token"],
+            "runAsUser": "10001:10001", "runAsUid": "10001", "runAsGid": "10001", "dockerSocketGid": "998",
+            "agentHiddenFiles": ["token"], **docker_proxy_context(),
             "aliveHealthcheck": ["CMD", "python", "-c", "print(1)"], "agentMetricsPort": 9108}
 
 

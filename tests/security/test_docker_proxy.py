@@ -1,0 +1,160 @@
+"""The filtering Docker API proxy against the real engine: each consumer gets exactly its calls, nothing rides along."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bosun_local.docker_proxy.rules import policy_for
+from bosun_local.docker_proxy.server import DockerProxy, Listener, parse_head
+
+ENGINE = Path("/var/run/docker.sock")
+
+
+def call(sock_path: Path, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
+    """Send one request with an ordinary HTTP client; return the status and the JSON answer."""
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock_path)), base_url="http://docker",
+                      timeout=20) as client:
+        response = client.request(method, path, json=body)
+    return response.status_code, response.json()
+
+
+def raw_call(sock_path: Path, method: str, path: str, body: object | None = None, extra: bytes = b"") -> tuple[int, str]:
+    """Send one raw HTTP/1.1 request (plus any bytes after it) and return the status and everything read."""
+    data = b"" if body is None else json.dumps(body).encode()
+    head = (f"{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n").encode()
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(20)
+        conn.connect(str(sock_path))
+        conn.sendall(head + data + extra)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    text = b"".join(chunks).decode(errors="replace")
+    return int(text.split(" ", 2)[1]), text
+
+
+@pytest.fixture(scope="module")
+def sockets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    root = tmp_path_factory.mktemp("proxy")
+    paths = {"traefik": root / "traefik" / "docker.sock", "agent": root / "agent" / "docker.sock"}
+    proxy = DockerProxy(ENGINE, [Listener(paths["traefik"], policy_for("traefik")),
+                                 Listener(paths["agent"], policy_for("agent", (str(root / "data"),)))])
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    async def main() -> None:
+        started = asyncio.Event()
+        task = asyncio.create_task(proxy.serve(started))
+        await started.wait()
+        ready.set()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield paths
+    loop.call_soon_threadsafe(lambda: [t.cancel() for t in asyncio.all_tasks(loop)])
+    thread.join(10)
+
+
+def test_parse_head_refuses_what_is_not_http() -> None:
+    assert parse_head(b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: x\r\n\r\n").path == "/v1.41/containers/json"
+    with pytest.raises(ValueError):
+        parse_head(b"GET containers HTTP/1.1\r\n\r\n")
+    with pytest.raises(ValueError):
+        parse_head(b"GET /x HTTP/2\r\n\r\n")
+
+
+def test_the_policies_on_paper() -> None:
+    traefik, agent = policy_for("traefik"), policy_for("agent", ("/data",))
+    assert traefik.allows("GET", "/v1.24/containers/json") and traefik.allows("GET", "/v1.41/events")
+    assert traefik.allows("GET", "/containers/abc123/json") and traefik.allows("HEAD", "/_ping")
+    for method, path in (("POST", "/v1.41/networks/create"), ("POST", "/containers/create"),
+                         ("POST", "/containers/x/exec"), ("DELETE", "/containers/x"), ("POST", "/build"),
+                         ("GET", "/containers/x/logs"), ("POST", "/images/create"), ("GET", "/secrets")):
+        assert not traefik.allows(method, path), (method, path)
+    assert agent.allows("POST", "/v1.41/containers/create") and agent.allows("POST", "/exec/ab/start")
+    assert agent.allows("GET", "/v1.41/images/bosun-local/runtime:security/json")
+    for method, path in (("POST", "/networks/create"), ("POST", "/volumes/create"), ("POST", "/build"),
+                         ("POST", "/images/create"), ("POST", "/swarm/init"), ("POST", "/plugins/pull"),
+                         ("GET", "/containers/x/archive"), ("PUT", "/containers/x/archive")):
+        assert not agent.allows(method, path), (method, path)
+    ok = {"Labels": {"io.bosun-local.deployment": "d"}, "HostConfig": {"Binds": ["/data/packages/p:/p:ro"]}}
+    assert agent.refuse_body("/containers/create", json.dumps(ok).encode()) is None
+    bad = [{"HostConfig": {}},
+           {**ok, "HostConfig": {"Privileged": True}},
+           {**ok, "HostConfig": {"CapAdd": ["SYS_ADMIN"]}},
+           {**ok, "HostConfig": {"NetworkMode": "host"}},
+           {**ok, "HostConfig": {"PidMode": "host"}},
+           {**ok, "HostConfig": {"Binds": ["/:/host"]}},
+           {**ok, "HostConfig": {"Binds": ["/data/../etc:/etc2"]}},
+           {**ok, "HostConfig": {"Mounts": [{"Type": "bind", "Source": "/var/run/docker.sock"}]}},
+           {**ok, "HostConfig": {"SecurityOpt": ["seccomp=unconfined"]}},
+           {**ok, "HostConfig": {"Devices": [{"PathOnHost": "/dev/sda"}]}}]
+    for doc in bad:
+        assert agent.refuse_body("/containers/create", json.dumps(doc).encode()), doc
+    assert agent.refuse_body("/containers/x/exec", b'{"Cmd": ["touch", "/tmp/drain"]}') is None
+    assert agent.refuse_body("/containers/x/exec", b'{"User": "root", "Cmd": ["sh"]}')
+    assert agent.refuse_body("/containers/x/exec", b'{"Privileged": true, "Cmd": ["sh"]}')
+
+
+@pytest.mark.docker
+def test_traefik_reads_and_cannot_write(sockets: dict[str, Path]) -> None:
+    status, found = call(sockets["traefik"], "GET", "/containers/json")
+    assert status == 200 and isinstance(found, list), found
+    status, found = call(sockets["traefik"], "POST", "/v1.41/networks/create", {"Name": "bosun-proxy-escape"})
+    assert status == 403 and "not allowed for traefik" in found["message"]
+    status, _ = raw_call(sockets["traefik"], "GET", "/v1.41/containers/..%2F..%2Fnetworks/json")
+    assert status == 403
+    # A second request pipelined behind an allowed one never reaches the engine (Connection: close).
+    smuggled = (b"POST /networks/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 29\r\n\r\n{\"Name\": \"bosun-proxy-escape\"}")
+    status, text = raw_call(sockets["traefik"], "GET", "/_ping", extra=smuggled)
+    assert status == 200 and text.count("HTTP/1.1") == 1, text
+    names = subprocess.run(["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
+                           check=True, timeout=60).stdout.split()
+    assert "bosun-proxy-escape" not in names
+
+
+@pytest.mark.docker
+def test_the_docker_cli_through_the_agent_socket(sockets: dict[str, Path], tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sockets['agent']}"}
+
+    def docker(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert docker("ps").returncode == 0
+    refused = docker("network", "create", "bosun-proxy-escape")
+    assert refused.returncode != 0 and "not allowed for agent" in refused.stderr
+    refused = docker("run", "--rm", "--label", "io.bosun-local.managed=true", "-v", "/:/host",
+                     "bosun-local/base:bookworm", "true")
+    assert refused.returncode != 0 and "outside the allowed roots" in refused.stderr, refused.stderr
+    refused = docker("run", "--rm", "--privileged", "--label", "io.bosun-local.managed=true",
+                     "bosun-local/base:bookworm", "true")
+    assert refused.returncode != 0 and "privileged" in refused.stderr
+    data = sockets["agent"].parent.parent / "data"
+    data.mkdir(exist_ok=True)
+    name = f"bosun-proxy-test-{os.getpid()}"
+    try:
+        started = docker("run", "-d", "--name", name, "--label", "io.bosun-local.managed=true", "--cap-drop", "ALL",
+                         "-v", f"{data}:/d:ro", "bosun-local/base:bookworm", "sleep", "60")
+        assert started.returncode == 0, started.stderr
+        assert docker("exec", name, "touch", "/tmp/drain").returncode == 0
+        assert docker("exec", "-u", "root", name, "true").returncode != 0
+        assert docker("logs", name).returncode == 0
+    finally:
+        assert docker("rm", "-f", name).returncode == 0
