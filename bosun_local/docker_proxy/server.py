@@ -136,7 +136,7 @@ class DockerProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, policy: Policy) -> None:
         try:
             await self._forward(reader, writer, policy)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                 ValueError) as exc:
             log.debug("connection of %s ended: %s", policy.name, exc)
         finally:
