@@ -32,7 +32,7 @@ def test_up_healthy_then_down_leaves_nothing(stack_images: None, bosun_home: Pat
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
         assert {s["service"]: s["health"] for s in report["services"]} == {
-            "traefik": "healthy", "rabbitmq": "healthy", "service": "healthy",
+            "docker-proxy": "healthy", "traefik": "healthy", "rabbitmq": "healthy", "service": "healthy",
             "management-agent": "healthy", "monitoring-agent": "healthy", "watchdog": "none"}
         with urllib.request.urlopen(f"{values['serviceUrl']}/health", timeout=5) as response:
             assert response.status == 200

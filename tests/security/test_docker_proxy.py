@@ -28,7 +28,8 @@ def call(sock_path: Path, method: str, path: str, body: object | None = None) ->
     return response.status_code, response.json()
 
 
-def raw_call(sock_path: Path, method: str, path: str, body: object | None = None, extra: bytes = b"") -> tuple[int, str]:
+def raw_call(sock_path: Path, method: str, path: str, body: object | None = None,
+             extra: bytes = b"") -> tuple[int, str]:
     """Send one raw HTTP/1.1 request (plus any bytes after it) and return the status and everything read."""
     data = b"" if body is None else json.dumps(body).encode()
     head = (f"{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
