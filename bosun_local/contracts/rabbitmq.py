@@ -14,6 +14,8 @@ DEAD_LETTER_SUFFIX = ".dead"
 # deployment only when it matches the routing key the broker let through.
 PPS_EXCHANGE = "bosun.pps"
 PPS_USER_PREFIX = "pps-"
+# The shared PPS pool's user: allowed the routing keys of the deployments it serves.
+POOL_USER_PREFIX = "pool-"
 
 
 def amqp_url(user: str, password: str, host: str, port: int = AMQP_PORT, vhost: str = DEFAULT_VHOST) -> str:

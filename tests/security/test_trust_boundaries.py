@@ -170,3 +170,180 @@ def test_a_hostile_package_finds_nothing_and_still_serves(stack: Stack, tmp_path
     assert {n: _digest(home / n) for n in before if n != "tokens.json"} == {
         n: d for n, d in before.items() if n != "tokens.json"}
     assert not (Path(checked["path"]) / "planted").exists() and seen["write_package"] == "OSError"
+
+
+POOL_PUBLISH = r'''
+import json, os, sys, pika
+url, ids = os.environ["MLOPS_RABBITMQ_QUEUE_URL"], sys.argv[1:]
+out = {"user": pika.URLParameters(url).credentials.username}
+for key in ids:
+    try:
+        conn = pika.BlockingConnection(pika.URLParameters(url))
+        chan = conn.channel()
+        chan.confirm_delivery()
+        chan.basic_publish("bosun.pps", key, b"{}")
+        conn.close()
+        out[key] = "OK"
+    except Exception as exc:
+        out[key] = type(exc).__name__ + ":" + str(getattr(exc, "reply_code", ""))
+print(json.dumps(out))
+'''
+
+
+def _pool_publish(container: str, *routing_keys: str) -> dict[str, str]:
+    out = adapter.exec_in_container(container, ["python", "-c", POOL_PUBLISH, *routing_keys])
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_the_shared_pool_publishes_only_for_the_deployments_it_serves(stack: Stack, tmp_path: Path) -> None:
+    from tests.agent.packages import diabetes_package
+
+    home = stack.home
+    secrets = yaml.safe_load((home / "secrets.yml").read_text())
+    deployer = stack.client(stack.token("pool-deployer", "deployer"))
+    admin = stack.client((home / "token").read_text().strip())
+    package = deployer.register_package(diabetes_package(tmp_path / "pkg"), name="pooled")
+    dep = deployer.create_deployment(package=package["id"], name="pooled", key_value_config={"serving": "shared"})
+    dep = dep.get("deployment", dep)
+    ready = until("the shared deployment", lambda: (d := admin.get_deployment(dep["id"]))["state"] == "ready"
+                  and d, 300, every=2.0)
+    (replica, *_) = [c.name for c in adapter.containers_with_labels(
+        {"io.bosun-local.component": "pps-pool", "io.bosun-local.network": stack.values["dockerNetwork"]})]
+
+    # docker inspect: the pool runs model code too, so it is held like a dedicated PPS.
+    doc = _inspect(replica)
+    host = doc["HostConfig"]
+    assert doc["Config"]["User"] not in ("", "0", "root") and host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"] and any("no-new-privileges" in o for o in host["SecurityOpt"])
+    assert [m["RW"] for m in doc["Mounts"]] == [False]
+    assert not [e for e in doc["Config"]["Env"] if secrets["rabbitmqPassword"] in e]
+    pool_dir = home / "stacks" / f"{stack.values['containerNamePrefix']}shared-pool"
+    assert "amqp://" not in (pool_dir / "compose.yaml").read_text()
+    assert (pool_dir / "pps.env").stat().st_mode & 0o077 == 0
+
+    # Its own user may publish for the deployments it serves, never for another one or as the queue itself.
+    seen = _pool_publish(replica, dep["id"], VICTIM)
+    assert seen["user"].startswith("pool-") and seen[dep["id"]] == "OK", seen
+    assert seen[VICTIM].endswith(":403"), seen
+
+    # Its records count, published under its own user with the deployment's id as routing key.
+    for _ in range(5):
+        assert httpx.post(ready["predictionUrl"], json=[ROW], timeout=30).status_code == 200
+    until("the shared deployment's predictions", lambda: admin.stats(dep["id"])["predictions"] >= 5, 120, every=2.0)
+
+    # Stopped, the deployment is no longer the pool's to report for.
+    admin.stop_deployment(dep["id"])
+    until("the stopped shared deployment", lambda: admin.get_deployment(dep["id"])["state"] == "stopped", 120,
+          every=1.0)
+    assert _pool_publish(replica, dep["id"])[dep["id"]].endswith(":403")
+
+
+INSIDE = r'''
+import json, os, socket, sys
+out = {"uid": os.getuid()}
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+out["CapEff"], out["NoNewPrivs"] = status["CapEff"].strip(), status["NoNewPrivs"].strip()
+for path in ("/var/run/docker.sock", "/run/bosun-docker/docker.sock"):
+    out[path] = os.path.exists(path)
+for host, port in (("traefik", 80), ("traefik", 8080), ("service", 8765), ("rabbitmq", 5672), ("rabbitmq", 15672)):
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        out[f"{host}:{port}"] = "open"
+    except Exception as exc:
+        out[f"{host}:{port}"] = type(exc).__name__
+def api(sock, method, path, body=b""):
+    conn = socket.socket(socket.AF_UNIX)
+    conn.settimeout(10)
+    conn.connect(sock)
+    conn.sendall(f"{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    head = conn.recv(4096).decode(errors="replace")
+    conn.close()
+    return int(head.split(" ", 2)[1])
+for sock in sys.argv[1:]:
+    out[sock + " GET /containers/json"] = api(sock, "GET", "/v1.41/containers/json")
+    out[sock + " POST /networks/create"] = api(sock, "POST", "/v1.41/networks/create", b'{"Name": "bosun-escape"}')
+    out[sock + " POST /containers/create privileged"] = api(
+        sock, "POST", "/v1.41/containers/create",
+        b'{"Image": "x", "Labels": {"io.bosun-local.managed": "true"}, "HostConfig": {"Privileged": true}}')
+print(json.dumps(out))
+'''
+
+
+def _inside(container: str, *sockets: str) -> dict[str, Any]:
+    out = adapter.exec_in_container(container, ["python", "-c", INSIDE, *sockets])
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def _processes(container: str) -> list[dict[str, str]]:
+    """Return the Name, Uid, CapEff, CapBnd and NoNewPrivs of every process of a container, read on the host."""
+    top = subprocess.run(["docker", "top", container, "-eo", "pid"], capture_output=True, text=True, check=True,
+                         timeout=60).stdout.split()[1:]
+    found = []
+    for pid in top:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        status = {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
+        found.append({k: status[k] for k in ("Name", "Uid", "CapEff", "CapBnd", "NoNewPrivs")})
+    return found
+
+
+def test_every_container_of_the_stack_is_held_to_what_it_needs(stack: Stack) -> None:
+    run_as = str(stack.home.stat().st_uid) if stack.home.stat().st_uid else "10001"
+    names = {c: stack.container(c) for c in ("docker-proxy", "traefik", "rabbitmq", "service", "management-agent",
+                                             "monitoring-agent")}
+    (pps, *_) = [c.name for c in adapter.containers_with_labels(
+        {"io.bosun-local.deployment": None, "io.bosun-local.network": stack.values["dockerNetwork"]})]
+    docs = {c: _inspect(n) for c, n in {**names, "pps": pps}.items()}
+    for component, doc in docs.items():
+        host = doc["HostConfig"]
+        assert host["CapDrop"] == ["ALL"], component
+        assert any("no-new-privileges" in o for o in host["SecurityOpt"] or []), component
+        assert not host["Privileged"] and not host.get("CapAdd") or component == "rabbitmq", component
+        for bindings in (host.get("PortBindings") or {}).values():
+            assert all(b["HostIp"] == "127.0.0.1" for b in bindings), (component, bindings)
+        sockets = [m for m in doc["Mounts"] if m.get("Source") == "/var/run/docker.sock"]
+        assert bool(sockets) == (component == "docker-proxy"), component
+        # Every process: the stack's user (RabbitMQ: its broker, started by root's su), no effective capability.
+        for proc in _processes(names.get(component, pps)):
+            if component == "rabbitmq" and proc["Name"] == "su":
+                continue
+            assert proc["Uid"].split()[0] != "0" and int(proc["CapEff"], 16) == 0, (component, proc)
+            assert proc["NoNewPrivs"] == "1", (component, proc)
+            if component != "rabbitmq":
+                assert proc["Uid"].split()[0] == run_as and int(proc["CapBnd"], 16) == 0, (component, proc)
+    assert set(docs["rabbitmq"]["HostConfig"]["CapAdd"]) == {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+                                                             "CAP_SETUID", "CAP_SETGID"} or set(
+        docs["rabbitmq"]["HostConfig"]["CapAdd"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"}
+    for component in ("docker-proxy", "traefik", "pps"):
+        assert docs[component]["HostConfig"]["ReadonlyRootfs"] is True, component
+    assert docs["docker-proxy"]["HostConfig"]["NetworkMode"] == "none"
+    volumes = {c: sorted(m["Name"].split("_", 1)[1] for m in d["Mounts"] if m["Type"] == "volume")
+               for c, d in docs.items()}
+    assert volumes["docker-proxy"] == ["docker-api-agent", "docker-api-traefik"]
+    assert volumes["traefik"] == ["docker-api-traefik"] and volumes["management-agent"] == ["docker-api-agent"]
+    assert not volumes["service"] and not volumes["monitoring-agent"] and not volumes["pps"]
+    ro = {m["Destination"]: m["RW"] for m in docs["monitoring-agent"]["Mounts"]}
+    assert ro[str(stack.home)] is False
+
+    # From inside: sockets, endpoints, and what each Docker API socket allows.
+    proxy_dir = "/run/bosun-docker-proxy"
+    seen = {"docker-proxy": _inside(names["docker-proxy"], f"{proxy_dir}/traefik/docker.sock"),
+            "management-agent": _inside(names["management-agent"], "/run/bosun-docker/docker.sock"),
+            **{c: _inside(names.get(c, pps)) for c in ("service", "monitoring-agent", "pps")}}
+    traefik_socket = f"{proxy_dir}/traefik/docker.sock"
+    assert seen["docker-proxy"][f"{traefik_socket} GET /containers/json"] == 200
+    assert seen["docker-proxy"][f"{traefik_socket} POST /networks/create"] == 403
+    assert seen["docker-proxy"][f"{traefik_socket} POST /containers/create privileged"] == 403
+    agent_socket = "/run/bosun-docker/docker.sock"
+    assert seen["management-agent"][f"{agent_socket} GET /containers/json"] == 200
+    assert seen["management-agent"][f"{agent_socket} POST /networks/create"] == 403
+    assert seen["management-agent"][f"{agent_socket} POST /containers/create privileged"] == 403
+    for component, inside in seen.items():
+        assert inside["CapEff"] == "0000000000000000" and inside["NoNewPrivs"] == "1", component
+        assert inside["/var/run/docker.sock"] is (component == "docker-proxy"), component
+        assert inside["/run/bosun-docker/docker.sock"] is (component == "management-agent"), component
+        if component == "docker-proxy":  # no network at all
+            assert all(inside[k] != "open" for k in inside if k.count(":") == 1 and "/" not in k), inside
+            continue
+        assert inside["traefik:8080"] != "open", component  # traefik's API: its loopback only
+        assert inside["traefik:80"] == "open" and inside["service:8765"] == "open", component

@@ -9,7 +9,7 @@ from bosun_local.config import load_defaults
 from bosun_local.contracts.rabbitmq import PPS_EXCHANGE
 from bosun_local.engine import adapter
 from bosun_local.errors import BosunError
-from bosun_local.plugins.docker.broker_users import pps_url
+from bosun_local.plugins.docker.broker_users import pool_url, pps_url
 from bosun_local.plugins.docker.environment import (
     monitoring_agents,
     rabbitmq_component,
@@ -19,7 +19,7 @@ from bosun_local.plugins.docker.environment import (
     traefik_component,
     traefik_problem,
 )
-from bosun_local.plugins.docker.pool import SharedPool
+from bosun_local.plugins.docker.pool import SharedPool, pool_name
 from bosun_local.plugins.docker.shared import SHARED, SharedServing, serving_mode
 from bosun_local.plugins.docker.stack import (
     CHAMPION,
@@ -107,9 +107,12 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
             return None
         admin = self._fact(K.RABBITMQ_NETWORK_URL_KEY)
         queue = str(self.s["rabbitmqQueueName"])
-        if not self.s["rabbitmqManagementUrl"] or deployment_id is None:
-            # The shared pool (no deployment id) still reports with the stack's login: see /work/wt/NOTES.md.
+        if not self.s["rabbitmqManagementUrl"]:
             return {"queueUrl": admin, "queueName": queue, "exchange": "", "routingKey": ""}
+        if deployment_id is None:
+            # The shared pool: its own user; each record goes out with its deployment's id as routing key.
+            return {"queueUrl": pool_url(admin, pool_name(self.s)), "queueName": queue, "exchange": PPS_EXCHANGE,
+                    "routingKey": ""}
         return {"queueUrl": pps_url(admin, deployment_id), "queueName": queue, "exchange": PPS_EXCHANGE,
                 "routingKey": deployment_id}
 

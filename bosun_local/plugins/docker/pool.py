@@ -17,8 +17,9 @@ import yaml
 
 from bosun_local.contracts import labels
 from bosun_local.engine import adapter
-from bosun_local.envstack.render import render, write_if_changed
+from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import BosunError
+from bosun_local.plugins.docker.broker_users import PoolAllowList
 from bosun_local.plugins.framework.atomic_fs import TMP_PREFIX, exchange_paths, remove_dir, tmp_sibling
 
 TEMPLATE = "deployment/pool.yaml.j2"
@@ -34,6 +35,11 @@ _status_lock = threading.Lock()
 _ensure_lock = threading.Lock()
 _status_cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
 _http = httpx.Client(timeout=5.0)
+
+
+def pool_name(settings: dict[str, Any]) -> str:
+    """Return the Compose project (and broker user suffix) of an environment's shared pool."""
+    return f"{settings['containerNamePrefix']}{POOL_NAME}"
 
 
 class PoolError(BosunError):
@@ -93,7 +99,7 @@ class SharedPool:
     def __init__(self, settings: dict[str, Any], stacks_dir: Path, run_as_user: str,
                  monitoring: dict[str, str] | None) -> None:
         self.settings = settings
-        self.name = f"{settings['containerNamePrefix']}{POOL_NAME}"
+        self.name = pool_name(settings)
         self.directory = stacks_dir / self.name
         self.base_dir = self.directory / "deployments"
         self.router = re.sub(r"[^a-z0-9-]", "-", self.name.lower())
@@ -113,6 +119,15 @@ class SharedPool:
     def compose_file(self) -> Path:
         return self.directory / "compose.yaml"
 
+    @property
+    def env_file(self) -> Path:
+        """Return the 0600 env file holding the pool's broker login (kept out of compose.yaml)."""
+        return self.directory / "pps.env"
+
+    def broker_allowed(self) -> PoolAllowList:
+        """Return the list of deployments the pool's broker user may publish for."""
+        return PoolAllowList(self.settings, self.name, self.directory)
+
     def container_name(self, index: int) -> str:
         return f"{self.name}-{index}"
 
@@ -126,11 +141,14 @@ class SharedPool:
             "memory": str(self.settings.get("poolMemory") or ""), "cpus": self.settings.get("poolCpus") or None,
             "gracefulTimeoutSec": int(self.settings["gracefulTimeoutSec"]),
             "retryAttempts": int(self.settings["retryAttempts"]), "monitoring": self.monitoring,
+            "envFile": str(self.env_file),
             "replicas": [{"service": f"pool-{i}", "containerName": self.container_name(i)}
                          for i in range(1, self.replicas + 1)],
         }
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.base_dir.chmod(0o755)  # the replicas' non-root user lists it
+        secrets = {"MLOPS_RABBITMQ_QUEUE_URL": self.monitoring["queueUrl"]} if self.monitoring else {}
+        write_if_changed(self.env_file, env_file_text(secrets, f"shared pool {self.name}"))
         write_if_changed(self.compose_file, render(TEMPLATE, context))
         return self.compose_file
 
@@ -160,6 +178,8 @@ class SharedPool:
 
     def _up(self, wanted: set[str], timeout: int) -> None:
         self.render()
+        # Its broker user exists, allowed the deployments whose dirs it will load, before a replica reports.
+        self.broker_allowed().reset(self.deployment_ids())
         try:
             self.project().up(wait=True, timeout=timeout)
         except BosunError as exc:

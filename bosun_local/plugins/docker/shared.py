@@ -64,6 +64,7 @@ class SharedServing:
         """Ensure the pool, swap the deployment's dir in and wait for every replica; roll back on a load error."""
         model = model_service(di.id, di.current_model_id, di.model_artifact, {})
         running = self.pool.ensure(int(self.timeout))
+        self.pool.broker_allowed().add(di.id)  # before its dir appears: its first records must be accepted
         installed = self.pool.install(di.id, model.model_id, Path(model.artifact))
         problem = self.pool.wait_loaded(di.id, model.model_id, installed.inode, self.timeout, running)
         if problem:
@@ -128,6 +129,7 @@ class SharedServing:
         removed = self.pool.remove(deployment_id)
         if removed:
             self.pool.wait_gone(deployment_id, timeout=10.0)
+            self.pool.broker_allowed().remove(deployment_id)
         return removed
 
     def status(self, deployment_id: str, expected: str | None,

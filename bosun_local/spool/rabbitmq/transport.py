@@ -37,7 +37,10 @@ class RabbitMQTransport(Transport):
             max_in_flight=settings["MLOPS_RABBITMQ_MAX_IN_FLIGHT"],
             reconnect_max_sec=settings["MLOPS_RABBITMQ_RECONNECT_MAX_SEC"],
             exchange=settings.get("MLOPS_RABBITMQ_EXCHANGE"),
-            routing_key=settings.get("MLOPS_RABBITMQ_ROUTING_KEY"),
+            # Through the exchange without a routing key of its own (the shared pool: one client per deployment),
+            # a client publishes with its deployment's id, the key the broker checks against its user.
+            routing_key=settings.get("MLOPS_RABBITMQ_ROUTING_KEY") or (
+                settings.get("MLOPS_DEPLOYMENT_ID") if settings.get("MLOPS_RABBITMQ_EXCHANGE") else None),
         )
 
     def channel_config(self, details: Mapping[str, Any], name: str, where: str) -> ChannelConfig:
