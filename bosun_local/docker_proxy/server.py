@@ -21,6 +21,7 @@ log = logging.getLogger("bosun_local.docker_proxy")
 MAX_HEAD = 64 * 1024
 MAX_CHECKED_BODY = 1 << 20
 CHUNK = 64 * 1024
+HEAD_TIMEOUT_SEC = 60.0  # an idle connection that never sends a request is closed
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ class DockerProxy:
     def __init__(self, upstream: Path, listeners: list[Listener]) -> None:
         self.upstream = upstream
         self.listeners = listeners
+        # The event loop keeps only weak references to tasks: a connection's task must not be collected mid-stream.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         """Listen on every socket until cancelled or signalled."""
@@ -134,6 +137,10 @@ class DockerProxy:
                 server.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, policy: Policy) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             await self._forward(reader, writer, policy)
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
@@ -144,7 +151,7 @@ class DockerProxy:
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, policy: Policy) -> None:
         try:
-            request = parse_head(await reader.readuntil(b"\r\n\r\n"))
+            request = parse_head(await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_SEC))
         except ValueError as exc:
             await _reply(writer, 400, "Bad Request", f"bosun-local docker proxy: {exc}")
             return
@@ -179,6 +186,8 @@ class DockerProxy:
             up_writer.write(request.encode() + body)
             await up_writer.drain()
             to_engine = asyncio.create_task(_pipe(reader, up_writer))
+            self._tasks.add(to_engine)
+            to_engine.add_done_callback(self._tasks.discard)
             # The engine closes after its response (Connection: close) or when a hijacked stream ends.
             await _pipe(up_reader, writer)
             to_engine.cancel()

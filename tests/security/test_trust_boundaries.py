@@ -232,9 +232,8 @@ def test_the_shared_pool_publishes_only_for_the_deployments_it_serves(stack: Sta
     until("the shared deployment's predictions", lambda: admin.stats(dep["id"])["predictions"] >= 5, 120, every=2.0)
 
     # Stopped, the deployment is no longer the pool's to report for.
-    admin.stop_deployment(dep["id"])
-    until("the stopped shared deployment", lambda: admin.get_deployment(dep["id"])["state"] == "stopped", 120,
-          every=1.0)
+    stopped = admin.wait_for_action(admin.stop_deployment(dep["id"])["action"]["id"], timeout=120)
+    assert stopped["status"] == "done", stopped
     assert _pool_publish(replica, dep["id"])[dep["id"]].endswith(":403")
 
 
@@ -303,14 +302,19 @@ def test_every_container_of_the_stack_is_held_to_what_it_needs(stack: Stack) -> 
             assert all(b["HostIp"] == "127.0.0.1" for b in bindings), (component, bindings)
         sockets = [m for m in doc["Mounts"] if m.get("Source") == "/var/run/docker.sock"]
         assert bool(sockets) == (component == "docker-proxy"), component
-        # Every process: the stack's user (RabbitMQ: its broker, started by root's su), no effective capability.
-        for proc in _processes(names.get(component, pps)):
-            if component == "rabbitmq" and proc["Name"] == "su":
+        # Every process: the stack's user, no effective capability. RabbitMQ: its start script and su stay root
+        # with only the five capabilities it keeps; the broker itself runs as the rabbitmq user.
+        procs = _processes(names.get(component, pps))
+        for proc in procs:
+            if component == "rabbitmq" and proc["Uid"].split()[0] == "0":
+                assert proc["Name"] in ("su", "rabbitmq-server") and int(proc["CapEff"], 16) & ~0xcb == 0, proc
                 continue
             assert proc["Uid"].split()[0] != "0" and int(proc["CapEff"], 16) == 0, (component, proc)
             assert proc["NoNewPrivs"] == "1", (component, proc)
             if component != "rabbitmq":
                 assert proc["Uid"].split()[0] == run_as and int(proc["CapBnd"], 16) == 0, (component, proc)
+    broker = [p for p in _processes(names["rabbitmq"]) if p["Name"] == "beam.smp"]
+    assert broker and all(p["Uid"].split()[0] != "0" and int(p["CapEff"], 16) == 0 for p in broker), broker
     assert set(docs["rabbitmq"]["HostConfig"]["CapAdd"]) == {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
                                                              "CAP_SETUID", "CAP_SETGID"} or set(
         docs["rabbitmq"]["HostConfig"]["CapAdd"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"}

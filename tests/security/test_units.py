@@ -10,7 +10,7 @@ from bosun_local.config import load_config
 from bosun_local.contracts.rabbitmq import PPS_EXCHANGE
 from bosun_local.engine.adapter import SandboxRun
 from bosun_local.errors import BosunError
-from bosun_local.plugins.docker.broker_users import pps_password, pps_url
+from bosun_local.plugins.docker.broker_users import pool_url, pps_password, pps_url
 from bosun_local.pps.sandbox_check import MARKER
 from bosun_local.sandbox.package_check import parse_output, sandbox_spec
 from bosun_local.spool.rabbitmq.reader import publisher_mismatch
@@ -39,6 +39,21 @@ def test_the_writer_publishes_through_the_exchange_as_itself() -> None:
     assert (channel.exchange, channel.routing_key, channel._props.user_id) == (PPS_EXCHANGE, "dep1", "pps-dep1")
     plain = RabbitMQChannel(ADMIN, "mlops")
     assert (plain.exchange, plain.routing_key, plain._props.user_id) == ("", "mlops", None)
+
+
+def test_the_pool_publishes_each_deployments_records_with_its_id_as_routing_key() -> None:
+    from bosun_local.spool.rabbitmq.transport import RabbitMQTransport
+
+    url = pool_url(ADMIN, "bosun_shared-pool")
+    assert url.startswith("amqp://pool-bosun_shared-pool:") and "s3cret" not in url and url != pps_url(ADMIN, "x")
+    settings = {"MLOPS_RABBITMQ_QUEUE_URL": url, "MLOPS_RABBITMQ_QUEUE_NAME": "mlops",
+                "MLOPS_RABBITMQ_MAX_IN_FLIGHT": 10, "MLOPS_RABBITMQ_RECONNECT_MAX_SEC": 1.0,
+                "MLOPS_RABBITMQ_EXCHANGE": PPS_EXCHANGE, "MLOPS_DEPLOYMENT_ID": "dep7"}
+    channel = RabbitMQTransport().writer(settings, 10)
+    assert isinstance(channel, RabbitMQChannel)
+    assert (channel.routing_key, channel._props.user_id) == ("dep7", "pool-bosun_shared-pool")
+    direct = RabbitMQTransport().writer({**settings, "MLOPS_RABBITMQ_EXCHANGE": None}, 10)
+    assert isinstance(direct, RabbitMQChannel) and direct.routing_key == "mlops"
 
 
 def _run(output: str, timed_out: bool = False, code: int | None = 0) -> SandboxRun:
