@@ -19,6 +19,8 @@ from bosun_local.errors import BosunError
 log = logging.getLogger(__name__)
 KILLED = 137
 MANAGEMENT_AGENT = "management-agent"
+# The Docker API proxy: the agent reaches the engine through it, so the agent cannot start it again itself.
+DOCKER_PROXY = "docker-proxy"
 # Seconds the watchdog waits after a death before judging it (Docker's own restart comes first when it applies),
 # and between sweeps when no event came (a death missed while the event stream reconnected).
 SETTLE_SEC = 2.0
@@ -51,7 +53,8 @@ def relaunch_killed(project: str, components: tuple[str, ...] | None = None) -> 
     return events
 
 
-def watch(project: str, components: tuple[str, ...] = (MANAGEMENT_AGENT,), rounds: int | None = None) -> None:
+def watch(project: str, components: tuple[str, ...] = (MANAGEMENT_AGENT, DOCKER_PROXY),
+          rounds: int | None = None) -> None:
     """Start the project's components again whenever `docker kill` leaves one down; run for `rounds` sweeps or ever."""
     log.info("watchdog of %s: watching %s", project, ", ".join(components))
     done = 0

@@ -288,8 +288,8 @@ def _processes(container: str) -> list[dict[str, str]]:
 
 def test_every_container_of_the_stack_is_held_to_what_it_needs(stack: Stack) -> None:
     run_as = str(stack.home.stat().st_uid) if stack.home.stat().st_uid else "10001"
-    names = {c: stack.container(c) for c in ("docker-proxy", "traefik", "rabbitmq", "service", "management-agent",
-                                             "monitoring-agent")}
+    names = {c: stack.container(c) for c in ("docker-proxy", "watchdog", "traefik", "rabbitmq", "service",
+                                             "management-agent", "monitoring-agent")}
     (pps, *_) = [c.name for c in adapter.containers_with_labels(
         {"io.bosun-local.deployment": None, "io.bosun-local.network": stack.values["dockerNetwork"]})]
     docs = {c: _inspect(n) for c, n in {**names, "pps": pps}.items()}
@@ -300,8 +300,9 @@ def test_every_container_of_the_stack_is_held_to_what_it_needs(stack: Stack) -> 
         assert not host["Privileged"] and not host.get("CapAdd") or component == "rabbitmq", component
         for bindings in (host.get("PortBindings") or {}).values():
             assert all(b["HostIp"] == "127.0.0.1" for b in bindings), (component, bindings)
+        # The engine's socket: the proxy, and the watchdog that starts the proxy again (no network, no input).
         sockets = [m for m in doc["Mounts"] if m.get("Source") == "/var/run/docker.sock"]
-        assert bool(sockets) == (component == "docker-proxy"), component
+        assert bool(sockets) == (component in ("docker-proxy", "watchdog")), component
         # Every process: the stack's user, no effective capability. RabbitMQ: its start script and su stay root
         # with only the five capabilities it keeps; the broker itself runs as the rabbitmq user.
         procs = _processes(names.get(component, pps))
@@ -318,14 +319,14 @@ def test_every_container_of_the_stack_is_held_to_what_it_needs(stack: Stack) -> 
     assert set(docs["rabbitmq"]["HostConfig"]["CapAdd"]) == {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
                                                              "CAP_SETUID", "CAP_SETGID"} or set(
         docs["rabbitmq"]["HostConfig"]["CapAdd"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"}
-    for component in ("docker-proxy", "traefik", "pps"):
+    for component in ("docker-proxy", "watchdog", "traefik", "pps"):
         assert docs[component]["HostConfig"]["ReadonlyRootfs"] is True, component
-    assert docs["docker-proxy"]["HostConfig"]["NetworkMode"] == "none"
+    assert docs["docker-proxy"]["HostConfig"]["NetworkMode"] == docs["watchdog"]["HostConfig"]["NetworkMode"] == "none"
     volumes = {c: sorted(m["Name"].split("_", 1)[1] for m in d["Mounts"] if m["Type"] == "volume")
                for c, d in docs.items()}
     assert volumes["docker-proxy"] == ["docker-api-agent", "docker-api-traefik"]
     assert volumes["traefik"] == ["docker-api-traefik"] and volumes["management-agent"] == ["docker-api-agent"]
-    assert not volumes["service"] and not volumes["monitoring-agent"] and not volumes["pps"]
+    assert not volumes["service"] and not volumes["monitoring-agent"] and not volumes["pps"] and not volumes["watchdog"]
     ro = {m["Destination"]: m["RW"] for m in docs["monitoring-agent"]["Mounts"]}
     assert ro[str(stack.home)] is False
 
