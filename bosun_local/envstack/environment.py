@@ -181,6 +181,7 @@ class EnvironmentStack:
         self.render()
         # Made here, as the data dir's owner: a bind-mount source Docker creates is root's.
         DataDir(self.config.data_dir).traefik_log_dir.mkdir(parents=True, exist_ok=True)
+        adopt_traefik_log(self.config.data_dir)
         if prometheus_stack.PROMETHEUS in self.extras:
             prometheus_stack.ensure_reader_token(self)  # before prepare_data_dir hands files to the containers' user
         prepare_data_dir(self.config.data_dir)
@@ -325,6 +326,22 @@ def prepare_data_dir(data_dir: Path) -> None:
     for path in [data_dir, *data_dir.rglob("*")]:
         if not path.is_symlink():
             os.chown(path, IMAGE_UID, IMAGE_UID)
+
+
+def adopt_traefik_log(data_dir: Path) -> None:
+    """Give the data dir's owner traefik's log files a root traefik wrote (before it ran non-root), so it can write."""
+    owner = data_dir.stat()
+    for path in DataDir(data_dir).traefik_log_dir.iterdir():
+        st = path.lstat()
+        if not path.is_file() or path.is_symlink() or st.st_uid == owner.st_uid:
+            continue
+        if os.geteuid() == 0:
+            os.chown(path, owner.st_uid, owner.st_gid)
+            continue
+        # Not root: a copy made by the owner replaces it (the folder is the owner's, so the rename is allowed).
+        copy = path.with_name(path.name + ".adopt")
+        copy.write_bytes(path.read_bytes())
+        os.replace(copy, path)
 
 
 def docker_proxy_context() -> dict[str, Any]:

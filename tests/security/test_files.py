@@ -4,8 +4,10 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from bosun_local.config import load_config
-from bosun_local.envstack.environment import EnvironmentStack, prepare_data_dir
+from bosun_local.envstack.environment import EnvironmentStack, adopt_traefik_log, prepare_data_dir
 from bosun_local.service.storage import open_storage
 
 
@@ -37,3 +39,21 @@ def test_database_and_data_dir_are_private(bosun_home: Path) -> None:
     prepare_data_dir(bosun_home)
     assert _mode(bosun_home / "bosun.db") == 0o600
     assert _mode(bosun_home) == 0o700
+
+
+def test_a_log_file_root_traefik_wrote_is_handed_to_the_data_dirs_owner(tmp_path: Path) -> None:
+    import os
+
+    from bosun_local.contracts.layout import DataDir
+
+    if os.geteuid() != 0:
+        pytest.fail("this test chowns files: run it as root (CI does)")
+    home = tmp_path / "home"
+    log_dir = DataDir(home).traefik_log_dir
+    log_dir.mkdir(parents=True)
+    os.chown(home, 12345, 12345)
+    (log_dir / "access.json").write_text('{"status": 502}\n')  # written by root, as traefik did before
+    adopt_traefik_log(home)
+    st = (log_dir / "access.json").stat()
+    assert (st.st_uid, st.st_gid) == (12345, 12345)
+    assert (log_dir / "access.json").read_text() == '{"status": 502}\n'
