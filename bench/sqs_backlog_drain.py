@@ -3,9 +3,9 @@
     .venv/bin/python bench/sqs_backlog_drain.py [--records 1000000] [--per-message 1000] [--per-agent 500]
 
 The backlog is DEPLOYMENT_STATS records packed `--per-message` to an SQS message, as our SQS writer sends
-them, on a real moto server; the agents are real `bosun-local monitor run` subprocesses under BacklogScaler
-with LocalProcessScaler, writing to a real service. The drain time runs from the first scaler round until the
-service has counted every record. Compare with backlog_drain.py (RabbitMQ, 1M rows).
+them (compressed unless --plain), on a real moto server; the agents are real `bosun-local monitor run`
+subprocesses under BacklogScaler with LocalProcessScaler, writing to a real service. The drain time runs from
+the first scaler round until the service has counted every record. Compare with backlog_drain.py (RabbitMQ).
 """
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ from tests.support.sqs import moto_server
 GOAL_SEC = 30.0
 
 
-def load_backlog(url: str, deployment_id: str, count: int, per_message: int) -> int:
+def load_backlog(url: str, deployment_id: str, count: int, per_message: int, compress: bool) -> int:
     """Send `count` stats records (1 prediction each) packed per_message to a message; return the messages."""
     data = records.deployment_stats_data("m1", 1, 12.0)
     lines = [records.encode(records.new_record_id(), deployment_id, records.DEPLOYMENT_STATS, data)
              for _ in range(count)]
-    bodies = [body for body, _n in pack(lines, per_message)]
+    bodies = [body for body, _n in pack(lines, per_message, compress)]
 
     def send(body: str) -> None:
         # One message per call: ten messages of ~256 KiB would exceed a call's 256 KiB.
@@ -47,6 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--per-message", type=int, default=1000)
+    parser.add_argument("--plain", action="store_true", help="uncompressed messages (MLOPS_SQS_COMPRESS=false)")
     parser.add_argument("--per-agent", type=int, default=500, help="itemsPerAgent: queued messages per agent")
     parser.add_argument("--max-agents", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=1800)
@@ -54,7 +55,7 @@ def main() -> None:
     with service_with_deployment("sqs-drain") as bench, moto_server(bench.home / "moto.log") as sqs:
         url = sqs.queue("bench-drain", visibility_timeout_sec=60)
         start = time.perf_counter()
-        messages = load_backlog(url, bench.deployment_id, args.records, args.per_message)
+        messages = load_backlog(url, bench.deployment_id, args.records, args.per_message, not args.plain)
         load_sec = time.perf_counter() - start
         print(f"loaded {args.records} records in {messages} messages in {load_sec:.1f} s", flush=True)
         env = agent_env(bench, MLOPS_SPOOLER_TYPE="SQS", MLOPS_SQS_QUEUE_URL=url,
@@ -73,6 +74,7 @@ def main() -> None:
         "bench": "sqs_backlog_drain", "cpus": os.cpu_count(), "loadAvg1mBefore": load_before,
         "loadAvg1mAfter": os.getloadavg()[0],
         "records": args.records, "recordsPerMessage": args.per_message, "backlogMessages": messages,
+        "compressed": not args.plain,
         "loadSeconds": round(load_sec, 1), "drainSeconds": drained["seconds"], "peakAgents": drained["peakAgents"],
         "agentsStarted": drained["agentsStarted"], "recordsPerSec": round(args.records / drained["seconds"]),
         "agentsCpuUsPerRecord": round(drained["agentsCpuSec"] * 1e6 / args.records, 2),

@@ -78,14 +78,16 @@ def test_poison_goes_to_the_dead_letter_queue_by_redrive_and_is_counted_once(sqs
     good = [records.encode(f"{dep}-{i}", dep, records.DEPLOYMENT_STATS, records.deployment_stats_data("m1", 1, 3.0))
             for i in range(20)]
     client = make_client(url)
-    bodies = ["\n".join(good[:10]), "not json at all", '{"header": {"id": "x"}}', good[10] + "\n{broken", *good[11:]]
+    # A compressed body (`z:`, our writer's) that is not base64 of zlib is poison as a whole.
+    bodies = ["\n".join(good[:10]), "not json at all", '{"header": {"id": "x"}}', good[10] + "\n{broken",
+              "z:bm90IHpsaWI=", *good[11:]]
     for body in bodies:
         client.send_message(QueueUrl=url, MessageBody=body)  # type: ignore[attr-defined]
     with agent_running(fast_config(service, channel(url))) as agent:
-        wait_until(lambda: queue_stats(url).dead == 3 and agent.counters.rejected == 3,
-                   "3 poison messages in the dead-letter queue, each counted once")
+        wait_until(lambda: queue_stats(url).dead == 4 and agent.counters.rejected == 4,
+                   "4 poison messages in the dead-letter queue, each counted once")
         time.sleep(1.0)
-        assert agent.counters.rejected == 3
+        assert agent.counters.rejected == 4
     assert predictions(service, dep) == 20  # the good record beside a broken line is stored (once)
     assert queue_stats(url).depth == 0
 

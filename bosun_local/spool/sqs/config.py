@@ -16,6 +16,9 @@ SETTINGS = (
     Setting("MLOPS_SQS_QUEUE_NAME", str, None, "queue name of the SQS spooler (looked up with boto3's defaults)"),
     Setting("MLOPS_SQS_MAX_RECORDS_PER_MESSAGE", int, 1000,
             "records packed into one SQS message (1: one per message, as datarobot-mlops sends)"),
+    Setting("MLOPS_SQS_COMPRESS", bool, True,
+            "compress messages of several records (zlib + base64, read by bosun-local's agent); a message of one "
+            "record is always plain JSON, as datarobot-mlops sends it"),
 )
 
 

@@ -13,9 +13,12 @@ rejected on that last delivery only. A queue without a redrive policy gets its p
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +34,30 @@ from bosun_local.spool.sqs.queues import (
     queue_name,
     queue_stats,
 )
+from bosun_local.spool.sqs.writer import COMPRESSED_PREFIX
 
 log = logging.getLogger("bosun_local.monitoring")
 _RECEIVE_MAX = 10  # SQS returns at most 10 messages per ReceiveMessage
+# A compressed body may not expand past this (a 256 KiB message of repeated bytes could claim gigabytes).
+MAX_PLAIN_BYTES = 64 * 1024 * 1024
+
+
+def plain_body(body: str) -> str:
+    """Return a message body's JSON lines, decompressing a `z:` body of our SQS writer; ValueError if unreadable."""
+    if not body.startswith(COMPRESSED_PREFIX):
+        return body
+    try:
+        packed = base64.b64decode(body[len(COMPRESSED_PREFIX):], validate=True)
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(packed, MAX_PLAIN_BYTES)
+    except (binascii.Error, zlib.error) as exc:
+        raise ValueError(f"compressed message body cannot be read: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise ValueError(f"compressed message body expands past {MAX_PLAIN_BYTES // (1024 * 1024)} MiB")
+    try:
+        return text.decode()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"compressed message body is not UTF-8 text: {exc}") from exc
 
 
 @dataclass
@@ -125,7 +149,12 @@ class SqsSource(Source):
         batch.token.append(message)
         with self._held_lock:
             self._held[message.receipt] = message
-        for line in message.body.split("\n"):
+        try:
+            text = plain_body(message.body)
+        except ValueError as exc:
+            batch.rejects.append(Rejected(message.body[:2000].encode(), str(exc), index))
+            return
+        for line in text.split("\n"):
             if not line.strip():
                 continue
             try:

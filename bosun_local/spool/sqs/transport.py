@@ -61,7 +61,7 @@ class SqsTransport(Transport):
 
         url = _queue_url(settings["MLOPS_SQS_QUEUE_URL"], settings["MLOPS_SQS_QUEUE_NAME"], "the SQS spooler")
         return SqsChannel(url, records_per_message=settings["MLOPS_SQS_MAX_RECORDS_PER_MESSAGE"],
-                          batch_size=batch_size)
+                          batch_size=batch_size, compress=settings["MLOPS_SQS_COMPRESS"])
 
     def channel_config(self, details: Mapping[str, Any], name: str, where: str) -> ChannelConfig:
         """Return the SQS_SPOOL channel of details.queueUrl (and visibilityTimeoutSec, receivers)."""
