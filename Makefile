@@ -47,11 +47,10 @@ postgres: $(STAMP)
 test: lint images test-tools postgres
 	$(VENV)/bin/pytest -ra
 
-# The fault suite (issue 17): the fault tests of every folder, marked `faults`, which `make test` runs too, and
-# the whole-stack fault scenarios of tests/faults/faults_*.py, held back from `make test` until they pass on a clean
-# run (named so pytest does not collect them by default; given here by path).
+# The fault suite (issue 17): the fault tests of every folder, marked `faults` (tests/faults/ and the kill tests of
+# other folders), all part of `make test` too; here on their own.
 faults: images
-	$(VENV)/bin/pytest -ra -m faults tests $(wildcard tests/faults/faults_*.py)
+	$(VENV)/bin/pytest -ra -m faults tests
 
 # End-to-end scenarios held back from `make test` until they pass on a clean run (tests/*/e2e_*.py).
 e2e: images

@@ -7,6 +7,10 @@
    server's CPU seconds per request (psutil): on a loaded shared machine wall-clock req/s swings 2-5x between
    rounds while CPU per request holds, so the capacity ratio is before's CPU per request over ours.
 2. CSV parse CPU time for a header of 1k, 10k and 100k columns (a model of that width, 10 rows), here and before.
+3. In process (`--in-process`), the part wrk cannot resolve on a loaded host: the same app object with the memory
+   budget on and off, called through ASGI in one process, alternating 101 rounds of 400 requests; each round's CPU
+   (process_time) per request. Loopback, uvicorn and wrk are out of the measurement, so the bounds' share of the
+   app's own work is what is left (the strictest ratio), and other processes' load moves both variants alike.
 """
 from __future__ import annotations
 
@@ -104,7 +108,72 @@ def imported_from(tree: Path) -> str:
                           env={**os.environ, **env_for(tree)}, capture_output=True, text=True, check=True).stdout
 
 
+def in_process(rounds: int = 101, per_round: int = 400) -> dict[str, object]:
+    """Return app CPU µs per request with the memory budget on and off, alternating rounds in one process."""
+    import asyncio
+
+    from bosun_local.pps.memory import MemoryBudget
+    from bosun_local.pps.server import build_app
+    from bosun_local.pps.settings import from_env
+
+    package = diabetes_package()
+    settings = from_env({"PPS_MODEL_DIR": str(package), "MONITORING_ENABLED": "0"})
+    apps = {"bounds_on": build_app(settings), "bounds_off": build_app(settings)}
+    apps["bounds_on"].memory = MemoryBudget(512 << 20, 512 << 20)
+    apps["bounds_off"].memory = MemoryBudget(None)
+    bodies = {"csv-10-rows": ("text/csv", (",".join(FEATURES) + "\n" + (",".join(str(ROW[f]) for f in FEATURES)
+                                                                       + "\n") * 10).encode()),
+              "json-10-rows": ("application/json", json.dumps([ROW] * 10).encode())}
+
+    async def call(app: object, body: bytes, media_type: str) -> int:
+        """Send one POST /predictions straight into the ASGI app (no client library); return its status."""
+        done = asyncio.Event()
+        status: list[int] = []
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, object]:
+            if pending:
+                return pending.pop()
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))  # type: ignore[call-overload]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                done.set()
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/predictions", "raw_path": b"/predictions", "query_string": b"",
+                 "root_path": "", "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080),
+                 "headers": [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]}
+        await app(scope, receive, send)  # type: ignore[operator]
+        return status[0]
+
+    async def run() -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name, (media_type, body) in bodies.items():
+            cpu: dict[str, list[float]] = {k: [] for k in apps}
+            for round_ in range(rounds):
+                for label in (list(apps) if round_ % 2 == 0 else list(apps)[::-1]):
+                    started = time.process_time()
+                    for _ in range(per_round):
+                        assert await call(apps[label], body, media_type) == 200
+                    cpu[label].append((time.process_time() - started) / per_round * 1e6)
+            ratios = [off / on for on, off in zip(cpu["bounds_on"], cpu["bounds_off"], strict=True)]
+            out[name] = {"cpu_us_per_request": cpu,
+                         "median_us": {k: round(statistics.median(v), 1) for k, v in cpu.items()},
+                         "capacity_on_vs_off_median_of_rounds": round(statistics.median(ratios), 3),
+                         "capacity_on_vs_off_quartiles": [round(q, 3) for q in statistics.quantiles(ratios, n=4)]}
+        return out
+
+    return asyncio.run(run())
+
+
 def main() -> None:
+    if "--in-process" in sys.argv:
+        save("input_bounds_in_process", {**in_process(), "load_average": os.getloadavg()})
+        return
     before = export_before()
     assert imported_from(before).startswith(str(before)), imported_from(before)
     package = diabetes_package()

@@ -56,7 +56,14 @@ class ActionWorker:
         if action is None:
             return False
         with self._held_lock:
+            running = action["id"] in self._held
             self._held[action["id"]] = action
+        if running:
+            # Its lease ran out while the service was away, and this agent claimed it back: it is still running in
+            # its lane, which will report it; a second run would do the same work again.
+            log.info("claimed back %s %s of deployment %s, still running here (attempt %s)", action["id"],
+                     action["type"], action["deploymentId"], action.get("attempts"))
+            return True
         log.info("claimed %s %s of deployment %s (attempt %s)", action["id"], action["type"], action["deploymentId"],
                  action.get("attempts"))
         self.lanes.submit(action["deploymentId"], action["type"], lambda: self._run(action))

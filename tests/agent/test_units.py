@@ -4,13 +4,16 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
+from bosun_local.agent.action_worker import ActionWorker
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_host import PluginHost
+from bosun_local.agent.settings import AgentSettings
+from bosun_local.client import ServiceClient
 from bosun_local.engine.adapter import ContainerInfo
 from bosun_local.plugins.docker.stack import DeploymentConfigError, DeploymentStack, model_service
 from bosun_local.plugins.docker.status import judge_deployment
@@ -182,3 +185,22 @@ def test_judge_names_the_exit_code_and_expected_model() -> None:
     assert "exit code 137" in (exited.msg or "")
     other = judge_deployment(DEP, [container(OLD)], "u", expected_model=NEW)
     assert other.status == "warning" and NEW in (other.msg or "")
+
+
+def test_an_action_claimed_back_while_it_still_runs_is_not_run_twice() -> None:
+    action = {"id": "a1", "type": "deployment_start", "deploymentId": "d1", "attempts": 2}
+
+    class LeaseRanOut:
+        """The service hands the agent back an action whose lease ran out while the service was away."""
+
+        def claim_action(self, agent_id: str, lease_sec: float) -> dict[str, Any]:
+            return action
+
+    lanes = Lanes(2)
+    submitted: list[object] = []
+    lanes.submit = lambda *args: submitted.append(args)  # type: ignore[method-assign]
+    worker = ActionWorker(lambda: cast(ServiceClient, LeaseRanOut()), cast(PluginHost, None), lanes,
+                          AgentSettings(agent_id="mgmt-x-0"))
+    assert worker.claim_once() and len(submitted) == 1  # first claim: runs
+    assert worker.claim_once() and len(submitted) == 1  # claimed back while running: not queued again
+    assert worker.held() == ["a1"]

@@ -9,7 +9,7 @@ import pytest
 
 from tests.agent.packages import diabetes_package
 from tests.conftest import need
-from tests.support.stack import WholeStack, whole_stack
+from tests.support.stack import WholeStack, unique, whole_stack
 
 # Big enough for the service's database, packages and logs of the suite; small enough to fill in a blink.
 TMPFS_MB = 160
@@ -38,3 +38,12 @@ def packages(stack: WholeStack, tmp_path_factory: pytest.TempPathFactory) -> tup
     linear = stack.cli_json("packages", "register", str(diabetes_package(root / "linear")))["id"]
     ridge = stack.cli_json("packages", "register", str(diabetes_package(root / "ridge", alpha=10.0)))["id"]
     return str(linear), str(ridge)
+
+
+@pytest.fixture(scope="session")
+def serving(stack: WholeStack, packages: tuple[str, str]) -> str:
+    """Start one deployment of the linear model for the faults that break a serving one; return its id."""
+    with stack.client() as client:
+        answer = client.create_deployment(packages[0], unique("serving"))
+        client.wait_for_action(answer["action"]["id"], timeout=180)
+    return str(answer["deployment"]["id"])
