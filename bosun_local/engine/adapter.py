@@ -295,6 +295,12 @@ def container_deaths(labels: dict[str, str], seconds: float) -> Iterator[dict[st
                 yield attributes
 
 
+def start_container(name: str) -> None:
+    """Start a stopped container (nothing happens to a running one)."""
+    with docker_errors(f"starting container {name}", fix=f"`docker logs {name}` shows why it stopped"):
+        _docker.container.start(name)
+
+
 def restart_container(name: str, timeout: int = 10) -> None:
     """Restart one container (start it when it is not running)."""
     with docker_errors(f"restarting container {name}", fix=f"`docker logs {name}` shows why it stopped"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from bosun_local.contracts import labels
@@ -27,10 +28,23 @@ SETTLE_SEC = 2.0
 SWEEP_SEC = 60.0
 
 
+def _down_for(container: adapter.ContainerInfo) -> float:
+    """Return the seconds since the container exited (0 when its exit time cannot be read)."""
+    try:
+        finished = datetime.fromisoformat(container.finished_at[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return 0.0
+    return (datetime.now(UTC) - finished).total_seconds()
+
+
 def killed_components(project: str, components: tuple[str, ...] | None = None) -> list[adapter.ContainerInfo]:
-    """Return the project's component containers that `docker kill` left exited (of components, when given)."""
+    """Return the project's component containers that `docker kill` left exited (of components, when given).
+
+    Only those down for SETTLE_SEC: a kill -9 that is not `docker kill` is Docker's to restart, and for a moment
+    the container looks the same; starting it here too would race Docker's own restart.
+    """
     found = adapter.containers_with_labels({labels.COMPOSE_PROJECT: project, labels.COMPONENT: None})
-    return [c for c in found if c.status == "exited" and c.exit_code == KILLED
+    return [c for c in found if c.status == "exited" and c.exit_code == KILLED and _down_for(c) >= SETTLE_SEC
             and (components is None or c.labels.get(labels.COMPONENT) in components)]
 
 
@@ -40,7 +54,7 @@ def relaunch_killed(project: str, components: tuple[str, ...] | None = None) -> 
     for container in killed_components(project, components):
         component = container.labels.get(labels.COMPONENT, container.name)
         try:
-            adapter.restart_container(container.name, timeout=2)
+            adapter.start_container(container.name)
             ok, message = True, (f"{component} ({container.name}) was stopped by `docker kill` (exit code {KILLED}), "
                                  "which no restart policy undoes; started it again")
         except BosunError as exc:
@@ -64,7 +78,7 @@ def watch(project: str, components: tuple[str, ...] = (MANAGEMENT_AGENT, DOCKER_
             # Blocks on Docker's event stream (no polling): wakes at a death, or after SWEEP_SEC for a sweep.
             for died in adapter.container_deaths({labels.COMPOSE_PROJECT: project}, SWEEP_SEC):
                 if died.get(labels.COMPONENT) in components and died.get("exitCode") == str(KILLED):
-                    time.sleep(SETTLE_SEC)
+                    time.sleep(SETTLE_SEC + 0.5)
                     relaunch_killed(project, components)
         except BosunError as exc:
             log.warning("watchdog of %s: %s; retrying in %.0f s", project, exc.message, SETTLE_SEC)
