@@ -7,10 +7,11 @@
    server's CPU seconds per request (psutil): on a loaded shared machine wall-clock req/s swings 2-5x between
    rounds while CPU per request holds, so the capacity ratio is before's CPU per request over ours.
 2. CSV parse CPU time for a header of 1k, 10k and 100k columns (a model of that width, 10 rows), here and before.
-3. In process (`--in-process`), the part wrk cannot resolve on a loaded host: the same app object with the memory
-   budget on and off, called through ASGI in one process, alternating 101 rounds of 400 requests; each round's CPU
-   (process_time) per request. Loopback, uvicorn and wrk are out of the measurement, so the bounds' share of the
-   app's own work is what is left (the strictest ratio), and other processes' load moves both variants alike.
+3. In process (`--in-process`), the part wrk cannot resolve on a loaded host: the same app with the memory budget
+   on and off, and a second app with it off as the control, called through ASGI in one process, rotating 101
+   rounds of 400 requests; each round's CPU time (process_time) per request. Loopback, uvicorn and wrk are out of
+   the measurement, so the bounds' share of the app's own work is what is left (the strictest ratio), and other
+   processes' load moves every variant alike; off vs. control is the noise floor.
 """
 from __future__ import annotations
 
@@ -118,9 +119,9 @@ def in_process(rounds: int = 101, per_round: int = 400) -> dict[str, object]:
 
     package = diabetes_package()
     settings = from_env({"PPS_MODEL_DIR": str(package), "MONITORING_ENABLED": "0"})
-    apps = {"bounds_on": build_app(settings), "bounds_off": build_app(settings)}
+    # A third app, also without the budget, is the control: off vs. control shows the noise of two app objects.
+    apps = {"bounds_on": build_app(settings), "bounds_off": build_app(settings), "control": build_app(settings)}
     apps["bounds_on"].memory = MemoryBudget(512 << 20, 512 << 20)
-    apps["bounds_off"].memory = MemoryBudget(None)
     bodies = {"csv-10-rows": ("text/csv", (",".join(FEATURES) + "\n" + (",".join(str(ROW[f]) for f in FEATURES)
                                                                        + "\n") * 10).encode()),
               "json-10-rows": ("application/json", json.dumps([ROW] * 10).encode())}
@@ -154,17 +155,21 @@ def in_process(rounds: int = 101, per_round: int = 400) -> dict[str, object]:
         out: dict[str, object] = {}
         for name, (media_type, body) in bodies.items():
             cpu: dict[str, list[float]] = {k: [] for k in apps}
-            for round_ in range(rounds):
-                for label in (list(apps) if round_ % 2 == 0 else list(apps)[::-1]):
+            order = list(apps)
+            for round_ in range(rounds):  # each app takes each place in the order in turn
+                for label in order[round_ % 3:] + order[:round_ % 3]:
                     started = time.process_time()
                     for _ in range(per_round):
                         assert await call(apps[label], body, media_type) == 200
                     cpu[label].append((time.process_time() - started) / per_round * 1e6)
             ratios = [off / on for on, off in zip(cpu["bounds_on"], cpu["bounds_off"], strict=True)]
+            controls = [off / c for c, off in zip(cpu["control"], cpu["bounds_off"], strict=True)]
             out[name] = {"cpu_us_per_request": cpu,
                          "median_us": {k: round(statistics.median(v), 1) for k, v in cpu.items()},
                          "capacity_on_vs_off_median_of_rounds": round(statistics.median(ratios), 3),
-                         "capacity_on_vs_off_quartiles": [round(q, 3) for q in statistics.quantiles(ratios, n=4)]}
+                         "capacity_on_vs_off_quartiles": [round(q, 3) for q in statistics.quantiles(ratios, n=4)],
+                         "control_off_vs_off_median_of_rounds": round(statistics.median(controls), 3),
+                         "control_quartiles": [round(q, 3) for q in statistics.quantiles(controls, n=4)]}
         return out
 
     return asyncio.run(run())
