@@ -47,10 +47,11 @@ postgres: $(STAMP)
 test: lint images test-tools postgres
 	$(VENV)/bin/pytest -ra
 
-# The fault suite (issue 17): the fault tests of every folder, marked `faults` (tests/faults/ and the kill tests of
-# other folders), all part of `make test` too; here on their own.
+# The fault suite (issue 17): the fault tests of every folder, marked `faults`, which `make test` runs too, and the
+# whole-stack fault scenarios still held back from `make test` (tests/faults/faults_*.py: not yet 3 green runs on a
+# loaded host), given here by path.
 faults: images
-	$(VENV)/bin/pytest -ra -m faults tests
+	$(VENV)/bin/pytest -ra -m faults tests $(wildcard tests/faults/faults_*.py)
 
 # End-to-end scenarios held back from `make test` until they pass on a clean run (tests/*/e2e_*.py).
 e2e: images
