@@ -3,8 +3,6 @@ names the data dir and the fix, stores nothing half-way, loses no prediction (th
 on its own when space is back (issue 17)."""
 from __future__ import annotations
 
-import errno
-import os
 from pathlib import Path
 
 import httpx
@@ -12,23 +10,8 @@ import pytest
 
 from bosun_local.client import ServiceError
 from tests.agent.packages import ROW, diabetes_package
+from tests.support.disk import fill
 from tests.support.stack import WholeStack, until
-
-
-def fill(disk: Path) -> Path:
-    """Write zeros into a file until the filesystem is full; return the file."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        for size in (1 << 20, 1 << 12, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC, exc
-    finally:
-        os.close(fd)
-    return filler
 
 
 def send(stack: WholeStack, dep: str, count: int) -> None:

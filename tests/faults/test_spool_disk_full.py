@@ -2,7 +2,6 @@
 the records, leaves no half record, and writes them all when space is back — each read once (issue 17)."""
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 from bosun_local.mlops import MLOps
 from bosun_local.spool.filesystem.reader import FilesystemSpoolReader
 from tests.conftest import need
+from tests.support.disk import fill
 from tests.support.stack import until
 
 
@@ -29,22 +29,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
-def fill(disk: Path) -> Path:
-    """Write zeros into a file until the filesystem is full; return the file."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        for size in (1 << 16, 1 << 12, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC, exc
-    finally:
-        os.close(fd)
-    return filler
 
 
 def test_full_spool_disk_holds_records_then_writes_them_all(small_disk: Path,
