@@ -45,7 +45,7 @@ postgres: $(STAMP)
 	$(BOSUN) postgres ensure
 
 test: lint images test-tools postgres
-	$(VENV)/bin/pytest -ra
+	$(VENV)/bin/pytest -ra --durations=30
 
 # The fault suite (issue 17): the fault tests of every folder, marked `faults`, which `make test` runs too, and the
 # whole-stack fault scenarios still held back from `make test` (tests/faults/faults_*.py: not yet 3 green runs on a

@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
@@ -108,10 +109,12 @@ class DashboardApp(App[None]):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+        try:
+            table, events = self.table, self.events_panel
+        except NoMatches:  # a timer that fires while the app shuts down: its widgets are already gone
+            return
         self._polling = True
-        table = self.table
-        request = PollRequest(events=self.events_panel.filter, selected_id=table.selected_id,
-                              visible_ids=table.visible_ids())
+        request = PollRequest(events=events.filter, selected_id=table.selected_id, visible_ids=table.visible_ids())
         self._poll(request)
 
     @work(thread=True, group="poll", exit_on_error=False)
