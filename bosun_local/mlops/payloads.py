@@ -66,9 +66,9 @@ def deployment_stats_quoted(model_id: str | None, timestamp: str, counts: Sequen
     if not all(type(v) is bool for v in (*users, *systems)) or not all(type(n) is int for n in counts) or \
             not all(type(t) in (int, float) for t in times):
         return None
-    marks = {"numPredictions": "@n@", "executionTime": "@t@", "userError": "@u@", "systemError": "@s@"}
-    template = orjson.dumps(orjson.dumps({**general(timestamp, model_id, None, model_always=True),
-                                          **marks}).decode()).decode()
+    # deployment_stats() itself lays the record out, with marks where the values go: one place owns the fields.
+    marked = deployment_stats(model_id, "@n@", "@t@", "@u@", "@s@", timestamp=timestamp)  # type: ignore[arg-type]
+    template = orjson.dumps(orjson.dumps(marked).decode()).decode()
     # The marks are JSON strings inside a JSON string: each sits between escaped quotes.
     a, rest = template.split('\\"@n@\\"')
     b, rest = rest.split('\\"@t@\\"')
