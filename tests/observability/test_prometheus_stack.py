@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from tests.agent.packages import ROW
 from tests.observability.conftest import ObservedStack
+from tests.support.stack import until as poll_until
 
 pytestmark = pytest.mark.docker
 JOBS = {"prometheus", "traefik", "service", "management-agent", "monitoring-agent", "deployments"}
@@ -21,15 +21,8 @@ GOOD, BAD = 7, 2
 
 
 def until(what: str, check: Callable[[], Any]) -> Any:
-    """Poll check() until truthy; fail naming what after WAIT_SEC."""
-    deadline = time.monotonic() + WAIT_SEC
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {WAIT_SEC} s waiting for {what} (last: {last!r})")
+    """Poll check() every 0.5 s until truthy; fail naming what after WAIT_SEC."""
+    return poll_until(what, check, WAIT_SEC, every=0.5)
 
 
 def query(stack: ObservedStack, promql: str) -> list[dict[str, Any]]:
