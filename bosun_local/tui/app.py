@@ -75,7 +75,6 @@ class DashboardApp(App[None]):
         self._timer: Timer | None = None
         self._polling = False
         self._poll_again = False
-        self._closing = False
 
     # layout
     def compose(self) -> ComposeResult:
@@ -109,10 +108,9 @@ class DashboardApp(App[None]):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        try:
-            table, events = self.table, self.events_panel
-        except NoMatches:  # a timer that fires while the app shuts down: its widgets are already gone
+        if self._torn_down():
             return
+        table, events = self.table, self.events_panel
         self._polling = True
         request = PollRequest(events=events.filter, selected_id=table.selected_id, visible_ids=table.visible_ids())
         self._poll(request)
@@ -131,7 +129,7 @@ class DashboardApp(App[None]):
 
     def _poll_done(self, snap: Snapshot) -> None:
         self._polling = False
-        if self._closing:
+        if self._torn_down():
             return
         try:
             self.apply_snapshot(snap)
@@ -182,6 +180,8 @@ class DashboardApp(App[None]):
 
     @on(DataTable.RowHighlighted, "#deployments")
     def _selection_moved(self, event: DataTable.RowHighlighted) -> None:
+        if self._torn_down():
+            return
         dep_id = str(event.row_key.value) if event.row_key else None
         detail = self.query_one(DetailPane)
         if dep_id and dep_id != detail.deployment_id:
@@ -198,7 +198,7 @@ class DashboardApp(App[None]):
         self.poll_now()
 
     def _refresh_summary(self) -> None:
-        if self.snapshot is not None:
+        if self.snapshot is not None and not self._torn_down():
             header = self.query_one(EnvironmentHeader)
             header.show(header.components, self.snapshot.service_ok, self._summary(self.snapshot))
 
@@ -341,8 +341,18 @@ class DashboardApp(App[None]):
         for title, help_text, action in self.PALETTE:
             yield SystemCommand(title, help_text, lambda a=action: self.run_action(a))
 
+    def _torn_down(self) -> bool:
+        """Tell whether the app is shutting down, so late timers and messages find no widgets to update."""
+        # Textual clears _running before it removes the screens, then still dispatches queued messages.
+        if not self.is_running:
+            return True
+        try:
+            self.query_one(DetailPane)
+        except NoMatches:
+            return True
+        return False
+
     def on_unmount(self) -> None:
-        self._closing = True
         if self._timer is not None:
             self._timer.stop()
         self.actions_client.close()
