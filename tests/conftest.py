@@ -56,12 +56,11 @@ def stack_images(docker_engine: None) -> None:
 
 def write_test_config(home: Path, name: str, **extra: object) -> dict[str, object]:
     """Write a bosun-local.yaml that keeps a test stack apart from a user's: own project, network and ports."""
-    ports = {k: free_port() for k in ("web", "api", "amqp", "mgmt", "service")}
+    ports = {k: free_port() for k in ("web", "amqp", "mgmt", "service")}
     values: dict[str, object] = {
         "projectName": name,
         "dockerNetwork": name,
         "traefikPortMapping": [f"127.0.0.1:{ports['web']}:80"],
-        "traefikApiPortMapping": [f"127.0.0.1:{ports['api']}:8080"],
         "rabbitmqPortMapping": [f"127.0.0.1:{ports['amqp']}:5672", f"127.0.0.1:{ports['mgmt']}:15672"],
         "servicePortMapping": [f"127.0.0.1:{ports['service']}:8765"],
         "outfacingPredictionURLPrefix": f"http://127.0.0.1:{ports['web']}",

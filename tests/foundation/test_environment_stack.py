@@ -16,6 +16,7 @@ from bosun_local.engine import adapter
 from bosun_local.envstack.environment import EnvironmentStack
 from bosun_local.errors import EngineError
 from tests.conftest import write_test_config
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.docker
 
@@ -26,7 +27,8 @@ def bosun(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_up_healthy_then_down_leaves_nothing(stack_images: None, bosun_home: Path) -> None:
     name = f"bltest{uuid.uuid4().hex[:6]}"
-    values = write_test_config(bosun_home, name)
+    api_port = free_port()  # traefik's API published (off by default: tests/security checks that side)
+    values = write_test_config(bosun_home, name, traefikApiPortMapping=[f"127.0.0.1:{api_port}:8080"])
     try:
         result = bosun("up", "--json")
         assert result.returncode == 0, result.stderr
@@ -43,6 +45,8 @@ def test_up_healthy_then_down_leaves_nothing(stack_images: None, bosun_home: Pat
         except urllib.error.HTTPError as exc:  # traefik answers 404 when no route matches: it answered
             assert exc.code == 404
             assert exc.headers["Content-Type"].startswith("text/plain")
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/api/version", timeout=5) as response:
+            assert response.status == 200 and "Version" in json.loads(response.read())
         status = bosun("status", "--json")
         assert status.returncode == 0 and json.loads(status.stdout)["healthy"] is True
     finally:

@@ -44,6 +44,18 @@ def test_rendered_compose_is_valid_yaml_with_values_quoted() -> None:
     assert doc["networks"]["bosun"]["name"] == "bosun"
 
 
+def test_traefik_api_stays_on_loopback_unless_published() -> None:
+    def traefik(ctx: dict[str, object]) -> tuple[list[str], list[str]]:
+        service = yaml.safe_load(render("environment/compose.yaml.j2", ctx))["services"]["traefik"]
+        return [a for a in service["command"] if a.startswith("--entrypoints.traefik.")], service["ports"]
+
+    # Unpublished (the default): on traefik's loopback, where no deployment reaches it, and no port mapping.
+    assert traefik(environment_context()) == (["--entrypoints.traefik.address=127.0.0.1:8080"], ["127.0.0.1:8080:80"])
+    # Published: a mapping reaches only the container's network address, so the API listens there.
+    published = environment_context() | {"traefikApiPortMapping": ["127.0.0.1:8081:8080"]}
+    assert traefik(published) == (["--entrypoints.traefik.address=:8080"], ["127.0.0.1:8080:80", "127.0.0.1:8081:8080"])
+
+
 def test_missing_value_is_an_error_naming_it() -> None:
     ctx = environment_context()
     del ctx["envDir"]
