@@ -137,18 +137,28 @@ def new_record_id() -> str:
     return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
-_VARIANT = "89ab"  # the RFC 4122 variant digit of a UUID, by the two bits a random digit leaves
+# Where each hex digit of a random draw goes in a UUID's text (36 characters): version 4 takes digit 12's place
+# at 14, the variant digit made of digit 16 sits at 19, the dashes stay.
+_ID_DIGITS = [*zip(range(0, 8), range(0, 8)), *zip(range(9, 13), range(8, 12)), *zip(range(15, 18), range(13, 16)),
+              *zip(range(20, 23), range(17, 20)), *zip(range(24, 36), range(20, 32))]
+# The RFC 4122 variant digit ("89ab") a random hex digit becomes, as uuid.UUID(version=4) sets the two bits.
+_VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
 
 
 def new_record_ids(count: int) -> list[str]:
     """Return `count` fresh record ids (UUID4 text) from one random draw: a bulk report's ids."""
-    digits = f"{random.getrandbits(128 * count):0{32 * count}x}" if count else ""
-    ids = []
-    for i in range(0, 32 * count, 32):
-        h = digits[i:i + 32]
-        # version 4 and the variant bits, as uuid.UUID(version=4) sets them
-        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
-    return ids
+    if count <= 0:
+        return []
+    digits = random.randbytes(16 * count).hex().encode()
+    # Column by column with strided slices (one C loop per character position), not an f-string per id: a
+    # reporting process writes one id per request served.
+    text = bytearray(b"-" * (36 * count))
+    for at, digit in _ID_DIGITS:
+        text[at::36] = digits[digit::32]
+    text[14::36] = b"4" * count
+    text[19::36] = digits[16::32].translate(_VARIANT)
+    ids = text.decode("ascii")
+    return [ids[i:i + 36] for i in range(0, 36 * count, 36)]
 
 
 def json_default(value: Any) -> Any:

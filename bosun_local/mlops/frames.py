@@ -162,6 +162,8 @@ def prediction_list(predictions: Any, class_names: Sequence[str] | None) -> tupl
             # numpy scalars (np.float32, np.str_, ...) become plain Python values, as tolist() makes them.
             return np.asarray(predictions).tolist(), class_names
         # A copy, so the app may reuse its lists while the record waits in the buffer.
+        if not isinstance(first, list):
+            return list(predictions), class_names  # numbers or labels: a shallow copy is the whole copy
         return [p[:] if isinstance(p, list) else p for p in predictions], class_names
     if _is_frame(predictions):
         values = predictions.to_numpy().tolist()

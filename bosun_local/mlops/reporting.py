@@ -34,6 +34,14 @@ def _check_request_stats(num_predictions: Any, execution_time_ms: Any) -> None:
                               fix="pass the request's duration in milliseconds")
 
 
+def _plain_request_stats(counts: Sequence[int], times: Sequence[float]) -> bool:
+    """Return True when every count is an int >= 0 and every duration a finite number >= 0 (checked per column)."""
+    # A server reports every request it serves: C loops over each column instead of a call per request. A NaN or
+    # an infinity makes the sum non-finite; then (or on an overflowing sum) the per-request check decides.
+    return set(map(type, counts)) <= {int} and set(map(type, times)) <= {int, float} and \
+        min(counts, default=0) >= 0 and min(times, default=0.0) >= 0 and math.isfinite(sum(times))
+
+
 class Reporting:
     """The report_* calls of MLOps; the lifecycle class supplies _emit, _ids, _ready and the settings."""
 
@@ -79,8 +87,9 @@ class Reporting:
         if not (len(execution_time_ms) == len(users) == len(systems) == count):
             raise MLOpsInputError("report_deployment_stats_bulk got sequences of different lengths",
                                   fix="pass one value per request in every sequence")
-        for n, elapsed in zip(num_predictions, execution_time_ms, strict=True):
-            _check_request_stats(n, elapsed)
+        if not _plain_request_stats(num_predictions, execution_time_ms):
+            for n, elapsed in zip(num_predictions, execution_time_ms, strict=True):
+                _check_request_stats(n, elapsed)  # raises, naming the first bad value
         dep, model = self._ids(deployment_id, model_id)
         stamp = payloads.now_timestamp()
         quoted = payloads.deployment_stats_quoted(model, stamp, num_predictions, execution_time_ms, users, systems)

@@ -28,7 +28,7 @@ from bosun_local.pps.metrics import METRICS_PATH, PPSMetrics
 from bosun_local.pps.model import LoadedModel, ModelError, Scored
 from bosun_local.pps.openapi import openapi
 from bosun_local.pps.registry import Deployment, MultiRegistry, SingleRegistry
-from bosun_local.pps.reporting import Reporter, ReportItem
+from bosun_local.pps.reporting import Reporter
 from bosun_local.pps.v2_routes import V2Routes
 from bosun_local.pps.v2_stats import InferenceStats
 
@@ -268,13 +268,11 @@ class PPSApp:
             return
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         if status < 400 and frame is not None and scored is not None:
-            item = ReportItem(deployment.deployment_id, deployment.model_id, frame.rows, elapsed_ms,
-                              features=frame, predictions=outputs.report_predictions(scored),
-                              class_names=model.class_names or None)
+            self.reporter.submit(deployment.deployment_id, deployment.model_id, frame.rows, elapsed_ms, False, False,
+                                 frame, outputs.report_predictions(scored), model.class_names or None)
         else:  # no predictions were made; the request still counts, as an error
-            item = ReportItem(deployment.deployment_id, deployment.model_id, 0, elapsed_ms,
-                              user_error=400 <= status < 500, system_error=status >= 500)
-        self.reporter.submit(item)
+            self.reporter.submit(deployment.deployment_id, deployment.model_id, 0, elapsed_ms, 400 <= status < 500,
+                                 status >= 500)
 
     @staticmethod
     def _form_frame(request: Request, body: bytes, model: LoadedModel) -> Frame:

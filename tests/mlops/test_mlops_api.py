@@ -5,6 +5,7 @@ import io
 import json
 import logging
 import re
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -223,3 +224,33 @@ def test_bulk_lines_are_the_bytes_single_calls_write(monkeypatch: pytest.MonkeyP
     client.report_deployment_stats(2, 1.5, user_error=np.True_)
     assert len(lines) == 2 and lines[0] == lines[1]
     client.shutdown()
+
+
+def test_bulk_stats_refuse_what_single_calls_refuse(mlops: MLOps) -> None:
+    """The per-column check lets through exactly what the per-request check does, and names the bad value."""
+    for counts, times, field in [([1, 1], [0.5, float("inf")], "execution_time_ms"),
+                                 ([1, 1], [float("-inf"), float("inf")], "execution_time_ms"),
+                                 ([1, -1], [0.5, 0.5], "num_predictions"), ([True], [0.5], "num_predictions"),
+                                 ([1], [-0.5], "execution_time_ms"), ([1], [False], "execution_time_ms"),
+                                 ([1.0], [0.5], "num_predictions")]:
+        with pytest.raises(DRCommonException, match=field):
+            mlops.report_deployment_stats_bulk(counts, times)
+    mlops.report_deployment_stats_bulk([1, 0], [1e308, 1e308])  # finite values whose sum overflows: accepted
+    mlops.report_deployment_stats_bulk([], [])
+    assert [r.data["executionTime"] for r in flush(mlops)] == [1e308, 1e308]
+
+
+def test_bulk_record_ids_are_fresh_uuid4s() -> None:
+    ids = records.new_record_ids(5000)
+    assert len(set(ids)) == 5000 and records.new_record_ids(0) == []
+    for text in ids:
+        assert str(uuid.UUID(text)) == text and uuid.UUID(text).version == 4 and uuid.UUID(text).variant == uuid.RFC_4122
+    assert {text[19] for text in ids} == set("89ab")
+
+
+def test_nan_predictions_are_found_among_plain_numbers(mlops: MLOps) -> None:
+    mlops.report_predictions_data({"a": [1.0, 2.0, 3.0, 4.0]}, [0.5, float("nan"), 2, float("inf")])
+    (rows,) = [r for r in flush(mlops) if r.data_type == records.PREDICTIONS_DATA]
+    assert rows.data["predictions"] == [0.5, 2, None] and rows.data["features"] == {"a": [1.0, 3.0, 4.0]}
+    with pytest.raises(DRCommonException, match="expecting int or float"):
+        mlops.report_predictions_data(predictions=[0.5, True])

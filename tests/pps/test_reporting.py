@@ -1,14 +1,17 @@
 """The reporting hook: every request reported off the request path; drops and failures counted, never raised."""
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from bosun_local.pps.inputs import Frame
-from bosun_local.pps.reporting import MLOpsSink, ReportBatch, Reporter, ReportItem, pack
+from bosun_local.pps.report_process import ProcessSink
+from bosun_local.pps.reporting import MLOpsSink, Pending, ReportBatch, Reporter
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import DIABETES, FORM, ROW
 from tests.pps.spool import predictions, spooled, stats
@@ -44,17 +47,28 @@ class RecordingSink:
         self.closed = True
 
 
-def item(i: int, rows: int = 1) -> ReportItem:
+def item(i: int, rows: int = 1) -> dict[str, Any]:
     values = np.arange(rows * 2, dtype=np.float64).reshape(rows, 2) + i
-    return ReportItem("dep", "model", rows, 1.5, features=Frame(COLUMNS, values, True),
-                      predictions=[float(i)] * rows)
+    return {"deployment_id": "dep", "model_id": "model", "num_predictions": rows, "execution_time_ms": 1.5,
+            "features": Frame(COLUMNS, values, True), "predictions": [float(i)] * rows}
+
+
+def pack(*requests: dict[str, Any]) -> list[ReportBatch]:
+    """Return the batches the reporter ships for these requests (one per deployment and model, in order)."""
+    pending: dict[tuple[str, str], Pending] = {}
+    for r in requests:
+        key = (r["deployment_id"], r["model_id"])
+        pending.setdefault(key, Pending(*key)).add(
+            r["num_predictions"], r["execution_time_ms"], r.get("user_error", False), r.get("system_error", False),
+            r.get("features"), r.get("predictions"), r.get("class_names"))
+    return [p.batch() for p in pending.values()]
 
 
 def test_shutdown_flushes_everything() -> None:
     sink = RecordingSink()
     reporter = Reporter(lambda: sink, max_queue=1000, batch_interval_sec=0.01).start()
     for i in range(500):
-        reporter.submit(item(i))
+        reporter.submit(**item(i))
     reporter.shutdown(30)
     assert sink.predictions == [float(i) for i in range(500)] and sink.requests == 500
     assert sink.closed
@@ -66,7 +80,7 @@ def test_full_queue_drops_and_counts_without_blocking() -> None:
     sink.gate.clear()  # the channel hangs
     reporter = Reporter(lambda: sink, max_queue=10, batch_interval_sec=0.0).start()
     for i in range(100):
-        reporter.submit(item(i))  # returns at once even though nothing drains
+        reporter.submit(**item(i))  # returns at once even though nothing drains
     counters = reporter.counters()
     assert counters["submitted"] + counters["dropped"] == 100 and counters["dropped"] > 0
     sink.gate.set()
@@ -78,14 +92,14 @@ def test_failing_sink_is_counted_and_reporting_recovers() -> None:
     sink = RecordingSink()
     sink.fail = True
     reporter = Reporter(lambda: sink, batch_interval_sec=0.0).start()
-    reporter.submit(item(1))
+    reporter.submit(**item(1))
     for _ in range(1000):
         if reporter.counters()["errors"]:
             break
         threading.Event().wait(0.01)
     assert reporter.counters()["errors"] == 1
     sink.fail = False
-    reporter.submit(item(2))
+    reporter.submit(**item(2))
     reporter.shutdown(30)
     assert sink.predictions == [2.0]
 
@@ -95,10 +109,12 @@ def test_mlops_sink_reports_stats_per_request_and_rows_per_deployment(monkeypatc
     for name in ("MLOPS_DEPLOYMENT_ID", "MLOPS_MODEL_ID"):
         monkeypatch.delenv(name, raising=False)
     sink = MLOpsSink()
-    classified = ReportItem("dep-c", "model-c", 1, 2.0, features=Frame(COLUMNS, np.array([[1.0, 2.0]]), True),
-                            predictions=[[0.25, 0.75]], class_names=["no", "yes"])
-    failed = ReportItem("dep", "model", 0, 0.3, user_error=True)
-    sink.deliver(pack([item(1, rows=2), failed, item(5, rows=1), classified]))
+    classified = {"deployment_id": "dep-c", "model_id": "model-c", "num_predictions": 1, "execution_time_ms": 2.0,
+                  "features": Frame(COLUMNS, np.array([[1.0, 2.0]]), True), "predictions": np.array([[0.25, 0.75]]),
+                  "class_names": ["no", "yes"]}
+    failed = {"deployment_id": "dep", "model_id": "model", "num_predictions": 0, "execution_time_ms": 0.3,
+              "user_error": True}
+    sink.deliver(pack(item(1, rows=2), failed, item(5, rows=1), classified))
     channels = [sink.client("dep", "model").channel, sink.client("dep-c", "model-c").channel]
     sink.close(10)  # delivers what the library still buffers
     records, sink_c = (channel.records() for channel in channels)
@@ -140,16 +156,82 @@ def test_server_reports_every_request_through_the_spool(start_server: object, pa
 
 def test_pack_keeps_one_column_set_per_batch_for_open_schema_models() -> None:
     """A custom model without a feature list may get other columns per request: rows of the first set are stacked."""
-    first = ReportItem("dep", "model", 2, 1.0, features=Frame(["a", "b"], np.array([[1, 2], [3, 4]], dtype=object),
-                                                              False), predictions=[0.1, 0.2])
-    other = ReportItem("dep", "model", 1, 1.0, features=Frame(["a", "c"], np.array([[5, 6]], dtype=object), False),
-                       predictions=[0.3])
-    unread = ReportItem("dep", "model", 1, 1.0, features=Frame([], np.empty((1, 0), dtype=object), False),
-                        predictions=[0.4])
-    (batch,) = pack([unread, first, other, first])
+    def request(columns: list[str], values: list[list[int]], predictions: list[float]) -> dict[str, Any]:
+        return {"deployment_id": "dep", "model_id": "model", "num_predictions": len(values), "execution_time_ms": 1.0,
+                "features": Frame(columns, np.array(values, dtype=object).reshape(len(values), len(columns)), False),
+                "predictions": predictions}
+
+    first = request(["a", "b"], [[1, 2], [3, 4]], [0.1, 0.2])
+    other = request(["a", "c"], [[5, 6]], [0.3])
+    unread = request([], [[]], [0.4])
+    (batch,) = pack(unread, first, other, first)
     assert batch.num_predictions == [1, 2, 1, 2]  # every request still counts
     assert batch.features is not None and batch.features.columns == ["a", "b"]
     assert batch.features.values.tolist() == [[1, 2], [3, 4], [1, 2], [3, 4]]
     assert batch.predictions == [0.1, 0.2, 0.1, 0.2]
-    (alone,) = pack([unread])
+    (alone,) = pack(unread)
     assert alone.features is None and alone.predictions is None
+
+
+def test_queued_requests_leave_no_object_for_the_garbage_collector() -> None:
+    """Queued reports are numbers and arrays in column lists: no per-request container the cyclic GC must track."""
+    frames = [Frame(COLUMNS, np.array([[float(i), 1.0]]), True) for i in range(2000)]
+    probabilities = [np.array([[0.25, 0.75]]) for _ in range(2000)]
+    reporter = Reporter(RecordingSink)  # not started: the queue only fills
+    gc.disable()
+    try:
+        gc.collect()
+        before = len(gc.get_objects())
+        for i, (frame, probs) in enumerate(zip(frames, probabilities, strict=True)):
+            reporter.submit("dep", "model", 1, i / 7, False, False, frame, probs, COLUMNS)
+            reporter.submit("dep", "model", 0, 0.5, True, False)
+        grown = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    assert reporter.counters()["queued"] == 4000
+    assert grown < 50, f"{grown} new GC-tracked objects for 4000 queued requests"
+
+
+def test_batch_keeps_row_order_across_prediction_forms() -> None:
+    """A classifier's probability arrays are stacked once; rows reported as lists in between keep their place."""
+    def scored(predictions: Any) -> dict[str, Any]:
+        return {"deployment_id": "dep", "model_id": "model", "num_predictions": len(predictions),
+                "execution_time_ms": 1.0, "features": Frame(COLUMNS, np.zeros((len(predictions), 2)), True),
+                "predictions": predictions, "class_names": ["no", "yes"]}
+
+    (batch,) = pack(scored(np.array([[0.1, 0.9]])), scored([[0.2, 0.8], [0.3, 0.7]]),
+                    scored(np.array([[0.4, 0.6], [0.5, 0.5]])), scored(np.array([[0.6, 0.4]])))
+    assert batch.predictions == [[0.1, 0.9], [0.2, 0.8], [0.3, 0.7], [0.4, 0.6], [0.5, 0.5], [0.6, 0.4]]
+    assert batch.features is not None and batch.features.values.shape == (6, 2)
+    assert batch.class_names == ["no", "yes"] and batch.num_predictions == [1, 2, 2, 1]
+
+
+def test_reporting_child_spools_every_request_exactly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Through the real reporting child and FILESYSTEM spool: one stats record per request, figures unchanged."""
+    monkeypatch.setenv("MLOPS_SPOOLER_TYPE", "FILESYSTEM")
+    monkeypatch.setenv("MLOPS_FILESYSTEM_DIRECTORY", str(tmp_path))
+    for name in ("MLOPS_DEPLOYMENT_ID", "MLOPS_MODEL_ID"):
+        monkeypatch.delenv(name, raising=False)
+    reporter = Reporter(ProcessSink, batch_interval_sec=0.05).start()
+    times = [i * 0.0137 + 0.001 for i in range(600)]
+    sent: list[list[float]] = []
+    for i, elapsed in enumerate(times):
+        if i % 5 == 4:
+            reporter.submit("dep", "model", 0, elapsed, i % 2 == 0, i % 2 == 1)
+            continue
+        probs = np.array([[i / 1000, 1 - i / 1000]] * (1 + i % 2))
+        sent.extend(probs.tolist())
+        reporter.submit("dep", "model", len(probs), elapsed, False, False,
+                        Frame(COLUMNS, np.full((len(probs), 2), float(i)), True), probs, ["no", "yes"])
+    reporter.shutdown(60)
+    assert reporter.counters() == {"submitted": 600, "reported": 600, "dropped": 0, "errors": 0, "queued": 0}
+    records = spooled(tmp_path)
+    got = stats(records)
+    assert [r.data["executionTime"] for r in got] == times
+    assert [r.data["numPredictions"] for r in got] == [0 if i % 5 == 4 else 1 + i % 2 for i in range(600)]
+    assert [(r.data["userError"], r.data["systemError"]) for r in got] == [
+        (i % 5 == 4 and i % 2 == 0, i % 5 == 4 and i % 2 == 1) for i in range(600)]
+    rows = predictions(records)
+    assert [p for r in rows for p in r.data["predictions"]] == sent
+    assert all(r.data["classNames"] == ["no", "yes"] for r in rows)
+    assert sum(len(r.data["features"]["a"]) for r in rows) == len(sent)
