@@ -139,8 +139,10 @@ def new_record_id() -> str:
 
 # Where each hex digit of a random draw goes in a UUID's text (36 characters): version 4 takes digit 12's place
 # at 14, the variant digit made of digit 16 sits at 19, the dashes stay.
-_ID_DIGITS = [*zip(range(0, 8), range(0, 8)), *zip(range(9, 13), range(8, 12)), *zip(range(15, 18), range(13, 16)),
-              *zip(range(20, 23), range(17, 20)), *zip(range(24, 36), range(20, 32))]
+_ID_DIGITS = [pair for text, digits in ((range(0, 8), range(0, 8)), (range(9, 13), range(8, 12)),
+                                        (range(15, 18), range(13, 16)), (range(20, 23), range(17, 20)),
+                                        (range(24, 36), range(20, 32)))
+              for pair in zip(text, digits, strict=True)]
 # The RFC 4122 variant digit ("89ab") a random hex digit becomes, as uuid.UUID(version=4) sets the two bits.
 _VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
 

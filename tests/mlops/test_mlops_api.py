@@ -244,7 +244,8 @@ def test_bulk_record_ids_are_fresh_uuid4s() -> None:
     ids = records.new_record_ids(5000)
     assert len(set(ids)) == 5000 and records.new_record_ids(0) == []
     for text in ids:
-        assert str(uuid.UUID(text)) == text and uuid.UUID(text).version == 4 and uuid.UUID(text).variant == uuid.RFC_4122
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
     assert {text[19] for text in ids} == set("89ab")
 
 
