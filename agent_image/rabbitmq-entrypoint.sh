@@ -12,5 +12,12 @@ conf=/etc/rabbitmq/rabbitmq.conf
   fi
 } > "$conf"
 chown rabbitmq:rabbitmq "$conf" /var/lib/rabbitmq 2>/dev/null || true
-# Debian's rabbitmq-server wrapper drops to the rabbitmq user itself.
+if [ "$*" = rabbitmq-server ] && [ "$(id -u)" = 0 ]; then
+  # Debian's /usr/sbin/rabbitmq-server wrapper runs the broker under `su` as a child of this shell, PID 1, which
+  # ignores SIGTERM: every stop waited out Docker's 10 s and killed the broker. Drop to the rabbitmq user here
+  # and exec the broker's own script, which stops the broker cleanly on SIGTERM.
+  cd /var/lib/rabbitmq
+  export HOME=/var/lib/rabbitmq USER=rabbitmq LOGNAME=rabbitmq
+  exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups /usr/lib/rabbitmq/bin/rabbitmq-server
+fi
 exec "$@"

@@ -49,6 +49,12 @@ def test_up_healthy_then_down_leaves_nothing(stack_images: None, bosun_home: Pat
             assert response.status == 200 and "Version" in json.loads(response.read())
         status = bosun("status", "--json")
         assert status.returncode == 0 and json.loads(status.stdout)["healthy"] is True
+        # Every component stops on SIGTERM by itself: none waits out the engine's grace period to be killed.
+        containers = adapter.project_containers(name)
+        subprocess.run(["docker", "stop", "--time", "30", *containers], check=True, capture_output=True, timeout=120)
+        exits = {c: subprocess.run(["docker", "inspect", "--format", "{{.State.ExitCode}}", c], capture_output=True,
+                                   text=True, check=True).stdout.strip() for c in containers}
+        assert set(exits.values()) == {"0"}, exits
     finally:
         down = bosun("down", "--volumes")
     assert down.returncode == 0, down.stderr
