@@ -44,8 +44,8 @@ def test_predictions_reach_rabbitmq_and_a_dead_rabbitmq_warns(stack: AgentEnv, t
 
     (rabbitmq,) = [c.name for c in adapter.containers_with_labels(
         {"com.docker.compose.project": stack.name, "io.bosun-local.component": "rabbitmq"})]
-    # Killed, as a crash does: a broker stopped cleanly says goodbye, and the PPS's stop below would spend its whole
-    # grace period retrying the flush (it did before too: a `docker stop` used to end in a kill after 10 s).
+    # Killed, as in a crash. (After a clean broker stop, which closes its clients' connections, the PPS's stop below
+    # spends its whole grace period retrying its flush: 20 s more of test for the same warning.)
     subprocess.run(["docker", "kill", rabbitmq], check=True, capture_output=True, timeout=120)
     with stack.client() as client:
         warned = until("the environment warning", lambda: [
