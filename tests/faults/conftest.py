@@ -1,4 +1,8 @@
-"""The fault suite (`make faults`): one environment stack shared by every fault, each test breaking one part."""
+"""The fault suite (`make faults`): one environment stack shared by every fault, each test breaking one part.
+
+Package-scoped: the stack goes down once the folder's tests are done, not at the end of the whole run, where its
+healthchecks kept costing every later test CPU for half an hour.
+"""
 from __future__ import annotations
 
 import os
@@ -23,7 +27,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.faults)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(stack_images: None) -> Iterator[WholeStack]:
     """The suite's stack (root only: its data dir is a tmpfs the disk-full fault fills)."""
     need(os.geteuid() == 0, "the fault suite mounts a tmpfs as the data dir: run it as root (CI does)")
@@ -31,7 +35,7 @@ def stack(stack_images: None) -> Iterator[WholeStack]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def packages(stack: WholeStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """Register two different models (linear, ridge) once for the suite; return their package ids."""
     root = tmp_path_factory.mktemp("fault-packages")
@@ -40,7 +44,7 @@ def packages(stack: WholeStack, tmp_path_factory: pytest.TempPathFactory) -> tup
     return str(linear), str(ridge)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def serving(stack: WholeStack, packages: tuple[str, str]) -> str:
     """Start one deployment of the linear model for the faults that break a serving one; return its id."""
     with stack.client() as client:

@@ -13,7 +13,7 @@ from tests.support.rabbitmq import RabbitMQBroker
 __all__ = ["aws", "service", "sqs"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def broker(docker_engine: None) -> Iterator[RabbitMQBroker]:
     """A RabbitMQ broker container shared by the monitoring tests (each test uses its own queue)."""
     yield from start_rabbitmq("bosun-test-monitoring")

@@ -40,7 +40,7 @@ class ObservedStack:
         return proc.stdout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def observed_stack(stack_images: None) -> Iterator[ObservedStack]:
     """`bosun-local up --with prometheus` on its own project, network and ports, with one deployment."""
     defaults = load_defaults()
