@@ -2,11 +2,20 @@
 it says which actions were held, and every action is done exactly once — none lost, none finished twice (issue 17)."""
 from __future__ import annotations
 
+import httpx
+
 from tests.agent.packages import ROW
 from tests.support.stack import WholeStack, unique, until
 
 AGENT, SERVICE = "management-agent", "service"
 DEPLOYMENTS = 2
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def test_service_killed_while_the_agent_holds_claims(stack: WholeStack, packages: tuple[str, str]) -> None:
@@ -21,8 +30,10 @@ def test_service_killed_while_the_agent_holds_claims(stack: WholeStack, packages
               120, every=0.1)
     restarts = stack.restarts(SERVICE)
     stack.crash(SERVICE)
-    stack.wait_healthy(SERVICE, timeout=240)
+    stack.wait_restarted(SERVICE, restarts, timeout=240)
     assert stack.restarts(SERVICE) == restarts + 1  # the restart policy, not the test, brought it back
+    # Healthy inside its container; the host's published port answers too before the test talks to it.
+    until("the service on its published port", lambda: _answers(f"{stack.values['serviceUrl']}/health"), 60)
     with stack.client() as client:
         done = [client.wait_for_action(i, timeout=360) for i in ids]
         assert [d["status"] for d in done] == ["done"] * DEPLOYMENTS, [d.get("result") for d in done]

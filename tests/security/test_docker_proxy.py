@@ -42,7 +42,7 @@ def raw_call(sock_path: Path, method: str, path: str, body: object | None = None
         while chunk := conn.recv(65536):
             chunks.append(chunk)
     text = b"".join(chunks).decode(errors="replace")
-    return int(text.split(" ", 2)[1]), text
+    return (int(text.split(" ", 2)[1]) if text else 0), text  # 0: closed without an answer
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,9 @@ def test_traefik_reads_and_cannot_write(sockets: dict[str, Path]) -> None:
     smuggled = (b"POST /networks/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 29\r\n\r\n{\"Name\": \"bosun-proxy-escape\"}")
     status, text = raw_call(sockets["traefik"], "GET", "/_ping", extra=smuggled)
-    assert status == 200 and text.count("HTTP/1.1") == 1, text
+    # The allowed request is answered once, or (seen once at load 15: the engine closed on the unread bytes before
+    # its answer came through) not at all; never twice.
+    assert (status == 200 and text.count("HTTP/1.1") == 1) or (status == 0 and not text), text
     names = subprocess.run(["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
                            check=True, timeout=60).stdout.split()
     assert "bosun-proxy-escape" not in names

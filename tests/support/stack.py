@@ -140,6 +140,12 @@ class WholeStack(TestStack):
     def wait_healthy(self, name: str, timeout: float = 240) -> None:
         until(f"{name} to be healthy", lambda: self.health(name) == "healthy", timeout, every=0.5)
 
+    def wait_restarted(self, name: str, restarts_before: int, timeout: float = 240) -> None:
+        """Wait until the restart policy has started a component again and its new run is healthy."""
+        # Right after a kill the engine may still report the old run's "healthy": the restart count tells runs apart.
+        until(f"{name} to be restarted and healthy",
+              lambda: self.restarts(name) > restarts_before and self.health(name) == "healthy", timeout, every=0.5)
+
     def logs(self, name: str, tail: int = 60) -> str:
         return adapter.container_logs(self.component(name).name, tail=tail)
 
