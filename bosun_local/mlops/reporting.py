@@ -38,7 +38,7 @@ def _plain_request_stats(counts: Sequence[int], times: Sequence[float]) -> bool:
     """Return True when every count is an int >= 0 and every duration a finite number >= 0 (checked per column)."""
     # A server reports every request it serves: C loops over each column instead of a call per request. A NaN or
     # an infinity makes the sum non-finite; then (or on an overflowing sum) the per-request check decides.
-    return set(map(type, counts)) <= {int} and set(map(type, times)) <= {int, float} and \
+    return set(map(type, counts)) <= payloads.PLAIN_INT and set(map(type, times)) <= payloads.PLAIN_NUMBER and \
         min(counts, default=0) >= 0 and min(times, default=0.0) >= 0 and math.isfinite(sum(times))
 
 
