@@ -14,6 +14,8 @@ ROLE: Final = PREFIX + "role"
 # Services of the environment stack: which component (traefik, rabbitmq, service, *-agent), made by bosun-local.
 COMPONENT: Final = PREFIX + "component"
 MANAGED: Final = PREFIX + "managed"
+# Sandbox containers of package checks: which package (with NETWORK: which environment's agent started it).
+SANDBOX: Final = PREFIX + "sandbox"
 # Workshop containers and built images.
 WORKSHOP: Final = PREFIX + "workshop"
 VERSION: Final = PREFIX + "version"

@@ -2,7 +2,9 @@
 
 Every request's line and headers are read and checked; an allowed one is forwarded with `Connection: close`, so
 the engine ends the connection after its response and a second request can never ride through unchecked.
-Upgraded (hijacked) connections such as `docker exec` stay raw streams after their allowed first request.
+Exactly the request's body is forwarded (its Content-Length, or its chunks up to the last): bytes a client sends
+after it are read and dropped, never passed on. Upgraded (hijacked) connections such as `docker exec` stay raw
+streams after their allowed first request.
 """
 from __future__ import annotations
 
@@ -47,6 +49,20 @@ class Request:
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers if k.lower() == name), "")
+
+    def chunked(self) -> bool:
+        return self.header("transfer-encoding").lower() == "chunked"
+
+    def framing_error(self) -> str | None:
+        """Return why the body's length cannot be known exactly, or None (the guard against request smuggling)."""
+        length, coding = self.header("content-length"), self.header("transfer-encoding")
+        if coding and length:
+            return "both Content-Length and Transfer-Encoding are set"
+        if coding and not self.chunked():
+            return f"Transfer-Encoding {coding!r} is not supported (send chunked or a Content-Length)"
+        if length and not length.isdigit():
+            return f"Content-Length {length!r} is not a number"
+        return None
 
     def upgrading(self) -> bool:
         return "upgrade" in self.header("connection").lower()
@@ -93,6 +109,43 @@ async def _reply(writer: asyncio.StreamWriter, status: int, reason: str, message
     try:
         await writer.drain()
     except ConnectionError:
+        pass
+
+
+async def _send_body(reader: asyncio.StreamReader, dst: asyncio.StreamWriter, request: Request) -> None:
+    """Forward exactly the request's body: its Content-Length bytes, or its chunks through the last one."""
+    if request.chunked():
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";", 1)[0].strip() or b"x", 16)
+            dst.write(size_line)
+            if size == 0:
+                while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+                    dst.write(trailer)
+                dst.write(trailer)
+                break
+            dst.write(await reader.readexactly(size + 2))
+            await dst.drain()
+    else:
+        left = int(request.header("content-length") or 0)
+        while left:
+            data = await reader.read(min(left, CHUNK))
+            if not data:
+                raise asyncio.IncompleteReadError(b"", left)
+            dst.write(data)
+            left -= len(data)
+            await dst.drain()
+    await dst.drain()
+
+
+async def _discard_until_eof(reader: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    """Drop what a client sends after its request (a pipelined request is never passed on); end dst at its EOF."""
+    try:
+        while await reader.read(CHUNK):
+            pass
+        if dst.can_write_eof():
+            dst.write_eof()
+    except (ConnectionError, OSError):
         pass
 
 
@@ -162,6 +215,10 @@ class DockerProxy:
             await _reply(writer, 403, "Forbidden", f"bosun-local docker proxy: {where} is not allowed for "
                          f"{policy.name} (templates/environment and bosun_local/docker_proxy/rules.py say why)")
             return
+        framing = request.framing_error()
+        if framing and not request.upgrading():
+            await _reply(writer, 400, "Bad Request", f"bosun-local docker proxy: {where}: {framing}")
+            return
         body = b""
         if policy.body_check(request.method, request.path):
             length = request.header("content-length")
@@ -185,7 +242,13 @@ class DockerProxy:
         try:
             up_writer.write(request.encode() + body)
             await up_writer.drain()
-            to_engine = asyncio.create_task(_pipe(reader, up_writer))
+            if request.upgrading():
+                from_client = _pipe(reader, up_writer)
+            else:
+                if not body:
+                    await _send_body(reader, up_writer, request)
+                from_client = _discard_until_eof(reader, up_writer)
+            to_engine = asyncio.create_task(from_client)
             self._tasks.add(to_engine)
             to_engine.add_done_callback(self._tasks.discard)
             # The engine closes after its response (Connection: close) or when a hijacked stream ends.

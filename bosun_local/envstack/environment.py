@@ -21,6 +21,7 @@ from bosun_local.envstack import prometheus_stack, sqs_stack
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import EngineError, UsageError
 from bosun_local.host import IMAGE_UID, host_port, network_rabbitmq_url, rabbitmq_url, run_as_user, sqs_queue_url
+from bosun_local.sandbox.package_check import remove_leftovers
 
 Progress = Callable[[int, int, str], None]
 DOCKER_SOCKET = Path("/var/run/docker.sock")
@@ -276,6 +277,7 @@ class EnvironmentStack:
         deployments += [c.name for c in adapter.containers_with_labels(
             {labels.COMPONENT: labels.PPS_POOL, labels.NETWORK: self.config["dockerNetwork"]})]
         adapter.remove_containers(deployments, timeout=10)
+        remove_leftovers(self.config)
         self.project().down(volumes=volumes, timeout=10)
         prometheus_stack.record_extras(self.compose_file.parent, [])
         return deployments

@@ -20,7 +20,6 @@ from bosun_local.pps.sandbox_check import MARKER
 log = logging.getLogger(__name__)
 SANDBOX_DIR = "/package"
 SANDBOX_USER = "65534:65534"  # nobody: owns nothing in the image and nothing on the host
-SANDBOX_LABEL = "io.bosun-local.sandbox"
 
 
 def sandbox_spec(config: Config, claim: dict[str, Any], timeout_sec: float) -> adapter.SandboxSpec:
@@ -33,8 +32,19 @@ def sandbox_spec(config: Config, claim: dict[str, Any], timeout_sec: float) -> a
     command = ["python", "-m", "bosun_local.pps.sandbox_check", SANDBOX_DIR, str(claim.get("trainingData") or "")]
     return adapter.SandboxSpec(
         image=str(config["ppsBaseImage"]), command=command, read_only_mounts={str(path.resolve()): SANDBOX_DIR},
-        user=SANDBOX_USER, labels={SANDBOX_LABEL: str(claim.get("packageId")), labels.MANAGED: "true"},
+        user=SANDBOX_USER, labels={labels.SANDBOX: str(claim.get("packageId")), labels.MANAGED: "true",
+                                   labels.NETWORK: str(config["dockerNetwork"])},
         timeout_sec=timeout_sec)
+
+
+def remove_leftovers(config: Config) -> list[str]:
+    """Remove the sandbox containers of this environment that outlived their check (agent died, stack went down)."""
+    found = [c.name for c in adapter.containers_with_labels(
+        {labels.SANDBOX: None, labels.NETWORK: str(config["dockerNetwork"])})]
+    if found:
+        log.info("removing %d leftover sandbox container(s): %s", len(found), ", ".join(found))
+        adapter.remove_containers(found, timeout=1)
+    return found
 
 
 def parse_output(run: adapter.SandboxRun, timeout_sec: float) -> dict[str, Any]:
@@ -59,6 +69,8 @@ class PackageChecker:
     """Claims package checks from the service and runs each in a sandbox container."""
 
     def __init__(self, client: ServiceClient, config: Config, agent_id: str, timeout_sec: float = 120.0) -> None:
+        # One agent per environment runs checks, so at its start any sandbox of this environment is a leftover.
+        remove_leftovers(config)
         self.client = client
         self.config = config
         self.agent_id = agent_id

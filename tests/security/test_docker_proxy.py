@@ -125,12 +125,53 @@ def test_traefik_reads_and_cannot_write(sockets: dict[str, Path]) -> None:
     smuggled = (b"POST /networks/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 29\r\n\r\n{\"Name\": \"bosun-proxy-escape\"}")
     status, text = raw_call(sockets["traefik"], "GET", "/_ping", extra=smuggled)
-    # The allowed request is answered once, or (seen once at load 15: the engine closed on the unread bytes before
-    # its answer came through) not at all; never twice.
-    assert (status == 200 and text.count("HTTP/1.1") == 1) or (status == 0 and not text), text
+    # The proxy forwards exactly the allowed request (its Content-Length) and drops what follows: one answer.
+    assert status == 200 and text.count("HTTP/1.1") == 1, text
     names = subprocess.run(["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
                            check=True, timeout=60).stdout.split()
     assert "bosun-proxy-escape" not in names
+
+
+@pytest.mark.docker
+def test_a_chunked_body_is_forwarded_exactly_and_nothing_after_it(sockets: dict[str, Path]) -> None:
+    name = f"bosun-proxy-chunked-{os.getpid()}"
+    host = ["docker"]
+    subprocess.run([*host, "network", "create", name], check=True, capture_output=True, timeout=60)
+    try:
+        subprocess.run([*host, "create", "--name", name, "--label", "io.bosun-local.managed=true",
+                        "bosun-local/base:bookworm", "true"], check=True, capture_output=True, timeout=60)
+        doc = json.dumps({"Container": name}).encode()
+        chunks = b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in (doc[:7], doc[7:])) + b"0\r\n\r\n"
+        smuggled = (b"POST /networks/create HTTP/1.1\r\nHost: docker\r\nContent-Length: 29\r\n\r\n"
+                    b"{\"Name\": \"bosun-proxy-escape\"}")
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(20)
+            conn.connect(str(sockets["agent"]))
+            conn.sendall(f"POST /v1.41/networks/{name}/connect HTTP/1.1\r\nHost: docker\r\nContent-Type: "
+                         f"application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode() + chunks + smuggled)
+            text = b"".join(iter(lambda: conn.recv(65536), b"")).decode(errors="replace")
+        assert text.startswith("HTTP/1.1 200") and text.count("HTTP/1.1") == 1, text
+        inspect = subprocess.run([*host, "inspect", "--format", "{{json .NetworkSettings.Networks}}", name],
+                                 check=True, capture_output=True, text=True, timeout=60).stdout
+        assert name in json.loads(inspect)
+        names = subprocess.run([*host, "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
+                               check=True, timeout=60).stdout.split()
+        assert "bosun-proxy-escape" not in names
+        # A body whose length cannot be known exactly is refused before it reaches the engine.
+        status, answer = raw_call(sockets["agent"], "POST", f"/v1.41/containers/{name}/start",
+                                  extra=b"")  # plain request works through the same path
+        assert status in (204, 304), answer
+        bad = (f"POST /v1.41/containers/{name}/stop HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n"
+               f"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n").encode()
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(20)
+            conn.connect(str(sockets["agent"]))
+            conn.sendall(bad)
+            text = b"".join(iter(lambda: conn.recv(65536), b"")).decode(errors="replace")
+        assert text.startswith("HTTP/1.1 400") and "both Content-Length and Transfer-Encoding" in text, text
+    finally:
+        subprocess.run([*host, "rm", "-f", name], capture_output=True, timeout=60)
+        subprocess.run([*host, "network", "rm", name], capture_output=True, timeout=60)
 
 
 @pytest.mark.docker

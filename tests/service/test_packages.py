@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pandas as pd
 import pytest
 
 from bosun_local.client import ServiceError, tar_directory
+from bosun_local.contracts import labels
+from bosun_local.engine import adapter
 
 from .helpers import Service, start, unique, write_classifier, write_package
 
@@ -227,7 +230,21 @@ def _check_in_sandbox(service: Service, package_dir: Path, diabetes_frame: pd.Da
     (broken_dir / "model.pkl").write_bytes(b"not a pickle")
     broken = service.client.register_package(broken_dir, name=unique("broken"))
 
-    checker = PackageChecker(service.client, load_config(service.home), "test-agent", timeout_sec=120)
+    config = load_config(service.home)
+    # A sandbox left behind by an agent that died mid-check is removed when the next agent starts; another
+    # environment's is not touched.
+    ours, other = f"bosun-sandbox-leftover-{unique('c')}", f"bosun-sandbox-leftover-{unique('c')}"
+    leftovers = {config["dockerNetwork"]: ours, unique("other-net"): other}
+    for net, name in leftovers.items():
+        subprocess.run(["docker", "create", "--name", name, "--label", f"{labels.SANDBOX}=p", "--label",
+                        f"{labels.NETWORK}={net}", "bosun-local/base:bookworm", "true"], check=True,
+                       capture_output=True, timeout=60)
+    try:
+        checker = PackageChecker(service.client, config, "test-agent", timeout_sec=120)
+        names = {c.name for c in adapter.containers_with_labels({labels.SANDBOX: "p"})}
+        assert ours not in names and other in names, names
+    finally:
+        subprocess.run(["docker", "rm", "-f", *leftovers.values()], capture_output=True, timeout=60)
     assert checker.drain() == 2
 
     checked = service.client.get_package(package["id"])
