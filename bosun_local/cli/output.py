@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,7 +12,12 @@ from rich.table import Table
 
 from bosun_local.contracts.names import terminal_safe
 
+PIPED_WIDTH = 240
+
 console = Console()
+if not console.is_terminal and "COLUMNS" not in os.environ:
+    # Piped or redirected: Rich would wrap at 80 columns and split values over lines that grep then misses.
+    console = Console(width=PIPED_WIDTH)
 err_console = Console(stderr=True)
 
 STATUS_STYLE = {"ok": "green", "passing": "green", "warning": "yellow", "fail": "red", "failing": "red",

@@ -13,8 +13,7 @@ from bosun_local.errors import BosunError
 from bosun_local.service.storage import open_storage
 from bosun_local.service.storage.migrations import MIGRATIONS
 from bosun_local.service.storage.pg_migrations import PG_MIGRATIONS
-from bosun_local.service.timeutil import new_id, now_iso
-from tests.support.postgres import fresh_database, require_server
+from tests.support.postgres import fresh_database, queue_starts_directly, require_server
 
 from .helpers import start, unique, write_package
 
@@ -60,7 +59,7 @@ def test_two_replicas_claim_every_action_exactly_once(tmp_path: Path, diabetes_f
         # A few through the API, the rest queued straight into the shared database (the claims are under test).
         queued = {str(one.client.create_deployment(pkg["id"], f"api-{i}", environment=env)["action"]["id"])
                   for i in range(4)}
-        queued |= _queue_directly(tmp_path, db, env, pkg["id"], ACTIONS - len(queued))
+        queued |= queue_starts_directly(tmp_path, db, env, pkg["id"], ACTIONS - len(queued))
         clients = [ServiceClient(r.url, r.token) for r in (one, two) for _ in range(CLAIMERS // 2)]
         claims: list[tuple[int, str]] = []
         lock = threading.Lock()
@@ -83,26 +82,3 @@ def test_two_replicas_claim_every_action_exactly_once(tmp_path: Path, diabetes_f
         assert {a["id"] for a in claimed} == queued and all(a["attempts"] == 1 for a in claimed)
         for client in clients:
             client.close()
-
-
-def _queue_directly(tmp_path: Path, db: str, env: str, package_id: str, count: int) -> set[str]:
-    """Insert deployments with a pending deployment_start each, in one transaction; return the action ids."""
-    storage = open_storage(tmp_path, db)
-    now = now_iso()
-    ids = set()
-    try:
-        with storage.transaction():
-            for i in range(count):
-                dep = {"id": new_id(), "name": f"direct-{i}", "environmentId": env, "packageId": package_id,
-                       "modelId": package_id, "description": "", "keyValueConfig": {}, "state": "launching",
-                       "desiredState": "running", "predictionUrl": None, "healthStatus": "unknown",
-                       "external": False, "createdAt": now, "updatedAt": now, "deletedAt": None}
-                storage.insert_deployment(dep)
-                action, _ = storage.enqueue_action({
-                    "id": new_id(), "deploymentId": dep["id"], "type": "deployment_start", "status": "pending",
-                    "attempts": 0, "leaseExpiresAt": None, "createdAt": now, "updatedAt": now, "params": {},
-                    "agentId": None, "result": None})
-                ids.add(str(action["id"]))
-    finally:
-        storage.close()
-    return ids

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -66,3 +67,29 @@ def backend_env(backend: str) -> Iterator[dict[str, str]]:
 def storage_backend(request: pytest.FixtureRequest) -> str:
     """Run the module's service tests once per storage backend."""
     return str(request.param)
+
+
+def queue_starts_directly(tmp_path: Path, db: str, env: str, package_id: str, count: int) -> set[str]:
+    """Insert deployments with a pending deployment_start each, in one transaction; return the action ids."""
+    from bosun_local.service.storage import open_storage
+    from bosun_local.service.timeutil import new_id, now_iso
+
+    storage = open_storage(tmp_path, db)
+    now = now_iso()
+    ids = set()
+    try:
+        with storage.transaction():
+            for i in range(count):
+                dep = {"id": new_id(), "name": f"direct-{i}", "environmentId": env, "packageId": package_id,
+                       "modelId": package_id, "description": "", "keyValueConfig": {}, "state": "launching",
+                       "desiredState": "running", "predictionUrl": None, "healthStatus": "unknown",
+                       "external": False, "createdAt": now, "updatedAt": now, "deletedAt": None}
+                storage.insert_deployment(dep)
+                action, _ = storage.enqueue_action({
+                    "id": new_id(), "deploymentId": dep["id"], "type": "deployment_start", "status": "pending",
+                    "attempts": 0, "leaseExpiresAt": None, "createdAt": now, "updatedAt": now, "params": {},
+                    "agentId": None, "result": None})
+                ids.add(str(action["id"]))
+    finally:
+        storage.close()
+    return ids
