@@ -83,12 +83,13 @@ def run_clients(s: Setup, clients: int, seconds: float, work: Callable[[ServiceC
 
 
 def reads(s: Setup, clients: int, seconds: float) -> float:
-    """GET one deployment and the deployment list, alternately."""
+    """GET one deployment and its latest events, alternately (keyed reads: the claims rounds add deployments)."""
     def work(client: ServiceClient, n: int, i: int) -> bool:
+        deployment = s.deployments[(n + i) % len(s.deployments)]
         if i % 2:
-            client.list_deployments()
+            client.list_events(deployment=deployment, limit=20)
         else:
-            client.get_deployment(s.deployments[(n + i) % len(s.deployments)])
+            client.get_deployment(deployment)
         return True
     return run_clients(s, clients, seconds, work)
 

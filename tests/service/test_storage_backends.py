@@ -13,6 +13,7 @@ from bosun_local.errors import BosunError
 from bosun_local.service.storage import open_storage
 from bosun_local.service.storage.migrations import MIGRATIONS
 from bosun_local.service.storage.pg_migrations import PG_MIGRATIONS
+from bosun_local.service.timeutil import now_iso
 from tests.support.postgres import fresh_database, queue_starts_directly, require_server
 
 from .helpers import start, unique, write_package
@@ -82,3 +83,20 @@ def test_two_replicas_claim_every_action_exactly_once(tmp_path: Path, diabetes_f
         assert {a["id"] for a in claimed} == queued and all(a["attempts"] == 1 for a in claimed)
         for client in clients:
             client.close()
+
+
+def test_a_claim_probes_indexes_and_never_scans_the_queue(tmp_path: Path) -> None:
+    """An agent's claim stays cheap whatever the backlog: no table scan of actions or deployments."""
+    storage = open_storage(tmp_path)
+    try:
+        queue_starts_directly(tmp_path, "", "env-a", "pkg", 50)
+        conn = storage._conn()  # type: ignore[attr-defined]
+        seen: list[str] = []
+        conn.set_trace_callback(seen.append)
+        assert storage.claim_action("agent", now_iso(), "2999-01-01T00:00:00Z", "env-a") is not None
+        conn.set_trace_callback(None)
+        select = next(s for s in seen if s.lstrip().startswith("SELECT a.doc FROM actions"))
+        plan = [str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + select)]
+        assert not [step for step in plan if step.startswith("SCAN")], plan
+    finally:
+        storage.close()
