@@ -24,6 +24,7 @@ def main() -> None:
                     for i in range(2)]
         dep = stack.cli_json("deploy", packages[0], "--name", "bench-replace", "--wait")["deployment"]
         durations = []
+        phases: dict[str, list[float]] = {}
         url = f"{stack.web}/deployments/{dep['id']}/predictions"
         with PredictionLoad(url, [ROW], args.clients) as load, stack.client() as client:
             for i in range(args.replacements):
@@ -32,9 +33,12 @@ def main() -> None:
                 action = client.wait_for_action(answer["action"]["id"], timeout=600)
                 assert action["status"] == "done", action
                 durations.append(time.monotonic() - start)
+                for step, sec in (((action.get("result") or {}).get("data") or {}).get("phasesSec") or {}).items():
+                    phases.setdefault(step, []).append(sec)
     save("deploy_replacements", {"replacements": args.replacements, "requests": sum(load.ok) + len(load.failures),
                                  "failedRequests": len(load.failures), "failureSamples": load.failures[:5],
-                                 "replacementSec": summary(durations), "goal_failed": 0})
+                                 "replacementSec": summary(durations), "goal_failed": 0,
+                                 "phasesSec": {step: summary(v) for step, v in phases.items()}})
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from bosun_local.plugins.docker.stack import (
     running_model,
 )
 from bosun_local.plugins.docker.status import judge_deployment
+from bosun_local.plugins.docker.stopwatch import Stopwatch
 from bosun_local.plugins.docker.traffic import routes_file, update_traffic
 from bosun_local.plugins.docker.waits import TraefikWaits
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
@@ -378,9 +379,12 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
             status.data = {**(status.data or {}), ActionDataFields.OLD_MODEL_IN_USE: False}
             return status
         stack.render([*olds, new, *sides])
+        watch = Stopwatch()
         try:
             stack.up(new, timeout=int(self.s["startTimeoutSec"]))
+            watch.lap("start")
             problem = self.wait_routed(di.id, new.model_id)
+            watch.lap("routed")
         except BosunError as exc:
             problem = self._failure_detail(stack, new, exc)
         if problem:
@@ -394,13 +398,18 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         # Take the old model out of traefik's rotation before stopping it: traefik forgets a stopped container
         # only after its next docker event, and requests sent meanwhile would hang on a vanished address.
         still = stack.drain(olds, timeout=15.0)
+        watch.lap("drain")
         lingering = self.wait_only(di.id, new.model_id)
+        watch.lap("unrouted")
         for note in ([f"{', '.join(still)} did not turn unhealthy when drained"] if still else []) + (
                 [lingering] if lingering else []):
             self._logger.warning("deployment %s: %s; stopping the old model anyway", di.id, note)
         stack.remove(olds)
+        watch.lap("stop")
         stack.render([new, *sides])
+        self._logger.info("deployment %s: model replaced in %s", di.id, watch)
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY,
                                 msg=f"deployment {di.id} now runs model {new.model_id} (replaced "
-                                    f"{', '.join(m.model_id for m in olds)} with no downtime)",
-                                data=self._data(di.id, new.model_id, **{ActionDataFields.OLD_MODEL_IN_USE: False}))
+                                    f"{', '.join(m.model_id for m in olds)} with no downtime in {watch.total():g} s)",
+                                data=self._data(di.id, new.model_id, **{ActionDataFields.OLD_MODEL_IN_USE: False},
+                                                phasesSec=watch.laps))
