@@ -286,6 +286,18 @@ class ImageBuilder:
             shutil.copy2(dockerfile, Path(tmp) / "Dockerfile")
             return self._build("prometheusImage", Path(tmp), Path(tmp) / "Dockerfile", inputs_hash)
 
+    def swarm_node(self) -> BuildResult:
+        """Build a swarm node: Debian's docker.io engine on the base image (multi-node swarms of tests, benches)."""
+        image = self.config["swarmNodeImage"]
+        files = [image_file("swarm-node.Dockerfile"), image_file("swarm-node-entrypoint.sh")]
+        inputs_hash = _hash(self.config["baseImage"], *(f.read_bytes() for f in files))
+        if not self.force and _fresh(image, inputs_hash):
+            return BuildResult("swarmNodeImage", image, "cached", inputs_hash)
+        with tempfile.TemporaryDirectory(prefix="bosun-ctx-", dir=self._tmp_root()) as tmp:
+            for f in files:
+                shutil.copy2(f, Path(tmp) / f.name)
+            return self._build("swarmNodeImage", Path(tmp), Path(tmp) / "swarm-node.Dockerfile", inputs_hash)
+
     def _docker_binaries(self) -> tuple[Path, Path]:
         cli = provision.docker_cli()
         compose_bin = provision.compose_binary()
