@@ -119,16 +119,29 @@ def test_time_limit_hands_over_and_keeps_draining(sqs: MotoServer, service: Serv
     backlog(url, dep, total, per_message=100)
     policy = ScalerPolicy(per_agent=100_000, target_concurrency=1, min_replicas=1, cooldown_sec=2.0)
     with Run(sqs, service, url, policy, tmp_path) as run:
-        started = time.monotonic()
         run.scaler.apply()
         wait_until(lambda: predictions(service, dep) > 0, "the first agent to store")
-        # A limit shorter than an agent's start-up retires every agent before it reads (a loaded host takes
-        # seconds to import one): the limit is twice the start-up seen here, plus a second of work.
-        startup = time.monotonic() - started
-        run.scaler.policy = replace(policy, max_run_sec=2 * startup + 1.0)
+        # Paused (alive, not failed) the first agent leaves backlog behind whatever the machine's speed; its time
+        # limit is then already reached, so the next round must hand over. It resumes a second later, with the
+        # scaler's SIGTERM pending (or just before it), and finishes its batch.
+        first = run.replicas.processes[0]
+        first.send_signal(signal.SIGSTOP)
+        depth = queue_stats(url).depth
+        assert depth > 0
+        run.scaler.policy = replace(policy, max_run_sec=max(run.replicas.run_times(time.monotonic())) / 2)
+        resume = threading.Timer(1.0, first.send_signal, args=(signal.SIGCONT,))
+        resume.start()
+        try:
+            run.scaler.apply()
+        finally:
+            resume.join()
+        assert run.scaler.handovers == 1 and HANDOVER in run.types(), run.events
+        assert first.wait(60) == 0 and first not in run.replicas.processes
+        # Back to no limit (one shorter than an agent's start-up would retire each before it reads): the successor
+        # started by the handover drains the rest.
+        run.scaler.policy = policy
         run.start()
         wait_until(lambda: predictions(service, dep) == 2 * total, "the backlog to drain across handovers",
                    timeout=600)
-        assert run.scaler.handovers >= 1 and HANDOVER in run.types()
         assert run.replicas.started >= 2 and run.replicas.error_times() == []
     assert_exact(service, dep, total, predictions_data=False)
