@@ -87,12 +87,14 @@ class Reporting:
         if not (len(execution_time_ms) == len(users) == len(systems) == count):
             raise MLOpsInputError("report_deployment_stats_bulk got sequences of different lengths",
                                   fix="pass one value per request in every sequence")
-        if not _plain_request_stats(num_predictions, execution_time_ms):
+        plain = _plain_request_stats(num_predictions, execution_time_ms)
+        if not plain:
             for n, elapsed in zip(num_predictions, execution_time_ms, strict=True):
                 _check_request_stats(n, elapsed)  # raises, naming the first bad value
         dep, model = self._ids(deployment_id, model_id)
         stamp = payloads.now_timestamp()
-        quoted = payloads.deployment_stats_quoted(model, stamp, num_predictions, execution_time_ms, users, systems)
+        quoted = payloads.deployment_stats_quoted(model, stamp, num_predictions, execution_time_ms, users, systems,
+                                                  numbers_checked=plain)
         if quoted is not None:
             self._submit_quoted("DEPLOYMENT_STATS", quoted, dep)
             return
