@@ -106,9 +106,10 @@ class SwarmEngine:
         info = self.swarm_info()
         return info.get("LocalNodeState") == "active" and bool(info.get("ControlAvailable"))
 
-    def init(self, advertise_addr: str) -> str:
-        """Make this engine the first manager of a new swarm; return its node id."""
-        self._run("initialising a swarm", "swarm", "init", "--advertise-addr", advertise_addr)
+    def init(self, advertise_addr: str, heartbeat: str = "") -> str:
+        """Make this engine the first manager of a new swarm (nodes beat every `heartbeat`); return its node id."""
+        extra = ["--dispatcher-heartbeat", heartbeat] if heartbeat else []
+        self._run("initialising a swarm", "swarm", "init", "--advertise-addr", advertise_addr, *extra)
         return str(self.swarm_info().get("NodeID", ""))
 
     def join_token(self, role: str = "worker") -> str:
@@ -174,6 +175,11 @@ class SwarmEngine:
         self._run(f"deploying stack {name} ({compose_file})", "stack", "deploy", "--compose-file", str(compose_file),
                   "--prune", "--resolve-image", "never", "--detach=true", "--quiet", name,
                   fix=f"read the message above; `docker stack ps {name} --no-trunc` shows the tasks' errors")
+
+    def force_update(self, service: str) -> None:
+        """Restart every task of a service (rolling, by its update_config) without changing its spec."""
+        self._run(f"restarting the tasks of service {service}", "service", "update", "--force", "--detach", "--quiet",
+                  service)
 
     def remove_stack(self, name: str) -> None:
         """Remove a stack's services and networks (its tasks stop in the background)."""

@@ -24,6 +24,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "filesystem": "bosun_local.plugins.filesystem",
     "k8s": "bosun_local.plugins.k8s",
     "kubernetes": "bosun_local.plugins.k8s",  # the seed's other name for it
+    "swarm": "bosun_local.plugins.swarm",
     "test": "bosun_local.plugins.test",
 }
 

@@ -1,0 +1,140 @@
+"""One deployment as a swarm stack: names, pure rendering to disk, deploy/remove, and reading its tasks back."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from bosun_local.contracts import labels
+from bosun_local.engine.swarm import STACK_LABEL, NodeInfo, SwarmEngine, TaskInfo
+from bosun_local.envstack.render import env_file_text, render, write_if_changed
+from bosun_local.errors import BosunError
+from bosun_local.plugins.deployment_values import deployment_values
+from bosun_local.plugins.docker.stack import DeploymentConfigError, ModelService, check_id
+
+TEMPLATE = "swarm/deployment.yaml.j2"
+EDGE_TEMPLATE = "swarm/traefik.yaml.j2"
+# Update states swarm reports while it rolls a service back to its previous spec (the new model failed).
+ROLLBACK = ("rollback_started", "rollback_paused", "rollback_completed")
+
+
+def replicas_of(kv: dict[str, Any], default: int, deployment_id: str) -> int:
+    """Return the deployment's replicas: keyValueConfig `replicas`, else the plugin's ppsReplicas."""
+    raw = kv.get("replicas", default)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= 64:
+        raise DeploymentConfigError(f"deployment {deployment_id}: replicas={raw!r} is not a whole number from 1 to 64",
+                                    fix="set keyValueConfig replicas (or the swarm plugin's ppsReplicas) like 2")
+    return value
+
+
+def placement(tasks: list[TaskInfo], nodes: list[NodeInfo]) -> list[dict[str, Any]]:
+    """Return each current task (desired running) with the node it runs on, for status data and pe_status.
+
+    A lost node's tasks keep their last state (running) forever; only their desired state (shutdown) says they are gone.
+    """
+    hostnames = {n.id: n.hostname for n in nodes}
+    return [{"task": t.id[:12], "slot": t.slot, "node": hostnames.get(t.node_id, t.node_id[:12] or None),
+             "state": t.state, "desiredState": t.desired_state, "modelId": t.env.get("MLOPS_MODEL_ID"),
+             "error": t.error or None} for t in tasks if t.desired_state == "running"]
+
+
+class SwarmDeployment:
+    """The stack `<containerNamePrefix><deployment id>` on the swarm, rendered to `<stacks dir>/<name>/swarm.yaml`."""
+
+    def __init__(self, deployment_id: str, settings: dict[str, Any], stacks_dir: Path, run_as_user: str,
+                 monitoring: dict[str, str] | None, engine: SwarmEngine) -> None:
+        self.deployment_id = check_id(deployment_id, "deployment id")
+        self.settings = settings
+        self.name = f"{settings['containerNamePrefix']}{deployment_id}"
+        self.directory = stacks_dir / self.name
+        self.run_as_user = run_as_user
+        self.monitoring = monitoring
+        self.engine = engine
+
+    @property
+    def compose_file(self) -> Path:
+        return self.directory / "swarm.yaml"
+
+    @property
+    def env_file(self) -> Path:
+        return self.directory / "pps.env"
+
+    def render(self, model: ModelService, replicas: int) -> Path:
+        """Render the stack file for this model (pure: same inputs, same bytes; unchanged files are not rewritten)."""
+        secrets = {"MLOPS_RABBITMQ_QUEUE_URL": self.monitoring["queueUrl"]} if self.monitoring else {}
+        write_if_changed(self.env_file, env_file_text(secrets, f"deployment {self.deployment_id}"))
+        context = {**deployment_values(self.deployment_id, self.name, [model], self.settings, self.run_as_user,
+                                       self.monitoring),
+                   "dockerNetwork": self.settings["dockerNetwork"], "envFile": str(self.env_file), "replicas": replicas}
+        write_if_changed(self.compose_file, render(TEMPLATE, context))
+        return self.compose_file
+
+    def deploy(self) -> None:
+        """Create the stack, or update it in place (swarm rolls the tasks by update_config)."""
+        self.engine.deploy_stack(self.name, self.compose_file)
+
+    def service(self) -> dict[str, Any] | None:
+        """Return `docker service inspect` of the stack's PPS service, or None when there is none."""
+        found = self.engine.services({STACK_LABEL: self.name, labels.DEPLOYMENT: self.deployment_id})
+        return found[0] if found else None
+
+    def tasks(self, service: dict[str, Any] | None = None) -> list[TaskInfo]:
+        """Return the service's tasks, current and past."""
+        service = service if service is not None else self.service()
+        if not service:
+            return []
+        return self.engine.tasks({str(service["ID"]): str(service["Spec"]["Name"])})
+
+    def wait_converged(self, model_id: str, replicas: int, timeout: float) -> str | None:
+        """Wait until `replicas` tasks of this model run (healthy) and no update is under way; return why not."""
+        deadline = time.monotonic() + timeout
+        last = "no service yet"
+        while time.monotonic() < deadline:
+            service = self.service()
+            if service:
+                update = str((service.get("UpdateStatus") or {}).get("State") or "")
+                if update in ROLLBACK:
+                    message = (service.get("UpdateStatus") or {}).get("Message", "")
+                    return f"swarm rolled the update of {self.name} back ({update}: {message})"
+                tasks = self.tasks(service)
+                mine = [t for t in tasks if t.running and t.env.get("MLOPS_MODEL_ID") == model_id]
+                others = [t for t in tasks if t.running and t.env.get("MLOPS_MODEL_ID") != model_id]
+                failed = [t.error for t in tasks if t.state in ("failed", "rejected") and t.error]
+                if len(mine) >= replicas and not others and update in ("", "completed"):
+                    return None
+                last = (f"{len(mine)}/{replicas} tasks of model {model_id} running, {len(others)} of others, update "
+                        f"{update or 'none'}" + (f"; last task error: {failed[-1]}" if failed else ""))
+            time.sleep(0.5)
+        return f"stack {self.name} did not converge within {timeout:.0f} s ({last})"
+
+    def remove(self, timeout: float) -> bool:
+        """Remove the stack and wait until its tasks are gone; return False when there was nothing to remove."""
+        had = self.service() is not None
+        if had:
+            self.engine.remove_stack(self.name)
+            deadline = time.monotonic() + timeout
+            # The overlay network of the stack is the shared one; its tasks still hold addresses until they stop.
+            while self.engine.services({STACK_LABEL: self.name}) and time.monotonic() < deadline:
+                time.sleep(0.3)
+        if self.directory.exists():
+            shutil.rmtree(self.directory)
+        return had
+
+
+def edge_stack_file(settings: dict[str, Any], stacks_dir: Path) -> Path:
+    """Render the swarm's traefik stack file into `<stacks dir>/<projectName>-traefik/swarm.yaml`."""
+    path = stacks_dir / f"{settings['projectName']}-traefik" / "swarm.yaml"
+    context = {"dockerNetwork": settings["dockerNetwork"], "traefikImage": settings["traefikImage"],
+               "traefikPort": int(settings["swarmTraefikPort"])}
+    write_if_changed(path, render(EDGE_TEMPLATE, context))
+    return path
+
+
+def stack_problem(exc: BosunError) -> str:
+    """Return an error as one line for a status message: what failed, then the fix."""
+    return f"{exc.message} (fix: {exc.fix})" if exc.fix else exc.message

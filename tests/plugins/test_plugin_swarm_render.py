@@ -1,0 +1,87 @@
+"""The swarm plugin's stack files: pure rendering onto disk, golden files, and the docker CLI's own stack parser."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bosun_local.engine.swarm import SwarmEngine
+from bosun_local.plugins import load_plugin_class
+from bosun_local.plugins.docker.stack import DeploymentConfigError, model_service
+from bosun_local.plugins.swarm import SwarmPlugin
+from bosun_local.plugins.swarm.stack import SwarmDeployment, edge_stack_file, replicas_of
+from tests.conftest import need
+
+GOLDEN = Path(__file__).parent / "golden" / "swarm"
+DEP, MODEL = "6a1b2c3d4e5f6a7b8c9d0e1f", "7b2c3d4e5f6a7b8c9d0e1f2a"
+SETTINGS: dict[str, Any] = {**SwarmPlugin.DEFAULT_SETTINGS, "dockerNetwork": "bosun-swarm", "projectName": "bosun",
+                            "containerNamePrefix": "swarm_", "ppsBaseImage": "bosun-local/runtime:0.1.0",
+                            "traefikImage": "bosun-local/traefik:3.7.15", "swarmTraefikPort": 8080}
+
+
+def rendered(tmp_path: Path) -> tuple[Path, Path]:
+    artifact = tmp_path / "pkg"
+    artifact.mkdir(exist_ok=True)
+    model = model_service(DEP, MODEL, artifact, {"memory": "768m", "cpus": "0.5"})
+    deployment = SwarmDeployment(DEP, SETTINGS, tmp_path / "stacks", "1000:1000", None, SwarmEngine())
+    return deployment.render(model, replicas=3), edge_stack_file(SETTINGS, tmp_path / "stacks")
+
+
+def check_golden(name: str, text: str) -> None:
+    golden = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text(), f"rendered stack differs from {golden} (UPDATE_GOLDEN=1 to accept)"
+
+
+def test_the_swarm_plugin_is_registered_as_a_builtin() -> None:
+    assert load_plugin_class("swarm") is SwarmPlugin
+
+
+def test_stack_files_match_golden_files_and_rerender_to_the_same_bytes(tmp_path: Path) -> None:
+    stack_file, edge_file = rendered(tmp_path)
+    assert stack_file == tmp_path / "stacks" / f"swarm_{DEP}" / "swarm.yaml"
+    check_golden("deployment.yaml", stack_file.read_text().replace(str(tmp_path), "<tmp>"))
+    check_golden("traefik.yaml", edge_file.read_text())
+    before = (stack_file.stat().st_mtime_ns, edge_file.stat().st_mtime_ns)
+    rendered(tmp_path)
+    assert (stack_file.stat().st_mtime_ns, edge_file.stat().st_mtime_ns) == before  # unchanged bytes: not rewritten
+    assert oct((stack_file.parent / "pps.env").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_stack_holds_what_only_swarm_has(tmp_path: Path) -> None:
+    service = yaml.safe_load(rendered(tmp_path)[0].read_text())["services"]["pps"]
+    deploy = service["deploy"]
+    assert deploy["replicas"] == 3
+    assert deploy["update_config"]["order"] == "start-first"
+    assert deploy["update_config"]["failure_action"] == "rollback"
+    assert deploy["placement"]["preferences"] == [{"spread": "node.id"}]
+    assert deploy["endpoint_mode"] == "dnsrr"
+    assert deploy["resources"]["limits"] == {"memory": "768m", "cpus": "0.5"}
+    router = f"swarm-{DEP}"
+    assert deploy["labels"][f"traefik.http.services.{router}.loadbalancer.server.port"] == "8080"
+    assert deploy["labels"]["traefik.swarm.network"] == "bosun-swarm"
+    assert "healthcheck" in service and service["read_only"] is True and service["cap_drop"] == ["ALL"]
+
+
+def test_the_docker_cli_parses_both_stack_files(tmp_path: Path) -> None:
+    need(shutil.which("docker") is not None, "the docker CLI is missing (run `bosun-local engine ensure`)")
+    for path in rendered(tmp_path):
+        # `docker stack config` is the CLI's own loader and validator, without an engine.
+        proc = subprocess.run(["docker", "stack", "config", "--compose-file", str(path)], capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert "services:" in proc.stdout
+
+
+@pytest.mark.parametrize("raw", ["0", "x", 65])
+def test_replicas_outside_one_to_sixty_four_name_the_key(raw: object) -> None:
+    with pytest.raises(DeploymentConfigError, match="replicas"):
+        replicas_of({"replicas": raw}, 2, DEP)
+    assert replicas_of({}, 2, DEP) == 2 and replicas_of({"replicas": "4"}, 2, DEP) == 4

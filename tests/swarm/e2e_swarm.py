@@ -1,0 +1,145 @@
+"""The swarm plugin on a real two-node swarm, driven through bosun-plugin-runner as the management agent drives it.
+
+traefik (swarm provider) routes to a deployment of 2 replicas spread over both nodes; a replace under load fails
+no request; the worker's engine is killed and the deployment keeps answering while its tasks move to the manager.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bosun_local.contracts import labels
+from bosun_local.engine.swarm import STACK_LABEL
+from tests.agent.packages import ROW, diabetes_package
+from tests.plugins.plugin_helpers import DEP_ID, MODEL_A, MODEL_B, PE_ID, Runner
+from tests.support.swarm_nodes import SwarmNodes
+
+pytestmark = pytest.mark.docker
+
+
+class Load:
+    """Send predictions in a loop from one thread, counting answers by outcome."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.outcomes, self.stop = url, Counter[str](), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=15.0) as http:
+            while not self.stop.is_set():
+                try:
+                    self.outcomes[str(http.post(self.url, json=[ROW]).status_code)] += 1
+                except httpx.HTTPError as exc:
+                    self.outcomes[type(exc).__name__] += 1
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def run(runner: Runner, action: str, plugin: dict[str, Any], timeout: float = 300, **sections: Any) -> dict[str, Any]:
+    """Run one swarm plugin action through bosun-plugin-runner and return its status file."""
+    result = runner("--plugin=swarm", f"--action={action}", "--config",
+                    runner.config(f"{action}.yaml", plugin, **sections), timeout=timeout)
+    assert result.status is not None, f"{action}: no status file; stderr:\n{result.stderr[-3000:]}"
+    return result.status
+
+
+def nodes_of(status: dict[str, Any]) -> list[str]:
+    """Return the nodes of the running tasks in a status's data, sorted."""
+    return sorted(str(t["node"]) for t in status["data"]["tasks"] if t["state"] == "running")
+
+
+def test_a_deployment_on_two_nodes_survives_a_replace_and_the_loss_of_a_node(swarm: SwarmNodes, tmp_path: Path) -> None:
+    manager, worker = swarm.manager, swarm.workers[0]
+    shared = swarm.shared_dir
+    pkg_a, pkg_b = diabetes_package(shared / "pkg-a"), diabetes_package(shared / "pkg-b", alpha=0.5)
+    for path in (pkg_a, pkg_b):
+        path.chmod(0o755)
+        for f in path.iterdir():
+            f.chmod(0o644)  # the PPS runs as nobody
+    web = f"http://{manager.address}:80"
+    plugin = {"swarmDockerHost": manager.host, "dockerNetwork": f"{swarm.name}-net", "projectName": swarm.name,
+              "containerNamePrefix": "swarm_", "outfacingPredictionURLPrefix": web, "traefikUrl": web,
+              "monitoringEnabled": False, "ppsReplicas": 2, "stacksDir": str(shared / "stacks"),
+              "runAsUser": "65534:65534", "startTimeoutSec": 240}
+    runner = Runner(tmp_path)
+    pe = {"id": PE_ID, "name": "swarm", "deployments": [DEP_ID]}
+
+    def info(model: str, artifact: Path) -> dict[str, Any]:
+        return {"id": DEP_ID, "modelId": model, "name": "diabetes", "modelArtifact": str(artifact),
+                "modelExecutionType": "dedicated",
+                "keyValueConfig": {}}
+
+    started = run(runner, "plugin_start", plugin, peInfo=pe)
+    assert started["status"] == "passing", started["msg"]
+    assert sorted(n["role"] for n in started["data"]["nodes"]) == ["manager", "worker"]
+
+    status = run(runner, "deployment_start", plugin, peInfo=pe, deploymentInfo=info(MODEL_A, pkg_a))
+    assert status["status"] == "passing", status["msg"]
+    # Spread: one task on each node, each its own engine.
+    assert nodes_of(status) == sorted([manager.hostname, worker.hostname])
+    url = f"{web}/deployments/{DEP_ID}/predictions"
+    first = httpx.post(url, json=[ROW], timeout=15)
+    assert first.status_code == 200, first.text
+    stack_file = Path(status["data"]["stackFile"])
+    assert "order: start-first" in stack_file.read_text()
+
+    # Replace under load: swarm starts each new task before stopping an old one; no request may fail.
+    with Load(url) as load:
+        time.sleep(2)
+        replaced = run(runner, "deployment_replace_model", plugin, peInfo=pe, deploymentInfo=info(MODEL_B, pkg_b))
+        time.sleep(2)
+    assert replaced["status"] == "passing", replaced["msg"]
+    assert {t["modelId"] for t in replaced["data"]["tasks"] if t["state"] == "running"} == {MODEL_B}
+    assert set(load.outcomes) == {"200"} and load.outcomes["200"] > 20, load.outcomes
+    assert MODEL_B in httpx.get(f"{web}/deployments/{DEP_ID}/info", timeout=10).text
+
+    # Node loss: the worker's engine dies with its task; the manager's task keeps answering, swarm reschedules.
+    with Load(url) as outage:
+        swarm.kill(worker)
+        deadline = time.monotonic() + 180
+        while True:
+            status = run(runner, "deployment_status", plugin, peInfo=pe, deploymentInfo=info(MODEL_B, pkg_b))
+            if nodes_of(status) == [manager.hostname, manager.hostname] or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        after = sum(outage.outcomes.values())
+        time.sleep(3)
+    assert nodes_of(status) == [manager.hostname, manager.hostname], status
+    assert status["status"] == "passing" and status["state"] == "ready", status["msg"]
+    assert outage.outcomes["200"] > 0, outage.outcomes
+    # Once rescheduled, every request is answered.
+    with Load(url) as steady:
+        time.sleep(3)
+    assert set(steady.outcomes) == {"200"}, (steady.outcomes, after)
+
+    pe_status = run(runner, "pe_status", plugin, peInfo=pe)
+    assert pe_status["status"] == "warning", pe_status["msg"]
+    by_host = {n["hostname"]: n["state"] for n in pe_status["data"]["nodes"]}
+    assert by_host == {manager.hostname: "ready", worker.hostname: "down"}
+    tasks = pe_status["data"]["deploymentsStatus"][DEP_ID]["data"]["tasks"]
+    assert sorted(t["node"] for t in tasks if t["state"] == "running") == [manager.hostname] * 2
+
+    stopped = run(runner, "deployment_stop", plugin, peInfo=pe, deploymentInfo={"id": DEP_ID})
+    assert stopped["status"] == "passing" and stopped["state"] == "stopped", stopped["msg"]
+    engine = manager.engine()
+    assert engine.services({STACK_LABEL: f"swarm_{DEP_ID}"}) == []
+    assert engine.services({labels.DEPLOYMENT: DEP_ID}) == []
+    assert not (shared / "stacks" / f"swarm_{DEP_ID}").exists()
+    assert httpx.get(f"{web}/deployments/{DEP_ID}/info", timeout=10).status_code == 404
+    # The node removed from the swarm, as an operator would after losing its host.
+    engine.remove_node(next(n.id for n in engine.nodes() if n.hostname == worker.hostname))
+    assert [n.hostname for n in engine.nodes()] == [manager.hostname]
+    assert os.path.isdir(shared)
