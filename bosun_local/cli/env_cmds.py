@@ -18,9 +18,17 @@ from bosun_local.errors import BosunError
 @click.option("--services", default="", help="Comma-separated subset to start, e.g. traefik,rabbitmq (default: all).")
 @click.option("--with", "extras", multiple=True, type=click.Choice(EXTRAS),
               help="Also run an optional service (prometheus); it stays in the stack until `down`.")
+@click.option("--swarm", "on_swarm", is_flag=True,
+              help="Bring the environment's traefik up on a Docker swarm instead, for the swarm plugin "
+                   "(`bosun-local swarm up`: lists what it will change and asks first).")
 @json_option
-def up(wait: bool, services: str, extras: tuple[str, ...], as_json: bool) -> None:
+def up(wait: bool, services: str, extras: tuple[str, ...], on_swarm: bool, as_json: bool) -> None:
     """Bring the environment stack up and print its URLs."""
+    if on_swarm:
+        from bosun_local.cli.swarm_cmds import swarm_up
+
+        click.get_current_context().invoke(swarm_up, as_json=as_json)
+        return
     stack = EnvironmentStack(load_config(), extras=list(extras))
     if stack.extras:
         # Optional services' images are built here when missing: from the local base, in seconds once cached.

@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "bosun_local.cli.agent_cmds",
     "bosun_local.cli.token_cmds",
     "bosun_local.cli.docker_proxy_cmds",
+    "bosun_local.cli.swarm_cmds",
 ]
 
 

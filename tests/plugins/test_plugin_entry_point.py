@@ -52,12 +52,12 @@ def test_a_registered_plugin_that_is_not_installed_is_named(installed: Path, tmp
     broken = tmp_path / "broken-0.1.dist-info"
     broken.mkdir()
     (broken / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
-    (broken / "entry_points.txt").write_text("[bosun_local.plugins]\nswarm = no_such_swarm_module:SwarmPlugin\n"
+    (broken / "entry_points.txt").write_text("[bosun_local.plugins]\nnomad = no_such_nomad_module:NomadPlugin\n"
                                              "test = shadowing_attempt:Plugin\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     rows = {r["name"]: r for r in list_plugins()}
-    assert rows["swarm"]["available"] is False
-    assert rows["swarm"]["detail"] == ("plugin swarm is not available: module no_such_swarm_module is not part of "
+    assert rows["nomad"]["available"] is False
+    assert rows["nomad"]["detail"] == ("plugin nomad is not available: module no_such_nomad_module is not part of "
                                        "this installation")
     assert rows["test"]["source"] == "built-in"  # an entry point cannot shadow a built-in
 
@@ -67,7 +67,7 @@ def test_the_runner_lists_it(installed: Path) -> None:
     out = subprocess.run([str(RUNNER), "--list-plugins", "--json"], env=env, capture_output=True, text=True,
                          check=True, timeout=60)
     names = {r["name"] for r in json.loads(out.stdout)}
-    assert names == {"docker", "filesystem", "k8s", "kubernetes", "test", "example"}
+    assert names == {"docker", "filesystem", "k8s", "kubernetes", "swarm", "test", "example"}
 
 
 def test_the_service_accepts_its_platform_only_where_it_is_installed(tmp_path: Path) -> None:
@@ -77,6 +77,6 @@ def test_the_service_accepts_its_platform_only_where_it_is_installed(tmp_path: P
             created = client.create_environment("ex", "example", {"stateDir": str(tmp_path / "state")})
             assert created["platform"] == "example"
     with running_service(tmp_path / "without") as (url, token):
-        known = "'example' is not a registered plugin; known: docker, filesystem, k8s, kubernetes, test"
+        known = "'example' is not a registered plugin; known: docker, filesystem, k8s, kubernetes, swarm, test"
         with ServiceClient(url, token) as client, pytest.raises(ServiceError, match=known):
             client.create_environment("ex", "example")

@@ -94,7 +94,7 @@ def test_listings(runner: Runner) -> None:
     rows = {row["name"]: row for row in json.loads(res.stdout)}
     assert res.rc == 0
     # The Kubernetes plugin (issue 21) is built in under both of the seed's names.
-    assert set(rows) == {"filesystem", "test", "docker", "k8s", "kubernetes"}
+    assert set(rows) == {"filesystem", "test", "docker", "k8s", "kubernetes", "swarm"}
     assert {row["source"] for row in rows.values()} == {"built-in"}
     assert (rows["filesystem"]["available"], rows["filesystem"]["class"]) == (True, "FilesystemPlugin")
     assert (rows["test"]["available"], rows["test"]["class"]) == (True, "BosunTestPlugin")
@@ -187,8 +187,8 @@ def test_unknown_keys_in_deployment_info_are_ignored(runner: Runner) -> None:
     ("missing/plugin", "", "plugin file missing/plugin.py does not exist"),
     ("broken.py", "import no_such_module_xyz\n", "plugin file broken.py failed to import: ModuleNotFoundError"),
     ("no_such_plugin_module", "", "plugin 'no_such_plugin_module' is not a built-in plugin, an importable module"),
-    ("swarm", "", "plugin 'swarm' is not a built-in plugin, an importable module or a .py file, so it is not "
-                  "available here (registered plugins: docker, filesystem, k8s, kubernetes, test)"),
+    ("nomad", "", "plugin 'nomad' is not a built-in plugin, an importable module or a .py file, so it is not "
+                  "available here (registered plugins: docker, filesystem, k8s, kubernetes, swarm, test)"),
 ])
 def test_plugin_specs_that_cannot_load(runner: Runner, spec: str, body: str | None, expected: str) -> None:
     if body is None:

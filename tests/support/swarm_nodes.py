@@ -119,8 +119,11 @@ def _wait_engine(node: Node, timeout: float = 60) -> None:
 
 
 @contextmanager
-def swarm_nodes(prefix: str, images: list[str], workers: int = 1) -> Iterator[SwarmNodes]:
-    """Bring up a manager and `workers` workers with `images` loaded; remove every node, volume and network after."""
+def swarm_nodes(prefix: str, images: list[str], workers: int = 1, init: bool = True) -> Iterator[SwarmNodes]:
+    """Bring up a manager and `workers` workers with `images` loaded; remove every node, volume and network after.
+
+    With init=False the engines are left out of swarm mode (the "manager" is just the first engine).
+    """
     config = load_config()
     ImageBuilder(config, lambda *_: None).swarm_node()
     name = f"{prefix}-{secrets.token_hex(3)}"
@@ -140,17 +143,20 @@ def swarm_nodes(prefix: str, images: list[str], workers: int = 1) -> Iterator[Sw
         with ThreadPoolExecutor(max_workers=len(started)) as pool:
             list(pool.map(lambda n: n.engine().load_image(archive), started))
         manager, *rest = started
-        # A node that stops beating for a few periods is down: 1 s (not 5) makes a node loss seen sooner.
-        manager.engine().init(manager.address, heartbeat="1s")
-        token = manager.engine().join_token("worker")
-        for node in rest:
-            node.engine().join(manager.address, token, node.address)
+        if init:
+            # A node that stops beating for a few periods is down: 1 s (not 5) makes a node loss seen sooner.
+            manager.engine().init(manager.address, heartbeat="1s")
+            token = manager.engine().join_token("worker")
+            for node in rest:
+                node.engine().join(manager.address, token, node.address)
         yield SwarmNodes(name, manager, rest, shared_dir)
     finally:
-        for node in started:
-            docker("rm", "--force", "--volumes", node.container, check=False, timeout=180)
-        for volume in docker("volume", "ls", "--quiet", "--filter", f"label={TEST_LABEL}={name}").split():
-            docker("volume", "rm", "--force", volume, check=False, timeout=180)
+        # In parallel: each node's store holds the 1.5 GB runtime image, and deleting it takes a while.
+        with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
+            list(pool.map(lambda n: docker("rm", "--force", "--volumes", n.container, check=False, timeout=180),
+                          started))
+            volumes = docker("volume", "ls", "--quiet", "--filter", f"label={TEST_LABEL}={name}").split()
+            list(pool.map(lambda v: docker("volume", "rm", "--force", v, check=False, timeout=180), volumes))
         docker("network", "rm", name, check=False)
         shutil.rmtree(shared_dir, ignore_errors=True)
 

@@ -3,7 +3,7 @@
 A third-party distribution adds a plugin with one line in its packaging metadata, e.g. in pyproject.toml:
 
     [project.entry-points."bosun_local.plugins"]
-    swarm = "bosun_swarm.plugin:SwarmPlugin"
+    nomad = "bosun_nomad.plugin:NomadPlugin"
 
 The value names a module holding one BosunPluginBase subclass, or `module:Class`.
 """
