@@ -39,6 +39,7 @@ test-tools:
 
 bench-tools:
 	$(call apt_install,wrk,wrk,the HTTP benches)
+	$(call apt_install,valgrind,valgrind,bench/instructions_per_request.py)
 
 # The local PostgreSQL the service tests also run on (Debian's postgresql, cluster `bosun`; idempotent).
 postgres: $(STAMP)

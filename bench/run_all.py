@@ -9,7 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["stack_up.py", "pps_vs_flask.py", "v2_binary_vs_json.py", "explanation_overhead.py",
            "pps_monitoring_overhead.py", "input_bounds.py", "pps_metrics_overhead.py", "reporting_throughput.py",
-           "reporting_cpu.py",
+           "reporting_cpu.py", "instructions_per_request.py", "service_storage.py",
            "ingest_throughput.py", "accuracy_ingest.py", "backlog_drain.py", "sqs_backlog_drain.py",
            "deploy_first_200.py", "deploy_replacements.py", "deploy_throughput.py", "deploy_heal.py",
            "traffic_mirroring.py", "dashboard_cpu.py", "workshop_run.py"]
