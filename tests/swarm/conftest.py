@@ -1,4 +1,4 @@
-"""The multi-node swarm the swarm tests share: made once per session, removed (nodes, volumes, network) after."""
+"""The multi-node swarm the swarm tests share: made once for this folder, removed (nodes, volumes, network) after."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -21,9 +21,13 @@ def swarm_images(docker_engine: None) -> list[str]:
     return images
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def swarm(swarm_images: list[str]) -> Iterator[SwarmNodes]:
-    """Yield a swarm of a manager and a worker, each its own engine, with the images loaded."""
+    """Yield a swarm of a manager and a worker, each its own engine, with the images loaded.
+
+    Package scope: the nodes (two engines holding the 1.5 GB runtime image) go when this folder is done, not at the
+    end of the whole run. The CLI test runs first (file order); the e2e test then kills the worker.
+    """
     with swarm_nodes("bosun-swarm", swarm_images) as nodes:
         name = nodes.name
         yield nodes
