@@ -95,8 +95,9 @@ class PPSMetrics:
             return "", rest, False
         return deployment_id, rest, True
 
-    def observe(self, series: Series, status: int, elapsed_ns: int) -> None:
-        """Count one finished request."""
+    def record(self, path: str, status: int, elapsed_ns: int) -> None:
+        """Count one finished request of a path (one call on the request path: the cached series inline)."""
+        series = self._by_path.get(path) or self.series(path)
         series.codes[status // 100] += 1
         series.buckets[bisect_left(BOUNDS_NS, elapsed_ns)] += 1
         series.sum_ns += elapsed_ns
