@@ -5,7 +5,6 @@ no request; the worker's engine is killed and the deployment keeps answering whi
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -173,4 +172,11 @@ def test_a_deployment_on_two_nodes_survives_a_replace_and_the_loss_of_a_node(swa
     # The node removed from the swarm, as an operator would after losing its host.
     engine.remove_node(next(n.id for n in engine.nodes() if n.hostname == worker.hostname))
     assert [n.hostname for n in engine.nodes()] == [manager.hostname]
-    assert os.path.isdir(shared)
+    # The environment's edge goes too: no service and no overlay network of ours is left on the swarm.
+    engine.remove_stack(f"{swarm.name}-traefik")
+    deadline = time.monotonic() + 60
+    while engine.services({}) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert engine.services({}) == []
+    engine.remove_network(plugin["dockerNetwork"])
+    assert not engine.network_exists(plugin["dockerNetwork"])
