@@ -126,7 +126,7 @@ def main() -> None:
                               "projectName": swarm.name, "containerNamePrefix": "swarm_",
                               "outfacingPredictionURLPrefix": swarm_web, "traefikUrl": swarm_web,
                               "monitoringEnabled": False, "stacksDir": str(swarm.shared_dir / "stacks"),
-                              "runAsUser": "65534:65534"})
+                              "runAsUser": "65534:65534", "ppsBaseImage": images[0], "traefikImage": images[1]})
         checked(plugin.plugin_start(), "swarm plugin_start")
         results["swarm1"] = rounds(plugin, swarm_web, pkgs, args.rounds, {"replicas": 1}, "s")
         results["swarm2"] = rounds(plugin, swarm_web, pkgs, args.rounds, {"replicas": 2}, "t")

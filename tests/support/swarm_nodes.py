@@ -78,13 +78,14 @@ class SwarmNodes:
 def _image_archive(images: list[str]) -> Path:
     """Save the images once into a cached archive named by their ids (a rebuilt image gets a new archive)."""
     ids = [docker("image", "inspect", "--format", "{{.Id}}", image) for image in images]
+    names = hashlib.sha256("\n".join(images).encode()).hexdigest()[:8]
     key = hashlib.sha256("\n".join(images + ids).encode()).hexdigest()[:16]
     cache = Path(tempfile.gettempdir()) / "bosun-swarm-images"
     cache.mkdir(exist_ok=True)
-    archive = cache / f"{key}.tar"
+    archive = cache / f"{names}-{key}.tar"
     if not archive.exists():
-        for stale in cache.glob("*.tar*"):
-            stale.unlink()  # 1.5 GB each: keep only the current images' archive
+        for stale in cache.glob(f"{names}-*.tar*"):
+            stale.unlink()  # up to 1.5 GB each: keep only the current archive of these image names
         partial = archive.with_suffix(".tar.part")
         docker("save", "--output", str(partial), *images, timeout=600)
         partial.rename(archive)

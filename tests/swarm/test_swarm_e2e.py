@@ -94,7 +94,9 @@ def test_a_deployment_on_two_nodes_survives_a_replace_and_the_loss_of_a_node(swa
     plugin = {"swarmDockerHost": manager.host, "dockerNetwork": f"{swarm.name}-net", "projectName": swarm.name,
               "containerNamePrefix": "swarm_", "outfacingPredictionURLPrefix": web, "traefikUrl": web,
               "monitoringEnabled": False, "ppsReplicas": 2, "stacksDir": str(shared / "stacks"),
-              "runAsUser": "65534:65534", "startTimeoutSec": 240}
+              "runAsUser": "65534:65534", "startTimeoutSec": 240,
+              # The images loaded into the nodes (the config's, BOSUN_* overrides included).
+              "ppsBaseImage": swarm_images[0], "traefikImage": swarm_images[1]}
     runner = Runner(tmp_path)
     pe = {"id": PE_ID, "name": "swarm", "deployments": [DEP_ID]}
 
