@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bosun_local.engine.swarm import SwarmEngine
+from bosun_local.engine.swarm import SwarmEngine, TaskInfo
 from bosun_local.plugins import load_plugin_class
 from bosun_local.plugins.docker.stack import DeploymentConfigError, model_service
 from bosun_local.plugins.swarm import SwarmPlugin
@@ -85,3 +85,21 @@ def test_replicas_outside_one_to_sixty_four_name_the_key(raw: object) -> None:
     with pytest.raises(DeploymentConfigError, match="replicas"):
         replicas_of({"replicas": raw}, 2, DEP)
     assert replicas_of({}, 2, DEP) == 2 and replicas_of({"replicas": "4"}, 2, DEP) == 4
+
+
+class NoImageEngine(SwarmEngine):
+    """An engine whose every task is rejected for a missing image (a failure made on purpose)."""
+
+    def services(self, labels: dict[str, str]) -> list[dict[str, Any]]:
+        return [{"ID": "s1", "Spec": {"Name": f"swarm_{DEP}_pps"}}]
+
+    def tasks(self, services: dict[str, str]) -> list[TaskInfo]:
+        return [TaskInfo(f"t{i}", "pps", 1, "n1", "rejected", "shutdown", "No such image: bosun-local/runtime:x",
+                         "bosun-local/runtime:x", {"MLOPS_MODEL_ID": MODEL}) for i in range(3)]
+
+
+def test_a_missing_image_on_the_nodes_fails_at_once_and_says_how_to_load_it(tmp_path: Path) -> None:
+    deployment = SwarmDeployment(DEP, SETTINGS, tmp_path / "stacks", "1000:1000", None, NoImageEngine())
+    problem = deployment.wait_converged(MODEL, replicas=2, timeout=60)
+    assert problem is not None and "No such image: bosun-local/runtime:x" in problem
+    assert "docker save IMAGE | docker -H NODE load" in problem

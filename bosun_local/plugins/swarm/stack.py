@@ -107,6 +107,12 @@ class SwarmDeployment:
                 failed = [t.error for t in tasks if t.state in ("failed", "rejected") and t.error]
                 if len(mine) >= replicas and not others and update in ("", "completed"):
                     return None
+                missing = [e for e in failed if "No such image" in e]
+                if missing and not mine:
+                    # Swarm retries such a task forever; without a registry no node will ever pull the image.
+                    return (f"the nodes of stack {self.name} cannot start its tasks: {missing[-1]} (fix: load the "
+                            "image into every node, e.g. `docker save IMAGE | docker -H NODE load`, or push it to a "
+                            "registry every node can pull from)")
                 last = (f"{len(mine)}/{replicas} tasks of model {model_id} running, {len(others)} of others, update "
                         f"{update or 'none'}" + (f"; last task error: {failed[-1]}" if failed else ""))
             time.sleep(0.5)
