@@ -1,11 +1,13 @@
 """`bosun-local up|down|status|doctor|engine`: the environment stack and the engine under it."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from bosun_local.cli.output import console, json_option, print_json, print_table, status_text
 from bosun_local.cli.progress import step_progress
-from bosun_local.config import load_config
+from bosun_local.config import Config, load_config
 from bosun_local.engine import provision
 from bosun_local.envstack.doctor import run_checks
 from bosun_local.envstack.environment import EnvironmentStack, status_dicts
@@ -65,16 +67,34 @@ def down(volumes: bool) -> None:
 @click.command("status")
 @json_option
 def status(as_json: bool) -> None:
-    """Show each environment service's state and health."""
-    stack = EnvironmentStack(load_config())
+    """Show each environment service's state and health, and the platform each environment deploys to."""
+    config = load_config()
+    stack = EnvironmentStack(config)
     rows = status_dicts(stack.status())
+    environments = _environments(config)
     if as_json:
-        print_json({"services": rows, "healthy": all(r["ok"] for r in rows)})
+        print_json({"services": rows, "healthy": all(r["ok"] for r in rows), "environments": environments})
     else:
         print_table([{**r, "health": status_text("passing" if r["ok"] else "failing") + f" {r['health']}"}
                      for r in rows], ["service", "state", "health", "image", "container"])
+        if environments is not None:
+            print_table([{**e, "default": "yes" if e["default"] else ""} for e in environments],
+                        ["name", "platform", "default", "id"], title="environments")
     if not all(r["ok"] for r in rows):
         raise SystemExit(1)
+
+
+def _environments(config: Config) -> list[dict[str, Any]] | None:
+    """Return each environment's name, platform and id from the service; None when it does not answer."""
+    from bosun_local.client import ServiceClient
+
+    try:
+        with ServiceClient(config=config) as client:
+            found = client.list_environments()
+    except BosunError:
+        return None  # the services table above says why
+    return [{"id": e["id"], "name": e["name"], "platform": e["platform"], "default": bool(e.get("isDefault"))}
+            for e in found]
 
 
 @click.command("doctor")

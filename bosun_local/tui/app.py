@@ -147,7 +147,7 @@ class DashboardApp(App[None]):
         table = self.table
         table.set_class(not snap.service_ok, "-stale")
         if snap.deployments is not None:
-            table.apply(snap.deployments, snap.packages or {}, snap.stats)
+            table.apply(snap.deployments, snap.packages or {}, snap.stats, snap.platforms)
         names = {dep_id: dep.get("name") or dep_id[:8] for dep_id, dep in table.deployments.items()}
         if snap.events is not None and snap.event_filter == self.events_panel.filter:
             self.events_panel.apply(snap.events, names)

@@ -44,6 +44,7 @@ class Snapshot:
     components: list[ComponentHealth] = field(default_factory=list)
     deployments: list[Json] | None = None
     packages: dict[str, str] | None = None
+    platforms: dict[str, str] | None = None  # environment id -> the platform its plugin deploys to
     stats: dict[str, Json] = field(default_factory=dict)
     events: list[Json] | None = None
     event_filter: EventFilter = EventFilter()

@@ -32,6 +32,7 @@ class DashboardSource:
         self._route_missing: dict[str, int] = {}
         self._stats_cursor = 0
         self._packages: dict[str, str] | None = None
+        self._platforms: dict[str, str] | None = None
 
     @property
     def url(self) -> str:
@@ -76,7 +77,11 @@ class DashboardSource:
             packages = self._part(snap, "packages", self.client.list_packages)
             if packages is not None:
                 self._packages = {p["id"]: p.get("name") or p["id"][:8] for p in packages}
+            environments = self._part(snap, "environments", self.client.list_environments)
+            if environments is not None:
+                self._platforms = {e["id"]: str(e.get("platform") or "?") for e in environments}
         snap.packages = self._packages
+        snap.platforms = self._platforms
         flt = request.events
         snap.event_filter = flt
         snap.events = self._part(snap, "events", lambda: self.client.list_events(

@@ -49,6 +49,9 @@ def test_up_healthy_then_down_leaves_nothing(stack_images: None, bosun_home: Pat
             assert response.status == 200 and "Version" in json.loads(response.read())
         status = bosun("status", "--json")
         assert status.returncode == 0 and json.loads(status.stdout)["healthy"] is True
+        # The service's environments and the platform each deploys to.
+        assert [(e["name"], e["platform"], e["default"]) for e in json.loads(status.stdout)["environments"]] == [
+            ("docker", "docker", True)]
         # Every component stops on SIGTERM by itself: none waits out the engine's grace period to be killed.
         containers = adapter.project_containers(name)
         subprocess.run(["docker", "stop", "--time", "30", *containers], check=True, capture_output=True, timeout=120)
@@ -63,6 +66,7 @@ def test_up_healthy_then_down_leaves_nothing(stack_images: None, bosun_home: Pat
     status = bosun("status", "--json")
     assert status.returncode == 1
     assert {s["state"] for s in json.loads(status.stdout)["services"]} == {"absent"}
+    assert json.loads(status.stdout)["environments"] is None  # no service to ask
 
 
 def test_failing_compose_call_becomes_our_error_with_stderr(docker_engine: None, tmp_path: Path) -> None:

@@ -50,6 +50,11 @@ def test_table_shows_each_deployment_with_state_model_url_and_figures(stack: Sta
             assert states == {"churn": "launching", "fraud": "errored", "pricing": "ready"}
             assert cells(table, "model") == {"churn": "alpha-model", "fraud": "beta-model", "pricing": "alpha-model"}
             assert cells(table, "url")["pricing"] == "http://127.0.0.1:9/pricing"
+            # Which platform each deployment's environment runs on (docker, swarm, k8s, ...).
+            platforms = {e["id"]: e["platform"] for e in stack.client.list_environments()}
+            assert cells(table, "platform") == {
+                name: platforms[stack.client.get_deployment(dep_id)["environmentId"]]
+                for name, dep_id in stack.deployments.items()}
             stats = stack.client.stats(stack.deployments["churn"], 300)
             assert cells(table, "p95")["churn"].strip() == f"{stats['latencyP95Ms']:.1f}ms"
             assert cells(table, "errors")["churn"].strip() == "20.0%"

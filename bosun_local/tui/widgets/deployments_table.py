@@ -23,6 +23,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("name", "name", 22),
     ("state", "state", 15),
     ("model", "model", 16),
+    ("platform", "platform", 9),
     ("url", "prediction URL", 34),
     ("requests", "req 5m", 7),
     ("p50", "p50", 8),
@@ -34,8 +35,9 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 COLUMN_KEYS: tuple[str, ...] = tuple(c[0] for c in COLUMNS)
 
 
-def row_cells(dep: Json, packages: dict[str, str], stats: Json | None) -> dict[str, SortableText]:
-    """Return the cells of one deployment's row from its JSON, the package names and its 5-minute stats."""
+def row_cells(dep: Json, packages: dict[str, str], stats: Json | None,
+              platforms: dict[str, str] | None = None) -> dict[str, SortableText]:
+    """Return the cells of one deployment's row: its JSON, package names, 5-minute stats, environments' platforms."""
     package_id = dep.get("modelId") or dep.get("packageId")
     model = packages.get(package_id, package_id[:8] if package_id else None) if package_id else None
     health = worst_status((stats or {}).get("serviceHealth"), dep.get("healthStatus"))
@@ -43,6 +45,7 @@ def row_cells(dep: Json, packages: dict[str, str], stats: Json | None) -> dict[s
         "name": text_cell(dep.get("name"), style="bold"),
         "state": state_cell(dep.get("state"), dep.get("desiredState")),
         "model": text_cell(model),
+        "platform": text_cell((platforms or {}).get(dep.get("environmentId") or "")),
         "url": text_cell(dep.get("predictionUrl")),
         "requests": count_cell(stats.get("predictions") if stats else None),
         "p50": ms_cell(stats.get("latencyP50Ms") if stats else None),
@@ -85,7 +88,8 @@ class DeploymentsTable(DataTable[Any]):
         rows = self.ordered_rows[first:first + max(1, self.size.height - 1)]
         return tuple(str(r.key.value) for r in rows)
 
-    def apply(self, deployments: list[Json], packages: dict[str, str], stats: dict[str, Json]) -> None:
+    def apply(self, deployments: list[Json], packages: dict[str, str], stats: dict[str, Json],
+              platforms: dict[str, str] | None = None) -> None:
         """Bring the table to a poll's deployments: add new rows, update changed cells, drop deleted ones."""
         self.stats.update(stats)
         current = {d["id"]: d for d in deployments}
@@ -95,7 +99,7 @@ class DeploymentsTable(DataTable[Any]):
             self.stats.pop(gone, None)
         self.deployments = current
         for dep_id, dep in current.items():
-            cells = row_cells(dep, packages, self.stats.get(dep_id))
+            cells = row_cells(dep, packages, self.stats.get(dep_id), platforms)
             shown = self._shown.get(dep_id)
             if shown is None:
                 self.add_row(*(cells[k] for k in COLUMN_KEYS), key=dep_id)
