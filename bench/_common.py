@@ -205,3 +205,19 @@ class PredictionLoad:
                         self.failures.append(f"HTTP {response.status_code} {response.text[:100]}")
                 except httpx.HTTPError as exc:
                     self.failures.append(f"{type(exc).__name__}: {exc}")
+
+
+def first_200(url: str, row: dict[str, Any], timeout: float = 300.0, poll_sec: float = 0.02) -> float:
+    """POST one row to a prediction URL until it answers 200; return the monotonic time it did."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=10) as http:
+        while time.monotonic() < deadline:
+            try:
+                if http.post(url, json=[row]).status_code == 200:
+                    return time.monotonic()
+            except httpx.HTTPError:
+                pass
+            time.sleep(poll_sec)
+    raise SystemExit(f"{url} did not answer 200 within {timeout:g} s")

@@ -8,25 +8,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import httpx
-from _common import ROOT, save, summary  # noqa: F401  (ROOT puts the checkout on sys.path)
+from _common import ROOT, first_200, save, summary  # noqa: F401  (ROOT puts the checkout on sys.path)
 
 from tests.agent.harness import agent_env
 from tests.agent.packages import ROW, diabetes_package
-
-
-def first_200(url: str, timeout: float = 300.0) -> float:
-    """Poll the prediction URL until it answers 200; return the monotonic time it did."""
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=5) as http:
-        while time.monotonic() < deadline:
-            try:
-                if http.post(url, json=[ROW]).status_code == 200:
-                    return time.monotonic()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
-    raise SystemExit(f"{url} did not answer 200 within {timeout:g} s")
 
 
 def main() -> None:
@@ -41,7 +26,7 @@ def main() -> None:
                 start = time.monotonic()
                 answer = client.create_deployment(package, f"bench-{i}")
                 dep = answer["deployment"]
-                done = first_200(f"{stack.web}/deployments/{dep['id']}/predictions")
+                done = first_200(f"{stack.web}/deployments/{dep['id']}/predictions", ROW)
                 samples.append(done - start)
                 action = client.wait_for_action(answer["action"]["id"], timeout=300)
                 action_samples.append(time.monotonic() - start)

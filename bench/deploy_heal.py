@@ -8,11 +8,10 @@ import argparse
 import subprocess
 import time
 
-from _common import ROOT, save, summary  # noqa: F401  (ROOT puts the checkout on sys.path)
-from deploy_first_200 import first_200
+from _common import ROOT, first_200, save, summary  # noqa: F401  (ROOT puts the checkout on sys.path)
 
 from tests.agent.harness import agent_env, until
-from tests.agent.packages import diabetes_package
+from tests.agent.packages import ROW, diabetes_package
 
 
 def main() -> None:
@@ -32,7 +31,7 @@ def main() -> None:
                                                    if c.status == "running" and c.started_at != b.started_at],
                   120, every=0.05)
             relaunched.append(time.monotonic() - start)
-            answering.append(first_200(url) - start)
+            answering.append(first_200(url, ROW) - start)
             time.sleep(3)  # let the agent see the healthy state before the next kill
     save("deploy_heal", {"killToRelaunchedSec": summary(relaunched), "killToFirst200Sec": summary(answering),
                          "goal_relaunch_sec": 10.0})

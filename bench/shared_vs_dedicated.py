@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from _common import ROOT, PredictionLoad, save  # noqa: F401  (ROOT puts the checkout on sys.path)
+from _common import ROOT, PredictionLoad, first_200, save  # noqa: F401  (ROOT puts the checkout on sys.path)
 
 from bosun_local.contracts import labels
 from bosun_local.engine import adapter
@@ -35,19 +35,6 @@ def load_avg() -> list[float]:
     return [round(x, 1) for x in os.getloadavg()]
 
 
-def first_200(url: str, timeout: float = 600.0) -> float:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=10) as http:
-        while time.monotonic() < deadline:
-            try:
-                if http.post(url, json=[ROW]).status_code == 200:
-                    return time.monotonic()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.01)
-    raise SystemExit(f"{url} did not answer 200 within {timeout:g} s")
-
-
 def note(result: dict[str, Any]) -> None:
     """Print the figures so far: a long run stopped midway still shows what it measured."""
     print(json.dumps(result), flush=True)
@@ -58,7 +45,7 @@ def deploy_first_200(stack: AgentEnv, package: str, name: str, kv: dict[str, Any
         start = time.monotonic()
         answer = client.create_deployment(package, name, key_value_config=kv)
         dep_id = answer["deployment"]["id"]
-        took = first_200(f"{stack.web}/deployments/{dep_id}/predictions") - start
+        took = first_200(f"{stack.web}/deployments/{dep_id}/predictions", ROW, timeout=600.0, poll_sec=0.01) - start
         action = client.wait_for_action(answer["action"]["id"], timeout=600)
     assert action["status"] == "done", action
     return dep_id, took

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _common import save, summary
+from _common import first_200, save, summary
 
 from bosun_local.agent.plugin_facts import plugin_facts
 from bosun_local.config import load_config
@@ -32,22 +32,6 @@ from tests.support.stack import BIN, world_readable_home
 from tests.support.swarm_nodes import swarm_nodes
 
 MODEL_A, MODEL_B = "aaaaaaaaaaaaaaaaaaaaaaa1", "aaaaaaaaaaaaaaaaaaaaaaa2"
-
-
-def first_200(url: str, timeout: float = 300.0) -> float:
-    """Poll the prediction URL until it answers 200; return the monotonic time it did."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=5) as http:
-        while time.monotonic() < deadline:
-            try:
-                if http.post(url, json=[ROW]).status_code == 200:
-                    return time.monotonic()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
-    raise SystemExit(f"{url} did not answer 200 within {timeout:g} s")
 
 
 def info(dep_id: str, model: str, artifact: Path, kv: dict[str, Any]) -> DeploymentInfo:
@@ -75,7 +59,7 @@ def rounds(plugin: BosunPluginBase, web: str, pkgs: tuple[Path, Path], n: int, k
         start = time.monotonic()
         worker = threading.Thread(target=_start, args=(plugin, info(dep_id, MODEL_A, pkgs[0], kv), result))
         worker.start()
-        out["first200"].append(first_200(f"{web}/deployments/{dep_id}/predictions") - start)
+        out["first200"].append(first_200(f"{web}/deployments/{dep_id}/predictions", ROW) - start)
         worker.join()
         out["startAction"].append(time.monotonic() - start)
         checked(result[0], f"{tag} start")

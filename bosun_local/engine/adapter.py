@@ -250,8 +250,6 @@ def _container_info(doc: dict[str, Any]) -> ContainerInfo:
 
 def containers_with_labels(labels: dict[str, str | None]) -> list[ContainerInfo]:
     """Return every container (any state) carrying all the labels (value None: any value), in two CLI calls."""
-    import json
-
     from python_on_whales.utils import run
 
     filters = [f"label={k}" if v is None else f"label={k}={v}" for k, v in sorted(labels.items())]
@@ -263,16 +261,26 @@ def containers_with_labels(labels: dict[str, str | None]) -> list[ContainerInfo]
         ids = str(run(cmd)).split()
     if not ids:
         return []
+    return sorted((_container_info(d) for d in inspect_documents([*base, "container", "inspect", *ids])),
+                  key=lambda c: c.name)
+
+
+def inspect_documents(command: list[str]) -> list[dict[str, Any]]:
+    """Run a `docker ... inspect ID...` command; return the documents of the objects that still exist."""
+    import json
+
+    from python_on_whales.utils import run
+
     try:
-        text = str(run([*base, "container", "inspect", *ids]))
+        text = str(run(command))
     except DockerException as exc:
-        # A container removed between the two calls makes inspect fail for it but still print the others.
+        # An object removed between listing and inspecting makes inspect fail for it but still print the others.
         text = exc.stdout or "[]"
     try:
         docs = json.loads(text)
     except ValueError:
-        docs = []
-    return sorted((_container_info(d) for d in docs), key=lambda c: c.name)
+        return []
+    return docs if isinstance(docs, list) else []
 
 
 def remove_containers(names: list[str], timeout: int = 10) -> None:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_on_whales import DockerClient, DockerException
+from python_on_whales import DockerClient
 from python_on_whales.utils import run
 
-from bosun_local.engine.adapter import docker_errors
+from bosun_local.engine.adapter import docker_errors, inspect_documents
 from bosun_local.errors import EngineError
 
 STACK_LABEL = "com.docker.stack.namespace"
@@ -212,16 +212,8 @@ class SwarmEngine:
             ids += self._run("listing tasks", "service", "ps", "--quiet", "--no-trunc", service_id).split()
         if not ids:
             return []
-        try:
-            text = str(run([*self._client.client_config.docker_cmd, "inspect", "--type", "task", *ids]))
-        except DockerException as exc:
-            # Swarm prunes old tasks (task history limit) between the two calls: inspect fails for those but still
-            # prints the others.
-            text = exc.stdout or "[]"
-        try:
-            docs = json.loads(text)
-        except ValueError:
-            docs = []
+        # Swarm prunes old tasks (task history limit) between the two calls: those are left out.
+        docs = inspect_documents([*self._client.client_config.docker_cmd, "inspect", "--type", "task", *ids])
         return sorted((_task_info(d, services) for d in docs), key=lambda t: (t.service, t.slot, t.id))
 
     def service_logs(self, name: str, tail: int = 20) -> str:
