@@ -49,8 +49,24 @@ def fresh_database(prefix: str = "t") -> Iterator[str]:
     try:
         yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(url, name)
+
+
+def drop_database(url: str, name: str, attempts: int = 40) -> None:
+    """Drop a database, waiting out an autovacuum worker on it (our role may not terminate one: FORCE fails)."""
+    import time
+
+    import psycopg
+
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
 
 
 @contextmanager
