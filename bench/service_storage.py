@@ -35,6 +35,7 @@ class Setup:
 
     def __init__(self, name: str, home: Path, urls: list[tuple[str, str]], database: str) -> None:
         self.name, self.home, self.urls, self.database = name, home, urls, database
+        self.rounds = 0
         admin = ServiceClient(*urls[0])
         self.environment = admin.create_environment("bench", "test")["id"]
         self.package = admin.register_package(diabetes_package(home / "pkg"))["id"]
@@ -104,7 +105,8 @@ def writes(s: Setup, clients: int, seconds: float) -> float:
 
 def claims(s: Setup, clients: int, seconds: float) -> float:
     """Claim and complete queued actions, as management agents do (each is claimed once: the lease is tested)."""
-    queue_starts_directly(s.home, s.database, s.environment, s.package, 4000)
+    s.rounds += 1
+    queue_starts_directly(s.home, s.database, s.environment, s.package, 4000, prefix=f"queued{s.rounds}")
     done = {"ok": True, "msg": "bench", "state": "ready", "duration": 0.0, "timestamp": "", "data": {}}
 
     def work(client: ServiceClient, n: int, i: int) -> bool:

@@ -85,7 +85,8 @@ def storage_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def queue_starts_directly(tmp_path: Path, db: str, env: str, package_id: str, count: int) -> set[str]:
+def queue_starts_directly(tmp_path: Path, db: str, env: str, package_id: str, count: int,
+                          prefix: str = "direct") -> set[str]:
     """Insert deployments with a pending deployment_start each, in one transaction; return the action ids."""
     from bosun_local.service.storage import open_storage
     from bosun_local.service.timeutil import new_id, now_iso
@@ -96,7 +97,7 @@ def queue_starts_directly(tmp_path: Path, db: str, env: str, package_id: str, co
     try:
         with storage.transaction():
             for i in range(count):
-                dep = {"id": new_id(), "name": f"direct-{i}", "environmentId": env, "packageId": package_id,
+                dep = {"id": new_id(), "name": f"{prefix}-{i}", "environmentId": env, "packageId": package_id,
                        "modelId": package_id, "description": "", "keyValueConfig": {}, "state": "launching",
                        "desiredState": "running", "predictionUrl": None, "healthStatus": "unknown",
                        "external": False, "createdAt": now, "updatedAt": now, "deletedAt": None}
