@@ -15,6 +15,10 @@ class BosunError(Exception):
     def __str__(self) -> str:
         return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
 
+    def one_line(self) -> str:
+        """Return the message and its fix on one line, as a plugin's status message carries them."""
+        return f"{self.message} (fix: {self.fix})" if self.fix else self.message
+
 
 class ConfigError(BosunError):
     """A configuration file or value is invalid."""

@@ -166,7 +166,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
             adapter.engine_version()
             self._check_environment()
         except BosunError as exc:
-            return ActionStatusInfo(ActionStatus.ERROR, msg=f"{exc.message} (fix: {exc.fix})")
+            return ActionStatusInfo(ActionStatus.ERROR, msg=exc.one_line())
         if self.s[K.STACKS_DIR_KEY]:
             Path(str(self.s[K.STACKS_DIR_KEY])).mkdir(parents=True, exist_ok=True)
         problem = self.traefik_up()
@@ -174,7 +174,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
             try:  # warm before the first deploy, which then takes well under a second
                 self.shared().pool.ensure(int(self.s["startTimeoutSec"]))
             except BosunError as exc:
-                problem = f"{exc.message} (fix: {exc.fix})"
+                problem = exc.one_line()
         if problem:
             return ActionStatusInfo(ActionStatus.WARN, msg=problem)
         return ActionStatusInfo(ActionStatus.OK, msg=f"Docker engine, network {self.s['dockerNetwork']} and "
@@ -257,7 +257,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
             scale_monitoring_agents(project, running, replicas)
         except BosunError as exc:
             return ActionStatusInfo(ActionStatus.ERROR, data={"replicas": len(running)},
-                                    msg=f"{exc.message} (fix: {exc.fix})" if exc.fix else exc.message)
+                                    msg=exc.one_line())
         return ActionStatusInfo(ActionStatus.OK, data={"replicas": replicas, "previous": len(running)},
                                 msg=f"monitoring agents of {project!r} scaled {len(running)} -> {replicas}")
 

@@ -225,5 +225,5 @@ def _label_model(container_labels: dict[str, str]) -> ModelService:
 
 def _message(exc: BaseException) -> str:
     if isinstance(exc, BosunError):
-        return f"{exc.message} (fix: {exc.fix})" if exc.fix else exc.message
+        return exc.one_line()
     return f"{type(exc).__name__}: {exc}"

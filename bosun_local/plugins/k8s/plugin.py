@@ -93,7 +93,7 @@ class KubernetesPlugin(BosunPluginBase):
             rollout = self.wait_rollout(di.id)
         except BosunError as exc:
             state = DeploymentState.READY if replacing else DeploymentState.ERROR
-            return ActionStatusInfo(ActionStatus.ERROR, state=state, msg=f"{exc.message} (fix: {exc.fix})")
+            return ActionStatusInfo(ActionStatus.ERROR, state=state, msg=exc.one_line())
         if rollout is None:
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR, data=self._data(di.id),
                                     msg=f"Deployment {object_name(di.id)} disappeared during the rollout")
@@ -115,7 +115,7 @@ class KubernetesPlugin(BosunPluginBase):
                 return ActionStatusInfo(ActionStatus.ERROR, msg=f"namespace {self.s['kubeNamespace']} does not exist "
                                         "(fix: create it, or set kubeNamespace to one that does)")
         except BosunError as exc:
-            return ActionStatusInfo(ActionStatus.ERROR, msg=f"{exc.message} (fix: {exc.fix})")
+            return ActionStatusInfo(ActionStatus.ERROR, msg=exc.one_line())
         return ActionStatusInfo(ActionStatus.OK, data={"platform": "k8s", "serverVersion": version},
                                 msg=f"Kubernetes {version}, namespace {self.s['kubeNamespace']} is ready")
 

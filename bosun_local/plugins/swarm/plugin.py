@@ -17,7 +17,7 @@ from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
 from bosun_local.plugins.framework.constants import DeploymentState
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
-from bosun_local.plugins.swarm.stack import SwarmDeployment, edge_stack_file, placement, replicas_of, stack_problem
+from bosun_local.plugins.swarm.stack import SwarmDeployment, edge_stack_file, placement, replicas_of
 
 # Keys meaning what they mean for the docker plugin (defaults from defaults.yml, never restated).
 SHARED_KEYS = ("dockerNetwork", "traefikImage", "outfacingPredictionURLPrefix", "ppsBaseImage", "containerNamePrefix",
@@ -107,7 +107,7 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
                 stacks_dir = Path(self._fact(K.STACKS_DIR_KEY))
                 self.engine.deploy_stack(f"{self.s['projectName']}-traefik", edge_stack_file(self.s, stacks_dir))
         except BosunError as exc:
-            return ActionStatusInfo(ActionStatus.ERROR, msg=stack_problem(exc))
+            return ActionStatusInfo(ActionStatus.ERROR, msg=exc.one_line())
         deadline = time.monotonic() + float(self.s["startTimeoutSec"])
         while (problem := traefik_problem(self.traefik_url)) and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -139,7 +139,7 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
                 else self._deployment_ids()
             statuses = {dep_id: self._judge(dep_id, None, nodes).to_dict() for dep_id in ids}
         except BosunError as exc:
-            return ActionStatusInfo(ActionStatus.ERROR, msg=f"cannot read the swarm: {stack_problem(exc)}",
+            return ActionStatusInfo(ActionStatus.ERROR, msg=f"cannot read the swarm: {exc.one_line()}",
                                     data={"engine": exc.message})
         traefik = traefik_problem(self.traefik_url)
         down = [n.hostname for n in nodes if n.state != "ready"]
@@ -227,7 +227,7 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
         except BosunError as exc:
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
                                     msg=f"deployment {di.id}: {verb} of model {di.current_model_id} failed: "
-                                        f"{stack_problem(exc)}")
+                                        f"{exc.one_line()}")
         data = self._status_data(deployment, model.model_id, nodes)
         if problem:
             serving = old if verb == "replace" and old else model.model_id
@@ -251,7 +251,7 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
         try:
             removed = deployment.remove(timeout=float(self.s["gracefulTimeoutSec"]) + 10)
         except BosunError as exc:
-            return ActionStatusInfo(ActionStatus.ERROR, msg=f"deployment {deployment_id}: {stack_problem(exc)}")
+            return ActionStatusInfo(ActionStatus.ERROR, msg=f"deployment {deployment_id}: {exc.one_line()}")
         self.wait_unrouted(deployment_id)
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.STOPPED,
                                 msg=f"removed stack {deployment.name}" if removed

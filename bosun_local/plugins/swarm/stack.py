@@ -9,7 +9,6 @@ from typing import Any
 from bosun_local.contracts import labels
 from bosun_local.engine.swarm import STACK_LABEL, NodeInfo, SwarmEngine, TaskInfo
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
-from bosun_local.errors import BosunError
 from bosun_local.plugins.deployment_values import deployment_values
 from bosun_local.plugins.docker.stack import DeploymentConfigError, ModelService, check_id
 
@@ -140,7 +139,3 @@ def edge_stack_file(settings: dict[str, Any], stacks_dir: Path) -> Path:
     write_if_changed(path, render(EDGE_TEMPLATE, context))
     return path
 
-
-def stack_problem(exc: BosunError) -> str:
-    """Return an error as one line for a status message: what failed, then the fix."""
-    return f"{exc.message} (fix: {exc.fix})" if exc.fix else exc.message
