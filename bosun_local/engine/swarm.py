@@ -6,7 +6,7 @@ docker_errors (command, exit code, stderr and a fix in one EngineError). Both ar
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,7 @@ class NodeInfo:
     leader: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "hostname": self.hostname, "role": self.role, "state": self.state,
-                "availability": self.availability, "address": self.address, "leader": self.leader}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -198,10 +197,8 @@ class SwarmEngine:
         ids = self._run("listing services", *args).split()
         if not ids:
             return []
-        try:
-            return list(json.loads(self._run("inspecting services", "service", "inspect", *ids)))
-        except EngineError:
-            return []  # a service removed between the two calls; the next look sees the rest
+        # A service removed between the two calls is left out; the others are still returned.
+        return inspect_documents([*self._client.client_config.docker_cmd, "service", "inspect", *ids])
 
     def tasks(self, services: dict[str, str]) -> list[TaskInfo]:
         """Return the tasks (current and past) of the services given as id -> name."""
