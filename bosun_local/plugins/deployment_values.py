@@ -30,3 +30,8 @@ def deployment_values(deployment_id: str, name: str, models: list[ModelValues], 
 def router_name(name: str) -> str:
     """Return a name usable as a traefik router and a DNS label: lowercase letters, digits and '-'."""
     return re.sub(r"[^a-z0-9-]", "-", name.lower())
+
+
+def prediction_url(outfacing_prefix: str, deployment_id: str) -> str:
+    """Return the URL clients send a deployment's predictions to, under the environment's outfacing prefix."""
+    return f"{outfacing_prefix.rstrip('/')}/deployments/{deployment_id}/predictions"

@@ -9,6 +9,7 @@ from bosun_local.config import load_defaults
 from bosun_local.contracts.rabbitmq import PPS_EXCHANGE
 from bosun_local.engine import adapter
 from bosun_local.errors import BosunError
+from bosun_local.plugins.deployment_values import prediction_url
 from bosun_local.plugins.docker.broker_users import pool_url, pps_url
 from bosun_local.plugins.docker.environment import (
     monitoring_agents,
@@ -133,7 +134,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
 
     def prediction_url(self, deployment_id: str) -> str:
         """Return the URL clients send predictions to."""
-        return f"{str(self.s['outfacingPredictionURLPrefix']).rstrip('/')}/deployments/{deployment_id}/predictions"
+        return prediction_url(str(self.s["outfacingPredictionURLPrefix"]), deployment_id)
 
     def _data(self, deployment_id: str, model_id: str, **extra: Any) -> dict[str, Any]:
         return {ActionDataFields.PREDICTION_URL: self.prediction_url(deployment_id),

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import yaml
 
 from bosun_local.plugins.compat.model_connector_constants import ModelPackageConstants
+from bosun_local.plugins.deployment_values import prediction_url
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.atomic_fs import TMP_PREFIX, install_dir, remove_dir, remove_stale_tmp, tmp_sibling
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
@@ -104,7 +105,7 @@ class FilesystemPlugin(BosunPluginBase):
         return os.path.join(str(path), "")
 
     def _prediction_url(self, deployment_id: str) -> str:
-        return f"{self._config.prediction_base_url.rstrip('/')}/deployments/{deployment_id}/predictions"
+        return prediction_url(self._config.prediction_base_url, deployment_id)
 
     def _check_base_dir(self) -> ActionStatusInfo:
         """Return passing "all ok" when baseDir can hold deployments, else failing saying why."""

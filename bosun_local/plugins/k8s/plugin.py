@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from bosun_local.contracts import labels
 from bosun_local.errors import BosunError
+from bosun_local.plugins.deployment_values import prediction_url
 from bosun_local.plugins.docker.stack import ModelService, model_service
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
@@ -47,7 +48,7 @@ class KubernetesPlugin(BosunPluginBase):
 
     def prediction_url(self, deployment_id: str) -> str:
         """Return the URL clients send predictions to, through the cluster's ingress."""
-        return f"{str(self.s['outfacingPredictionURLPrefix']).rstrip('/')}/deployments/{deployment_id}/predictions"
+        return prediction_url(str(self.s["outfacingPredictionURLPrefix"]), deployment_id)
 
     def _model(self, di: DeploymentInfo, model_id: str | None) -> ModelService:
         if not model_id:

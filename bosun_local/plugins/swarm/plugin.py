@@ -9,6 +9,7 @@ from bosun_local.config import load_defaults
 from bosun_local.contracts import labels
 from bosun_local.engine.swarm import NodeInfo, SwarmEngine
 from bosun_local.errors import BosunError
+from bosun_local.plugins.deployment_values import prediction_url
 from bosun_local.plugins.docker.environment import traefik_component, traefik_problem
 from bosun_local.plugins.docker.stack import model_service
 from bosun_local.plugins.docker.waits import TraefikWaits
@@ -17,7 +18,13 @@ from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
 from bosun_local.plugins.framework.constants import DeploymentState
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
-from bosun_local.plugins.swarm.stack import SwarmDeployment, edge_stack_file, placement, replicas_of
+from bosun_local.plugins.swarm.stack import (
+    SwarmDeployment,
+    edge_stack_file,
+    placement,
+    replicas_of,
+    serving_nodes,
+)
 
 # Keys meaning what they mean for the docker plugin (defaults from defaults.yml, never restated).
 SHARED_KEYS = ("dockerNetwork", "traefikImage", "outfacingPredictionURLPrefix", "ppsBaseImage", "containerNamePrefix",
@@ -80,7 +87,7 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
 
     def prediction_url(self, deployment_id: str) -> str:
         """Return the URL clients send predictions to."""
-        return f"{str(self.s['outfacingPredictionURLPrefix']).rstrip('/')}/deployments/{deployment_id}/predictions"
+        return prediction_url(str(self.s["outfacingPredictionURLPrefix"]), deployment_id)
 
     def _check_swarm(self) -> list[NodeInfo]:
         """Return the swarm's nodes; raise naming the engine when it is not a swarm manager."""
@@ -171,7 +178,7 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
         wanted = int(((service["Spec"].get("Mode") or {}).get("Replicated") or {}).get("Replicas") or 0)
         running = [t for t in tasks if t.running]
         update = str((service.get("UpdateStatus") or {}).get("State") or "")
-        where = ", ".join(sorted({str(p["node"]) for p in data["tasks"] if p["state"] == "running"}))
+        where = serving_nodes(data["tasks"])
         if running and update == "updating":
             return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.REPLACING_MODEL, data=data,
                                     msg=f"deployment {deployment_id}: {len(running)} tasks serve while swarm updates")
@@ -239,7 +246,7 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
                                         + (f"\nlast log lines:\n{logs}" if logs else ""))
         if verb == "replace":
             data[ActionDataFields.OLD_MODEL_IN_USE] = False
-        where = ", ".join(sorted({str(p["node"]) for p in data["tasks"] if p["state"] == "running"}))
+        where = serving_nodes(data["tasks"])
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
                                 msg=f"deployment {di.id} {verb}: model {model.model_id} runs {replicas} tasks on "
                                     f"{where} and answers on {self.prediction_url(di.id)}")

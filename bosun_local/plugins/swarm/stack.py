@@ -42,6 +42,11 @@ def placement(tasks: list[TaskInfo], nodes: list[NodeInfo]) -> list[dict[str, An
              "error": t.error or None} for t in tasks if t.desired_state == "running"]
 
 
+def serving_nodes(placed: list[dict[str, Any]]) -> str:
+    """Return the nodes that run a task of the placement (`placement()`), sorted, comma-separated."""
+    return ", ".join(sorted({str(p["node"]) for p in placed if p["state"] == "running"}))
+
+
 class SwarmDeployment:
     """The stack `<containerNamePrefix><deployment id>` on the swarm, rendered to `<stacks dir>/<name>/swarm.yaml`."""
 
