@@ -1,6 +1,7 @@
 """Which deployments this server answers for: one fixed package, or every deployment dir under a base dir."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -128,8 +129,10 @@ class MultiRegistry:
     multi = True
 
     def __init__(self, base_dir: Path, prefix: str = "deployment_", info_file: str = "config.yml",
-                 interval_sec: float = 1.0, poll_sec: float = POLL_SEC) -> None:
+                 interval_sec: float = 1.0, poll_sec: float = POLL_SEC, status_file: Path | None = None) -> None:
         self.base_dir = base_dir
+        self.status_file = status_file
+        self._written = ""
         self.prefix = prefix
         self.info_file = info_file
         self.interval_sec = interval_sec
@@ -155,6 +158,7 @@ class MultiRegistry:
         self._extract_root = Path(tempfile.mkdtemp(prefix="bosun-pps-"))
         self.scan()
         self.ready = True
+        self._write_status()
         self._thread.start()
 
     def stop(self) -> None:
@@ -173,6 +177,21 @@ class MultiRegistry:
                               "inode": d.signature[0] if d.signature else None, "error": d.error}
             for d in self._deployments.values() if d.deployment_id}}
 
+    def _write_status(self) -> None:
+        """Write status() to the status file when it changed (atomic rename: a reader sees old or new bytes)."""
+        if self.status_file is None:
+            return
+        text = json.dumps(self.status(), sort_keys=True)
+        if text == self._written:
+            return
+        tmp = self.status_file.with_name(f".{self.status_file.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, self.status_file)
+        except OSError as exc:
+            log.warning("cannot write the load status to %s: %s", self.status_file, exc)
+        self._written = text  # a failed write is retried at the next change, not logged at every scan
+
     def _listing_key(self) -> tuple[tuple[str, int], ...]:
         try:
             return tuple(sorted((e.name, e.inode()) for e in os.scandir(self.base_dir)))
@@ -188,6 +207,7 @@ class MultiRegistry:
             key, scanned = now_key, time.monotonic()
             try:
                 self.scan()
+                self._write_status()
             except Exception:
                 log.exception("scanning %s failed; retrying in %.1fs", self.base_dir, self.interval_sec)
 

@@ -29,7 +29,8 @@ def build_app(settings: Settings, make_sink: Callable[[], ReportSink] = ProcessS
             raise ConfigError(f"multi-model base dir {settings.multi_base_dir} does not exist",
                               fix="create it or point PPS_MULTI_BASE_DIR / --multi-base-dir at the plugin's baseDir")
         registry: SingleRegistry | MultiRegistry = MultiRegistry(
-            settings.multi_base_dir, settings.dir_prefix, settings.info_file, settings.watch_interval_sec)
+            settings.multi_base_dir, settings.dir_prefix, settings.info_file, settings.watch_interval_sec,
+            status_file=settings.status_file)
     else:
         started = time.monotonic()
         model = load_package(settings.model_dir)

@@ -20,6 +20,7 @@ ENV_NAMES = {
     "dir_prefix": "PPS_DEPLOYMENT_DIR_PREFIX",
     "info_file": "PPS_DEPLOYMENT_INFO_FILE",
     "watch_interval_sec": "PPS_WATCH_INTERVAL_SEC",
+    "status_file": "PPS_STATUS_FILE",
     "host": "PPS_HOST",
     "port": "PORT",
     "workers": "PREDICTION_API_WORKERS",
@@ -43,6 +44,8 @@ class Settings:
     dir_prefix: str = "deployment_"
     info_file: str = "config.yml"
     watch_interval_sec: float = 1.0
+    # Multi mode: where to write the load status after each scan (a swarm pool's tasks cannot be polled directly).
+    status_file: Path | None = None
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
     workers: int = 1
@@ -88,12 +91,14 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     base = Settings()
     multi = env.get(ENV_NAMES["multi_base_dir"], "").strip()
+    status_file = env.get(ENV_NAMES["status_file"], "").strip()
     return Settings(
         model_dir=Path(env.get(ENV_NAMES["model_dir"], "").strip() or DEFAULT_MODEL_DIR),
         multi_base_dir=Path(multi) if multi else None,
         dir_prefix=env.get(ENV_NAMES["dir_prefix"], base.dir_prefix),
         info_file=env.get(ENV_NAMES["info_file"], "").strip() or base.info_file,
         watch_interval_sec=env_float(env, ENV_NAMES["watch_interval_sec"], base.watch_interval_sec, above=0),
+        status_file=Path(status_file) if status_file else None,
         host=env.get(ENV_NAMES["host"], "").strip() or base.host,
         port=env_int(env, ENV_NAMES["port"], DEFAULT_PORT, minimum=0),
         workers=env_int(env, ENV_NAMES["workers"], 1, minimum=1),

@@ -1,6 +1,7 @@
 """The swarm plugin's stack files: pure rendering onto disk, golden files, and the docker CLI's own stack parser."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from bosun_local.engine.swarm import SwarmEngine, TaskInfo
 from bosun_local.plugins import load_plugin_class
 from bosun_local.plugins.docker.stack import DeploymentConfigError, model_service
 from bosun_local.plugins.swarm import SwarmPlugin
+from bosun_local.plugins.swarm.pool import SwarmPool
 from bosun_local.plugins.swarm.stack import SwarmDeployment, edge_stack_file, replicas_of
 from tests.conftest import need
 
@@ -103,3 +105,50 @@ def test_a_missing_image_on_the_nodes_fails_at_once_and_says_how_to_load_it(tmp_
     problem = deployment.wait_converged(MODEL, replicas=2, timeout=60)
     assert problem is not None and "No such image: bosun-local/runtime:x" in problem
     assert "docker save IMAGE | docker -H NODE load" in problem
+
+
+MONITORING = {"queueUrl": "amqp://pool:secret@rabbitmq:5672/%2F", "queueName": "bosun-pps"}
+
+
+class PoolEngine(SwarmEngine):
+    """An engine whose pool service has two running tasks (their status files are the test's)."""
+
+    def services(self, labels: dict[str, str]) -> list[dict[str, Any]]:
+        return [{"ID": "p1", "Spec": {"Name": "swarm_shared-pool_pps"}}]
+
+    def tasks(self, services: dict[str, str]) -> list[TaskInfo]:
+        return [TaskInfo(f"task{i}", "pps", i, f"n{i}", "running", "running", "", "img") for i in (1, 2)]
+
+
+def test_the_pool_stack_matches_its_golden_file_keeps_the_login_aside_and_parses(tmp_path: Path) -> None:
+    pool = SwarmPool(SETTINGS, tmp_path / "stacks", "1000:1000", MONITORING, SwarmEngine())
+    assert pool.render() is True and pool.render() is False  # unchanged bytes: not rewritten, no service update
+    text = pool.compose_file.read_text()
+    check_golden("pool.yaml", text.replace(str(tmp_path), "<tmp>"))
+    assert "secret" not in text and "secret" in pool.env_file.read_text()
+    assert oct(pool.env_file.stat().st_mode & 0o777) == "0o600"
+    assert pool.status_dir.stat().st_uid == 1000  # the tasks' user writes its status there, and nothing else
+    service = yaml.safe_load(text)["services"]["pps"]
+    mounts = {m["target"]: m.get("read_only", False) for m in service["volumes"] if m["type"] == "bind"}
+    assert mounts == {str(pool.base_dir): True, str(pool.status_dir): False}
+    assert service["environment"]["PPS_STATUS_FILE"] == f"{pool.status_dir}/{{{{.Task.ID}}}}.json"
+    assert service["deploy"]["update_config"]["order"] == "start-first"
+    assert service["deploy"]["labels"]["traefik.http.routers.swarm-shared-pool.priority"] == "1"
+    assert service["read_only"] is True and service["cap_drop"] == ["ALL"] and "/var/run/docker.sock" not in text
+    need(shutil.which("docker") is not None, "the docker CLI is missing (run `bosun-local engine ensure`)")
+    proc = subprocess.run(["docker", "stack", "config", "--compose-file", str(pool.compose_file)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_pool_model_that_fails_to_load_in_one_task_fails_with_that_tasks_error(tmp_path: Path) -> None:
+    pool = SwarmPool(SETTINGS, tmp_path / "stacks", "1000:1000", None, PoolEngine())
+    pool.render()
+    entry = {"modelId": MODEL, "attemptedModelId": MODEL, "inode": 7, "error": None}
+    (pool.status_dir / "task1.json").write_text(json.dumps({"deployments": {DEP: entry}}))
+    assert pool.wait_loaded(DEP, MODEL, 7, timeout=0.3) == \
+        "pool replicas task 2 (task2) did not load model 7b2c3d4e5f6a7b8c9d0e1f2a within 0.3 s"
+    (pool.status_dir / "task2.json").write_text(json.dumps({"deployments": {DEP: {
+        **entry, "modelId": None, "error": "ModuleNotFoundError: sklearn"}}}))
+    problem = pool.wait_loaded(DEP, MODEL, 7, timeout=5)
+    assert problem == f"model {MODEL} does not load in the shared pool (task 2 (task2)): ModuleNotFoundError: sklearn"

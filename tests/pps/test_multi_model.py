@@ -1,6 +1,7 @@
 """Multi-model mode: serve every deployment dir of the filesystem plugin's layout; pick up changes live."""
 from __future__ import annotations
 
+import json
 import shutil
 import tarfile
 import threading
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from bosun_local.plugins.framework.atomic_fs import install_dir, remove_dir, tmp_sibling
+from bosun_local.pps.registry import MultiRegistry
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import ROW, regression_package, regression_prediction
 
@@ -163,3 +165,25 @@ def test_bad_replacement_keeps_the_old_model(start_server: object, base: Path, p
     info = server.client.get("/deployments/aaa/info").json()
     assert info["modelId"] == "m1" and "cannot load model.pkl" in info["error"]
     assert predict(server.client, "aaa").status_code == 200
+
+
+def test_the_load_status_is_written_to_the_status_file_after_each_change(base: Path, packages: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    """A swarm pool's tasks cannot be polled from the plugin: each writes what /status answers to its own file."""
+    status_file = tmp_path / "task1.json"
+    registry = MultiRegistry(base, interval_sec=0.2, status_file=status_file)
+    registry.start()
+    try:
+        assert json.loads(status_file.read_text()) == {"ready": True, "deployments": {}}
+        target = deploy(base, "d1", "m1", packages["regression"])
+        inode = target.stat().st_ino
+
+        def written() -> dict[str, object] | None:
+            return json.loads(status_file.read_text())["deployments"].get("d1")
+        wait_for(lambda: written() is not None, "the status file to name d1")
+        assert written() == {"modelId": "m1", "attemptedModelId": "m1", "inode": inode, "error": None}
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".task1")] == []  # no temporary left
+        remove_dir(target)
+        wait_for(lambda: written() is None, "the status file to drop d1")
+    finally:
+        registry.stop()

@@ -17,11 +17,12 @@ import pytest
 from bosun_local.contracts import labels
 from bosun_local.engine.swarm import STACK_LABEL, SwarmEngine
 from bosun_local.errors import EngineError
-from tests.agent.packages import ROW, diabetes_package
+from tests.agent.packages import ROW, broken_package, diabetes_package
 from tests.plugins.plugin_helpers import DEP_ID, MODEL_A, MODEL_B, PE_ID, Runner
 from tests.support.swarm_nodes import SwarmNodes
 
 pytestmark = pytest.mark.docker
+SHARED_ID = "eeeeeeeeeeeeeeeeeeeeeeee"
 
 
 class Load:
@@ -66,6 +67,60 @@ def nodes_of(status: dict[str, Any]) -> list[str]:
     return sorted(str(t["node"]) for t in status["data"]["tasks"] if t["state"] == "running")
 
 
+def load_seconds(web: str, deployment_id: str, asks: int = 6) -> set[str]:
+    """Return the distinct model load times the replicas answering through traefik report (one per replica)."""
+    seen: set[str] = set()
+    for _ in range(asks):
+        text = httpx.get(f"{web}/deployments/{deployment_id}/metrics", timeout=10).text
+        seen |= {line.rsplit(" ", 1)[1] for line in text.splitlines()
+                 if line.startswith("bosun_pps_model_load_seconds{")}
+    return seen
+
+
+def check_shared(swarm: SwarmNodes, run_action: Any, web: str, pkgs: list[Path], phases: dict[str, float]) -> None:
+    """Serve a deployment from the swarm's shared pool on both nodes; replace it under load; fail a load; stop it."""
+    manager, worker = swarm.manager, swarm.workers[0]
+
+    def shared(model: str, artifact: Path) -> dict[str, Any]:
+        return {"id": SHARED_ID, "modelId": model, "name": "pooled", "modelArtifact": str(artifact),
+                "modelExecutionType": "dedicated", "keyValueConfig": {"serving": "shared"}}
+
+    clock = time.monotonic()
+    started = run_action("deployment_start", shared(MODEL_A, pkgs[0]))
+    phases["pool start"] = time.monotonic() - clock
+    assert started["status"] == "passing", started["msg"]
+    assert "shared pool" in started["msg"]
+    pe_status = run_action("pe_status", None)
+    assert sorted(t["node"] for t in pe_status["data"]["pool"] if t["state"] == "running") == \
+        sorted([manager.hostname, worker.hostname])
+    assert pe_status["data"]["deploymentsStatus"][SHARED_ID]["data"]["serving"] == "shared"
+    url = f"{web}/deployments/{SHARED_ID}/predictions"
+    assert httpx.post(url, json=[ROW], timeout=15).status_code == 200
+    # Both tasks answer through traefik (each reports its own model load time).
+    assert len(load_seconds(web, SHARED_ID)) == 2
+    with Load(url) as load:
+        time.sleep(1)
+        clock = time.monotonic()
+        replaced = run_action("deployment_replace_model", shared(MODEL_B, pkgs[1]))
+        phases["pool replace"] = time.monotonic() - clock
+        time.sleep(1)
+    assert replaced["status"] == "passing", replaced["msg"]
+    assert set(load.outcomes) == {"200"} and load.outcomes["200"] > 10, load.outcomes
+    print(f"swarm e2e: under the pool replace {dict(load.outcomes)}")
+    assert MODEL_B in httpx.get(f"{web}/deployments/{SHARED_ID}/info", timeout=10).text
+    # A model that does not load fails its own action only: the old one keeps serving, the dedicated one too.
+    failed = run_action("deployment_replace_model", shared("f" * 24, pkgs[2]))
+    assert failed["status"] == "failing" and "does not load in the shared pool" in failed["msg"], failed["msg"]
+    assert failed["data"]["oldModelInUse"] is True
+    assert MODEL_B in httpx.get(f"{web}/deployments/{SHARED_ID}/info", timeout=10).text
+    assert httpx.post(f"{web}/deployments/{DEP_ID}/predictions", json=[ROW], timeout=15).status_code == 200
+    stopped = run_action("deployment_stop", {"id": SHARED_ID})
+    assert stopped["status"] == "passing" and stopped["state"] == "stopped", stopped["msg"]
+    assert httpx.get(f"{web}/deployments/{SHARED_ID}/info", timeout=10).status_code == 404
+    # The pool goes with its last deployment here, so the node loss below concerns the dedicated service alone.
+    manager.engine().remove_stack("swarm_shared-pool")
+
+
 def check_nodes(swarm: SwarmNodes, images: list[str]) -> None:
     """Assert the swarm is a manager and a worker, each its own engine with the images, and the host stays apart."""
     nodes = swarm.manager.engine().nodes()
@@ -86,7 +141,8 @@ def test_a_deployment_on_two_nodes_survives_a_replace_and_the_loss_of_a_node(swa
     manager, worker = swarm.manager, swarm.workers[0]
     shared = swarm.shared_dir
     pkg_a, pkg_b = diabetes_package(shared / "pkg-a"), diabetes_package(shared / "pkg-b", alpha=0.5)
-    for path in (pkg_a, pkg_b):
+    broken = broken_package(shared / "pkg-broken")
+    for path in (pkg_a, pkg_b, broken):
         path.chmod(0o755)
         for f in path.iterdir():
             f.chmod(0o644)  # the PPS runs as nobody
@@ -132,6 +188,12 @@ def test_a_deployment_on_two_nodes_survives_a_replace_and_the_loss_of_a_node(swa
     assert {t["modelId"] for t in replaced["data"]["tasks"] if t["state"] == "running"} == {MODEL_B}
     assert set(load.outcomes) == {"200"} and load.outcomes["200"] > 20, load.outcomes
     assert MODEL_B in httpx.get(f"{web}/deployments/{DEP_ID}/info", timeout=10).text
+
+    def run_action(action: str, deployment: dict[str, Any] | None) -> dict[str, Any]:
+        return run(runner, action, plugin, peInfo={**pe, "deployments": [DEP_ID, SHARED_ID]},
+                   **({"deploymentInfo": deployment} if deployment else {}))
+
+    check_shared(swarm, run_action, web, [pkg_a, pkg_b, broken], phases)
 
     # Node loss: the worker's engine dies with its task; the manager's task keeps answering, swarm reschedules.
     # A request already sent to the lost node's task (or on a pooled connection to it) hangs until the client's

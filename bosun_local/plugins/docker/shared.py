@@ -1,14 +1,14 @@
 """Shared serving: deployments as dirs served by the environment's PPS pool, and moves to and from dedicated."""
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
 from bosun_local.errors import BosunError
-from bosun_local.plugins.docker.pool import SharedPool
 from bosun_local.plugins.docker.stack import (
     ARTIFACT_LABEL,
     DEFAULT_MEMORY,
@@ -21,9 +21,7 @@ from bosun_local.plugins.docker.stack import (
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import DeploymentState
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
-
-if TYPE_CHECKING:
-    from bosun_local.plugins.docker.plugin import DockerPlugin
+from bosun_local.plugins.pool_dirs import PoolDirs
 
 SHARED, DEDICATED = "shared", "dedicated"
 MODES = (SHARED, DEDICATED)
@@ -49,10 +47,24 @@ def serving_mode(kv: dict[str, Any], default: str, deployment_id: str) -> str:
     return mode
 
 
-class SharedServing:
-    """The docker plugin's actions for shared deployments (one plugin instance, one pool)."""
+class ServingPlugin(Protocol):
+    """What shared serving needs of its plugin (the docker or the swarm plugin)."""
 
-    def __init__(self, plugin: DockerPlugin, pool: SharedPool) -> None:
+    s: dict[str, Any]
+    traefik_url: str
+    _logger: logging.Logger
+
+    def _data(self, deployment_id: str, model_id: str, **extra: Any) -> dict[str, Any]: ...
+
+    def prediction_url(self, deployment_id: str) -> str: ...
+
+    def wait_routed(self, deployment_id: str, model_id: str) -> str | None: ...
+
+
+class SharedServing:
+    """A plugin's actions for shared deployments (one plugin instance, one pool: Compose or swarm)."""
+
+    def __init__(self, plugin: ServingPlugin, pool: PoolDirs) -> None:
         self.p = plugin
         self.pool = pool
         self.timeout = float(plugin.s["startTimeoutSec"])

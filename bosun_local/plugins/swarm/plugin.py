@@ -11,6 +11,7 @@ from bosun_local.engine.swarm import NodeInfo, SwarmEngine
 from bosun_local.errors import BosunError
 from bosun_local.plugins.deployment_values import prediction_url
 from bosun_local.plugins.docker.environment import traefik_component, traefik_problem
+from bosun_local.plugins.docker.shared import DEDICATED, SHARED, SharedServing, serving_mode
 from bosun_local.plugins.docker.stack import model_service
 from bosun_local.plugins.docker.waits import TraefikWaits
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
@@ -18,6 +19,7 @@ from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
 from bosun_local.plugins.framework.constants import DeploymentState
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
+from bosun_local.plugins.swarm.pool import SwarmPool
 from bosun_local.plugins.swarm.stack import (
     SwarmDeployment,
     edge_stack_file,
@@ -34,6 +36,13 @@ OWN_SETTINGS: dict[str, Any] = {
     "swarmDockerHost": "",
     # Tasks per deployment, spread over the nodes (keyValueConfig `replicas` overrides it; the k8s plugin's key).
     "ppsReplicas": 2,
+    # keyValueConfig `serving: shared` puts a deployment in the pool (one service of poolReplicas tasks serving
+    # every shared deployment's dir); dedicated (one service per deployment) is the default here.
+    "servingMode": DEDICATED,
+    "poolReplicas": 2,
+    "poolMemory": "1g",
+    "poolCpus": "",
+    "poolWorkers": 1,
     # plugin_start deploys traefik (swarm provider) on a manager, publishing swarmTraefikPort on that node.
     "swarmTraefik": True,
     "swarmTraefikPort": 80,
@@ -76,14 +85,28 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
                                  "pluginConfig (docs/plugins.md lists the keys)")
         return value
 
+    def _monitoring(self) -> dict[str, str] | None:
+        if not self.s["monitoringEnabled"]:
+            return None
+        return {"queueUrl": self._fact(K.RABBITMQ_NETWORK_URL_KEY), "queueName": str(self.s["rabbitmqQueueName"])}
+
     def stack(self, deployment_id: str) -> SwarmDeployment:
         """Return the swarm stack object of one deployment."""
-        monitoring = None
-        if self.s["monitoringEnabled"]:
-            monitoring = {"queueUrl": self._fact(K.RABBITMQ_NETWORK_URL_KEY),
-                          "queueName": str(self.s["rabbitmqQueueName"])}
         return SwarmDeployment(deployment_id, self.s, Path(self._fact(K.STACKS_DIR_KEY)),
-                               self._fact(K.RUN_AS_USER_KEY), monitoring, self.engine)
+                               self._fact(K.RUN_AS_USER_KEY), self._monitoring(), self.engine)
+
+    def shared(self) -> SharedServing:
+        """Return the shared-serving actions (the docker plugin's) on this environment's swarm pool."""
+        return SharedServing(self, SwarmPool(self.s, Path(self._fact(K.STACKS_DIR_KEY)), self._fact(K.RUN_AS_USER_KEY),
+                                             self._monitoring(), self.engine))
+
+    def mode(self, di: DeploymentInfo) -> str:
+        """Return how the deployment is to be served: shared or dedicated."""
+        return serving_mode(di.kv_config, str(self.s["servingMode"]), di.id)
+
+    def _data(self, deployment_id: str, model_id: str, **extra: Any) -> dict[str, Any]:
+        return {ActionDataFields.PREDICTION_URL: self.prediction_url(deployment_id),
+                ActionDataFields.CURRENT_MODEL_ID: model_id, **extra}
 
     def prediction_url(self, deployment_id: str) -> str:
         """Return the URL clients send predictions to."""
@@ -131,8 +154,9 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
     def _deployment_ids(self) -> list[str]:
         """Return the ids of this environment's deployments that have a service on the swarm."""
         services = self.engine.services({labels.NETWORK: str(self.s["dockerNetwork"])})
+        pooled = self.shared().pool.deployment_ids() if self.s[K.STACKS_DIR_KEY] and self.s[K.RUN_AS_USER_KEY] else []
         return sorted({str(s["Spec"]["Labels"][labels.DEPLOYMENT]) for s in services
-                       if labels.DEPLOYMENT in (s["Spec"].get("Labels") or {})})
+                       if labels.DEPLOYMENT in (s["Spec"].get("Labels") or {})} | set(pooled))
 
     def deployment_list(self) -> ActionStatusInfo:
         nodes = self.engine.nodes()
@@ -150,8 +174,10 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
                                     data={"engine": exc.message})
         traefik = traefik_problem(self.traefik_url)
         down = [n.hostname for n in nodes if n.state != "ready"]
+        pool = self.shared().pool if self.s[K.STACKS_DIR_KEY] and self.s[K.RUN_AS_USER_KEY] else None
         data: dict[str, Any] = {ActionDataFields.DEPLOYMENTS_STATUS: statuses, "platform": "swarm",
                                 "nodes": [n.to_dict() for n in nodes], "traefik": traefik or "ok",
+                                "pool": placement(pool.tasks(), nodes) if isinstance(pool, SwarmPool) else [],
                                 "components": {"traefik": traefik_component(self.traefik_url, traefik)}}
         if traefik:
             return ActionStatusInfo(ActionStatus.ERROR, msg=traefik, data=data)
@@ -168,6 +194,8 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
         deployment = self.stack(deployment_id)
         service = deployment.service()
         data: dict[str, Any] = {ActionDataFields.PREDICTION_URL: self.prediction_url(deployment_id)}
+        if not service and self.shared().pool.has(deployment_id):
+            return self.shared().status(deployment_id, expected_model)
         if not service:
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.STOPPED, data=data,
                                     msg=f"deployment {deployment_id} has no swarm service")
@@ -202,15 +230,38 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
         return self._judge(deployment_info.id, deployment_info.current_model_id, self.engine.nodes())
 
     def deployment_start(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
-        return self._roll(deployment_info, "start")
+        return self._serve(deployment_info, "start")
 
     def deployment_relaunch(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         """Deploy the current model again and restart every task (heals a service stuck with bad tasks)."""
-        return self._roll(deployment_info, "relaunch")
+        return self._serve(deployment_info, "relaunch")
 
     def deployment_replace_model(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
-        """Update the service to the new model: swarm starts each new task before stopping an old one."""
-        return self._roll(deployment_info, "replace")
+        """Update the service to the new model (start-first), or swap the deployment's dir in the pool."""
+        return self._serve(deployment_info, "replace")
+
+    def _serve(self, di: DeploymentInfo, verb: str) -> ActionStatusInfo:
+        """Serve in the deployment's mode; once it serves there, remove what served it in the other mode."""
+        try:
+            mode = self.mode(di)
+        except BosunError as exc:
+            return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR, msg=exc.one_line())
+        if mode == DEDICATED or self.dry_run:
+            status = self._roll(di, verb)
+            if status.status == ActionStatus.OK and not self.dry_run and self.shared().pool.has(di.id):
+                self.shared().stop(di.id)  # its own service answers now (its router outranks the pool's)
+            return status
+        shared = self.shared()
+        if verb == "replace" and shared.pool.has(di.id):
+            return shared.replace(di)
+        status = shared.start(di, verb)
+        if status.status == ActionStatus.OK and self.stack(di.id).service():
+            # It moved in from its own service: the pool's catch-all takes the path once that router is gone.
+            self.stack(di.id).remove(timeout=float(self.s["gracefulTimeoutSec"]) + 10)
+            status.msg = f"{status.msg} (its dedicated service was removed: {SHARED} now)"
+        if verb == "replace":
+            status.data = {**(status.data or {}), ActionDataFields.OLD_MODEL_IN_USE: status.status != ActionStatus.OK}
+        return status
 
     def _roll(self, di: DeploymentInfo, verb: str) -> ActionStatusInfo:
         """Render the stack for the current model, deploy it and wait until every replica of it runs and is routed."""
@@ -256,6 +307,9 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
         if self.dry_run:
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would remove stack {deployment.name}")
         try:
+            if self.shared().stop(deployment_id) and not deployment.service():
+                return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.STOPPED,
+                                        msg=f"removed deployment {deployment_id} from the shared pool")
             removed = deployment.remove(timeout=float(self.s["gracefulTimeoutSec"]) + 10)
         except BosunError as exc:
             return ActionStatusInfo(ActionStatus.ERROR, msg=f"deployment {deployment_id}: {exc.one_line()}")
