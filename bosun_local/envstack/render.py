@@ -67,12 +67,16 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def env_file_text(values: dict[str, str], where: str) -> str:
-    """Return a Compose env file: single-quoted values, read literally (no `$` interpolation)."""
+def env_file_text(values: dict[str, str], where: str, quoted: bool = True) -> str:
+    """Return an env file: single-quoted values for Compose (read literally, no `$` interpolation), or bare ones.
+
+    `docker stack deploy` reads env files with the docker CLI's own parser, which keeps quotes as part of the value
+    (a quoted broker URL reached the tasks as `'amqp://...'`): swarm stacks take quoted=False.
+    """
     lines = []
     for key, value in values.items():
-        if "'" in value or "\n" in value or "\r" in value:
-            raise ConfigError(f"{where}: the value of {key} holds a quote or a line break, which an env file "
-                              "cannot carry", fix=f"choose a {key} without ' and line breaks")
-        lines.append(f"{key}='{value}'\n")
+        if "'" in value or "\n" in value or "\r" in value or (not quoted and value != value.strip()):
+            raise ConfigError(f"{where}: the value of {key} holds a quote, a line break or edge spaces, which an env "
+                              "file cannot carry", fix=f"choose a {key} without ' , line breaks and edge spaces")
+        lines.append(f"{key}='{value}'\n" if quoted else f"{key}={value}\n")
     return "".join(lines)

@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from bosun_local.engine.swarm import SwarmEngine, TaskInfo
+from bosun_local.errors import BosunError
 from bosun_local.plugins import load_plugin_class
 from bosun_local.plugins.docker.stack import DeploymentConfigError, model_service
 from bosun_local.plugins.swarm import SwarmPlugin
 from bosun_local.plugins.swarm.pool import SwarmPool
-from bosun_local.plugins.swarm.stack import SwarmDeployment, edge_stack_file, replicas_of
+from bosun_local.plugins.swarm.stack import SwarmDeployment, edge_stack_file, replicas_of, task_broker_url
 from tests.conftest import need
 
 GOLDEN = Path(__file__).parent / "golden" / "swarm"
@@ -125,7 +126,9 @@ def test_the_pool_stack_matches_its_golden_file_keeps_the_login_aside_and_parses
     assert pool.render() is True and pool.render() is False  # unchanged bytes: not rewritten, no service update
     text = pool.compose_file.read_text()
     check_golden("pool.yaml", text.replace(str(tmp_path), "<tmp>"))
-    assert "secret" not in text and "secret" in pool.env_file.read_text()
+    assert "secret" not in text
+    # Bare: the docker CLI's env-file parser (stack deploy) would keep quotes in the value.
+    assert pool.env_file.read_text() == f"MLOPS_RABBITMQ_QUEUE_URL={MONITORING['queueUrl']}\n"
     assert oct(pool.env_file.stat().st_mode & 0o777) == "0o600"
     assert pool.status_dir.stat().st_uid == 1000  # the tasks' user writes its status there, and nothing else
     service = yaml.safe_load(text)["services"]["pps"]
@@ -152,3 +155,12 @@ def test_a_pool_model_that_fails_to_load_in_one_task_fails_with_that_tasks_error
         **entry, "modelId": None, "error": "ModuleNotFoundError: sklearn"}}}))
     problem = pool.wait_loaded(DEP, MODEL, 7, timeout=5)
     assert problem == f"model {MODEL} does not load in the shared pool (task 2 (task2)): ModuleNotFoundError: sklearn"
+
+
+def test_tasks_report_to_the_broker_address_they_reach_with_the_environments_login() -> None:
+    url = "amqp://bosun:s3cret@rabbitmq:5672/%2F"
+    assert task_broker_url(url, "") == url
+    assert task_broker_url(url, "172.19.0.4:5672") == "amqp://bosun:s3cret@172.19.0.4:5672/%2F"
+    assert task_broker_url(url, "broker.lan") == "amqp://bosun:s3cret@broker.lan:5672/%2F"
+    with pytest.raises(BosunError, match="swarmRabbitmqAddress"):
+        task_broker_url(url, "amqp://x@y:1")

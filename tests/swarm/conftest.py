@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from bosun_local.config import load_config
+from bosun_local.contracts.rabbitmq import amqp_url
 from bosun_local.engine import adapter
 from tests.conftest import need
-from tests.support.swarm_nodes import SwarmNodes, leftovers, swarm_nodes
+from tests.support.rabbitmq import RabbitMQBroker, rabbitmq_container
+from tests.support.swarm_nodes import SwarmNodes, docker, leftovers, swarm_nodes
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +35,27 @@ def swarm(swarm_images: list[str]) -> Iterator[SwarmNodes]:
         name = nodes.name
         yield nodes
     assert leftovers(name) == [], f"swarm {name} left containers, volumes or networks behind"
+
+
+@dataclass
+class SwarmBroker:
+    """The environment's RabbitMQ as the swarm's tasks reach it: on the nodes' network, outside the swarm."""
+
+    broker: RabbitMQBroker
+    address: str  # host:port on the nodes' network (tasks leave their node through its NAT)
+    queue: str
+
+    @property
+    def network_url(self) -> str:
+        """Return the URL the management agent passes (rabbitmqNetworkUrl: the host name of the environment)."""
+        return amqp_url(self.broker.user, self.broker.password, "rabbitmq", 5672)
+
+
+@pytest.fixture(scope="package")
+def swarm_broker(swarm: SwarmNodes) -> Iterator[SwarmBroker]:
+    """Yield a broker container of the host engine, joined to the swarm nodes' network (as a broker on another host)."""
+    with rabbitmq_container() as broker:
+        docker("network", "connect", swarm.name, broker.name)
+        address = docker("inspect", "--format", f"{{{{(index .NetworkSettings.Networks \"{swarm.name}\").IPAddress}}}}",
+                         broker.name)
+        yield SwarmBroker(broker, f"{address}:5672", "bosun-swarm-pps")

@@ -17,9 +17,12 @@ import pytest
 from bosun_local.contracts import labels
 from bosun_local.engine.swarm import STACK_LABEL, SwarmEngine
 from bosun_local.errors import EngineError
+from bosun_local.spool.rabbitmq.config import RabbitChannelConfig
 from tests.agent.packages import ROW, broken_package, diabetes_package
 from tests.plugins.plugin_helpers import DEP_ID, MODEL_A, MODEL_B, PE_ID, Runner
+from tests.support.monitoring import agent_running, fast_config, predictions, start_service, wait_until
 from tests.support.swarm_nodes import SwarmNodes
+from tests.swarm.conftest import SwarmBroker
 
 pytestmark = pytest.mark.docker
 SHARED_ID = "eeeeeeeeeeeeeeeeeeeeeeee"
@@ -77,8 +80,11 @@ def load_seconds(web: str, deployment_id: str, asks: int = 6) -> set[str]:
     return seen
 
 
-def check_shared(swarm: SwarmNodes, run_action: Any, web: str, pkgs: list[Path], phases: dict[str, float]) -> None:
-    """Serve a deployment from the swarm's shared pool on both nodes; replace it under load; fail a load; stop it."""
+def check_shared(swarm: SwarmNodes, run_action: Any, web: str, pkgs: list[Path], phases: dict[str, float]) -> int:
+    """Serve a deployment from the swarm's shared pool on both nodes; replace it under load; fail a load; stop it.
+
+    Return the predictions it answered (each a monitoring record from a task on either node).
+    """
     manager, worker = swarm.manager, swarm.workers[0]
 
     def shared(model: str, artifact: Path) -> dict[str, Any]:
@@ -95,7 +101,8 @@ def check_shared(swarm: SwarmNodes, run_action: Any, web: str, pkgs: list[Path],
         sorted([manager.hostname, worker.hostname])
     assert pe_status["data"]["deploymentsStatus"][SHARED_ID]["data"]["serving"] == "shared"
     url = f"{web}/deployments/{SHARED_ID}/predictions"
-    assert httpx.post(url, json=[ROW], timeout=15).status_code == 200
+    answered = int(httpx.post(url, json=[ROW], timeout=15).status_code == 200)
+    assert answered == 1
     # Both tasks answer through traefik (each reports its own model load time).
     assert len(load_seconds(web, SHARED_ID)) == 2
     with Load(url) as load:
@@ -106,6 +113,7 @@ def check_shared(swarm: SwarmNodes, run_action: Any, web: str, pkgs: list[Path],
         time.sleep(1)
     assert replaced["status"] == "passing", replaced["msg"]
     assert set(load.outcomes) == {"200"} and load.outcomes["200"] > 10, load.outcomes
+    answered += load.outcomes["200"]
     print(f"swarm e2e: under the pool replace {dict(load.outcomes)}")
     assert MODEL_B in httpx.get(f"{web}/deployments/{SHARED_ID}/info", timeout=10).text
     # A model that does not load fails its own action only: the old one keeps serving, the dedicated one too.
@@ -114,11 +122,15 @@ def check_shared(swarm: SwarmNodes, run_action: Any, web: str, pkgs: list[Path],
     assert failed["data"]["oldModelInUse"] is True
     assert MODEL_B in httpx.get(f"{web}/deployments/{SHARED_ID}/info", timeout=10).text
     assert httpx.post(f"{web}/deployments/{DEP_ID}/predictions", json=[ROW], timeout=15).status_code == 200
+    return answered
+
+
+def stop_shared(swarm: SwarmNodes, run_action: Any, web: str) -> None:
+    """Stop the pooled deployment, then remove the pool (the node loss that follows concerns the dedicated one)."""
     stopped = run_action("deployment_stop", {"id": SHARED_ID})
     assert stopped["status"] == "passing" and stopped["state"] == "stopped", stopped["msg"]
     assert httpx.get(f"{web}/deployments/{SHARED_ID}/info", timeout=10).status_code == 404
-    # The pool goes with its last deployment here, so the node loss below concerns the dedicated service alone.
-    manager.engine().remove_stack("swarm_shared-pool")
+    swarm.manager.engine().remove_stack("swarm_shared-pool")
 
 
 def check_nodes(swarm: SwarmNodes, images: list[str]) -> None:
@@ -136,6 +148,7 @@ def check_nodes(swarm: SwarmNodes, images: list[str]) -> None:
 
 
 def test_a_deployment_on_two_nodes_survives_a_replace_and_the_loss_of_a_node(swarm: SwarmNodes, swarm_images: list[str],
+                                                                            swarm_broker: SwarmBroker,
                                                                             tmp_path: Path) -> None:
     check_nodes(swarm, swarm_images)
     manager, worker = swarm.manager, swarm.workers[0]
@@ -189,11 +202,29 @@ def test_a_deployment_on_two_nodes_survives_a_replace_and_the_loss_of_a_node(swa
     assert set(load.outcomes) == {"200"} and load.outcomes["200"] > 20, load.outcomes
     assert MODEL_B in httpx.get(f"{web}/deployments/{DEP_ID}/info", timeout=10).text
 
+    # The pool reports to the environment's broker, which runs outside the swarm (as on another host): its tasks on
+    # both nodes reach it at swarmRabbitmqAddress with rabbitmqNetworkUrl's login; an agent stores what they send.
+    monitored = {**plugin, "monitoringEnabled": True, "rabbitmqNetworkUrl": swarm_broker.network_url,
+                 "swarmRabbitmqAddress": swarm_broker.address, "rabbitmqQueueName": swarm_broker.queue}
+
     def run_action(action: str, deployment: dict[str, Any] | None) -> dict[str, Any]:
-        return run(runner, action, plugin, peInfo={**pe, "deployments": [DEP_ID, SHARED_ID]},
+        return run(runner, action, monitored, peInfo={**pe, "deployments": [DEP_ID, SHARED_ID]},
                    **({"deploymentInfo": deployment} if deployment else {}))
 
-    check_shared(swarm, run_action, web, [pkg_a, pkg_b, broken], phases)
+    channels = (RabbitChannelConfig(swarm_broker.broker.url, swarm_broker.queue),)
+    with start_service(tmp_path / "service") as service, agent_running(fast_config(service, channels)) as agent:
+        sent = check_shared(swarm, run_action, web, [pkg_a, pkg_b, broken], phases)
+        try:
+            wait_until(lambda: predictions(service, SHARED_ID) >= sent, f"{sent} predictions of the pool stored", 60)
+        except AssertionError:
+            logs = swarm.manager.engine().service_logs("swarm_shared-pool_pps", tail=30)
+            raise AssertionError(f"{predictions(service, SHARED_ID)} of {sent} predictions stored; the pool's "
+                                 f"log:\n{logs}") from None
+        time.sleep(2)  # nothing more arrives: none counted twice
+        assert predictions(service, SHARED_ID) == sent and agent.counters.duplicates == 0
+        print(f"swarm e2e: monitoring from pool tasks on both nodes: {sent} predictions answered, "
+              f"{predictions(service, SHARED_ID)} stored")
+    stop_shared(swarm, run_action, web)
 
     # Node loss: the worker's engine dies with its task; the manager's task keeps answering, swarm reschedules.
     # A request already sent to the lost node's task (or on a pooled connection to it) hangs until the client's

@@ -26,6 +26,7 @@ from bosun_local.plugins.swarm.stack import (
     placement,
     replicas_of,
     serving_nodes,
+    task_broker_url,
 )
 
 # Keys meaning what they mean for the docker plugin (defaults from defaults.yml, never restated).
@@ -46,6 +47,10 @@ OWN_SETTINGS: dict[str, Any] = {
     # plugin_start deploys traefik (swarm provider) on a manager, publishing swarmTraefikPort on that node.
     "swarmTraefik": True,
     "swarmTraefikPort": 80,
+    # host:port at which tasks on every node reach the environment's RabbitMQ (the login stays rabbitmqNetworkUrl's).
+    # "" = rabbitmqNetworkUrl as it is, whose host (`rabbitmq` on the environment's network) resolves only where
+    # the broker's own network does: set this when tasks run on other hosts.
+    "swarmRabbitmqAddress": "",
     "startTimeoutSec": 180,
     "routeTimeoutSec": 30,
     "gracefulTimeoutSec": 30,
@@ -88,7 +93,8 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
     def _monitoring(self) -> dict[str, str] | None:
         if not self.s["monitoringEnabled"]:
             return None
-        return {"queueUrl": self._fact(K.RABBITMQ_NETWORK_URL_KEY), "queueName": str(self.s["rabbitmqQueueName"])}
+        url = task_broker_url(self._fact(K.RABBITMQ_NETWORK_URL_KEY), str(self.s["swarmRabbitmqAddress"]))
+        return {"queueUrl": url, "queueName": str(self.s["rabbitmqQueueName"])}
 
     def stack(self, deployment_id: str) -> SwarmDeployment:
         """Return the swarm stack object of one deployment."""

@@ -80,7 +80,7 @@ class SwarmPool(PoolDirs):
         }
         self._dirs()
         secrets = {"MLOPS_RABBITMQ_QUEUE_URL": self.monitoring["queueUrl"]} if self.monitoring else {}
-        env_changed = write_if_changed(self.env_file, env_file_text(secrets, f"shared pool {self.name}"))
+        env_changed = write_if_changed(self.env_file, env_file_text(secrets, f"shared pool {self.name}", quoted=False))
         return write_if_changed(self.compose_file, render(TEMPLATE, context)) or env_changed
 
     def service(self) -> dict[str, Any] | None:

@@ -5,10 +5,12 @@ import shutil
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bosun_local.contracts import labels
 from bosun_local.engine.swarm import STACK_LABEL, NodeInfo, SwarmEngine, TaskInfo
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
+from bosun_local.errors import BosunError
 from bosun_local.plugins.deployment_values import deployment_values
 from bosun_local.plugins.docker.stack import DeploymentConfigError, ModelService, check_id
 
@@ -29,6 +31,20 @@ def replicas_of(kv: dict[str, Any], default: int, deployment_id: str) -> int:
         raise DeploymentConfigError(f"deployment {deployment_id}: replicas={raw!r} is not a whole number from 1 to 64",
                                     fix="set keyValueConfig replicas (or the swarm plugin's ppsReplicas) like 2")
     return value
+
+
+def task_broker_url(network_url: str, address: str) -> str:
+    """Return the AMQP URL swarm tasks report with: the network URL, its host:port replaced by `address` if set."""
+    if not address:
+        return network_url
+    host, _, port = address.strip().partition(":")
+    port = port or "5672"
+    if not host or not port.isdigit() or "/" in address or "@" in address:
+        raise BosunError(f"pluginConfig.swarmRabbitmqAddress={address!r} of the swarm plugin is not host:port",
+                         fix="set it to the address tasks on every node reach the broker at, like 10.0.0.5:5672")
+    parts = urlsplit(network_url)
+    login = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}:{port}" if login else f"{host}:{port}"))
 
 
 def placement(tasks: list[TaskInfo], nodes: list[NodeInfo]) -> list[dict[str, Any]]:
@@ -71,7 +87,7 @@ class SwarmDeployment:
     def render(self, model: ModelService, replicas: int) -> Path:
         """Render the stack file for this model (pure: same inputs, same bytes; unchanged files are not rewritten)."""
         secrets = {"MLOPS_RABBITMQ_QUEUE_URL": self.monitoring["queueUrl"]} if self.monitoring else {}
-        write_if_changed(self.env_file, env_file_text(secrets, f"deployment {self.deployment_id}"))
+        write_if_changed(self.env_file, env_file_text(secrets, f"deployment {self.deployment_id}", quoted=False))
         context = {**deployment_values(self.deployment_id, self.name, [model], self.settings, self.run_as_user,
                                        self.monitoring),
                    "dockerNetwork": self.settings["dockerNetwork"], "envFile": str(self.env_file), "replicas": replicas}
