@@ -109,6 +109,14 @@ class ServiceClient:
             raise ServiceError(response.status_code, message, fix or None)
         return response
 
+    def _waiting(self, wait_sec: float) -> dict[str, Any]:
+        """Return request options for a long poll: the read timeout covers the wait."""
+        if not wait_sec:
+            return {}
+        t = self.http.timeout
+        return {"timeout": httpx.Timeout(None, connect=t.connect, read=(t.read or 0) + wait_sec, write=t.write,
+                                         pool=t.pool)}
+
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
@@ -138,9 +146,10 @@ class ServiceClient:
         data = {"name": name} if name else {}
         return self._json("POST", "/api/v1/packages", files=files, data=data, timeout=600)
 
-    def claim_package_check(self, agent_id: str) -> Json | None:
-        """Claim a pending package check (run it in a sandbox), or None when there is none."""
-        return self._json("POST", "/api/v1/packages/checks/claim", json={"agentId": agent_id})
+    def claim_package_check(self, agent_id: str, wait_sec: float = 0) -> Json | None:
+        """Claim a pending package check (run it in a sandbox), or None when there is none (a long poll if wait_sec)."""
+        return self._json("POST", "/api/v1/packages/checks/claim", json={
+            "agentId": agent_id, **({"waitSec": wait_sec} if wait_sec else {})}, **self._waiting(wait_sec))
 
     def post_package_check(self, package_id: str, result: Json) -> Json:
         """Post what a package's sandboxed check printed."""
@@ -322,10 +331,15 @@ class ServiceClient:
         """Return an action."""
         return self._json("GET", f"/api/v1/actions/{action_id}")
 
-    def claim_action(self, agent_id: str, lease_sec: float = 60, environment: str | None = None) -> Json | None:
-        """Claim the next runnable action with a lease (of one environment if given), or None when there is none."""
-        body = {"agentId": agent_id, "leaseSec": lease_sec, **({"environmentId": environment} if environment else {})}
-        response = self.request("POST", "/api/v1/actions/claim", json=body)
+    def claim_action(self, agent_id: str, lease_sec: float = 60, environment: str | None = None,
+                     wait_sec: float = 0) -> Json | None:
+        """Claim the next runnable action with a lease (of one environment if given), or None when there is none.
+
+        wait_sec > 0: a long poll; the service answers as soon as an action is claimable, or after wait_sec.
+        """
+        body = {"agentId": agent_id, "leaseSec": lease_sec, **({"environmentId": environment} if environment else {}),
+                **({"waitSec": wait_sec} if wait_sec else {})}
+        response = self.request("POST", "/api/v1/actions/claim", json=body, **self._waiting(wait_sec))
         return None if response.status_code == 204 else response.json()
 
     def renew_action(self, action_id: str, agent_id: str, lease_sec: float = 60) -> Json:

@@ -48,13 +48,19 @@ class ActionWorker:
         with self._held_lock:
             return list(self._held)
 
-    def claim_once(self) -> bool:
-        """Claim one action if a lane is free; return True when one was claimed."""
+    def claim_once(self, stopping: threading.Event | None = None) -> bool:
+        """Claim one action if a lane is free (waiting in the service for one); return True when one was claimed."""
         if not self.lanes.has_capacity():
             return False
-        action = self.client.claim_action(self.settings.agent_id, self.settings.lease_sec)
+        action = self.client.claim_action(self.settings.agent_id, self.settings.lease_sec,
+                                          wait_sec=self.settings.claim_wait_sec)
         if action is None:
             return False
+        if stopping is not None and stopping.is_set():
+            # The long poll answered while this agent stops: its lanes take nothing new.
+            log.info("claimed %s %s of deployment %s while stopping; it runs again when its lease ends, or at once "
+                     "when this agent restarts", action["id"], action["type"], action["deploymentId"])
+            return True
         with self._held_lock:
             running = action["id"] in self._held
             self._held[action["id"]] = action

@@ -143,7 +143,9 @@ class ManagementAgent:
             self._every("package-checks", lambda: self.settings.poll_sec * 2, drain)
         environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
         self._every("environment", lambda: self.settings.status_interval_sec * 2, environment.tick)
-        self._claim_loop()
+        # The claim loop long-polls the service: it runs beside the main thread, which a stop does not keep waiting.
+        threading.Thread(target=self._claim_loop, name="claimer", daemon=True).start()
+        self.stopping.wait()
         log.info("management agent stopping: waiting up to %.0f s for %d running jobs", STOP_GRACE_SEC,
                  len(self.lanes.active()))
         finished = self.lanes.wait_idle(STOP_GRACE_SEC)
@@ -169,7 +171,7 @@ class ManagementAgent:
         while not self.stopping.is_set():
             mark_alive()
             try:
-                claimed = self.worker.claim_once()
+                claimed = self.worker.claim_once(self.stopping)
                 backoff = self.settings.poll_sec
             except BosunError as exc:
                 log.warning("claiming actions: %s", exc.message)

@@ -10,8 +10,10 @@ class AgentSettings:
 
     # Empty: a stable id taken at start (agent/identity.py), so a restarted agent resumes its own actions at once.
     agent_id: str = ""
-    # Seconds between claim attempts when the queue was empty.
+    # Seconds between claim attempts when the queue was empty (or the service refused); each attempt is a long
+    # poll that the service answers as soon as an action is claimable, or after claim_wait_sec.
     poll_sec: float = 0.5
+    claim_wait_sec: float = 15.0
     # Lease of a claimed action; renewed every lease_sec / 3 while the action runs.
     lease_sec: float = 30.0
     # Seconds between pe_status checks (and heals) of every environment.

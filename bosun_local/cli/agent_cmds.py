@@ -63,7 +63,8 @@ def _package_checks(client: ServiceClient, config: Config, agent_id: str) -> Cal
     """Return the agent's package-check job: the sandbox runner, a component of its own (engine access)."""
     from bosun_local.sandbox.package_check import PackageChecker
 
-    return PackageChecker(client, config, agent_id).drain
+    # A long poll: the service answers as soon as a package is registered (an idle agent asks every ~15 s).
+    return PackageChecker(client, config, agent_id, wait_sec=AgentSettings.claim_wait_sec).drain
 
 
 @agent.command("check-packages")

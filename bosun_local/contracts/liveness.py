@@ -1,4 +1,4 @@
-"""Liveness files: long-running agents touch one each loop; the container healthcheck reads its age."""
+"""Liveness files: long-running agents write the time into one each loop; the container healthcheck reads it."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,8 @@ _unwell: dict[str, str] = {}
 
 
 def mark_alive(min_interval: float = 2.0) -> None:
-    """Touch $BOSUN_ALIVE_FILE (at most every min_interval seconds); a no-op when unset or while unwell."""
+    """Write the epoch second to $BOSUN_ALIVE_FILE (at most every min_interval seconds); a no-op when unset or
+    while unwell."""
     path = os.environ.get(ALIVE_FILE_ENV)
     if not path or path in _unwell:
         return
@@ -20,7 +21,10 @@ def mark_alive(min_interval: float = 2.0) -> None:
     if now - _last_touch.get(path, float("-inf")) < min_interval:
         return
     _last_touch[path] = now
-    Path(path).touch()
+    # Written aside and renamed: the probe never reads a half-written number.
+    aside = Path(f"{path}.{os.getpid()}.tmp")
+    aside.write_text(f"{int(time.time())}\n")
+    os.replace(aside, path)
 
 
 def mark_unwell(reason: str | None) -> None:
@@ -44,5 +48,6 @@ def mark_unwell(reason: str | None) -> None:
 
 def healthcheck_test(path: str, max_age_sec: int) -> list[str]:
     """Return a compose healthcheck test that fails when the liveness file is missing or stale."""
-    # find + bash cost a few ms (a Python start costs ~50), so the check can run every second.
-    return ["CMD", "bash", "-c", f'test -n "$(find {path} -newermt "-{max_age_sec} seconds" 2>/dev/null)"']
+    # Bash builtins only (read, printf's %(%s)T clock, arithmetic): one process per probe, where the find in a
+    # command substitution it replaces started three, every second, in each agent's container.
+    return ["CMD", "bash", "-c", f"read -r t < {path} && printf -v now '%(%s)T' -1 && (( now - t < {max_age_sec} ))"]

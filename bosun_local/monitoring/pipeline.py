@@ -25,6 +25,8 @@ log = logging.getLogger("bosun_local.monitoring")
 IN_FLIGHT = 2
 # On stop, how long stored batches may take to be acked before the rest is left for redelivery.
 DRAIN_SEC = 5.0
+# How long a fetch waits when the pipeline holds nothing (a delivery ends the wait at once).
+IDLE_WAIT_SEC = 1.0
 
 
 class Backoff:
@@ -133,7 +135,11 @@ class ChannelPipeline:
                 raise SourceUnavailable(str(exc)) from exc
             log.info("agent %s reading %s", config.agent_id, self.source.name)
         self._settle()
-        batch = self.source.fetch(config.batch_max_records, config.batch_max_wait_ms / 1000)
+        # Holding nothing, the wait can be longer: a delivery ends it at once, and an idle agent wakes less often.
+        wait_sec = config.batch_max_wait_ms / 1000
+        if not self.pending:
+            wait_sec = max(wait_sec, IDLE_WAIT_SEC)
+        batch = self.source.fetch(config.batch_max_records, wait_sec)
         if not len(batch):
             if not self.pending:
                 self._moved()  # nothing to read and nothing held: idle, not stuck

@@ -68,17 +68,19 @@ def parse_output(run: adapter.SandboxRun, timeout_sec: float) -> dict[str, Any]:
 class PackageChecker:
     """Claims package checks from the service and runs each in a sandbox container."""
 
-    def __init__(self, client: ServiceClient, config: Config, agent_id: str, timeout_sec: float = 120.0) -> None:
+    def __init__(self, client: ServiceClient, config: Config, agent_id: str, timeout_sec: float = 120.0,
+                 wait_sec: float = 0.0) -> None:
         # One agent per environment runs checks, so at its start any sandbox of this environment is a leftover.
         remove_leftovers(config)
         self.client = client
         self.config = config
         self.agent_id = agent_id
         self.timeout_sec = timeout_sec
+        self.wait_sec = wait_sec
 
-    def run_once(self) -> bool:
-        """Run one pending check; return False when there was none."""
-        claim = self.client.claim_package_check(self.agent_id)
+    def run_once(self, wait_sec: float = 0.0) -> bool:
+        """Run one pending check (waiting up to wait_sec in the service for one); return False when there was none."""
+        claim = self.client.claim_package_check(self.agent_id, wait_sec)
         if not claim:
             return False
         spec = sandbox_spec(self.config, claim, self.timeout_sec)
@@ -90,6 +92,6 @@ class PackageChecker:
     def drain(self) -> int:
         """Run pending checks until there are none; return how many ran."""
         count = 0
-        while self.run_once():
+        while self.run_once(0.0 if count else self.wait_sec):
             count += 1
         return count

@@ -10,6 +10,7 @@ from pathlib import Path
 from bosun_local.config import Config
 from bosun_local.configkit.env import env_float, env_int
 from bosun_local.service.accuracy_status import AccuracyTracker
+from bosun_local.service.long_poll import Changes
 from bosun_local.service.metrics import ServiceMetrics
 from bosun_local.service.storage import Storage
 
@@ -59,6 +60,8 @@ class ServiceContext:
     token: str
     limits: Limits = field(default_factory=Limits)
     wake_notifier: threading.Event = field(default_factory=threading.Event)
+    # Bumped after each recorded event (every queued, finished or released action records one): wakes long polls.
+    changes: Changes = field(default_factory=Changes)
     accuracy: AccuracyTracker = field(default_factory=AccuracyTracker)
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
 

@@ -39,6 +39,7 @@ def record_event(ctx: ServiceContext, type_: str, status: str, message: str, dep
                                              "event": event, "lastError": None})
                 queued += 1
     ctx.metrics.event(type_, status)
+    ctx.changes.bump()
     if queued:
         ctx.wake_notifier.set()
     return event

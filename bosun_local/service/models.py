@@ -14,6 +14,9 @@ from bosun_local.contracts.states import (
     QueueStatusName,
 )
 from bosun_local.plugins.framework.registry import ENTRY_POINT_GROUP, plugin_names
+from bosun_local.service.long_poll import MAX_WAIT_SEC
+
+WAIT_HELP = "when nothing is there yet, wait up to this many seconds for it (a long poll); 0 answers at once"
 
 ActionType = QueuedActionName
 EventStatus = EventStatusName
@@ -71,6 +74,7 @@ class PackageCheckOut(Open):
 
 class PackageCheckClaimIn(BaseModel):
     agentId: str = Field(min_length=1, max_length=200)
+    waitSec: float = Field(default=0, ge=0, le=MAX_WAIT_SEC, description=WAIT_HELP)
 
 
 class PackageCheckClaimOut(BaseModel):
@@ -234,6 +238,7 @@ class ReleaseIn(Strict):
 class ClaimIn(LeaseIn):
     environmentId: str | None = Field(default=None, max_length=200,
                                       description="claim only actions of this environment (id or name)")
+    waitSec: float = Field(default=0, ge=0, le=MAX_WAIT_SEC, description=WAIT_HELP)
 
 
 class StatusInfoIn(BaseModel):

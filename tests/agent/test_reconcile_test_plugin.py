@@ -78,7 +78,8 @@ def agent(service: tuple[str, str, Path], tmp_path: Path) -> Iterator[Agent]:
         client.environment = env_name
         return client
 
-    settings = AgentSettings(agent_id=f"test-{tmp_path.name}", concurrency=2, heal_backoff_sec=0.1)
+    # No long poll: run_queued_actions claims until the queue is empty.
+    settings = AgentSettings(agent_id=f"test-{tmp_path.name}", concurrency=2, heal_backoff_sec=0.1, claim_wait_sec=0)
     lanes = Lanes(settings.concurrency)
     host = PluginHost(tmp_path / "agent", settings.action_timeout_sec)
     reporter = Reporter(factory(), settings.agent_id)

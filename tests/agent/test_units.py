@@ -193,7 +193,7 @@ def test_an_action_claimed_back_while_it_still_runs_is_not_run_twice() -> None:
     class LeaseRanOut:
         """The service hands the agent back an action whose lease ran out while the service was away."""
 
-        def claim_action(self, agent_id: str, lease_sec: float) -> dict[str, Any]:
+        def claim_action(self, agent_id: str, lease_sec: float, wait_sec: float = 0) -> dict[str, Any]:
             return action
 
     lanes = Lanes(2)

@@ -46,7 +46,9 @@ def test_datarobot_mlops_sqs_spooler_to_our_agent_exact(aws: MotoServer, service
     assert queue_stats(url).depth == 2 * each  # datarobot-mlops sends one record per message
     with agent_running(fast_config(service, channel(url))) as agent:
         wait_until(lambda: agent.counters.stored == 2 * each, f"{2 * each} records stored")
-        assert agent.counters.duplicates == 0 and agent.counters.rejected == 0
+        # Not duplicates == 0: SQS delivers at least once, and moto's threaded server can hand one message to two
+        # of the agent's parallel receives (seen once in ~50 runs). The service counts a record id once either way.
+        assert agent.counters.rejected == 0
     assert_exact(service, dep, each)
     assert queue_stats(url).depth == 0
 

@@ -1,12 +1,10 @@
 """The filtering Docker API proxy against the real engine: each consumer gets exactly its calls, nothing rides along."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +13,8 @@ import httpx
 import pytest
 
 from bosun_local.docker_proxy.rules import policy_for
-from bosun_local.docker_proxy.server import DockerProxy, Listener, parse_head
-
-ENGINE = Path("/var/run/docker.sock")
+from bosun_local.docker_proxy.server import parse_head
+from tests.support.docker_proxy import running_proxy
 
 
 def call(sock_path: Path, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
@@ -47,29 +44,8 @@ def raw_call(sock_path: Path, method: str, path: str, body: object | None = None
 
 @pytest.fixture(scope="module")
 def sockets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    root = tmp_path_factory.mktemp("proxy")
-    paths = {"traefik": root / "traefik" / "docker.sock", "agent": root / "agent" / "docker.sock"}
-    proxy = DockerProxy(ENGINE, [Listener(paths["traefik"], policy_for("traefik")),
-                                 Listener(paths["agent"], policy_for("agent", (str(root / "data"),)))])
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    async def main() -> None:
-        started = asyncio.Event()
-        task = asyncio.create_task(proxy.serve(started))
-        await started.wait()
-        ready.set()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield paths
-    loop.call_soon_threadsafe(lambda: [t.cancel() for t in asyncio.all_tasks(loop)])
-    thread.join(10)
+    with running_proxy(tmp_path_factory.mktemp("proxy")) as paths:
+        yield paths
 
 
 def test_parse_head_refuses_what_is_not_http() -> None:

@@ -239,3 +239,15 @@ def test_concurrent_claims_never_hand_out_an_action_twice(queue: Queue, pkg: dic
         results = list(pool.map(claim_all, [f"agent-{n}" for n in range(6)]))
     claimed = [a for r in results for a in r]
     assert sorted(claimed) == sorted(queued)  # each exactly once
+
+
+def test_a_long_poll_waits_in_the_service_and_answers_with_the_action_queued_meanwhile(queue: Queue,
+                                                                                          pkg: dict) -> None:
+    with ServiceClient(queue.service.url, queue.service.token) as own, ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(own.claim_action, "long-poller", 60, queue.env, 30)
+        time.sleep(1.0)
+        assert not waiting.done()  # nothing to claim: it waits in the service rather than answering 204
+        _, action = queue.deploy(pkg, "long-poll")
+        claimed = waiting.result(timeout=60)
+    assert claimed is not None and claimed["id"] == action["id"] and claimed["agentId"] == "long-poller"
+    assert queue.client.claim_action("long-poller", environment=queue.env, wait_sec=0.5) is None

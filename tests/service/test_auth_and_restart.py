@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -150,3 +153,22 @@ def test_newer_schema_is_refused_with_a_clear_error(tmp_path: Path) -> None:
         assert "has schema version 99, newer than this bosun-local knows" in err.value.message
     finally:
         stop_service(proc)
+
+
+def test_a_stopping_service_answers_its_long_polls_and_exits_cleanly(tmp_path: Path, db_env: dict[str, str]) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_service(tmp_path, port, {**FAST_ENV, **db_env})
+    try:
+        wait_healthy(proc, url, tmp_path)
+        with ServiceClient(url, (tmp_path / "token").read_text().strip()) as client, ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(client.claim_action, "long-poller", 60, None, 30)
+            time.sleep(1.0)
+            assert not waiting.done()
+            # uvicorn waits out open requests on SIGTERM; stop_service SIGKILLs after 10 s, well inside the 30 s poll.
+            stop_service(proc)
+            assert waiting.result(timeout=30) is None  # answered "nothing to claim", not cut off
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; a SIGKILL (-9) would mean it hung.
+        assert proc.returncode in (0, -signal.SIGTERM)
+    finally:
+        stop_service(proc, hard=True)

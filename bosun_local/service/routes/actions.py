@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from bosun_local.service import action_queue as actions
+from bosun_local.service.long_poll import long_poll
 from bosun_local.service.models import ActionOut, ClaimIn, CompleteIn, LeaseIn, ReleaseIn
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.storage.base import Row
@@ -26,7 +27,8 @@ def list_actions(ctx: Ctx, deploymentId: str | None = None, status: Annotated[li
              responses={204: {"description": "nothing to claim"}, **errors(e404="no such environment")})
 def claim(ctx: Ctx, body: ClaimIn) -> Row | Response:
     """Claim the next runnable action with a lease (only the oldest unfinished action of a deployment runs)."""
-    action = actions.claim(ctx, body.agentId, body.leaseSec, body.environmentId)
+    action = long_poll(ctx.changes, lambda: actions.claim(ctx, body.agentId, body.leaseSec, body.environmentId),
+                       body.waitSec)
     return action if action is not None else Response(status_code=204)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from bosun_local.service.api_errors import ApiError
+from bosun_local.service.long_poll import long_poll
 from bosun_local.service.models import (
     BaselineOut,
     PackageCheckClaimIn,
@@ -36,7 +37,8 @@ def create_package(ctx: Ctx, archive: Annotated[UploadFile, File(description="th
 @router.post("/checks/claim", response_model=PackageCheckClaimOut | None)
 def claim_package_check(ctx: Ctx, body: PackageCheckClaimIn) -> dict | None:
     """Claim the oldest pending package check (agents: run it in a sandbox container), or null when none."""
-    return claim_check(ctx, body.agentId)
+    # Registering a package records an event, which wakes this wait; only expired check leases need the recheck.
+    return long_poll(ctx.changes, lambda: claim_check(ctx, body.agentId), body.waitSec, recheck_sec=5.0)
 
 
 @router.post("/{ref}/check", response_model=PackageOut, responses=errors(e404="no such package",

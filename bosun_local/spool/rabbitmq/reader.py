@@ -14,6 +14,7 @@ Usage (at least once: ack only after the service has stored the batch)::
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -141,7 +142,9 @@ class RabbitMQConsumer:
                 if left <= 0:
                     break
                 before = len(self._pending)
-                self._conn.process_data_events(time_limit=min(left, _IDLE_SEC))
+                # Nothing yet: one wait that the first delivery ends (pika returns on it), not a wake-up every
+                # _IDLE_SEC; once messages flow, short slices tell when they stop.
+                self._conn.process_data_events(time_limit=min(left, _IDLE_SEC) if before else left)
                 if self._pending and len(self._pending) == before:
                     break
         except (pika.exceptions.AMQPError, OSError) as exc:
@@ -303,23 +306,56 @@ class RabbitSource(Source):
         self.consumer.close()
 
 
-def queue_stats(url: str, queue_name: str = "mlops", timeout_sec: float = 5.0) -> QueueStats:
-    """Return a queue's ready messages and consumers (zeros if it does not exist yet)."""
+# Connections queue_stats(keep=True) reuses, per thread: pika's BlockingConnection is not thread-safe.
+_kept = threading.local()
+
+
+def _connect(url: str, timeout_sec: float) -> pika.BlockingConnection:
     try:
-        conn = pika.BlockingConnection(connection_parameters(url, timeout_sec))
+        return pika.BlockingConnection(connection_parameters(url, timeout_sec))
     except (pika.exceptions.AMQPError, OSError) as exc:
         raise ConsumerConnectionError(
             f"cannot connect to RabbitMQ {masked_url(url)}: {exc!r}", fix="check that RabbitMQ is running"
         ) from exc
+
+
+def _declared(conn: pika.BlockingConnection, queue_name: str) -> QueueStats:
+    chan = conn.channel()
     try:
-        chan = conn.channel()
+        ok = chan.queue_declare(queue_name, passive=True).method
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == 404:
+            return QueueStats(0, 0)
+        raise
+    chan.close()
+    return QueueStats(int(ok.message_count), int(ok.consumer_count))
+
+
+def queue_stats(url: str, queue_name: str = "mlops", timeout_sec: float = 5.0, keep: bool = False) -> QueueStats:
+    """Return a queue's ready messages and consumers (zeros if it does not exist yet).
+
+    keep: reuse one connection per thread and URL across calls. A periodic check (the agent's, every 2 s) then
+    costs one channel round trip instead of an AMQP connection set up and torn down on both sides each time.
+    """
+    if keep:
+        kept = _kept.__dict__.setdefault("connections", {})
+        conn = kept.get(url)
+        if conn is not None and conn.is_open:
+            try:
+                return _declared(conn, queue_name)
+            except (pika.exceptions.AMQPError, OSError):
+                pass  # the broker closed it (restart, missed heartbeats): connect again below
+        kept[url] = conn = _connect(url, timeout_sec)
         try:
-            ok = chan.queue_declare(queue_name, passive=True).method
-        except pika.exceptions.ChannelClosedByBroker as exc:
-            if exc.reply_code == 404:
-                return QueueStats(0, 0)
+            return _declared(conn, queue_name)
+        except BaseException:
+            kept.pop(url, None)
+            if conn.is_open:
+                conn.close()
             raise
-        return QueueStats(int(ok.message_count), int(ok.consumer_count))
+    conn = _connect(url, timeout_sec)
+    try:
+        return _declared(conn, queue_name)
     finally:
         if conn.is_open:
             conn.close()
