@@ -180,6 +180,10 @@ class SwarmEngine:
         self._run(f"restarting the tasks of service {service}", "service", "update", "--force", "--detach", "--quiet",
                   service)
 
+    def scale(self, service: str, replicas: int) -> None:
+        """Set a service's replicas (swarm removes tasks from the nodes holding most of them first)."""
+        self._run(f"scaling service {service} to {replicas}", "service", "scale", "--detach", f"{service}={replicas}")
+
     def remove_stack(self, name: str) -> None:
         """Remove a stack's services and networks (its tasks stop in the background)."""
         self._run(f"removing stack {name}", "stack", "rm", name)

@@ -11,13 +11,19 @@ from typing import Any
 import pytest
 import yaml
 
-from bosun_local.engine.swarm import SwarmEngine, TaskInfo
+from bosun_local.engine.swarm import NodeInfo, SwarmEngine, TaskInfo
 from bosun_local.errors import BosunError
 from bosun_local.plugins import load_plugin_class
 from bosun_local.plugins.docker.stack import DeploymentConfigError, model_service
 from bosun_local.plugins.swarm import SwarmPlugin
 from bosun_local.plugins.swarm.pool import SwarmPool
-from bosun_local.plugins.swarm.stack import SwarmDeployment, edge_stack_file, replicas_of, task_broker_url
+from bosun_local.plugins.swarm.stack import (
+    SwarmDeployment,
+    crowded,
+    edge_stack_file,
+    replicas_of,
+    task_broker_url,
+)
 from tests.conftest import need
 
 GOLDEN = Path(__file__).parent / "golden" / "swarm"
@@ -164,3 +170,17 @@ def test_tasks_report_to_the_broker_address_they_reach_with_the_environments_log
     assert task_broker_url(url, "broker.lan") == "amqp://bosun:s3cret@broker.lan:5672/%2F"
     with pytest.raises(BosunError, match="swarmRabbitmqAddress"):
         task_broker_url(url, "amqp://x@y:1")
+
+
+def test_tasks_on_fewer_nodes_than_they_could_use_are_crowded() -> None:
+    def node(i: int, state: str = "ready") -> NodeInfo:
+        return NodeInfo(f"n{i}", f"host{i}", "worker", state, "active", f"10.0.0.{i}", False)
+
+    def task(i: int, node_id: str) -> TaskInfo:
+        return TaskInfo(f"t{i}", "pps", i, node_id, "running", "running", "", "img")
+
+    two = [node(1), node(2)]
+    assert crowded([task(1, "n1"), task(2, "n1")], two, replicas=2)
+    assert not crowded([task(1, "n1"), task(2, "n2")], two, replicas=2)
+    assert not crowded([task(1, "n1"), task(2, "n1")], [node(1), node(2, "down")], replicas=2)  # nowhere to go
+    assert not crowded([task(1, "n1")], two, replicas=1)

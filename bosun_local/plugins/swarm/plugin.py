@@ -25,6 +25,7 @@ from bosun_local.plugins.swarm.stack import (
     edge_stack_file,
     placement,
     replicas_of,
+    respread,
     serving_nodes,
     task_broker_url,
 )
@@ -286,7 +287,10 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
             if verb == "relaunch" and before:
                 self.engine.force_update(str(before["Spec"]["Name"]))
             problem = deployment.wait_converged(model.model_id, replicas, float(self.s["startTimeoutSec"]))
+            moved = None
             if not problem:
+                moved = respread(self.engine, f"{deployment.name}_pps", deployment.tasks, replicas, nodes,
+                                 float(self.s["startTimeoutSec"]))
                 problem = self.wait_routed(di.id, model.model_id)
         except BosunError as exc:
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
@@ -306,7 +310,8 @@ class SwarmPlugin(TraefikWaits, BosunPluginBase):
         where = serving_nodes(data["tasks"])
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
                                 msg=f"deployment {di.id} {verb}: model {model.model_id} runs {replicas} tasks on "
-                                    f"{where} and answers on {self.prediction_url(di.id)}")
+                                    f"{where} and answers on {self.prediction_url(di.id)}"
+                                    + (f" ({moved})" if moved else ""))
 
     def deployment_stop(self, deployment_id: str) -> ActionStatusInfo:
         deployment = self.stack(deployment_id)

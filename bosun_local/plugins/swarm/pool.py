@@ -14,7 +14,7 @@ from bosun_local.contracts import labels
 from bosun_local.engine.swarm import STACK_LABEL, SwarmEngine, TaskInfo
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.plugins.pool_dirs import DIR_PREFIX, INFO_FILE, PoolDirs, PoolError, pool_name
-from bosun_local.plugins.swarm.stack import ROLLBACK
+from bosun_local.plugins.swarm.stack import ROLLBACK, respread
 
 TEMPLATE = "swarm/pool.yaml.j2"
 _ensure_lock = threading.Lock()
@@ -112,6 +112,9 @@ class SwarmPool(PoolDirs):
                 self.broker_allowed().reset(self.deployment_ids())
                 self.engine.deploy_stack(self.name, self.compose_file)
             problem = self._wait_converged(float(timeout))
+            if not problem:
+                respread(self.engine, f"{self.name}_pps", self.tasks, self.replicas, self.engine.nodes(),
+                         float(timeout))
         if problem:
             logs = self.engine.service_logs(f"{self.name}_pps", tail=8).strip()
             raise PoolError(f"the shared PPS pool {self.name} did not become ready on the swarm: {problem}"

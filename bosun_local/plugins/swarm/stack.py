@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +57,33 @@ def placement(tasks: list[TaskInfo], nodes: list[NodeInfo]) -> list[dict[str, An
     return [{"task": t.id[:12], "slot": t.slot, "node": hostnames.get(t.node_id, t.node_id[:12] or None),
              "state": t.state, "desiredState": t.desired_state, "modelId": t.env.get("MLOPS_MODEL_ID"),
              "error": t.error or None} for t in tasks if t.desired_state == "running"]
+
+
+def crowded(tasks: list[TaskInfo], nodes: list[NodeInfo], replicas: int) -> bool:
+    """Return True when the running tasks sit on fewer nodes than they could (ready, active nodes; one per task)."""
+    usable = {n.id for n in nodes if n.state == "ready" and n.availability == "active"}
+    used = {t.node_id for t in tasks if t.running}
+    return len(used) < min(replicas, len(usable))
+
+
+def respread(engine: SwarmEngine, service: str, tasks: Callable[[], list[TaskInfo]], replicas: int,
+             nodes: list[NodeInfo], timeout: float) -> str | None:
+    """Spread a service's tasks over the nodes again; return what was done, or None when they were spread.
+
+    A start-first update places each new task while the old one of its slot still counts on its node, so ties can
+    put every task on one node; losing that node then leaves the service no task, traefik drops its router, and the
+    path answers 404 (the pool's or traefik's) until swarm has rescheduled. One more task goes to the emptiest node,
+    and scaling back removes one from the node holding most (swarmkit's scale-down order).
+    """
+    if not crowded(tasks(), nodes, replicas):
+        return None
+    for target in (replicas + 1, replicas):
+        engine.scale(service, target)
+        deadline = time.monotonic() + timeout
+        while sum(t.running for t in tasks()) != target and time.monotonic() < deadline:
+            time.sleep(0.5)
+    where = sorted({t.node_id[:12] for t in tasks() if t.running})
+    return f"respread {service}: its tasks now run on {len(where)} nodes"
 
 
 def serving_nodes(placed: list[dict[str, Any]]) -> str:
