@@ -45,6 +45,8 @@ def swarm_up(host: str | None, advertise_addr: str, port: int, yes: bool, as_jso
         print_json({"changes": plan.changes, **result})
     else:
         console.print(result["msg"])
+        for what, where in result["where"].items():
+            console.print(f"  {what}: {where}")
 
 
 @swarm.command("down")

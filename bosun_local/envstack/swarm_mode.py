@@ -20,6 +20,13 @@ from bosun_local.plugins.swarm import SwarmPlugin
 
 MARKER = "swarm-created.json"
 
+# What `swarm up` puts on the swarm and what stays where it was (docs/platforms.md explains why).
+WHERE = {
+    "traefik": "the swarm: stack <projectName>-traefik on a manager node (swarm provider)",
+    "deployments": "the swarm, through the swarm plugin: a stack per dedicated deployment, one pool stack for shared",
+    "service, RabbitMQ, management and monitoring agents": "this engine's Compose environment stack (`bosun-local up`)",
+}
+
 
 @dataclass(frozen=True)
 class SwarmPlan:
@@ -74,7 +81,7 @@ def up(config: Config, engine: SwarmEngine, advertise_addr: str, port: int) -> d
     if status.status == ActionStatus.ERROR:
         raise BosunError(f"the swarm plugin could not start: {status.msg}",
                          fix="read the message; `bosun-local swarm status` shows the nodes")
-    return {"status": status.status, "msg": status.msg, **(status.data or {})}
+    return {"status": status.status, "msg": status.msg, **(status.data or {}), "where": WHERE}
 
 
 def down(config: Config, engine: SwarmEngine) -> list[str]:

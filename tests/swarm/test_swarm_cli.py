@@ -31,6 +31,9 @@ def test_swarm_up_uses_the_swarm_it_finds_and_leaves_it_at_down(swarm: SwarmNode
     up = cli(home, "swarm", "up", "--host", manager.host, "--port", "8081", "--yes")
     assert up["status"] == "passing", up["msg"]
     assert "already manages" in up["changes"][0] and "overlay network" in up["changes"][1]
+    # It says what runs where: only traefik (and the deployments) on the swarm.
+    assert up["where"]["traefik"].startswith("the swarm") and "Compose" in up["where"][
+        "service, RabbitMQ, management and monitoring agents"]
     assert httpx.get(f"http://{manager.address}:8081/", timeout=10).status_code == 404  # traefik, no route
     status = cli(home, "swarm", "status", "--host", manager.host)
     assert (status["platform"], status["status"], status["tasks"]) == ("swarm", "passing", [])
