@@ -161,6 +161,9 @@ def test_a_pool_model_that_fails_to_load_in_one_task_fails_with_that_tasks_error
         **entry, "modelId": None, "error": "ModuleNotFoundError: sklearn"}}}))
     problem = pool.wait_loaded(DEP, MODEL, 7, timeout=5)
     assert problem == f"model {MODEL} does not load in the shared pool (task 2 (task2)): ModuleNotFoundError: sklearn"
+    (pool.status_dir / "gone.json").write_text("{}")  # a task replaced or rescheduled since
+    pool.prune_statuses()
+    assert sorted(p.name for p in pool.status_dir.iterdir()) == ["task1.json", "task2.json"]
 
 
 def test_tasks_report_to_the_broker_address_they_reach_with_the_environments_login() -> None:

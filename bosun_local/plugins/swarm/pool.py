@@ -115,6 +115,8 @@ class SwarmPool(PoolDirs):
             if not problem:
                 respread(self.engine, f"{self.name}_pps", self.tasks, self.replicas, self.engine.nodes(),
                          float(timeout))
+                if service is None or changed:
+                    self.prune_statuses()
         if problem:
             logs = self.engine.service_logs(f"{self.name}_pps", tail=8).strip()
             raise PoolError(f"the shared PPS pool {self.name} did not become ready on the swarm: {problem}"
