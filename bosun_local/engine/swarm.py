@@ -204,6 +204,15 @@ class SwarmEngine:
         # A service removed between the two calls is left out; the others are still returned.
         return inspect_documents([*self._client.client_config.docker_cmd, "service", "inspect", *ids])
 
+    def service(self, labels: dict[str, str]) -> dict[str, Any] | None:
+        """Return `docker service inspect` of the one service carrying all the labels, or None."""
+        found = self.services(labels)
+        return found[0] if found else None
+
+    def tasks_of(self, service: dict[str, Any] | None) -> list[TaskInfo]:
+        """Return the tasks (current and past) of one inspected service; none for None."""
+        return self.tasks({str(service["ID"]): str(service["Spec"]["Name"])}) if service else []
+
     def tasks(self, services: dict[str, str]) -> list[TaskInfo]:
         """Return the tasks (current and past) of the services given as id -> name."""
         if not services:

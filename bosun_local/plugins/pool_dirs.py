@@ -44,6 +44,19 @@ class Installed:
     previous: Path | None
 
 
+def pool_replicas(settings: dict[str, Any], plugin: str, most: int, fix: str) -> int:
+    """Return pluginConfig.poolReplicas (default 2), a whole number from 1 to `most`; PoolError names it if not."""
+    raw = settings.get("poolReplicas", 2)
+    try:
+        replicas = int(raw)
+    except (TypeError, ValueError):
+        replicas = 0
+    if not 1 <= replicas <= most:
+        raise PoolError(f"pluginConfig.poolReplicas={raw!r} of the {plugin} plugin is not a whole number from 1 to "
+                        f"{most}", fix=fix)
+    return replicas
+
+
 def _link_or_copy(src: str, dst: str) -> str:
     """Hard-link a package file (same filesystem: instant, no extra space), else copy it."""
     try:

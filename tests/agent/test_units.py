@@ -15,8 +15,14 @@ from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient
 from bosun_local.engine.adapter import ContainerInfo
-from bosun_local.plugins.docker.stack import DeploymentConfigError, DeploymentStack, model_service
+from bosun_local.plugins.docker.stack import (
+    DeploymentConfigError,
+    DeploymentStack,
+    check_single_replica,
+    model_service,
+)
 from bosun_local.plugins.docker.status import judge_deployment
+from bosun_local.plugins.pool_dirs import PoolError, pool_replicas
 from tests.agent.packages import diabetes_package
 
 DEP = "0123456789abcdef01234567"
@@ -204,3 +210,21 @@ def test_an_action_claimed_back_while_it_still_runs_is_not_run_twice() -> None:
     assert worker.claim_once() and len(submitted) == 1  # first claim: runs
     assert worker.claim_once() and len(submitted) == 1  # claimed back while running: not queued again
     assert worker.held() == ["a1"]
+
+
+@pytest.mark.parametrize("replicas", [2, "3", "many"])
+def test_a_dedicated_docker_deployment_refuses_replicas_it_cannot_run(replicas: object) -> None:
+    """The docker plugin runs one container per model: replicas > 1 is named, with where replicas do run."""
+    with pytest.raises(DeploymentConfigError, match=f"replicas={replicas!r}") as info:
+        check_single_replica(DEP, {"replicas": replicas})
+    assert "serving: shared" in (info.value.fix or "") and "swarm" in (info.value.fix or "")
+    for fine in ({}, {"replicas": 1}, {"replicas": "1"}, {"replicas": ""}):
+        check_single_replica(DEP, fine)
+
+
+def test_pool_replicas_are_a_bounded_whole_number() -> None:
+    assert pool_replicas({}, "docker", 16, "fix it") == 2
+    assert pool_replicas({"poolReplicas": "3"}, "swarm", 64, "fix it") == 3
+    for bad in (0, 17, "two", None):
+        with pytest.raises(PoolError, match=f"poolReplicas={bad!r} of the docker plugin .* from 1 to 16"):
+            pool_replicas({"poolReplicas": bad}, "docker", 16, "fix it")

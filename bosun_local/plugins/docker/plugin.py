@@ -30,6 +30,7 @@ from bosun_local.plugins.docker.stack import (
     ROLE_LABEL,
     DeploymentStack,
     ModelService,
+    check_single_replica,
     model_service,
     running_model,
 )
@@ -281,6 +282,8 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
     def _start(self, di: DeploymentInfo, recreate: bool) -> ActionStatusInfo:
         mode = self.mode(di)
         model = model_service(di.id, di.current_model_id, di.model_artifact, {} if mode == SHARED else di.kv_config)
+        if mode != SHARED:
+            check_single_replica(di.id, di.kv_config)
         stack = self.stack(di.id)
         verb = "relaunch" if recreate else "start"
         if self.dry_run:
@@ -366,6 +369,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         if self.mode(di) == SHARED and not self.dry_run:
             return self.shared().replace_or_move(di, self.stack(di.id))
         new = model_service(di.id, di.current_model_id, di.model_artifact, di.kv_config)
+        check_single_replica(di.id, di.kv_config)
         stack = self.stack(di.id)
         if self.dry_run:
             return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would replace the model of {stack.name} with "

@@ -14,7 +14,15 @@ from bosun_local.contracts import labels
 from bosun_local.engine import adapter
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import BosunError
-from bosun_local.plugins.pool_dirs import DIR_PREFIX, INFO_FILE, Installed, PoolDirs, PoolError, pool_name
+from bosun_local.plugins.pool_dirs import (
+    DIR_PREFIX,
+    INFO_FILE,
+    Installed,
+    PoolDirs,
+    PoolError,
+    pool_name,
+    pool_replicas,
+)
 
 __all__ = ["DIR_PREFIX", "INFO_FILE", "Installed", "PoolError", "SharedPool", "pool_name", "replica_status"]
 
@@ -63,14 +71,8 @@ class SharedPool(PoolDirs):
         self.network = str(settings["dockerNetwork"])
         self.run_as_user = run_as_user
         self.monitoring = monitoring
-        replicas = settings.get("poolReplicas", 2)
-        try:
-            self.replicas = int(replicas)
-        except (TypeError, ValueError):
-            self.replicas = 0
-        if not 1 <= self.replicas <= 16:
-            raise PoolError(f"pluginConfig.poolReplicas={replicas!r} of the docker plugin is not a whole number "
-                            "from 1 to 16", fix="set poolReplicas like 2 (two replicas: one may die unnoticed)")
+        self.replicas = pool_replicas(settings, "docker", 16, "set poolReplicas like 2 (two replicas: one may die "
+                                                              "unnoticed)")
 
     @property
     def compose_file(self) -> Path:

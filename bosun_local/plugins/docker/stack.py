@@ -112,6 +112,18 @@ def model_service(deployment_id: str, model_id: str, artifact: Path | str | None
     return ModelService(model_id, str(path), memory, cpus, workers)
 
 
+def check_single_replica(deployment_id: str, kv: dict[str, Any]) -> None:
+    """Refuse keyValueConfig replicas other than 1: a dedicated docker deployment runs one container per model."""
+    raw = kv.get("replicas")
+    if raw in (None, "", 1, "1"):
+        return
+    raise DeploymentConfigError(
+        f"deployment {deployment_id}: keyValueConfig replicas={raw!r}, but the docker plugin runs a dedicated "
+        "deployment as one container per model",
+        fix="remove replicas (and set serving: shared to be served by the environment's pool of poolReplicas "
+            "containers), or deploy to a swarm environment, whose plugin runs replicas")
+
+
 class DeploymentStack:
     """The Compose project `<containerNamePrefix><deployment id>` under `<data dir>/stacks/`."""
 

@@ -13,7 +13,7 @@ from typing import Any
 from bosun_local.contracts import labels
 from bosun_local.engine.swarm import STACK_LABEL, SwarmEngine, TaskInfo
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
-from bosun_local.plugins.pool_dirs import DIR_PREFIX, INFO_FILE, PoolDirs, PoolError, pool_name
+from bosun_local.plugins.pool_dirs import DIR_PREFIX, INFO_FILE, PoolDirs, PoolError, pool_name, pool_replicas
 from bosun_local.plugins.swarm.stack import ROLLBACK, respread
 
 TEMPLATE = "swarm/pool.yaml.j2"
@@ -35,14 +35,8 @@ class SwarmPool(PoolDirs):
         self.run_as_user = run_as_user
         self.monitoring = monitoring
         self.engine = engine
-        raw = settings.get("poolReplicas", 2)
-        try:
-            self.replicas = int(raw)
-        except (TypeError, ValueError):
-            self.replicas = 0
-        if not 1 <= self.replicas <= 64:
-            raise PoolError(f"pluginConfig.poolReplicas={raw!r} of the swarm plugin is not a whole number from 1 to 64",
-                            fix="set poolReplicas like 2 (one task per node spreads the pool over two nodes)")
+        self.replicas = pool_replicas(settings, "swarm", 64, "set poolReplicas like 2 (one task per node spreads the "
+                                                             "pool over two nodes)")
 
     @property
     def compose_file(self) -> Path:
@@ -85,15 +79,11 @@ class SwarmPool(PoolDirs):
 
     def service(self) -> dict[str, Any] | None:
         """Return `docker service inspect` of the pool's service, or None when there is none."""
-        found = self.engine.services({STACK_LABEL: self.name, labels.COMPONENT: labels.PPS_POOL})
-        return found[0] if found else None
+        return self.engine.service({STACK_LABEL: self.name, labels.COMPONENT: labels.PPS_POOL})
 
     def tasks(self, service: dict[str, Any] | None = None) -> list[TaskInfo]:
         """Return the pool's current tasks (desired running), any state."""
-        service = service if service is not None else self.service()
-        if not service:
-            return []
-        tasks = self.engine.tasks({str(service["ID"]): str(service["Spec"]["Name"])})
+        tasks = self.engine.tasks_of(service if service is not None else self.service())
         return [t for t in tasks if t.desired_state == "running"]
 
     def running(self) -> list[TaskInfo]:

@@ -128,15 +128,11 @@ class SwarmDeployment:
 
     def service(self) -> dict[str, Any] | None:
         """Return `docker service inspect` of the stack's PPS service, or None when there is none."""
-        found = self.engine.services({STACK_LABEL: self.name, labels.DEPLOYMENT: self.deployment_id})
-        return found[0] if found else None
+        return self.engine.service({STACK_LABEL: self.name, labels.DEPLOYMENT: self.deployment_id})
 
     def tasks(self, service: dict[str, Any] | None = None) -> list[TaskInfo]:
         """Return the service's tasks, current and past."""
-        service = service if service is not None else self.service()
-        if not service:
-            return []
-        return self.engine.tasks({str(service["ID"]): str(service["Spec"]["Name"])})
+        return self.engine.tasks_of(service if service is not None else self.service())
 
     def wait_converged(self, model_id: str, replicas: int, timeout: float) -> str | None:
         """Wait until `replicas` tasks of this model run (healthy) and no update is under way; return why not."""
