@@ -12,7 +12,8 @@ SCRIPTS = ["stack_up.py", "pps_vs_flask.py", "v2_binary_vs_json.py", "explanatio
            "reporting_cpu.py", "instructions_per_request.py", "service_storage.py",
            "ingest_throughput.py", "accuracy_ingest.py", "backlog_drain.py", "sqs_backlog_drain.py",
            "deploy_first_200.py", "deploy_replacements.py", "deploy_throughput.py", "deploy_heal.py",
-           "traffic_mirroring.py", "dashboard_cpu.py", "workshop_run.py"]
+           "traffic_mirroring.py", "dashboard_cpu.py", "workshop_run.py", "idle_stack.py", "shared_vs_dedicated.py",
+           "swarm_vs_compose.py", "monitoring_cpu.py", "package_width.py", "pps_cpu_per_request.py"]
 
 
 def main() -> int:

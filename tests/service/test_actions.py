@@ -1,6 +1,8 @@
 """The action queue: leases, expiry and re-claim, coalescing, per-deployment order, completion."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -251,3 +253,26 @@ def test_a_long_poll_waits_in_the_service_and_answers_with_the_action_queued_mea
         claimed = waiting.result(timeout=60)
     assert claimed is not None and claimed["id"] == action["id"] and claimed["agentId"] == "long-poller"
     assert queue.client.claim_action("long-poller", environment=queue.env, wait_sec=0.5) is None
+
+
+def test_a_long_poll_of_a_killed_agent_claims_nothing(queue: Queue, pkg: dict) -> None:
+    """An agent killed mid-poll: the action queued next stays for the living (its restart, same id, would not know
+    the dead poll took it, and would wait out the lease)."""
+    poller = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from bosun_local.client import ServiceClient; "
+        "c = ServiceClient(sys.argv[1], sys.argv[2]); print('polling', flush=True); "
+        "c.claim_action('killed-agent', 60, sys.argv[3], 30)"), queue.service.url, queue.service.token, queue.env],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert poller.stdout is not None and poller.stdout.readline().strip() == "polling"
+        time.sleep(1.0)  # its claim waits in the service now
+        poller.kill()
+        poller.wait(30)
+        time.sleep(0.5)  # the service sees the connection close
+        _, action = queue.deploy(pkg, "after-a-kill")
+        time.sleep(1.5)  # a dead poll would have claimed it by now (woken by the queued action's event)
+        assert queue.client.get_action(action["id"])["status"] == "pending"
+        claimed = queue.claim("killed-agent")
+        assert claimed is not None and claimed["id"] == action["id"] and claimed["attempts"] == 1
+    finally:
+        poller.kill()

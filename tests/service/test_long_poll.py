@@ -1,19 +1,31 @@
-"""Long polls in the service: a waiting claim wakes on a change, misses none, and answers at once on stop."""
+"""Long polls in the service: a waiting claim wakes on a change, misses none, answers on stop, and claims nothing
+for a client that went away."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import anyio
 
 from bosun_local.service.long_poll import Changes, long_poll
 
-# Far longer than any test waits: only a wake-up (never the recheck or the deadline) can end these polls.
+# Far longer than any test waits: only a change (never the recheck or the deadline) can end these polls.
 NEVER = 600.0
 
 
-def _poll_in_thread(changes: Changes, attempt: Any) -> tuple[threading.Thread, list[object]]:
+async def _connected() -> bool:
+    return False
+
+
+def _poll_in_thread(changes: Changes, attempt: Callable[[], Any],
+                    disconnected: Callable[[], Awaitable[bool]] = _connected) -> tuple[threading.Thread, list[object]]:
     out: list[object] = []
-    thread = threading.Thread(target=lambda: out.append(long_poll(changes, attempt, NEVER, recheck_sec=NEVER)),
-                              daemon=True)
+
+    def run() -> None:
+        out.append(anyio.run(lambda: long_poll(changes, attempt, NEVER, disconnected, recheck_sec=NEVER)))
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, out
 
@@ -57,9 +69,22 @@ def test_close_answers_every_waiting_poll_now() -> None:
     for thread, out in polls:
         thread.join(60)
         assert not thread.is_alive() and out == [None]
-    assert long_poll(changes, lambda: None, NEVER) is None  # after the stop nothing waits
+
+
+def test_a_poll_whose_client_went_away_claims_nothing() -> None:
+    changes, gone, attempts = Changes(), threading.Event(), []
+
+    async def disconnected() -> bool:
+        return gone.is_set()
+
+    thread, out = _poll_in_thread(changes, lambda: attempts.append(1), disconnected)
+    gone.set()
+    thread.join(60)
+    changes.bump()  # work appears after the client left: nobody may take it for the dead client
+    assert not thread.is_alive() and out == [None] and len(attempts) <= 1
 
 
 def test_no_wait_is_one_attempt() -> None:
     attempts: list[int] = []
-    assert long_poll(Changes(), lambda: attempts.append(1), 0.0) is None and attempts == [1]
+    assert anyio.run(lambda: long_poll(Changes(), lambda: attempts.append(1), 0.0, _connected)) is None
+    assert attempts == [1]

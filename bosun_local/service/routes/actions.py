@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from bosun_local.service import action_queue as actions
 from bosun_local.service.long_poll import long_poll
@@ -25,10 +25,11 @@ def list_actions(ctx: Ctx, deploymentId: str | None = None, status: Annotated[li
 
 @router.post("/claim", response_model=ActionOut,
              responses={204: {"description": "nothing to claim"}, **errors(e404="no such environment")})
-def claim(ctx: Ctx, body: ClaimIn) -> Row | Response:
+async def claim(ctx: Ctx, body: ClaimIn, request: Request) -> Row | Response:
     """Claim the next runnable action with a lease (only the oldest unfinished action of a deployment runs)."""
-    action = long_poll(ctx.changes, lambda: actions.claim(ctx, body.agentId, body.leaseSec, body.environmentId),
-                       body.waitSec)
+    action = await long_poll(ctx.changes, lambda: actions.claim(ctx, body.agentId, body.leaseSec,
+                                                                 body.environmentId),
+                             body.waitSec, request.is_disconnected)
     return action if action is not None else Response(status_code=204)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from bosun_local.service.api_errors import ApiError
 from bosun_local.service.long_poll import long_poll
@@ -35,10 +35,11 @@ def create_package(ctx: Ctx, archive: Annotated[UploadFile, File(description="th
 
 
 @router.post("/checks/claim", response_model=PackageCheckClaimOut | None)
-def claim_package_check(ctx: Ctx, body: PackageCheckClaimIn) -> dict | None:
+async def claim_package_check(ctx: Ctx, body: PackageCheckClaimIn, request: Request) -> dict | None:
     """Claim the oldest pending package check (agents: run it in a sandbox container), or null when none."""
     # Registering a package records an event, which wakes this wait; only expired check leases need the recheck.
-    return long_poll(ctx.changes, lambda: claim_check(ctx, body.agentId), body.waitSec, recheck_sec=5.0)
+    return await long_poll(ctx.changes, lambda: claim_check(ctx, body.agentId), body.waitSec,
+                           request.is_disconnected, recheck_sec=5.0)
 
 
 @router.post("/{ref}/check", response_model=PackageOut, responses=errors(e404="no such package",
