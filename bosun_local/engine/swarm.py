@@ -6,6 +6,7 @@ docker_errors (command, exit code, stderr and a fix in one EngineError). Both ar
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,9 +185,13 @@ class SwarmEngine:
         """Set a service's replicas (swarm removes tasks from the nodes holding most of them first)."""
         self._run(f"scaling service {service} to {replicas}", "service", "scale", "--detach", f"{service}={replicas}")
 
-    def remove_stack(self, name: str) -> None:
-        """Remove a stack's services and networks (its tasks stop in the background)."""
+    def remove_stack(self, name: str, wait_sec: float = 0.0) -> None:
+        """Remove a stack's services and networks; wait up to wait_sec until its services are gone."""
         self._run(f"removing stack {name}", "stack", "rm", name)
+        deadline = time.monotonic() + wait_sec
+        # The stacks' overlay network is a shared one; their tasks still hold addresses on it until they stop.
+        while wait_sec and self.services({STACK_LABEL: name}) and time.monotonic() < deadline:
+            time.sleep(0.3)
 
     def stacks(self) -> list[str]:
         """Return the names of the stacks deployed on the swarm."""

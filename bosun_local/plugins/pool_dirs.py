@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from bosun_local.errors import BosunError
+from bosun_local.plugins.deployment_values import router_name
 from bosun_local.plugins.docker.broker_users import PoolAllowList
 from bosun_local.plugins.framework.atomic_fs import TMP_PREFIX, exchange_paths, remove_dir, tmp_sibling
 
@@ -77,10 +78,17 @@ def _entry_inode(base: Path, name: str) -> int:
 class PoolDirs(ABC):
     """The dirs under `base_dir` a pool serves, and its replicas' view of them (subclasses say how to read it)."""
 
-    name: str
-    settings: dict[str, Any]
-    directory: Path
-    base_dir: Path
+    def __init__(self, settings: dict[str, Any], stacks_dir: Path, run_as_user: str,
+                 monitoring: dict[str, str] | None, plugin: str, most_replicas: int, replicas_fix: str) -> None:
+        self.settings = settings
+        self.name = pool_name(settings)
+        self.directory = stacks_dir / self.name
+        self.base_dir = self.directory / "deployments"
+        self.router = router_name(self.name)
+        self.network = str(settings["dockerNetwork"])
+        self.run_as_user = run_as_user
+        self.monitoring = monitoring
+        self.replicas = pool_replicas(settings, plugin, most_replicas, replicas_fix)
 
     def broker_allowed(self) -> PoolAllowList:
         """Return the list of deployments the pool's broker user may publish for."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import fcntl
-import re
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,6 @@ from bosun_local.plugins.pool_dirs import (
     PoolDirs,
     PoolError,
     pool_name,
-    pool_replicas,
 )
 
 __all__ = ["DIR_PREFIX", "INFO_FILE", "Installed", "PoolError", "SharedPool", "pool_name", "replica_status"]
@@ -63,16 +61,8 @@ class SharedPool(PoolDirs):
 
     def __init__(self, settings: dict[str, Any], stacks_dir: Path, run_as_user: str,
                  monitoring: dict[str, str] | None) -> None:
-        self.settings = settings
-        self.name = pool_name(settings)
-        self.directory = stacks_dir / self.name
-        self.base_dir = self.directory / "deployments"
-        self.router = re.sub(r"[^a-z0-9-]", "-", self.name.lower())
-        self.network = str(settings["dockerNetwork"])
-        self.run_as_user = run_as_user
-        self.monitoring = monitoring
-        self.replicas = pool_replicas(settings, "docker", 16, "set poolReplicas like 2 (two replicas: one may die "
-                                                              "unnoticed)")
+        super().__init__(settings, stacks_dir, run_as_user, monitoring, "docker", 16,
+                         "set poolReplicas like 2 (two replicas: one may die unnoticed)")
 
     @property
     def compose_file(self) -> Path:

@@ -4,17 +4,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from bosun_local.contracts import labels
 from bosun_local.engine.swarm import STACK_LABEL, SwarmEngine, TaskInfo
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
-from bosun_local.plugins.pool_dirs import DIR_PREFIX, INFO_FILE, PoolDirs, PoolError, pool_name, pool_replicas
-from bosun_local.plugins.swarm.stack import ROLLBACK, respread
+from bosun_local.plugins.pool_dirs import DIR_PREFIX, INFO_FILE, PoolDirs, PoolError
+from bosun_local.plugins.swarm.stack import respread, wait_converged
 
 TEMPLATE = "swarm/pool.yaml.j2"
 _ensure_lock = threading.Lock()
@@ -25,18 +23,10 @@ class SwarmPool(PoolDirs):
 
     def __init__(self, settings: dict[str, Any], stacks_dir: Path, run_as_user: str,
                  monitoring: dict[str, str] | None, engine: SwarmEngine) -> None:
-        self.settings = settings
-        self.name = pool_name(settings)
-        self.directory = stacks_dir / self.name
-        self.base_dir = self.directory / "deployments"
+        super().__init__(settings, stacks_dir, run_as_user, monitoring, "swarm", 64,
+                         "set poolReplicas like 2 (one task per node spreads the pool over two nodes)")
         self.status_dir = self.directory / "replicas"
-        self.router = re.sub(r"[^a-z0-9-]", "-", self.name.lower())
-        self.network = str(settings["dockerNetwork"])
-        self.run_as_user = run_as_user
-        self.monitoring = monitoring
         self.engine = engine
-        self.replicas = pool_replicas(settings, "swarm", 64, "set poolReplicas like 2 (one task per node spreads the "
-                                                             "pool over two nodes)")
 
     @property
     def compose_file(self) -> Path:
@@ -101,7 +91,7 @@ class SwarmPool(PoolDirs):
                 # Its broker user exists, allowed the deployments whose dirs it will load, before a task reports.
                 self.broker_allowed().reset(self.deployment_ids())
                 self.engine.deploy_stack(self.name, self.compose_file)
-            problem = self._wait_converged(float(timeout))
+            problem = wait_converged(self.name, self.service, self.tasks, self.replicas, float(timeout))
             if not problem:
                 respread(self.engine, f"{self.name}_pps", self.tasks, self.replicas, self.engine.nodes(),
                          float(timeout))
@@ -114,26 +104,6 @@ class SwarmPool(PoolDirs):
                             fix=f"`docker stack ps {self.name} --no-trunc` on a manager shows why; set "
                                 "keyValueConfig serving: dedicated to serve without the pool")
         return self.running()
-
-    def _wait_converged(self, timeout: float) -> str | None:
-        """Wait until `replicas` tasks run healthy and no update is under way; return why not."""
-        deadline = time.monotonic() + timeout
-        last = "no service yet"
-        while time.monotonic() < deadline:
-            service = self.service()
-            if service:
-                update = (service.get("UpdateStatus") or {})
-                if update.get("State") in ROLLBACK:
-                    return f"swarm rolled the update back ({update.get('State')}: {update.get('Message', '')})"
-                tasks = self.tasks(service)
-                up = [t for t in tasks if t.running]
-                if len(up) >= self.replicas and update.get("State") in (None, "", "completed"):
-                    return None
-                errors = [t.error for t in tasks if t.error]
-                last = (f"{len(up)}/{self.replicas} tasks running, update {update.get('State') or 'none'}"
-                        + (f"; last task error: {errors[-1]}" if errors else ""))
-            time.sleep(0.5)
-        return f"not converged within {timeout:.0f} s ({last})"
 
     def statuses(self, running: list[TaskInfo] | None = None) -> dict[str, dict[str, Any] | None]:
         """Return each running task's load status (the file it writes after each scan), None when unreadable."""
@@ -161,8 +131,5 @@ class SwarmPool(PoolDirs):
         """Remove the pool's stack (its deployment dirs stay); return False when there was none."""
         if self.service() is None:
             return False
-        self.engine.remove_stack(self.name)
-        deadline = time.monotonic() + timeout
-        while self.engine.services({STACK_LABEL: self.name}) and time.monotonic() < deadline:
-            time.sleep(0.3)
+        self.engine.remove_stack(self.name, wait_sec=timeout)
         return True

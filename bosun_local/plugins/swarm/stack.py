@@ -136,44 +136,51 @@ class SwarmDeployment:
 
     def wait_converged(self, model_id: str, replicas: int, timeout: float) -> str | None:
         """Wait until `replicas` tasks of this model run (healthy) and no update is under way; return why not."""
-        deadline = time.monotonic() + timeout
-        last = "no service yet"
-        while time.monotonic() < deadline:
-            service = self.service()
-            if service:
-                update = str((service.get("UpdateStatus") or {}).get("State") or "")
-                if update in ROLLBACK:
-                    message = (service.get("UpdateStatus") or {}).get("Message", "")
-                    return f"swarm rolled the update of {self.name} back ({update}: {message})"
-                tasks = self.tasks(service)
-                mine = [t for t in tasks if t.running and t.env.get("MLOPS_MODEL_ID") == model_id]
-                others = [t for t in tasks if t.running and t.env.get("MLOPS_MODEL_ID") != model_id]
-                failed = [t.error for t in tasks if t.state in ("failed", "rejected") and t.error]
-                if len(mine) >= replicas and not others and update in ("", "completed"):
-                    return None
-                missing = [e for e in failed if "No such image" in e]
-                if missing and not mine:
-                    # Swarm retries such a task forever; without a registry no node will ever pull the image.
-                    return (f"the nodes of stack {self.name} cannot start its tasks: {missing[-1]} (fix: load the "
-                            "image into every node, e.g. `docker save IMAGE | docker -H NODE load`, or push it to a "
-                            "registry every node can pull from)")
-                last = (f"{len(mine)}/{replicas} tasks of model {model_id} running, {len(others)} of others, update "
-                        f"{update or 'none'}" + (f"; last task error: {failed[-1]}" if failed else ""))
-            time.sleep(0.5)
-        return f"stack {self.name} did not converge within {timeout:.0f} s ({last})"
+        return wait_converged(self.name, self.service, self.tasks, replicas, timeout, model_id)
 
     def remove(self, timeout: float) -> bool:
         """Remove the stack and wait until its tasks are gone; return False when there was nothing to remove."""
         had = self.service() is not None
         if had:
-            self.engine.remove_stack(self.name)
-            deadline = time.monotonic() + timeout
-            # The overlay network of the stack is the shared one; its tasks still hold addresses until they stop.
-            while self.engine.services({STACK_LABEL: self.name}) and time.monotonic() < deadline:
-                time.sleep(0.3)
+            self.engine.remove_stack(self.name, wait_sec=timeout)
         if self.directory.exists():
             shutil.rmtree(self.directory)
         return had
+
+
+def wait_converged(name: str, service_of: Callable[[], dict[str, Any] | None],
+                   tasks_of: Callable[[dict[str, Any]], list[TaskInfo]], replicas: int, timeout: float,
+                   model_id: str | None = None) -> str | None:
+    """Wait until `replicas` tasks (of model_id, if given, and no other) run healthy and no update is under way.
+
+    Return why not: swarm rolled the update back, the nodes lack the image, or the time ran out.
+    """
+    deadline = time.monotonic() + timeout
+    last = "no service yet"
+    of_model = "" if model_id is None else f" of model {model_id}"
+    while time.monotonic() < deadline:
+        service = service_of()
+        if service:
+            update = str((service.get("UpdateStatus") or {}).get("State") or "")
+            if update in ROLLBACK:
+                message = (service.get("UpdateStatus") or {}).get("Message", "")
+                return f"swarm rolled the update of {name} back ({update}: {message})"
+            tasks = tasks_of(service)
+            mine = [t for t in tasks if t.running and model_id in (None, t.env.get("MLOPS_MODEL_ID"))]
+            others = [t for t in tasks if t.running and t not in mine]
+            failed = [t.error for t in tasks if t.state in ("failed", "rejected") and t.error]
+            if len(mine) >= replicas and not others and update in ("", "completed"):
+                return None
+            missing = [e for e in failed if "No such image" in e]
+            if missing and not mine:
+                # Swarm retries such a task forever; without a registry no node will ever pull the image.
+                return (f"the nodes of stack {name} cannot start its tasks: {missing[-1]} (fix: load the "
+                        "image into every node, e.g. `docker save IMAGE | docker -H NODE load`, or push it to a "
+                        "registry every node can pull from)")
+            last = (f"{len(mine)}/{replicas} tasks{of_model} running, {len(others)} of others, update "
+                    f"{update or 'none'}" + (f"; last task error: {failed[-1]}" if failed else ""))
+        time.sleep(0.5)
+    return f"stack {name} did not converge within {timeout:.0f} s ({last})"
 
 
 def edge_stack_file(settings: dict[str, Any], stacks_dir: Path) -> Path:
