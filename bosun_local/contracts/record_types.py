@@ -1,11 +1,13 @@
-"""Validation of the record types beyond stats and raw predictions: actuals, aggregates, metrics, events, pings."""
+"""Validation of the record types beyond stats and raw predictions: actuals, aggregates, metrics, events, pings,
+and our packed stats."""
 from __future__ import annotations
 
 import math
 from typing import Any, TypeGuard
 
+from bosun_local.contracts import packed_stats
 from bosun_local.contracts.record_bounds import count_problem, short
-from bosun_local.contracts.records import LEGACY_DATA_TYPES, RecordError, parse_timestamp
+from bosun_local.contracts.records import DEPLOYMENT_STATS_PACKED, LEGACY_DATA_TYPES, RecordError, parse_timestamp
 
 
 def _number(value: Any) -> TypeGuard[float]:
@@ -26,7 +28,7 @@ def check(data_type: str, data: dict[str, Any]) -> None:
                           "any more; re-send the data with report_predictions_data or "
                           "report_aggregated_predictions_data")
     checks = {"ACTUALS_DATA": _actuals, "PREDICTION_STATS": _stats, "CUSTOM_METRIC": _metric, "EVENT": _event,
-              "PING_MSG": _ping}
+              "PING_MSG": _ping, DEPLOYMENT_STATS_PACKED: packed_stats.check}
     checks[data_type](data)
 
 

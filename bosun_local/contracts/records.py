@@ -33,13 +33,15 @@ PREDICTION_STATS = "PREDICTION_STATS"  # client-side aggregates of report_aggreg
 CUSTOM_METRIC = "CUSTOM_METRIC"
 EVENT = "EVENT"
 PING_MSG = "PING_MSG"
+# bosun-local's packed DEPLOYMENT_STATS: a batch of requests as columns (shape: contracts/packed_stats.py).
+DEPLOYMENT_STATS_PACKED = "DEPLOYMENT_STATS_PACKED"
 # Our earlier actuals record (column lists); still read so old spools drain.
 ACTUALS = "ACTUALS"
 # In datarobot-mlops' DataType enum but written by none of its current report_* calls.
 LEGACY_DATA_TYPES = ("FEATURE_DRIFT", "TARGET_DRIFT", "FEATURE_DATA", "PREDICTIONS_STATS_SC_CLASSIFICATION",
                      "PREDICTIONS_STATS_SC_REGRESSION")
 DATA_TYPES = (DEPLOYMENT_STATS, PREDICTIONS_DATA, ACTUALS_DATA, PREDICTION_STATS, CUSTOM_METRIC, EVENT, PING_MSG,
-              ACTUALS, *LEGACY_DATA_TYPES)
+              DEPLOYMENT_STATS_PACKED, ACTUALS, *LEGACY_DATA_TYPES)
 # Types whose data carries no timestamp of its own.
 _UNTIMED = (ACTUALS_DATA, CUSTOM_METRIC)
 
@@ -115,6 +117,8 @@ class Record:
         """Return the number of rows (predictions or actuals) the record carries."""
         if self.data_type == DEPLOYMENT_STATS:
             return int(self.data["numPredictions"])
+        if self.data_type == DEPLOYMENT_STATS_PACKED:
+            return sum(self.data["numPredictions"])
         if self.data_type == ACTUALS:
             return len(self.data["associationIds"])
         if self.data_type == ACTUALS_DATA:

@@ -27,12 +27,29 @@ def _clean(values: list[Any]) -> list[Any]:
     return values
 
 
+_PLAIN_NUMBERS = {int, float}
+
+
+def _finite_sum(values: list[int | float]) -> bool:
+    """Return True when the numbers' sum is finite: then none of them is NaN or infinite."""
+    try:
+        return math.isfinite(sum(values))
+    except OverflowError:  # an int too large for a float: let _clean look at each value
+        return False
+
+
 def _column_list(values: Any, name: str) -> list[Any]:
     """Return a plain list copy of one column (list, tuple, numpy array or pandas Series)."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "fiub":
+        # A numeric numpy column (a server's batch): one C conversion, NaN looked for only when there is one.
+        out = values.tolist()
+        return _clean(out) if values.dtype.kind == "f" and not bool(np.isfinite(values).all()) else out
     if hasattr(values, "tolist"):
         out = values.tolist()
     elif isinstance(values, list | tuple):
         out = list(values)
+        if set(map(type, out)) <= _PLAIN_NUMBERS:  # one C pass per column (a server's numeric batches)
+            return _clean(out) if not _finite_sum(out) else out
     else:
         raise MLOpsInputError(
             f"feature column {name!r} is a {type(values).__name__}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -88,6 +89,21 @@ def deployment_stats_quoted(model_id: str | None, timestamp: str, counts: Sequen
     return [f"{a}{n}{b}{t}{c}{word[u]}{d}{word[s]}{e}" for n, t, u, s in zip(ns, ts, users, systems, strict=True)]
 
 
+def _plain_probabilities(predictions: list[Any], width: int, class_names: Sequence[str] | None) -> bool:
+    """Return True when every row is a list of `width` (>= 2) float probabilities in [0, 1], none NaN.
+
+    Checked per column of C loops (types, lengths, sum, min, max) instead of per value; any doubt (False) leaves
+    the decision, and the message naming the bad row, to the per-row check.
+    """
+    if width < 2 or (class_names is not None and width != len(class_names)):
+        return False
+    if set(map(type, predictions)) != {list} or set(map(len, predictions)) != {width}:
+        return False
+    flat = list(chain.from_iterable(predictions))
+    # A NaN makes the sum NaN; an infinity fails the bounds.
+    return set(map(type, flat)) == {float} and sum(flat) == sum(flat) and min(flat) >= 0.0 and max(flat) <= 1.0
+
+
 def nan_prediction_rows(predictions: list[Any], class_names: Sequence[str] | None) -> list[int]:
     """Return the rows whose prediction is NaN; raise DRUnsupportedType/DRCommonException on a malformed list."""
     if not isinstance(predictions, list):
@@ -105,6 +121,8 @@ def nan_prediction_rows(predictions: list[Any], class_names: Sequence[str] | Non
     rows: list[int] = []
     if isinstance(first, list):
         width = len(first)
+        if _plain_probabilities(predictions, width, class_names):
+            return rows
         for i, row in enumerate(predictions):
             if not isinstance(row, list) or len(row) < 2 or len(row) != width or (
                     class_names is not None and len(row) != len(class_names)):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from bosun_local.contracts import packed_stats, records
 from bosun_local.mlops import aggregate, payloads, sampling
 from bosun_local.mlops.event import Event, ExternalNaNPredictionsEvent
 from bosun_local.mlops.exceptions import DRApiException, DRCommonException, DRUnsupportedType
@@ -73,11 +74,12 @@ class Reporting:
     def report_deployment_stats_bulk(self, num_predictions: Sequence[int], execution_time_ms: Sequence[float],
                                      user_errors: Sequence[bool] | None = None,
                                      system_errors: Sequence[bool] | None = None, deployment_id: str | None = None,
-                                     model_id: str | None = None) -> None:
+                                     model_id: str | None = None, packed: bool = False) -> None:
         """Report many requests' stats at once: one DEPLOYMENT_STATS record each, as report_deployment_stats writes.
 
         A bosun-local extension for servers that batch their reports: one timestamp and one buffer hand-over per
-        call instead of per request.
+        call instead of per request. packed=True writes the requests as columns in DEPLOYMENT_STATS_PACKED
+        records instead (bosun_local/contracts/packed_stats.py), which only bosun-local's monitoring agent reads.
         """
         if not self._ready():
             return
@@ -93,6 +95,11 @@ class Reporting:
                 _check_request_stats(n, elapsed)  # raises, naming the first bad value
         dep, model = self._ids(deployment_id, model_id)
         stamp = payloads.now_timestamp()
+        if packed:
+            if count:
+                self._submit_many(records.DEPLOYMENT_STATS_PACKED, packed_stats.pack(
+                    model, stamp, num_predictions, execution_time_ms, users, systems), dep)
+            return
         quoted = payloads.deployment_stats_quoted(model, stamp, num_predictions, execution_time_ms, users, systems,
                                                   numbers_checked=plain)
         if quoted is not None:

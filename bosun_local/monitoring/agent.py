@@ -11,7 +11,7 @@ from typing import Any
 from bosun_local.client import ServiceClient, ServiceError
 from bosun_local.contracts.liveness import mark_alive
 from bosun_local.contracts.record_bounds import short
-from bosun_local.contracts.records import DEPLOYMENT_STATS, Record
+from bosun_local.contracts.records import DEPLOYMENT_STATS, DEPLOYMENT_STATS_PACKED, Record
 from bosun_local.errors import BosunError
 from bosun_local.metrics.listener import MetricsListener, listen_from_env
 from bosun_local.monitoring.aggregation import Aggregator, Entry, RequestsFolder
@@ -31,6 +31,7 @@ from bosun_local.spool.transport import ChannelConfig
 log = logging.getLogger("bosun_local.monitoring")
 # HTTP answers that say "try again later" rather than "this request is wrong".
 RETRYABLE_CODES = frozenset({401, 403, 408, 409, 423, 425, 429})
+_FOLDED = (DEPLOYMENT_STATS, DEPLOYMENT_STATS_PACKED)
 
 
 @dataclass
@@ -192,7 +193,7 @@ class MonitoringAgent:
     def _entries(self, batch: Batch) -> tuple[list[Entry], list[list[Record]]]:
         """Return (entries, the records behind each); records that cannot be aggregated become rejects.
 
-        DEPLOYMENT_STATS records fold into one `requests` entry per deployment, model and minute.
+        DEPLOYMENT_STATS records (and packed ones) fold into `requests` entries per deployment, model and minute.
         """
         entries: list[Entry] = []
         behind: list[list[Record]] = []
@@ -200,7 +201,7 @@ class MonitoringAgent:
         requests = RequestsFolder()
         for record in batch.records:
             try:
-                if record.data_type == DEPLOYMENT_STATS:
+                if record.data_type in _FOLDED:
                     requests.add(record)
                     continue
                 entry = self.aggregator.entry(record)

@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from bosun_local.contracts import packed_stats
 from bosun_local.contracts.latency import LatencySketch
 from bosun_local.contracts.records import (
     ACTUALS,
     ACTUALS_DATA,
     CUSTOM_METRIC,
     DEPLOYMENT_STATS,
+    DEPLOYMENT_STATS_PACKED,
     EVENT,
     PING_MSG,
     PREDICTION_STATS,
@@ -27,6 +29,8 @@ Entry = dict[str, Any]
 # Records of apps that never set a model id still need one on the wire.
 UNKNOWN_MODEL = "unknown"
 # A UTC time written the way both libraries write it: its minute is a slice of the text, no parsing needed.
+# Requests one folded `requests` entry holds at most (the service takes up to 100,000 record ids in one).
+MAX_REQUESTS_PER_ENTRY = 50_000
 _UTC_TEXT = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+]00:?00)")
 
 
@@ -63,20 +67,30 @@ def stats_entry(record: Record) -> Entry:
 
 
 class RequestsFolder:
-    """DEPLOYMENT_STATS records of a batch as one `requests` entry per deployment, model and minute (columns).
+    """DEPLOYMENT_STATS records of a batch (and packed ones) as `requests` entries of columns, one per deployment,
+    model and minute, up to MAX_REQUESTS_PER_ENTRY requests each.
 
     One entry of columns instead of one entry (with its own latency sketch) per record: the service counts each
-    record id once and builds the minute's sketch from the columns, so the figures are those of the records.
+    record id once and builds the minute's sketch from the columns, so the figures are those of the records. A
+    packed record's requests count as the records `<id>:<position>` (bosun_local/contracts/packed_stats.py).
     """
 
     def __init__(self) -> None:
         self.groups: dict[tuple[str | None, str, str], tuple[Entry, list[Record]]] = {}
+        self.full: list[tuple[Entry, list[Record]]] = []
 
     def add(self, record: Record) -> None:
-        """Add one validated DEPLOYMENT_STATS record to its group."""
+        """Add one validated DEPLOYMENT_STATS or DEPLOYMENT_STATS_PACKED record to its group."""
         data = record.data
+        packed = record.data_type == DEPLOYMENT_STATS_PACKED
+        count = len(data["numPredictions"]) if packed else 1
+        if not count:
+            return  # an empty packed record counts nothing; it is acknowledged with its batch
         key = (record.deployment_id, data.get("modelId") or UNKNOWN_MODEL, record_minute(record))
         group = self.groups.get(key)
+        if group is not None and len(group[0]["requests"]["recordIds"]) + count > MAX_REQUESTS_PER_ENTRY:
+            self.full.append(self.groups.pop(key))
+            group = None
         if group is None:
             columns: Entry = {"recordIds": [], "predictions": [], "executionTimeMs": [], "userErrors": [],
                               "systemErrors": []}
@@ -84,16 +98,31 @@ class RequestsFolder:
                       "kind": "requests", "requests": columns}, [])
             self.groups[key] = group
         columns = group[0]["requests"]
-        columns["recordIds"].append(record.id)
-        columns["predictions"].append(data["numPredictions"])
-        columns["executionTimeMs"].append(data["executionTime"])
-        columns["userErrors"].append(bool(data.get("userError")))
-        columns["systemErrors"].append(bool(data.get("systemError")))
+        if packed:
+            requests = packed_stats.unpack(data)
+            columns["recordIds"] += packed_stats.request_ids(record.id, count)
+            columns["predictions"] += requests.num_predictions
+            columns["executionTimeMs"] += requests.execution_time_ms
+            columns["userErrors"] += requests.user_errors
+            columns["systemErrors"] += requests.system_errors
+        else:
+            columns["recordIds"].append(record.id)
+            columns["predictions"].append(data["numPredictions"])
+            columns["executionTimeMs"].append(data["executionTime"])
+            columns["userErrors"].append(bool(data.get("userError")))
+            columns["systemErrors"].append(bool(data.get("systemError")))
         group[1].append(record)
 
     def entries(self) -> list[tuple[Entry, list[Record]]]:
         """Return each group's entry with the records it holds."""
-        return list(self.groups.values())
+        return [*self.full, *self.groups.values()]
+
+
+def packed_entry(record: Record) -> Entry | None:
+    """Return the `requests` entry of one packed stats record (None when it holds no request)."""
+    folder = RequestsFolder()
+    folder.add(record)
+    return next((entry for entry, _ in folder.entries()), None)
 
 
 def positive_column(class_names: Sequence[str]) -> int:
@@ -194,6 +223,8 @@ class Aggregator:
         kind = record.data_type
         if kind == DEPLOYMENT_STATS:
             return stats_entry(record)
+        if kind == DEPLOYMENT_STATS_PACKED:
+            return packed_entry(record)
         if kind == PREDICTIONS_DATA:
             return self.predictions_entry(record)
         if kind == PREDICTION_STATS:

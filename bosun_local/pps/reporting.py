@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -10,11 +11,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from bosun_local.configkit.env import env_flag
 from bosun_local.pps.inputs import Frame
 
 log = logging.getLogger("bosun_local.pps.reporting")
 
 LOG_EVERY_SEC = 30.0
+# "0" makes the reporting child write one DEPLOYMENT_STATS record per request instead of a packed record per batch.
+PACKED_STATS_ENV = "PPS_PACKED_STATS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,17 @@ class Pending:
         return ReportBatch(self.deployment_id, self.model_id, self.num_predictions, self.execution_time_ms,
                            self.user_error, self.system_error, features, predictions,
                            self.class_names if self.scored else None)
+
+
+def features_for_report(features: Frame) -> Any:
+    """Return a batch's rows as report_predictions_data takes them: numbers as a dict of float64 columns.
+
+    The library turns each numpy column into the list a DataFrame of the matrix would give (the same floats, NaN
+    as null) without that DataFrame, which was most of the reporting process's work per row.
+    """
+    if features.numeric and features.source is None:
+        return dict(zip(features.columns, features.values.astype(np.float64, copy=False).T, strict=True))
+    return features.to_dataframe()
 
 
 class ReportSink(Protocol):
@@ -224,10 +239,16 @@ class Reporter:
 
 
 class MLOpsSink:
-    """Report through bosun_local.mlops (the datarobot-mlops API), one client per deployment and model."""
+    """Report through bosun_local.mlops (the datarobot-mlops API), one client per deployment and model.
+
+    A batch's stats go as one DEPLOYMENT_STATS_PACKED record (bosun_local/contracts/packed_stats.py), which our
+    monitoring agent counts exactly as the per-request DEPLOYMENT_STATS records; PPS_PACKED_STATS=0 writes those
+    instead, for a spool read by another agent.
+    """
 
     def __init__(self) -> None:
         self._clients: dict[tuple[str, str], Any] = {}
+        self.packed = env_flag(os.environ, PACKED_STATS_ENV) is not False
 
     def client(self, deployment_id: str, model_id: str) -> Any:
         """Return the initialised MLOps client of a deployment and model, creating it on first use."""
@@ -241,13 +262,13 @@ class MLOpsSink:
         return client
 
     def deliver(self, batches: list[ReportBatch]) -> None:
-        """Report each request's stats, then the batch's scored rows in one call."""
+        """Report the batch's stats (one packed record, or one record per request), then its scored rows."""
         for batch in batches:
             client = self.client(batch.deployment_id, batch.model_id)
             client.report_deployment_stats_bulk(batch.num_predictions, batch.execution_time_ms, batch.user_error,
-                                                batch.system_error)
+                                                batch.system_error, packed=self.packed)
             if batch.features is not None and batch.predictions is not None:
-                client.report_predictions_data(batch.features.to_dataframe(), batch.predictions,
+                client.report_predictions_data(features_for_report(batch.features), batch.predictions,
                                                class_names=batch.class_names)
 
     def close(self, timeout_sec: float) -> None:

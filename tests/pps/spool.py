@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bosun_local.contracts.records import DEPLOYMENT_STATS, PREDICTIONS_DATA, Record, parse
+from bosun_local.contracts.packed_stats import unpack
+from bosun_local.contracts.records import DEPLOYMENT_STATS, DEPLOYMENT_STATS_PACKED, PREDICTIONS_DATA, Record, parse
 
 
 def spooled(directory: Path) -> list[Record]:
@@ -16,7 +17,21 @@ def spooled(directory: Path) -> list[Record]:
 
 
 def stats(records: list[Record]) -> list[Record]:
+    """Return the per-request DEPLOYMENT_STATS records."""
     return [r for r in records if r.data_type == DEPLOYMENT_STATS]
+
+
+def requests(records: list[Record]) -> list[tuple[int, float, bool, bool]]:
+    """Return (numPredictions, executionTime, userError, systemError) of every reported request, in order, from
+    DEPLOYMENT_STATS and DEPLOYMENT_STATS_PACKED records alike."""
+    out: list[tuple[int, float, bool, bool]] = []
+    for r in records:
+        if r.data_type == DEPLOYMENT_STATS:
+            out.append((r.data["numPredictions"], r.data["executionTime"], r.data["userError"], r.data["systemError"]))
+        elif r.data_type == DEPLOYMENT_STATS_PACKED:
+            p = unpack(r.data)
+            out.extend(zip(p.num_predictions, p.execution_time_ms, p.user_errors, p.system_errors, strict=True))
+    return out
 
 
 def predictions(records: list[Record]) -> list[Record]:

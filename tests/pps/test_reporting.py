@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bosun_local.contracts.records import DEPLOYMENT_STATS_PACKED
 from bosun_local.pps.inputs import Frame
 from bosun_local.pps.report_process import ProcessSink
 from bosun_local.pps.reporting import MLOpsSink, Pending, ReportBatch, Reporter
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import DIABETES, FORM, ROW
-from tests.pps.spool import predictions, spooled, stats
+from tests.pps.spool import predictions, requests, spooled, stats
 
 COLUMNS = ["a", "b"]
 
@@ -104,7 +105,7 @@ def test_failing_sink_is_counted_and_reporting_recovers() -> None:
     assert sink.predictions == [2.0]
 
 
-def test_mlops_sink_reports_stats_per_request_and_rows_per_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mlops_sink_reports_stats_and_rows_per_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLOPS_SPOOLER_TYPE", "MEMORY")
     for name in ("MLOPS_DEPLOYMENT_ID", "MLOPS_MODEL_ID"):
         monkeypatch.delenv(name, raising=False)
@@ -118,9 +119,9 @@ def test_mlops_sink_reports_stats_per_request_and_rows_per_deployment(monkeypatc
     channels = [sink.client("dep", "model").channel, sink.client("dep-c", "model-c").channel]
     sink.close(10)  # delivers what the library still buffers
     records, sink_c = (channel.records() for channel in channels)
-    regression_stats = stats(records)
-    assert [(r.data["numPredictions"], r.data["userError"]) for r in regression_stats] == [(2, False), (0, True),
-                                                                                            (1, False)]
+    (packed,) = [r for r in records if r.data_type == DEPLOYMENT_STATS_PACKED]  # one stats record per batch
+    assert not stats(records)
+    assert [(r[0], r[2]) for r in requests(records)] == [(2, False), (0, True), (1, False)]
     (rows,) = predictions(records)
     assert rows.data["features"] == {"a": [1.0, 3.0, 5.0], "b": [2.0, 4.0, 6.0]}
     assert rows.data["predictions"] == [1.0, 1.0, 5.0]
@@ -144,8 +145,7 @@ def test_server_reports_every_request_through_the_spool(start_server: object, pa
     assert server.stop() == 0
     records = spooled(spool)
     assert {r.deployment_id for r in records} == {"dep-b"} and {r.model_id for r in records} == {"model-b"}
-    assert [(r.data["numPredictions"], r.data["userError"]) for r in stats(records)] == [(2, False), (1, False),
-                                                                                          (0, True)]
+    assert [(r[0], r[2]) for r in requests(records)] == [(2, False), (1, False), (0, True)]
     rows = predictions(records)
     features = {name: [v for r in rows for v in r.data["features"][name]] for name in DIABETES}
     assert features["sex"] == ["f", "f", "m"] and features["bmi"] == [23.0, 40.0, 23.0]
@@ -207,7 +207,7 @@ def test_batch_keeps_row_order_across_prediction_forms() -> None:
 
 
 def test_reporting_child_spools_every_request_exactly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Through the real reporting child and FILESYSTEM spool: one stats record per request, figures unchanged."""
+    """Through the real reporting child and FILESYSTEM spool: packed stats records, figures unchanged."""
     monkeypatch.setenv("MLOPS_SPOOLER_TYPE", "FILESYSTEM")
     monkeypatch.setenv("MLOPS_FILESYSTEM_DIRECTORY", str(tmp_path))
     for name in ("MLOPS_DEPLOYMENT_ID", "MLOPS_MODEL_ID"):
@@ -226,12 +226,39 @@ def test_reporting_child_spools_every_request_exactly(monkeypatch: pytest.Monkey
     reporter.shutdown(60)
     assert reporter.counters() == {"submitted": 600, "reported": 600, "dropped": 0, "errors": 0, "queued": 0}
     records = spooled(tmp_path)
-    got = stats(records)
-    assert [r.data["executionTime"] for r in got] == times
-    assert [r.data["numPredictions"] for r in got] == [0 if i % 5 == 4 else 1 + i % 2 for i in range(600)]
-    assert [(r.data["userError"], r.data["systemError"]) for r in got] == [
-        (i % 5 == 4 and i % 2 == 0, i % 5 == 4 and i % 2 == 1) for i in range(600)]
+    got = requests(records)
+    assert [r[1] for r in got] == times
+    assert [r[0] for r in got] == [0 if i % 5 == 4 else 1 + i % 2 for i in range(600)]
+    assert [(r[2], r[3]) for r in got] == [(i % 5 == 4 and i % 2 == 0, i % 5 == 4 and i % 2 == 1) for i in range(600)]
+    # Packed per batch (the reporter ships every 50 ms here): far fewer stats records than requests.
+    assert not stats(records) and len([r for r in records if r.data_type == DEPLOYMENT_STATS_PACKED]) < 100
     rows = predictions(records)
     assert [p for r in rows for p in r.data["predictions"]] == sent
     assert all(r.data["classNames"] == ["no", "yes"] for r in rows)
     assert sum(len(r.data["features"]["a"]) for r in rows) == len(sent)
+
+
+def test_numeric_batches_report_the_rows_a_dataframe_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reporting child hands numeric rows over as numpy columns, not a DataFrame: the same PREDICTIONS_DATA."""
+    from bosun_local.mlops import MLOps
+    from bosun_local.pps.reporting import features_for_report
+
+    monkeypatch.setattr("bosun_local.mlops.payloads.now_timestamp", lambda: "2026-12-02 01:00:00.000+0000")
+    values = np.array([[1.5, np.nan], [3.0, 4.25], [np.inf, -2.0], [7.0, 8.0]])
+    frame = Frame(COLUMNS, values, True)
+    cases = [([0.5, 1.5, 2.5, float("nan")], None),  # a NaN prediction: its row dropped, an event reported
+             ([[0.25, 0.75], [0.5, 0.5], [1.0, 0.0], [0.125, 0.875]], ["no", "yes"]),
+             ([[0.25, 0.75], [np.nan, np.nan], [1.0, 0.0], [0.125, 0.875]], ["no", "yes"])]
+    for predictions_, class_names in cases:
+        written = []
+        for features in (frame.to_dataframe(), features_for_report(frame)):
+            client = MLOps().set_deployment_id("dep").set_model_id("m").set_memory_spooler().init()
+            channel = client.channel
+            client.report_predictions_data(features, predictions_, class_names=class_names)
+            client.shutdown()
+            written.append([(r.data_type, {**r.data, "timestamp": None})  # events are stamped when made
+                            for r in channel.records()])  # type: ignore[union-attr]
+        assert written[0] == written[1]
+    assert written[0][-1][1]["features"] == {"a": [1.5, None, 7.0], "b": [None, -2.0, 8.0]}
+    mixed = Frame(["a", "s"], np.array([[1.0, "x"]], dtype=object), False)
+    assert features_for_report(mixed).to_dict("list") == {"a": [1.0], "s": ["x"]}  # a DataFrame, as before

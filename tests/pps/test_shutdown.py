@@ -10,7 +10,7 @@ import pytest
 
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import ROW, custom_package
-from tests.pps.spool import spooled, stats
+from tests.pps.spool import requests, spooled
 
 IN_FLIGHT = 6
 DELAY_SEC = 1.5
@@ -67,9 +67,9 @@ def test_sigterm_with_requests_in_flight_loses_none(start_server: object, tmp_pa
     assert server.wait_exit(60) == 0, server.output()
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url + "/ping", timeout=2)
-    reported = stats(spooled(spool))
-    assert len(reported) == IN_FLIGHT and all(r.data["numPredictions"] == 1 for r in reported)
-    assert all(r.data["executionTime"] >= DELAY_SEC * 1000 for r in reported)
+    reported = requests(spooled(spool))
+    assert len(reported) == IN_FLIGHT and all(r[0] == 1 for r in reported)
+    assert all(r[1] >= DELAY_SEC * 1000 for r in reported)
 
 
 def test_workers_serve_report_and_stop_cleanly(start_server: object, packages: dict[str, Path],
@@ -84,4 +84,4 @@ def test_workers_serve_report_and_stop_cleanly(start_server: object, packages: d
         for _ in range(40):
             assert client.get("/predict", params=ROW).status_code == 200
     assert server.stop() == 0, server.output()
-    assert sum(r.data["numPredictions"] for r in stats(spooled(spool))) == 40
+    assert sum(r[0] for r in requests(spooled(spool))) == 40
