@@ -6,7 +6,8 @@ USER root
 COPY wheels/ /tmp/wheels/
 COPY requirements.txt /tmp/sqs-requirements.txt
 RUN /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels -r /tmp/sqs-requirements.txt \
-    && rm -rf /tmp/wheels && /opt/venv/bin/python -c "import moto.server"
+    && rm -rf /tmp/wheels && /opt/venv/bin/python -c "from bosun_local.spool.sqs.local_server import patch_moto; patch_moto()"
 USER bosun
 EXPOSE 5000
-CMD ["/opt/venv/bin/python", "-m", "moto.server", "-H", "0.0.0.0", "-p", "5000"]
+# moto with its queue operations made atomic (bosun_local/spool/sqs/local_server.py says why).
+CMD ["/opt/venv/bin/python", "-m", "bosun_local.spool.sqs.local_server", "-H", "0.0.0.0", "-p", "5000"]

@@ -259,7 +259,10 @@ class ImageBuilder:
         if str(self.config["spool"]).lower() != "sqs" or self.config["sqsQueueUrl"]:
             return BuildResult("sqsImage", image, "skipped", "")
         dockerfile = image_file("sqs.Dockerfile")
-        inputs_hash = _hash(self.config["agentImage"], dockerfile.read_bytes(), MOTO_REQUIREMENT)
+        # The server's launcher is bosun_local code on the runtime image: a new runtime image means a new sqs image.
+        runtime_hash = adapter.image_labels(self.config["agentImage"]).get(HASH_LABEL, "") \
+            if adapter.image_exists(self.config["agentImage"]) else ""
+        inputs_hash = _hash(self.config["agentImage"], runtime_hash, dockerfile.read_bytes(), MOTO_REQUIREMENT)
         if not self.force and _fresh(image, inputs_hash):
             return BuildResult("sqsImage", image, "cached", inputs_hash)
         wheels = self._wheels([MOTO_REQUIREMENT])

@@ -45,7 +45,7 @@ class MotoServer:
 
 @contextmanager
 def moto_server(log: Path | None = None) -> Iterator[MotoServer]:
-    """Start `python -m moto.server` on a free port, wait for it, yield it, stop it."""
+    """Start the local SQS server (moto, patched: spool/sqs/local_server.py) on a free port; stop it after."""
     try:
         import moto.server  # noqa: F401 - only checks that the test extras are installed
     except ImportError as exc:
@@ -54,8 +54,8 @@ def moto_server(log: Path | None = None) -> Iterator[MotoServer]:
     port = free_port()
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it open
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=out, stderr=subprocess.STDOUT, env=env)
+    argv = [sys.executable, "-m", "bosun_local.spool.sqs.local_server", "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
