@@ -6,6 +6,8 @@ before it trusts a record (the agent) or stores a figure (the service). A record
 """
 from __future__ import annotations
 
+import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +22,12 @@ MAX_AHEAD = timedelta(hours=1)
 # Older figures would be purged at once by retention anyway; a record older than this is a broken clock.
 MAX_AGE = timedelta(days=3650)
 _CONTAINERS = (dict, list)
+# The reporting library's own timestamp form, always UTC ('2026-11-21 19:43:07.883+0000'); group 1 is its minute.
+_LIBRARY_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d):[0-5]\d\.\d{3}\+0000")
+# Epoch seconds of each minute seen (None: not a date); a record stream repeats a few minutes, so this stays small.
+_minute_starts: dict[str, float | None] = {}
+_MINUTES_KEPT = 4096
+_UNSEEN = -1.0
 
 
 def too_deep(text: str, doc: Any, limit: int = MAX_DEPTH) -> bool:
@@ -36,6 +44,30 @@ def too_deep(text: str, doc: Any, limit: int = MAX_DEPTH) -> bool:
                     return True
                 stack.append((child, depth + 1))
     return False
+
+
+def plausible_library_time(text: str) -> bool:
+    """Return True for a library-form time whose whole minute lies in the plausible window (no datetime per call).
+
+    False only means "not shown this way": the caller then parses the text in full, which names what is wrong.
+    """
+    match = _LIBRARY_TIME.fullmatch(text)
+    if match is None:
+        return False
+    minute = match.group(1)
+    start = _minute_starts.get(minute, _UNSEEN)
+    if start == _UNSEEN:
+        try:
+            start = datetime.fromisoformat(f"{minute}:00+00:00").timestamp()
+        except ValueError:  # month 13, February 30th: the full parse says so
+            start = None
+        if len(_minute_starts) >= _MINUTES_KEPT:
+            _minute_starts.clear()
+        _minute_starts[minute] = start
+    if start is None:
+        return False
+    now = time.time()
+    return now - MAX_AGE.total_seconds() <= start and start + 60 <= now + MAX_AHEAD.total_seconds()
 
 
 def time_problem(moment: datetime, now: datetime | None = None) -> str | None:

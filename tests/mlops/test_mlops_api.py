@@ -5,6 +5,7 @@ import io
 import json
 import logging
 import re
+import time
 import uuid
 
 import numpy as np
@@ -190,7 +191,7 @@ def test_bulk_stats_write_what_single_calls_write(mlops: MLOps) -> None:
     for one, many in zip(single, bulk, strict=True):
         assert many.header.keys() == one.header.keys() and many.deployment_id == one.deployment_id == "dep"
         assert {**many.data, "timestamp": None} == {**one.data, "timestamp": None}
-        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", many.id)
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", many.id)
     with pytest.raises(DRCommonException, match="different lengths"):
         mlops.report_deployment_stats_bulk([1, 2], [1.0])
     with pytest.raises(DRCommonException, match="execution_time_ms"):
@@ -240,13 +241,20 @@ def test_bulk_stats_refuse_what_single_calls_refuse(mlops: MLOps) -> None:
     assert [r.data["executionTime"] for r in flush(mlops)] == [1e308, 1e308]
 
 
-def test_bulk_record_ids_are_fresh_uuid4s() -> None:
+def test_record_ids_are_fresh_time_ordered_uuid7s() -> None:
+    before = time.time_ns() // 1_000_000
     ids = records.new_record_ids(5000)
-    assert len(set(ids)) == 5000 and records.new_record_ids(0) == []
-    for text in ids:
+    single = [records.new_record_id() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids + single)) == 7000 and records.new_record_ids(0) == []
+    for text in ids + single:
         parsed = uuid.UUID(text)
-        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
-    assert {text[19] for text in ids} == set("89ab")
+        assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before <= parsed.int >> 80 <= after  # the first 48 bits: Unix time in ms
+    assert {text[19] for text in ids} == set("89ab") == {text[19] for text in single}
+    # Random below the time: every random hex position takes all 16 digits across 5000 ids.
+    assert all(len({text[i] for text in ids}) == 16 for i in (*range(15, 18), *range(20, 23), *range(24, 36)))
+    assert sorted(single, key=lambda t: t[:13]) == single  # ms-ordered: the service's id index appends
 
 
 def test_nan_predictions_are_found_among_plain_numbers(mlops: MLOps) -> None:
