@@ -6,17 +6,24 @@ shared, so alternating keeps both under the same background load). Every PPS get
 (keyValueConfig cpus), so the ratio measures what the mirror costs the champion, not a fight over cores.
 Goal: mirrored / plain >= 0.9. Then the time from request to done of: challenger promote (replacement plus the
 traffic update), canary promote, and rollback.
+
+--pin gives the champions CPU 0 and everything the mirror adds (the challenger, traefik) and wrk CPU 1
+(`docker update --cpuset-cpus`, `taskset`): on a 2-core host this stands for the challenger running on other
+hardware than the champion, so the ratio shows what mirroring costs the champion's own path.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import subprocess
 import time
 
-from _common import ROOT, run_wrk, save, summary  # noqa: F401  (ROOT puts the checkout on sys.path)
+from _common import FORM, ROOT, save, summary, wrk_request  # noqa: F401  (ROOT puts the checkout on sys.path)
 
 from bosun_local.client import ServiceClient
+from bosun_local.contracts import labels
+from bosun_local.engine import adapter
 from tests.agent.harness import AgentEnv, agent_env
 from tests.agent.packages import diabetes_package
 
@@ -32,14 +39,31 @@ def wait_all(client: ServiceClient, answer: dict, deployment_id: str) -> float:
     return time.monotonic() - start
 
 
-def throughput(stack: AgentEnv, deps: dict[str, str], rounds: int, seconds: int, connections: int) -> dict:
+def pin(stack: AgentEnv, deps: dict[str, str]) -> dict[str, list[str]]:
+    """Put the champions on CPU 0 and the challenger and traefik on CPU 1; return the containers by CPU."""
+    champions = [c.name for dep in deps.values()
+                 for c in adapter.containers_with_labels({labels.DEPLOYMENT: dep, labels.ROLE: "champion"})]
+    others = [c.name for c in adapter.containers_with_labels({labels.DEPLOYMENT: deps["mirrored"],
+                                                              labels.ROLE: "challenger"})]
+    others += [c.name for c in adapter.containers_with_labels({labels.COMPOSE_PROJECT: stack.name,
+                                                               labels.COMPONENT: "traefik"})]
+    assert len(champions) == 2 and len(others) == 2, (champions, others)
+    for cpu, names in (("0", champions), ("1", others)):
+        subprocess.run(["docker", "update", "--cpuset-cpus", cpu, *names], check=True, capture_output=True)
+    return {"0": champions, "1": others}
+
+
+def throughput(stack: AgentEnv, deps: dict[str, str], rounds: int, seconds: int, connections: int,
+               wrk_cpus: str | None = None) -> dict:
     """Alternate wrk between the plain and the mirrored deployment; return req/s samples and the ratio."""
     samples: dict[str, list[float]] = {name: [] for name in deps}
     errors = 0.0
     for round_ in range(rounds):
         order = list(deps) if round_ % 2 == 0 else list(reversed(deps))
         for name in order:
-            result = run_wrk(f"{stack.web}/deployments/{deps[name]}/predict", 2, connections, seconds)
+            result = wrk_request(f"{stack.web}/deployments/{deps[name]}/predict", "GET", FORM.encode(),
+                                 {"Content-Type": "application/x-www-form-urlencoded"}, 2, connections, seconds,
+                                 cpus=wrk_cpus)
             samples[name].append(result["requests_per_sec"])
             errors += result["errors"]
     plain, mirrored = statistics.median(samples["plain"]), statistics.median(samples["mirrored"])
@@ -54,6 +78,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--cpus", default="0.5", help="CPU budget of every PPS container")
     parser.add_argument("--switches", type=int, default=2, help="promotions and rollbacks to time")
+    parser.add_argument("--pin", action="store_true", help="champions on CPU 0; challenger, traefik, wrk on CPU 1")
     args = parser.parse_args()
     load_before = os.getloadavg()
     with agent_env("bbtrf", agent_args=["--status-interval-sec", "2"]) as stack:
@@ -64,7 +89,8 @@ def main() -> None:
         deps = {name: stack.cli_json("deploy", a, "--name", f"bench-{name}", *kv, "--wait")["deployment"]["id"]
                 for name in ("plain", "mirrored")}
         stack.cli("deployments", "challengers", "add", deps["mirrored"], b, "--wait")
-        figures = throughput(stack, deps, args.rounds, args.seconds, args.connections)
+        pinned = pin(stack, deps) if args.pin else None
+        figures = throughput(stack, deps, args.rounds, args.seconds, args.connections, "1" if args.pin else None)
         load_mid = os.getloadavg()
         dep = deps["mirrored"]
         promotes, canaries, rollbacks = [], [], []
@@ -79,8 +105,8 @@ def main() -> None:
                 canaries.append(wait_all(client, client.promote_canary(dep), dep))
                 rollbacks.append(wait_all(client, client.rollback(dep), dep))
     save("traffic_mirroring", {
-        "throughput": figures, "cpusPerPps": args.cpus, "wrk": {"threads": 2, "connections": args.connections,
-                                                                "seconds": args.seconds, "rounds": args.rounds},
+        "throughput": figures, "cpusPerPps": args.cpus, "pinned": pinned,
+        "wrk": {"threads": 2, "connections": args.connections, "seconds": args.seconds, "rounds": args.rounds},
         "challengerPromoteSec": summary(promotes), "canaryPromoteSec": summary(canaries),
         "rollbackSec": summary(rollbacks), "loadAverage": {"before": load_before, "afterThroughput": load_mid,
                                                           "end": os.getloadavg()}})
