@@ -20,6 +20,7 @@ import subprocess
 import time
 
 from _common import FORM, ROOT, save, summary, wrk_request  # noqa: F401  (ROOT puts the checkout on sys.path)
+from idle_stack import cpu_ns
 
 from bosun_local.client import ServiceClient
 from bosun_local.contracts import labels
@@ -53,22 +54,41 @@ def pin(stack: AgentEnv, deps: dict[str, str]) -> dict[str, list[str]]:
     return {"0": champions, "1": others}
 
 
+def containers(stack: AgentEnv, deps: dict[str, str]) -> dict[str, str]:
+    """Return the container ids whose CPU each round records: both champions, the challenger, traefik."""
+    found = {f"champion-{name}": adapter.containers_with_labels({labels.DEPLOYMENT: dep, labels.ROLE: "champion"})
+             for name, dep in deps.items()}
+    found["challenger"] = adapter.containers_with_labels({labels.DEPLOYMENT: deps["mirrored"],
+                                                           labels.ROLE: "challenger"})
+    found["traefik"] = adapter.containers_with_labels({labels.COMPOSE_PROJECT: stack.name,
+                                                        labels.COMPONENT: "traefik"})
+    return {name: found_[0].id for name, found_ in found.items() if found_}
+
+
 def throughput(stack: AgentEnv, deps: dict[str, str], rounds: int, seconds: int, connections: int,
                wrk_cpus: str | None = None) -> dict:
     """Alternate wrk between the plain and the mirrored deployment; return req/s samples and the ratio."""
     samples: dict[str, list[float]] = {name: [] for name in deps}
+    # CPU µs per request of each container during each run: where a mirrored request's cost lands.
+    cpu_per_request: dict[str, list[dict[str, float]]] = {name: [] for name in deps}
+    ids = containers(stack, deps)
     errors = 0.0
     for round_ in range(rounds):
         order = list(deps) if round_ % 2 == 0 else list(reversed(deps))
         for name in order:
+            before = {c: cpu_ns(i) for c, i in ids.items()}
             result = wrk_request(f"{stack.web}/deployments/{deps[name]}/predict", "GET", FORM.encode(),
                                  {"Content-Type": "application/x-www-form-urlencoded"}, 2, connections, seconds,
                                  cpus=wrk_cpus)
+            used = {c: cpu_ns(i) - before[c] for c, i in ids.items()}
+            cpu_per_request[name].append({c: round(ns / 1000 / max(result["requests"], 1), 1)
+                                          for c, ns in used.items()})
             samples[name].append(result["requests_per_sec"])
             errors += result["errors"]
     plain, mirrored = statistics.median(samples["plain"]), statistics.median(samples["mirrored"])
-    return {"requestsPerSec": samples, "medianPlain": plain, "medianMirrored": mirrored,
-            "ratio": mirrored / plain if plain else None, "wrkErrors": errors, "goal_ratio": 0.9}
+    return {"requestsPerSec": samples, "cpuUsPerRequest": cpu_per_request, "medianPlain": plain,
+            "medianMirrored": mirrored, "ratio": mirrored / plain if plain else None, "wrkErrors": errors,
+            "goal_ratio": 0.9}
 
 
 def main() -> None:
