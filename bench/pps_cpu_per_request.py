@@ -1,6 +1,12 @@
 """Bench: PPS server CPU per single-row request on one pinned CPU, per route, monitoring on/off, direct scoring on/off.
 
 Run: .venv/bin/python bench/pps_cpu_per_request.py [--duration 4] [--rounds 6] [--routes json,csv,v2,predict]
+     .venv/bin/python bench/pps_cpu_per_request.py --monitoring [--rounds 30 --duration 2 --routes json]
+       [--per-request-stats] [--before-tree DIR]
+--monitoring: monitoring on vs off only, made to resolve 5 % (bench/_abba.py): off, a second off (the control) and
+on up at once, many short ABBA rounds, CPU nanoseconds of each process tree per request, the median and quartiles
+of the per-round ratios, and the control's ratio beside them (the noise floor). --per-request-stats adds "on" with
+PPS_PACKED_STATS=0; --before-tree runs one more "on" server from another checkout (e.g. `git archive` of main).
 The server (and its reporting child) is pinned to CPU 0 and wrk to CPU 1, so with monitoring on the server and its
 reporter share one core. CPU per request = CPU time of the server's process tree / requests wrk completed. Next to a
 bare ASGI hello-world on the same uvicorn settings (bench/hello_asgi.py): the ceiling. Goals (issue 23): JSON
@@ -111,10 +117,24 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=6, help="rotated rounds per route (all variants each round)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", type=int, help="wrk -c: 8 by route, 32 with --monitoring (a saturated "
+                        "server: CPU per request then depends less on how promptly wrk answers)")
     parser.add_argument("--routes", default=",".join(ROUTES))
+    parser.add_argument("--monitoring", action="store_true", help="monitoring on/off with a control (ABBA rounds)")
+    parser.add_argument("--settle", type=float, default=0.8, help="--monitoring: seconds before CPU is read")
+    parser.add_argument("--per-request-stats", action="store_true", help="--monitoring: add PPS_PACKED_STATS=0")
+    parser.add_argument("--before-tree", type=Path, help="--monitoring: add 'on' run from this checkout")
+    parser.add_argument("--nice", type=int, default=-15 if os.geteuid() == 0 else 0,
+                        help="--monitoring: niceness of servers and wrk (other work preempts them less)")
     args = parser.parse_args()
+    if args.connections is None:
+        args.connections = 32 if args.monitoring else 8
     package = diabetes_package()
+    if args.monitoring:
+        from _monitoring_abba import compare_monitoring
+
+        compare_monitoring(package, args, ROUTES, SERVER_CPU, CLIENT_CPUS)
+        return
     pps = [sys.executable, "-m", "bosun_local.pps"]
     hello = [sys.executable, str(Path(__file__).parent / "hello_asgi.py")]
     base = {"PPS_MODEL_DIR": str(package), "PPS_HOST": "127.0.0.1", "MLOPS_DEPLOYMENT_ID": "bench-deployment",

@@ -82,7 +82,7 @@ class PPSApp:
                 try:
                     await asyncio.get_running_loop().run_in_executor(None, self.registry.start)
                     if self.reporter is not None:
-                        self.reporter.start()
+                        self.reporter.start(asyncio.get_running_loop())
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return

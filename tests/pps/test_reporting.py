@@ -1,6 +1,7 @@
 """The reporting hook: every request reported off the request path; drops and failures counted, never raised."""
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 from pathlib import Path
@@ -74,6 +75,37 @@ def test_shutdown_flushes_everything() -> None:
     assert sink.predictions == [float(i) for i in range(500)] and sink.requests == 500
     assert sink.closed
     assert reporter.counters() == {"submitted": 500, "reported": 500, "dropped": 0, "errors": 0, "queued": 0}
+
+
+def test_reporter_on_a_loop_swaps_there_and_flushes_once_the_loop_stopped() -> None:
+    """Started with the server's loop, submit() takes no lock (the swap runs on the loop); after the loop stops, the
+    last reports are still flushed."""
+    sink = RecordingSink()
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    reporter = Reporter(lambda: sink, max_queue=100000, batch_interval_sec=0.01)
+
+    async def start() -> None:
+        reporter.start(asyncio.get_running_loop())
+
+    async def serve(first: int, count: int) -> None:
+        for i in range(first, first + count):
+            reporter.submit(**item(i))
+            if i % 50 == 0:
+                await asyncio.sleep(0.001)  # let the swap callbacks in between requests
+
+    asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(serve(0, 1000), loop).result(30)
+    with reporter._lock:  # held all along: a submit() taking it would never finish
+        asyncio.run_coroutine_threadsafe(serve(1000, 1000), loop).result(30)
+    loop.call_soon_threadsafe(loop.stop)
+    runner.join(10)
+    reporter.shutdown(30)  # the loop no longer runs: the last swap happens in the reporting thread
+    loop.close()
+    assert sink.predictions == [float(i) for i in range(2000)]
+    assert reporter.counters() == {"submitted": 2000, "reported": 2000, "dropped": 0, "errors": 0, "queued": 0}
+    assert len(sink.batches) > 2
 
 
 def test_full_queue_drops_and_counts_without_blocking() -> None:
