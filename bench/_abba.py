@@ -1,9 +1,11 @@
-"""Side-by-side CPU comparisons on one pinned CPU: many short ABBA rounds, CPU per request by process tree.
+"""Side-by-side CPU comparisons on one pinned CPU: servers loaded together, CPU per request by process tree.
 
-Single runs of the same server swing ±30 % on this KVM guest, so a 5 % difference needs: every variant up at once
-(a load change hits all of a round alike), short rounds in alternating order (A B C, C B A, ...), CPU time in
-nanoseconds (/proc/<pid>/task/<tid>/schedstat, not 10 ms ticks), ratios per round, their median and quartiles,
-and a control pair of two identical servers whose ratio shows the noise floor.
+Single runs of the same server swing ±30 % on this KVM guest (run after run, even when idle), and loading one
+server at a time in ABBA order still leaves rounds spread ±20 %. Loading the two servers of a comparison at the
+same time (one wrk each, both servers on the same CPU) makes whatever slows the guest for a moment hit both alike:
+the ratio of their CPU per request then spreads ±1-3 % per round. CPU time in nanoseconds
+(/proc/<pid>/task/<tid>/schedstat, not 10 ms ticks), ratios per round, their median and quartiles, and a control
+pair of two identical servers whose ratio shows the noise floor.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import statistics
 import subprocess
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +123,30 @@ def run_once(variant: Variant, method: str, path: str, body: bytes, headers: dic
     result.update({"cpu_us_per_request": spent.total / requests / 1e3, "main_us": spent.main / requests / 1e3,
                    "threads_us": spent.threads / requests / 1e3, "children_us": spent.children / requests / 1e3})
     return result
+
+
+def run_together(variants: list[Variant], method: str, path: str, body: bytes, headers: dict[str, str],
+                 duration: int, settle_sec: float, client_cpus: str, threads: int = 1,
+                 connections: int = 16) -> dict[str, dict[str, Any]]:
+    """Load every server at once (one wrk each), so all of them share CPU 0 in the same window.
+
+    Whatever slows the guest for a moment (the hypervisor taking the CPU, another process, the clock) then hits
+    every variant of the round alike; the ratios of their CPU per request cancel it.
+    """
+    before = {v.name: TreeCpu.read(v.pid) for v in variants}
+    with ThreadPoolExecutor(len(variants)) as pool:
+        futures = {v.name: pool.submit(wrk_request, v.url + path, method, body, headers, threads, connections,
+                                       duration, client_cpus) for v in variants}
+        results = {name: future.result() for name, future in futures.items()}
+    time.sleep(settle_sec)
+    for v in variants:
+        spent = TreeCpu.read(v.pid).minus(before[v.name])
+        result = results[v.name]
+        requests = max(result["requests"], 1)
+        result["caught_up"] = caught_up(v)
+        result.update({"cpu_us_per_request": spent.total / requests / 1e3, "main_us": spent.main / requests / 1e3,
+                       "threads_us": spent.threads / requests / 1e3, "children_us": spent.children / requests / 1e3})
+    return results
 
 
 def orders(names: list[str], rounds: int) -> list[list[str]]:

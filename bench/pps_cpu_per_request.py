@@ -2,15 +2,12 @@
 
 Run: .venv/bin/python bench/pps_cpu_per_request.py [--duration 4] [--rounds 6] [--routes json,csv,v2,predict]
      .venv/bin/python bench/pps_cpu_per_request.py --monitoring [--rounds 30 --duration 2 --routes json]
-       [--per-request-stats] [--before-tree DIR]
+       [--per-request-stats] [--tree before=DIR ...]
 --monitoring: monitoring on vs off only, made to resolve 5 % (bench/_abba.py): off, a second off (the control) and
-on up at once, many short ABBA rounds, CPU nanoseconds of each process tree per request, the median and quartiles
-of the per-round ratios, and the control's ratio beside them (the noise floor). --per-request-stats adds "on" with
-PPS_PACKED_STATS=0; --before-tree runs one more "on" server from another checkout (e.g. `git archive` of main).
-The server (and its reporting child) is pinned to CPU 0 and wrk to CPU 1, so with monitoring on the server and its
-reporter share one core. CPU per request = CPU time of the server's process tree / requests wrk completed. Next to a
-bare ASGI hello-world on the same uvicorn settings (bench/hello_asgi.py): the ceiling. Goals (issue 23): JSON
-<= 250 us, V2 and CSV <= 300 us; monitoring on/off throughput >= 0.95 on the shared CPU.
+on up at once; each round loads every variant together with "off" (two wrk, both servers sharing CPU 0 in the
+same window; pairs in ABBA order), CPU nanoseconds of each process tree per request, the median and quartiles of
+the per-round ratios, and the control's ratio beside them (the noise floor). --per-request-stats adds "on" with
+PPS_PACKED_STATS=0; --tree NAME=DIR runs one more "on" server from another checkout (e.g. `git archive` of main).
 """
 from __future__ import annotations
 
@@ -123,7 +120,12 @@ def main() -> None:
     parser.add_argument("--monitoring", action="store_true", help="monitoring on/off with a control (ABBA rounds)")
     parser.add_argument("--settle", type=float, default=0.8, help="--monitoring: seconds before CPU is read")
     parser.add_argument("--per-request-stats", action="store_true", help="--monitoring: add PPS_PACKED_STATS=0")
-    parser.add_argument("--before-tree", type=Path, help="--monitoring: add 'on' run from this checkout")
+    parser.add_argument("--tree", action="append", metavar="NAME=DIR",
+                        help="--monitoring: add an 'on' server run from another checkout (e.g. before=<git archive "
+                             "of main>); repeatable")
+    parser.add_argument("--load", choices=("pairs", "together", "sequential"), default="pairs",
+                        help="--monitoring: load each variant together with 'off' (pairs), all at once, or one "
+                             "server at a time")
     parser.add_argument("--nice", type=int, default=-15 if os.geteuid() == 0 else 0,
                         help="--monitoring: niceness of servers and wrk (other work preempts them less)")
     args = parser.parse_args()
