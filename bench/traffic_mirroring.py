@@ -25,6 +25,7 @@ from idle_stack import cpu_ns
 from bosun_local.client import ServiceClient
 from bosun_local.contracts import labels
 from bosun_local.engine import adapter
+from bosun_local.engine.adapter import ContainerInfo
 from tests.agent.harness import AgentEnv, agent_env
 from tests.agent.packages import diabetes_package
 
@@ -40,38 +41,34 @@ def wait_all(client: ServiceClient, answer: dict, deployment_id: str) -> float:
     return time.monotonic() - start
 
 
-def pin(stack: AgentEnv, deps: dict[str, str]) -> dict[str, list[str]]:
-    """Put the champions on CPU 0 and the challenger and traefik on CPU 1; return the containers by CPU."""
-    champions = [c.name for dep in deps.values()
-                 for c in adapter.containers_with_labels({labels.DEPLOYMENT: dep, labels.ROLE: "champion"})]
-    others = [c.name for c in adapter.containers_with_labels({labels.DEPLOYMENT: deps["mirrored"],
-                                                              labels.ROLE: "challenger"})]
-    others += [c.name for c in adapter.containers_with_labels({labels.COMPOSE_PROJECT: stack.name,
-                                                               labels.COMPONENT: "traefik"})]
-    assert len(champions) == 2 and len(others) == 2, (champions, others)
-    for cpu, names in (("0", champions), ("1", others)):
-        subprocess.run(["docker", "update", "--cpuset-cpus", cpu, *names], check=True, capture_output=True)
-    return {"0": champions, "1": others}
-
-
-def containers(stack: AgentEnv, deps: dict[str, str]) -> dict[str, str]:
-    """Return the container ids whose CPU each round records: both champions, the challenger, traefik."""
+def containers(stack: AgentEnv, deps: dict[str, str]) -> dict[str, ContainerInfo]:
+    """Return the containers the run pins and times: both champions, the challenger and traefik (one each)."""
     found = {f"champion-{name}": adapter.containers_with_labels({labels.DEPLOYMENT: dep, labels.ROLE: "champion"})
              for name, dep in deps.items()}
     found["challenger"] = adapter.containers_with_labels({labels.DEPLOYMENT: deps["mirrored"],
                                                            labels.ROLE: "challenger"})
     found["traefik"] = adapter.containers_with_labels({labels.COMPOSE_PROJECT: stack.name,
                                                         labels.COMPONENT: "traefik"})
-    return {name: found_[0].id for name, found_ in found.items() if found_}
+    assert all(len(each) == 1 for each in found.values()), found
+    return {name: each[0] for name, each in found.items()}
 
 
-def throughput(stack: AgentEnv, deps: dict[str, str], rounds: int, seconds: int, connections: int,
-               wrk_cpus: str | None = None) -> dict:
+def pin(found: dict[str, ContainerInfo]) -> dict[str, list[str]]:
+    """Put the champions on CPU 0 and the challenger and traefik on CPU 1; return the container names by CPU."""
+    by_cpu = {"0": [found["champion-plain"].name, found["champion-mirrored"].name],
+              "1": [found["challenger"].name, found["traefik"].name]}
+    for cpu, names in by_cpu.items():
+        subprocess.run(["docker", "update", "--cpuset-cpus", cpu, *names], check=True, capture_output=True)
+    return by_cpu
+
+
+def throughput(stack: AgentEnv, deps: dict[str, str], found: dict[str, ContainerInfo], rounds: int, seconds: int,
+               connections: int, wrk_cpus: str | None = None) -> dict:
     """Alternate wrk between the plain and the mirrored deployment; return req/s samples and the ratio."""
     samples: dict[str, list[float]] = {name: [] for name in deps}
     # CPU µs per request of each container during each run: where a mirrored request's cost lands.
     cpu_per_request: dict[str, list[dict[str, float]]] = {name: [] for name in deps}
-    ids = containers(stack, deps)
+    ids = {name: container.id for name, container in found.items()}
     errors = 0.0
     for round_ in range(rounds):
         order = list(deps) if round_ % 2 == 0 else list(reversed(deps))
@@ -109,8 +106,10 @@ def main() -> None:
         deps = {name: stack.cli_json("deploy", a, "--name", f"bench-{name}", *kv, "--wait")["deployment"]["id"]
                 for name in ("plain", "mirrored")}
         stack.cli("deployments", "challengers", "add", deps["mirrored"], b, "--wait")
-        pinned = pin(stack, deps) if args.pin else None
-        figures = throughput(stack, deps, args.rounds, args.seconds, args.connections, "1" if args.pin else None)
+        found = containers(stack, deps)
+        pinned = pin(found) if args.pin else None
+        figures = throughput(stack, deps, found, args.rounds, args.seconds, args.connections,
+                             "1" if args.pin else None)
         load_mid = os.getloadavg()
         dep = deps["mirrored"]
         promotes, canaries, rollbacks = [], [], []
