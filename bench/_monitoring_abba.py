@@ -51,13 +51,18 @@ def compare_monitoring(package: Path, args: argparse.Namespace, routes: dict[str
         with contextlib.ExitStack() as stack:
             up: dict[str, Variant] = {}
             for name, (env, reports) in variants(package, args).items():
-                url, popen = stack.enter_context(server_process(pps, env, ready_path="/ping", cpus=server_cpu))
-                up[name] = Variant(name, url, popen.pid, reports)
+                if args.procs > 1 and name == CONTROL:
+                    continue  # with several processes per variant the control pairs two "off" processes
+                for i in range(args.procs):
+                    key = name if args.procs == 1 else f"{name}#{i + 1}"
+                    url, popen = stack.enter_context(server_process(pps, env, ready_path="/ping", cpus=server_cpu))
+                    up[key] = Variant(key, url, popen.pid, reports)
             for variant in up.values():  # warm-up: imports, first-call paths, the reporting child started
                 wrk_request(variant.url + path, method, body, headers, args.threads, args.connections, 2,
                             cpus=client_cpus)
                 caught_up(variant, 60)
-            pairs = measure(up, method, path, body, headers, args, client_cpus)
+            pairs = (measure(up, method, path, body, headers, args, client_cpus) if args.procs == 1
+                     else measure_procs(up, method, path, body, headers, args, client_cpus))
         results[route] = analyse(pairs)
         results[route]["loadavg_after"] = os.getloadavg()
     finished = uptime()
@@ -92,6 +97,29 @@ def measure(up: dict[str, Variant], method: str, path: str, body: bytes, headers
                                args.threads, args.connections)
                 pairs[name].append((off, run_once(up[name], method, path, body, headers, args.duration,
                                                   args.settle, client_cpus, args.threads, args.connections)))
+    return pairs
+
+
+def measure_procs(up: dict[str, Variant], method: str, path: str, body: bytes, headers: dict[str, str],
+                  args: argparse.Namespace, client_cpus: str) -> dict[str, list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """Return pairs as measure() does, each variant run as --procs processes paired with every "off" process in turn.
+
+    Two identical servers differ by ~2 % for a whole run (where their memory landed, which cache lines collide), so
+    one process per variant measures that process as much as the variant. Round r pairs process i of a variant with
+    "off" process (i + r) mod K, and the control pairs two different "off" processes: over K rounds every process
+    meets every "off" process, and what is left of the ratio is the variant's.
+    """
+    k = args.procs
+    names = sorted({key.rpartition("#")[0] for key in up if key.rpartition("#")[0] != OFF})
+    pairs: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {CONTROL: [], **{n: [] for n in names}}
+    for r, order in enumerate(orders([*names, CONTROL], args.rounds)):
+        for name in order:
+            for i in range(k):
+                off = up[f"{OFF}#{(i + r) % k + 1}"]
+                other = up[f"{OFF}#{(i + r + 1) % k + 1}"] if name == CONTROL else up[f"{name}#{i + 1}"]
+                got = run_together([off, other], method, path, body, headers, args.duration, args.settle,
+                                   client_cpus, 1, args.connections)
+                pairs[name].append((got[off.name], got[other.name]))
     return pairs
 
 

@@ -2,12 +2,14 @@
 
 Run: .venv/bin/python bench/pps_cpu_per_request.py [--duration 4] [--rounds 6] [--routes json,csv,v2,predict]
      .venv/bin/python bench/pps_cpu_per_request.py --monitoring [--rounds 30 --duration 2 --routes json]
-       [--per-request-stats] [--tree before=DIR ...]
+       [--per-request-stats] [--tree before=DIR ...] [--procs 3]
 --monitoring: monitoring on vs off only, made to resolve 5 % (bench/_abba.py): off, a second off (the control) and
 on up at once; each round loads every variant together with "off" (two wrk, both servers sharing CPU 0 in the
 same window; pairs in ABBA order), CPU nanoseconds of each process tree per request, the median and quartiles of
 the per-round ratios, and the control's ratio beside them (the noise floor). --per-request-stats adds "on" with
 PPS_PACKED_STATS=0; --tree NAME=DIR runs one more "on" server from another checkout (e.g. `git archive` of main).
+--procs K runs K processes per variant and pairs each with every "off" process over the rounds (the control then
+pairs two different "off" processes): two identical processes differ by ~2 % for a whole run.
 """
 from __future__ import annotations
 
@@ -126,6 +128,8 @@ def main() -> None:
     parser.add_argument("--load", choices=("pairs", "together", "sequential"), default="pairs",
                         help="--monitoring: load each variant together with 'off' (pairs), all at once, or one "
                              "server at a time")
+    parser.add_argument("--procs", type=int, default=1,
+                        help="--monitoring: server processes per variant (rounds pair each with every 'off' one)")
     parser.add_argument("--nice", type=int, default=-15 if os.geteuid() == 0 else 0,
                         help="--monitoring: niceness of servers and wrk (other work preempts them less)")
     args = parser.parse_args()
