@@ -222,6 +222,12 @@ class ServiceClient:
         """Queue a model replacement; returns `{deployment, action, coalesced}`."""
         return self._json("POST", f"/api/v1/deployments/{ref}/replace-model", json={"packageId": package})
 
+    def scale_deployment(self, ref: str, replicas: int, reason: str | None = None,
+                         detail: Json | None = None) -> Json:
+        """Queue a change of a deployment's replicas; returns `{deployment, action, coalesced}`."""
+        body: Json = {"replicas": replicas, "reason": reason, "detail": detail}
+        return self._json("POST", f"/api/v1/deployments/{ref}/scale", json=body)
+
     def model_history(self, ref: str) -> list[Json]:
         """Return every model the deployment has served, oldest first."""
         return self._json("GET", f"/api/v1/deployments/{ref}/history")

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 from bosun_local.agent.action_worker import ActionWorker
+from bosun_local.agent.autoscaler import Autoscaler
 from bosun_local.agent.environment_watch import EnvironmentWatch
 from bosun_local.agent.identity import AgentIdentity
 from bosun_local.agent.lanes import Lanes
@@ -58,6 +59,7 @@ class ManagementAgent:
         self.reporter = Reporter(client, self.settings.agent_id)
         self.worker = ActionWorker(self.client_factory, self.host, self.lanes, self.settings)
         self.watcher = Watcher(self.client_factory, self.host, self.lanes, self.settings, self.reporter)
+        self.autoscaler = self.watcher.autoscaler = Autoscaler(self.client_factory, self.reporter)
         self._threads: list[threading.Thread] = []
         self.environment: EnvironmentWatch | None = None
 
@@ -129,6 +131,7 @@ class ManagementAgent:
         self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
         self._every("watcher", lambda: self.settings.status_interval_sec, self.watcher.tick)
         self._every("heartbeat", lambda: self.settings.heartbeat_sec, self.heartbeat)
+        self._every("autoscaler", lambda: self.settings.status_interval_sec, self.autoscaler.tick)
         stall_sec = max(STALL_MIN_SEC, 10 * self.settings.status_interval_sec)
         check = SelfCheck(self.client_factory(), self.reporter,
                           [self.config["serviceUrl"], self.config["traefikUrl"], self.config["rabbitmqUrl"]],

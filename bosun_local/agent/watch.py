@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bosun_local.agent.autoscaler import Autoscaler
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_config import pe_deployment
 from bosun_local.agent.plugin_host import PluginHost
@@ -67,6 +68,8 @@ class Watcher:
         self.heals = 0
         self.engine_problems: dict[str, str | None] = {}
         self.tick_done_at = time.monotonic()
+        # Set by the agent: told of every observed deployment, it scales those with autoscale keys.
+        self.autoscaler: Autoscaler | None = None
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -129,6 +132,9 @@ class Watcher:
                     observed = self._deployment_status(env, dep, dep["id"] in snap.open_actions)
                 if isinstance(observed, dict):
                     self._observe(env, dep, observed, dep["id"] in snap.open_actions)
+                    if self.autoscaler is not None:
+                        self.autoscaler.observe(env, dep, observed,
+                                                dep["id"] in snap.open_actions or self.lanes.busy(dep["id"]))
         self.tick_done_at = time.monotonic()
 
     def problems(self, stall_sec: float) -> list[str]:
@@ -199,7 +205,11 @@ class Watcher:
             if self.reporter.deployment_status(dep["id"], state=new_state, health=health,
                                                message=observed.get("msg")):
                 self._dep_seen[dep["id"]] = seen  # unreported changes are tried again next tick
-        if self.settings.heal and state in BROKEN and dep["state"] in SETTLED:
+        data = observed.get("data") or {}
+        # Replicas down while others serve (the docker plugin's brokenReplicas/missingReplicas): a relaunch
+        # recreates only those.
+        replicas_down = state == DeploymentState.READY and (data.get("brokenReplicas") or data.get("missingReplicas"))
+        if self.settings.heal and (state in BROKEN or replicas_down) and dep["state"] in SETTLED:
             self._schedule(env, dep, "deployment_relaunch", "heal",
                            f"deployment {dep['name']}: {observed.get('msg') or state}")
 

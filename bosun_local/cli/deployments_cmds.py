@@ -146,6 +146,17 @@ def replace_model(deployment: str, package: str, wait: bool, as_json: bool) -> N
         _report(client, client.replace_model(deployment, package), wait, as_json)
 
 
+@deployments.command("scale")
+@click.argument("deployment")
+@click.argument("replicas", type=click.IntRange(1, 64))
+@wait_option
+@json_option
+def scale_cmd(deployment: str, replicas: int, wait: bool, as_json: bool) -> None:
+    """Run REPLICAS containers of DEPLOYMENT's model (1-64), changed without dropping requests."""
+    with ServiceClient() as client:
+        _report(client, client.scale_deployment(deployment, replicas), wait, as_json)
+
+
 @deployments.command("history")
 @click.argument("deployment")
 @json_option

@@ -11,6 +11,8 @@ NETWORK: Final = PREFIX + "network"
 ARTIFACT: Final = PREFIX + "artifact"
 # What a PPS container is to its deployment: champion (serves clients), challenger (mirrored) or canary (a share).
 ROLE: Final = PREFIX + "role"
+# Which replica of its model a champion container is (1, 2, ...); absent on the first (and on single-replica ones).
+REPLICA: Final = PREFIX + "replica"
 # Services of the environment stack: which component (traefik, rabbitmq, service, *-agent), made by bosun-local.
 COMPONENT: Final = PREFIX + "component"
 MANAGED: Final = PREFIX + "managed"

@@ -64,6 +64,7 @@ class PPSApp:
         self.memory = memory or MemoryBudget(None)
         self.report_timeout_sec = report_timeout_sec
         self._versions = versions()
+        self._host = platform.node()
         self.stats = InferenceStats()
         self.v2 = V2Routes(self)
         self.metrics = PPSMetrics(self) if metrics else None
@@ -161,7 +162,8 @@ class PPSApp:
         if path == "/health":
             return self._deployment_health(deployment)
         if path == "/info":
-            return json_response(200, {**deployment.describe(), "versions": self._versions})
+            # host: the container (Docker's hostname is its short id); the docker plugin tells replicas apart by it.
+            return json_response(200, {**deployment.describe(), "versions": self._versions, "host": self._host})
         if deployment.model is None:
             return error(503, f"deployment {deployment.deployment_id} cannot serve: {deployment.error}")
         if path == "/predictions":

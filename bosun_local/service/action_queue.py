@@ -6,6 +6,7 @@ from typing import Any
 
 from bosun_local.contracts.actions import CONFIG_ACTIONS, DONE_STATE, RUNNING_STATE, QueuedAction
 from bosun_local.contracts.states import INFO, STATUS_ALIASES, ActionStatus, DeploymentState, QueueStatus
+from bosun_local.service import replicas
 from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.deployments import resolve_environment
@@ -123,6 +124,8 @@ def _finish(ctx: ServiceContext, action: Row, dep: Row | None, status: str, info
                 changes["traffic"] = None  # the stop removed challengers and canary with the champion
             if type_ == QueuedAction.DEPLOYMENT_TRAFFIC_UPDATE:
                 changes.update(on_finished(action, failed))
+            if type_ == QueuedAction.DEPLOYMENT_SCALE:
+                changes.update(replicas.on_finished(action, dep, failed))
             if failed and type_ == "deployment_replace_model":
                 cancel_followers(ctx, action)
             dep = ctx.storage.update_deployment(dep["id"], changes)
@@ -158,6 +161,8 @@ def action_config(ctx: ServiceContext, dep: Row, action_type: str, action_id: st
                             "keyValueConfig": dep["keyValueConfig"]}
     if action_type == QueuedAction.DEPLOYMENT_TRAFFIC_UPDATE:
         info["traffic"] = traffic_config(ctx, _open_action(ctx, dep, action_type, action_id))
+    if action_type == QueuedAction.DEPLOYMENT_SCALE:
+        info["keyValueConfig"] = replicas.scaled_kv(ctx, dep, action_id)
     if action_type == "deployment_replace_model":
         action = _replace_action(ctx, dep, action_id)
         info["newModelId"] = action["params"]["newPackageId"]

@@ -168,6 +168,12 @@ class ReplaceModelIn(Strict):
     packageId: str = Field(min_length=1, max_length=200, description="package id or name")
 
 
+class ScaleIn(Strict):
+    replicas: int = Field(ge=1, le=64, description="champion containers to run (keyValueConfig replicas)")
+    reason: str | None = Field(default=None, max_length=200, description="why (user, autoscale); in the event")
+    detail: dict[str, Any] | None = Field(default=None, description="figures behind the decision (the autoscaler's)")
+
+
 class RollbackIn(Strict):
     to: str | None = Field(default=None, max_length=200, description="package id or name; default the previous")
 

@@ -35,6 +35,8 @@ RULES: list[tuple[frozenset[str], re.Pattern[str], frozenset[str]]] = [
     (frozenset({"POST", "DELETE"}), re.compile(
         rf"^/api/v1/deployments/{_DEP}/(replace-model|stop|start|relaunch|rollback|challengers|canary)(/[^/]+)*$"),
      frozenset({"deployer"})),
+    # Replicas: deployers, and the management agent's autoscaler (agent/autoscaler.py).
+    (frozenset({"POST"}), re.compile(rf"^/api/v1/deployments/{_DEP}/scale$"), frozenset({"deployer", "agent"})),
     (frozenset({"POST"}), re.compile(r"^/api/v2/batchPredictions/$"), frozenset({"deployer"})),
 ]
 

@@ -15,10 +15,10 @@ from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient
 from bosun_local.engine.adapter import ContainerInfo
+from bosun_local.plugins.docker.replicas import replica_count
 from bosun_local.plugins.docker.stack import (
     DeploymentConfigError,
     DeploymentStack,
-    check_single_replica,
     model_service,
 )
 from bosun_local.plugins.docker.status import judge_deployment
@@ -193,6 +193,20 @@ def test_judge_names_the_exit_code_and_expected_model() -> None:
     assert other.status == "warning" and NEW in (other.msg or "")
 
 
+def test_judge_counts_replicas_and_names_those_to_relaunch() -> None:
+    """Ready while one replica serves; the broken and missing ones are in data for the agent's heal."""
+    second = ContainerInfo(name=f"deployment_{DEP}_{OLD}_r2", id="r2", status="exited", health=None, exit_code=137,
+                           labels={"io.bosun-local.model": OLD, "io.bosun-local.replica": "2"}, started_at="t0",
+                           finished_at="", restart_count=0)
+    result = judge_deployment(DEP, [container(OLD), second], "u", expected_model=OLD, wanted=3)
+    assert (result.status, result.state) == ("warning", "ready"), result.msg
+    assert result.data["replicas"] == {"healthy": 1, "wanted": 3}
+    assert result.data["brokenReplicas"] == [second.name] and result.data["missingReplicas"] == 1
+    assert "1 of 3 replicas healthy" in (result.msg or "") and "exit code 137" in (result.msg or "")
+    fine = judge_deployment(DEP, [container(OLD)], "u", expected_model=OLD, wanted=1)
+    assert fine.status == "passing" and "brokenReplicas" not in fine.data and "missingReplicas" not in fine.data
+
+
 def test_an_action_claimed_back_while_it_still_runs_is_not_run_twice() -> None:
     action = {"id": "a1", "type": "deployment_start", "deploymentId": "d1", "attempts": 2}
 
@@ -212,14 +226,17 @@ def test_an_action_claimed_back_while_it_still_runs_is_not_run_twice() -> None:
     assert worker.held() == ["a1"]
 
 
-@pytest.mark.parametrize("replicas", [2, "3", "many"])
-def test_a_dedicated_docker_deployment_refuses_replicas_it_cannot_run(replicas: object) -> None:
-    """The docker plugin runs one container per model: replicas > 1 is named, with where replicas do run."""
-    with pytest.raises(DeploymentConfigError, match=f"replicas={replicas!r}") as info:
-        check_single_replica(DEP, {"replicas": replicas})
-    assert "serving: shared" in (info.value.fix or "") and "swarm" in (info.value.fix or "")
-    for fine in ({}, {"replicas": 1}, {"replicas": "1"}, {"replicas": ""}):
-        check_single_replica(DEP, fine)
+def test_dedicated_docker_replicas_are_a_bounded_whole_number() -> None:
+    """keyValueConfig replicas, else pluginConfig.ppsReplicas; a bad value is named with where it came from."""
+    assert replica_count({}, 1, DEP) == 1
+    assert replica_count({"replicas": "3"}, 1, DEP) == 3
+    assert replica_count({"replicas": ""}, 2, DEP) == 2
+    for bad in (0, 65, "many", True):
+        with pytest.raises(DeploymentConfigError, match=f"keyValueConfig replicas={bad!r} .* from 1 to 64") as info:
+            replica_count({"replicas": bad}, 1, DEP)
+        assert "set replicas like 2" in (info.value.fix or "")
+    with pytest.raises(DeploymentConfigError, match="pluginConfig.ppsReplicas='x'"):
+        replica_count({}, "x", DEP)
 
 
 def test_pool_replicas_are_a_bounded_whole_number() -> None:

@@ -21,6 +21,8 @@ from bosun_local.plugins.docker.environment import (
     traefik_problem,
 )
 from bosun_local.plugins.docker.pool import SharedPool, pool_name
+from bosun_local.plugins.docker.replace import replace_model
+from bosun_local.plugins.docker.replicas import replica_count, replicas_of, retire, scale, settling, wanted_replicas
 from bosun_local.plugins.docker.shared import SHARED, SharedServing, serving_mode
 from bosun_local.plugins.docker.stack import (
     CHAMPION,
@@ -30,12 +32,11 @@ from bosun_local.plugins.docker.stack import (
     ROLE_LABEL,
     DeploymentStack,
     ModelService,
-    check_single_replica,
     model_service,
+    replica_of,
     running_model,
 )
 from bosun_local.plugins.docker.status import judge_deployment
-from bosun_local.plugins.docker.stopwatch import Stopwatch
 from bosun_local.plugins.docker.traffic import routes_file, update_traffic
 from bosun_local.plugins.docker.waits import TraefikWaits
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
@@ -56,6 +57,9 @@ OWN_SETTINGS: dict[str, Any] = {
     "routeTimeoutSec": 30,
     "gracefulTimeoutSec": 30,
     "retryAttempts": 5,
+    # Containers per dedicated deployment's champion (keyValueConfig `replicas` overrides it; the swarm and k8s
+    # plugins' key). traefik balances over the healthy ones.
+    "ppsReplicas": 1,
     # The shared PPS pool (servingMode shared): replicas, and each replica's limits and uvicorn workers.
     "poolReplicas": 2,
     "poolMemory": "1g",
@@ -198,8 +202,10 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         shared = self.shared() if self.s[K.STACKS_DIR_KEY] and self.s[K.RUN_AS_USER_KEY] else None
         ids = sorted(set(grouped) | set(shared.pool.deployment_ids() if shared else [])) if ids is None else ids
         pooled, events = shared.observe([d for d in ids if d not in grouped]) if shared else ({}, [])
+        wanted = {d.id: wanted_replicas(d, self.s) for d in (self.pe_info.deployments if self.pe_info else [])}
         return grouped, {dep_id: pooled.get(dep_id) or judge_deployment(
-            dep_id, grouped.get(dep_id, []), self.prediction_url(dep_id)).to_dict() for dep_id in ids}, events
+            dep_id, grouped.get(dep_id, []), self.prediction_url(dep_id), wanted=wanted.get(dep_id)).to_dict()
+            for dep_id in ids}, events
 
     def deployment_list(self) -> ActionStatusInfo:
         data = self._judged(None)[1]
@@ -270,7 +276,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         if not containers and shared.pool.has(deployment_info.id):
             return shared.status(deployment_info.id, deployment_info.current_model_id)
         return judge_deployment(deployment_info.id, containers, self.prediction_url(deployment_info.id),
-                                deployment_info.current_model_id)
+                                deployment_info.current_model_id, wanted_replicas(deployment_info, self.s))
 
     def deployment_start(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         return self._start(deployment_info, recreate=False)
@@ -282,8 +288,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
     def _start(self, di: DeploymentInfo, recreate: bool) -> ActionStatusInfo:
         mode = self.mode(di)
         model = model_service(di.id, di.current_model_id, di.model_artifact, {} if mode == SHARED else di.kv_config)
-        if mode != SHARED:
-            check_single_replica(di.id, di.kv_config)
+        count = 1 if mode == SHARED else replica_count(di.kv_config, self.s["ppsReplicas"], di.id)
         stack = self.stack(di.id)
         verb = "relaunch" if recreate else "start"
         if self.dry_run:
@@ -301,34 +306,43 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         others = [] if recreate else [m for c in containers if c.labels.get(MODEL_LABEL) != model.model_id
                                       and (m := running_model(c, di.kv_config))]
         mine = [c for c in containers if c.labels.get(MODEL_LABEL) == model.model_id]
-        # A container of this model that is not healthy beside others (drained mid-replace) cannot heal by itself.
-        recreate = recreate or (bool(others) and bool(mine) and not any(c.healthy for c in mine))
+        wanted = replicas_of(model, count)
+        # Replicas beyond the count (it was lowered meanwhile) leave drained, before `up` would drop them unasked.
+        retire(self, stack, [c for c in mine if replica_of(c) > count and c.status == "running"])
+        serving = any(c.healthy for c in mine)
+        broken = {stack.container_name(m) for m in wanted} & {c.name for c in mine if not c.healthy
+                                                                and not settling(c)}
+        # A relaunch recreates the replicas that cannot serve (all of them when none does); so does a start when
+        # this model's containers are unhealthy beside others' (drained mid-replace: they cannot heal by themselves).
+        again = [m for m in wanted if not serving or stack.container_name(m) in broken] \
+            if recreate or (others and mine and not serving) else []
         # Only these (and running challengers/canary): `up` removes anything else as an orphan.
-        stack.render([*others, model, *sides])
+        stack.render([*others, *wanted, *sides])
         try:
-            stack.up(model, timeout=int(self.s["startTimeoutSec"]), recreate=recreate)
+            stack.up(wanted, timeout=int(self.s["startTimeoutSec"]), recreate=again)
         except BosunError as exc:
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
                                     msg=f"deployment {di.id}: {verb} of model {model.model_id} failed: "
                                         f"{self._failure_detail(stack, model, exc)}",
                                     data=self._data(di.id, model.model_id, composeFile=str(stack.compose_file)))
-        data = self._data(di.id, model.model_id, composeFile=str(stack.compose_file))
+        data = self._data(di.id, model.model_id, composeFile=str(stack.compose_file), replicas=count)
         healthy_at = time.monotonic()
         unrouted = self.wait_routed(di.id, model.model_id)
         self._logger.info("deployment %s: healthy, then routed by traefik %.1f s later", di.id,
                           time.monotonic() - healthy_at)
-        removed = self._remove_others(stack, model, others, sides) if others and not unrouted else ""
+        removed = self._remove_others(stack, model, others, [*wanted, *sides]) if others and not unrouted else ""
         if unrouted:
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {di.id} runs model {model.model_id} (healthy), but {unrouted}")
         if shared.pool.has(di.id):
             shared.move_out(di.id, model.artifact)  # it was shared: its own container serves now
+        times = f" x{count} replicas" if count > 1 else ""
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
-                                msg=f"deployment {di.id} {verb}ed: model {model.model_id} answers on "
+                                msg=f"deployment {di.id} {verb}ed: model {model.model_id}{times} answers on "
                                     f"{self.prediction_url(di.id)}{removed}")
 
     def _remove_others(self, stack: DeploymentStack, model: ModelService, others: list[ModelService],
-                       sides: list[ModelService]) -> str:
+                       keep: list[ModelService]) -> str:
         """Drain and remove other models' containers once `model` serves; return what was done, for the message."""
         still = stack.drain(others, timeout=15.0)
         lingering = self.wait_only(stack.deployment_id, model.model_id)
@@ -336,7 +350,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
                 [lingering] if lingering else []):
             self._logger.warning("deployment %s: %s; removing them anyway", stack.deployment_id, note)
         stack.remove(others)
-        stack.render([model, *sides])
+        stack.render(keep)
         return f"; removed model {', '.join(m.model_id for m in others)}, which served beside it"
 
     def deployment_stop(self, deployment_id: str) -> ActionStatusInfo:
@@ -368,53 +382,18 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         di = deployment_info
         if self.mode(di) == SHARED and not self.dry_run:
             return self.shared().replace_or_move(di, self.stack(di.id))
-        new = model_service(di.id, di.current_model_id, di.model_artifact, di.kv_config)
-        check_single_replica(di.id, di.kv_config)
-        stack = self.stack(di.id)
-        if self.dry_run:
-            return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would replace the model of {stack.name} with "
-                                                         f"{new.model_id}", data=self._data(di.id, new.model_id))
-        self._check_environment()
-        running = stack.running(di.kv_config)
-        sides = [m for m in running if m.role != CHAMPION]
-        olds = [m for m in running if m.role == CHAMPION and m.model_id != new.model_id]
-        if not olds:
-            # Nothing serves the deployment (never started, or an interrupted replace already removed the old one).
-            status = self._start(di, recreate=False)
-            status.data = {**(status.data or {}), ActionDataFields.OLD_MODEL_IN_USE: False}
-            return status
-        stack.render([*olds, new, *sides])
-        watch = Stopwatch()
-        try:
-            stack.up(new, timeout=int(self.s["startTimeoutSec"]))
-            watch.lap("start")
-            problem = self.wait_routed(di.id, new.model_id)
-            watch.lap("routed")
-        except BosunError as exc:
-            problem = self._failure_detail(stack, new, exc)
-        if problem:
-            stack.remove([new])
-            stack.render([*olds, *sides])
-            keep = olds[-1].model_id
+        return replace_model(self, di)
+
+    def deployment_scale(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        """bosun-local extension: run keyValueConfig `replicas` champion containers, dropping no request."""
+        di = deployment_info
+        if self.mode(di) == SHARED:
             return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.READY,
-                                    msg=f"model replacement of deployment {di.id} failed; the old model {keep} "
-                                        f"keeps serving: {problem}",
-                                    data=self._data(di.id, keep, **{ActionDataFields.OLD_MODEL_IN_USE: True}))
-        # Take the old model out of traefik's rotation before stopping it: traefik forgets a stopped container
-        # only after its next docker event, and requests sent meanwhile would hang on a vanished address.
-        still = stack.drain(olds, timeout=15.0)
-        watch.lap("drain")
-        lingering = self.wait_only(di.id, new.model_id)
-        watch.lap("unrouted")
-        for note in ([f"{', '.join(still)} did not turn unhealthy when drained"] if still else []) + (
-                [lingering] if lingering else []):
-            self._logger.warning("deployment %s: %s; stopping the old model anyway", di.id, note)
-        stack.remove(olds)
-        watch.lap("stop")
-        stack.render([new, *sides])
-        self._logger.info("deployment %s: model replaced in %s", di.id, watch)
-        return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY,
-                                msg=f"deployment {di.id} now runs model {new.model_id} (replaced "
-                                    f"{', '.join(m.model_id for m in olds)} with no downtime in {watch.total():g} s)",
-                                data=self._data(di.id, new.model_id, **{ActionDataFields.OLD_MODEL_IN_USE: False},
-                                                phasesSec=watch.laps))
+                                    msg=f"deployment {di.id} is served by the shared pool, which has no replicas of "
+                                        "its own: scale the pool with pluginConfig.poolReplicas, or set "
+                                        "keyValueConfig serving: dedicated first")
+        if self.dry_run:
+            return ActionStatusInfo(ActionStatus.OK, msg=f"dry run: would scale deployment {di.id} to "
+                                                         f"{replica_count(di.kv_config, self.s['ppsReplicas'], di.id)}")
+        self._check_environment()
+        return scale(self, di)

@@ -13,6 +13,7 @@ from bosun_local.plugins.docker.stack import (
     ARTIFACT_LABEL,
     DEFAULT_MEMORY,
     MODEL_LABEL,
+    REPLICA_LABEL,
     DeploymentConfigError,
     DeploymentStack,
     ModelService,
@@ -26,7 +27,7 @@ from bosun_local.plugins.pool_dirs import PoolDirs
 SHARED, DEDICATED = "shared", "dedicated"
 MODES = (SHARED, DEDICATED)
 # keyValueConfig keys that only mean something for a container of the deployment's own.
-ISOLATION_KEYS = ("memory", "cpus", "replicas", "PREDICTION_API_WORKERS")
+ISOLATION_KEYS = ("memory", "cpus", "replicas", "PREDICTION_API_WORKERS", "autoscaleMin", "autoscaleMax")
 SERVING_KEY = "serving"
 
 
@@ -231,8 +232,9 @@ class SharedServing:
 
 
 def _label_model(container_labels: dict[str, str]) -> ModelService:
+    replica = container_labels.get(REPLICA_LABEL) or "1"
     return ModelService(container_labels.get(MODEL_LABEL, "?"), container_labels.get(ARTIFACT_LABEL, ""),
-                        DEFAULT_MEMORY, None, 1)
+                        DEFAULT_MEMORY, None, 1, replica=int(replica) if replica.isdigit() else 1)
 
 
 def _message(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ MODEL_LABEL = labels.MODEL
 NETWORK_LABEL = labels.NETWORK
 ARTIFACT_LABEL = labels.ARTIFACT
 ROLE_LABEL = labels.ROLE
+REPLICA_LABEL = labels.REPLICA
 CHAMPION, CHALLENGER, CANARY = "champion", "challenger", "canary"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -51,27 +52,36 @@ class ModelService:
     workers: int
     # Champions serve clients; a challenger gets a mirror of their traffic, a canary a share of it.
     role: str = CHAMPION
+    # Champions run `replicas` containers of a model, one Compose service each; the first keeps the plain names.
+    replica: int = 1
 
     @property
     def slug(self) -> str:
         """Return the model id as it may appear in Compose service and traefik names."""
         return re.sub(r"[^a-z0-9-]", "-", self.model_id.lower())
 
+    def _nth(self, sep: str) -> str:
+        return "" if self.replica == 1 else f"{sep}r{self.replica}"
+
     def service(self) -> str:
-        return f"pps-{self.slug}" + ("" if self.role == CHAMPION else f"-{self.role}")
+        return f"pps-{self.slug}{self._nth('-')}" + ("" if self.role == CHAMPION else f"-{self.role}")
 
     def suffix(self) -> str:
         """Return what follows the deployment id in the container name."""
-        return self.model_id + ("" if self.role == CHAMPION else f"_{self.role}")
+        return self.model_id + self._nth("_") + ("" if self.role == CHAMPION else f"_{self.role}")
 
     def as_role(self, role: str) -> ModelService:
         """Return the same model in another role."""
-        return ModelService(self.model_id, self.artifact, self.memory, self.cpus, self.workers, role)
+        return ModelService(self.model_id, self.artifact, self.memory, self.cpus, self.workers, role, self.replica)
+
+    def as_replica(self, replica: int) -> ModelService:
+        """Return the same model as another replica."""
+        return ModelService(self.model_id, self.artifact, self.memory, self.cpus, self.workers, self.role, replica)
 
     def context(self, container_prefix: str) -> dict[str, Any]:
         return {"modelId": self.model_id, "artifact": self.artifact, "memory": self.memory, "cpus": self.cpus,
                 "workers": self.workers, "service": self.service(), "containerName": container_prefix + self.suffix(),
-                "role": self.role, "slug": self.slug}
+                "role": self.role, "slug": self.slug, "replica": self.replica}
 
 
 def model_service(deployment_id: str, model_id: str, artifact: Path | str | None,
@@ -110,18 +120,6 @@ def model_service(deployment_id: str, model_id: str, artifact: Path | str | None
                                     f"PREDICTION_API_WORKERS={raw_workers!r} is not a whole number from 1 to 64",
                                     fix="set PREDICTION_API_WORKERS like 1 or 2")
     return ModelService(model_id, str(path), memory, cpus, workers)
-
-
-def check_single_replica(deployment_id: str, kv: dict[str, Any]) -> None:
-    """Refuse keyValueConfig replicas other than 1: a dedicated docker deployment runs one container per model."""
-    raw = kv.get("replicas")
-    if raw in (None, "", 1, "1"):
-        return
-    raise DeploymentConfigError(
-        f"deployment {deployment_id}: keyValueConfig replicas={raw!r}, but the docker plugin runs a dedicated "
-        "deployment as one container per model",
-        fix="remove replicas (and set serving: shared to be served by the environment's pool of poolReplicas "
-            "containers), or deploy to a swarm environment, whose plugin runs replicas")
 
 
 class DeploymentStack:
@@ -180,10 +178,17 @@ class DeploymentStack:
         """Return this deployment's containers (any state)."""
         return adapter.containers_with_labels(self.labels())
 
-    def up(self, model: ModelService, timeout: int, recreate: bool = False) -> None:
-        """Start one model's service and wait until Docker reports it healthy."""
+    def up(self, models: ModelService | list[ModelService], timeout: int,
+           recreate: list[ModelService] | bool = False) -> None:
+        """Start models' services (replicas) and wait until Docker reports them healthy; recreate those named."""
+        models = [models] if isinstance(models, ModelService) else list(models)
+        again = list(models) if recreate is True else [m for m in (recreate or []) if m in models]
         ensure_for(self.settings, self.deployment_id)
-        self.project().up(services=[model.service()], wait=True, timeout=timeout, force_recreate=recreate)
+        if again:
+            self.project().up(services=[m.service() for m in again], wait=True, timeout=timeout, force_recreate=True)
+        rest = [m for m in models if m not in again]
+        if rest:
+            self.project().up(services=[m.service() for m in rest], wait=True, timeout=timeout)
 
     def container_name(self, model: ModelService) -> str:
         return f"{self.prefix}{self.deployment_id}_{model.suffix()}"
@@ -230,9 +235,16 @@ def running_model(container: adapter.ContainerInfo, kv: dict[str, Any]) -> Model
         return None
     deployment_id = container.labels.get(DEPLOYMENT_LABEL, "?")
     role = container.labels.get(ROLE_LABEL) or CHAMPION
+    replica = replica_of(container)
     try:
         fresh = model_service(deployment_id, model_id, artifact, kv)
     except DeploymentConfigError:
         # The package dir may be gone; the running container keeps it mounted, so keep describing it as it is.
-        return ModelService(model_id, artifact, DEFAULT_MEMORY, None, 1, role)
-    return fresh.as_role(role)
+        return ModelService(model_id, artifact, DEFAULT_MEMORY, None, 1, role, replica)
+    return fresh.as_role(role).as_replica(replica)
+
+
+def replica_of(container: adapter.ContainerInfo) -> int:
+    """Return which replica of its model a container is (1 when the label is absent or not a number)."""
+    raw = container.labels.get(REPLICA_LABEL) or "1"
+    return int(raw) if raw.isdigit() and int(raw) >= 1 else 1

@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 from bosun_local.engine.adapter import ContainerInfo
-from bosun_local.plugins.docker.stack import CHAMPION, MODEL_LABEL, ROLE_LABEL
+from bosun_local.plugins.docker.stack import CHAMPION, MODEL_LABEL, NETWORK_LABEL, ROLE_LABEL
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import DeploymentState
 
 # data key: the model ids of all the deployment's containers (docs/plugins.md).
 MODEL_IDS = "modelIds"
+# data keys: {healthy, wanted} champion replicas of the serving model, and those the agent should relaunch (names of
+# broken containers, and how many are missing) while others serve.
+REPLICAS = "replicas"
+BROKEN_REPLICAS = "brokenReplicas"
+MISSING_REPLICAS = "missingReplicas"
+# data key: each healthy replica's Prometheus /metrics URL on the environment network (the agent's autoscaler).
+METRICS_URLS = "metricsUrls"
+PPS_PORT = 8080
 
 
 def _describe(c: ContainerInfo) -> dict[str, object]:
@@ -26,8 +34,28 @@ def _what(c: ContainerInfo) -> str:
     return f"{c.name} is {c.status} (exit code {c.exit_code})"
 
 
+def _replicas(data: dict[str, object], serving: ContainerInfo, containers: list[ContainerInfo],
+              wanted: int | None) -> list[str]:
+    """Fill the replica counts of the serving model into data; return what is wrong with its replicas."""
+    model = serving.labels.get(MODEL_LABEL)
+    own = [c for c in containers if c.labels.get(MODEL_LABEL) == model]
+    healthy = [c for c in own if c.healthy]
+    broken = [c for c in own if not c.healthy and c.health != "starting"]
+    data[REPLICAS] = {"healthy": len(healthy), "wanted": wanted}
+    data[METRICS_URLS] = [f"http://{address}:{PPS_PORT}/metrics" for c in healthy
+                          if (address := c.addresses.get(c.labels.get(NETWORK_LABEL, "")))]
+    missing = max(0, (wanted or 0) - len(own))
+    notes = [f"{len(healthy)} of {wanted} replicas healthy"] if wanted and len(healthy) < wanted else []
+    if broken:
+        data[BROKEN_REPLICAS] = [c.name for c in broken]
+    if missing:
+        data[MISSING_REPLICAS] = missing
+        notes.append(f"{missing} replica container(s) missing")
+    return notes
+
+
 def judge_deployment(deployment_id: str, containers: list[ContainerInfo], prediction_url: str,
-                     expected_model: str | None = None) -> ActionStatusInfo:
+                     expected_model: str | None = None, wanted: int | None = None) -> ActionStatusInfo:
     """Return the deployment's status: ready when a champion container is healthy, errored when none can serve."""
     data: dict[str, object] = {ActionDataFields.PREDICTION_URL: prediction_url,
                                "containers": [_describe(c) for c in containers]}
@@ -46,6 +74,7 @@ def judge_deployment(deployment_id: str, containers: list[ContainerInfo], predic
     if healthy:
         serving = next((c for c in healthy if c.labels.get(MODEL_LABEL) == expected_model), healthy[-1])
         data[ActionDataFields.CURRENT_MODEL_ID] = serving.labels.get(MODEL_LABEL)
+        replica_notes = _replicas(data, serving, containers, wanted)
         if starting:
             return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.REPLACING_MODEL, data=data,
                                     msg=f"deployment {deployment_id}: {serving.name} serves while "
@@ -59,10 +88,10 @@ def judge_deployment(deployment_id: str, containers: list[ContainerInfo], predic
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {deployment_id} serves model {serving.labels.get(MODEL_LABEL)}, "
                                         f"expected {expected_model}")
-        if broken or side_notes:
+        if broken or side_notes or replica_notes:
             return ActionStatusInfo(ActionStatus.WARN, state=DeploymentState.READY, data=data,
                                     msg=f"deployment {deployment_id}: {serving.name} serves; "
-                                        f"{'; '.join([*(_what(c) for c in broken), *side_notes])}")
+                                        f"{'; '.join([*replica_notes, *(_what(c) for c in broken), *side_notes])}")
         return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY, data=data,
                                 msg=f"deployment {deployment_id}: {serving.name} is healthy")
     if starting:

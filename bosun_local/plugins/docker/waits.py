@@ -49,6 +49,32 @@ class TraefikWaits:
                 time.sleep(0.1)
         return f"traefik still routes {url} to other models after {self.s['routeTimeoutSec']} s"
 
+    def wait_hosts(self, deployment_id: str, include: set[str], exclude: set[str], in_a_row: int = 8) -> str | None:
+        """Wait until traefik has answered from every `include` container and from no `exclude` one `in_a_row`.
+
+        Containers are named by /info's host (Docker's hostname: the first 12 digits of the container id). Return
+        why not, or None.
+        """
+        url = f"{self.traefik_url}/deployments/{deployment_id}/info"
+        deadline = time.monotonic() + float(self.s["routeTimeoutSec"])
+        missing, clean = set(include), 0
+        with httpx.Client(timeout=3.0) as http:
+            while time.monotonic() < deadline:
+                try:
+                    response = http.get(url)
+                    host = str(response.json().get("host") or "") if response.status_code == 200 else ""
+                except (httpx.HTTPError, ValueError):
+                    host = ""
+                missing.discard(host)
+                clean = clean + 1 if host and host not in exclude else 0
+                if not missing and clean >= (in_a_row if exclude else 1):
+                    return None
+                time.sleep(0.05)
+        what = [f"never answered from {', '.join(sorted(missing))}"] if missing else []
+        if clean < in_a_row:
+            what.append(f"still answered from {', '.join(sorted(exclude))}")
+        return f"traefik {' and '.join(what)} on {url} within {self.s['routeTimeoutSec']} s"
+
     def wait_unrouted(self, deployment_id: str) -> None:
         """Wait (bounded by routeTimeoutSec) until traefik no longer routes the deployment to any container."""
         url = f"{self.traefik_url}/deployments/{deployment_id}/info"

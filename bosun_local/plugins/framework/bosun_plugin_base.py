@@ -120,6 +120,16 @@ class BosunPluginBase(ABC):
                                     "(challengers and canary releases, a bosun-local extension); use an environment "
                                     "of the docker plugin, or implement it (docs/plugins.md)")
 
+    def deployment_scale(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
+        """bosun-local extension: run deploymentInfo.keyValueConfig `replicas` containers of the champion.
+
+        Plugins without replicas keep this default, which answers unsupported (docs/plugins.md).
+        """
+        return ActionStatusInfo(ActionStatus.UNKNOWN, data={"unsupported": True},
+                                msg=f"plugin {type(self).__name__} does not support deployment_scale (replicas "
+                                    "changed without dropping requests, a bosun-local extension); use an environment "
+                                    "of the docker plugin, or implement it (docs/plugins.md)")
+
     def deployment_relaunch(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         """Stop (ignoring its errors, the deployment is started again right away), then start."""
         self._logger.info("Processing deployment relaunch")
@@ -178,6 +188,10 @@ def _dispatch(plugin: Any, action: str, deployment_info: dict[str, Any] | None,
     deployment = DeploymentInfo(deployment_info)
     if action == A.DEPLOYMENT_TRAFFIC_UPDATE:
         return plugin.deployment_traffic_update(deployment, dict(deployment_info.get("traffic") or {}))
+    if action == A.DEPLOYMENT_SCALE:
+        # DataRobot's own plugin base has no such method: the default answers unsupported for it too.
+        own = getattr(plugin, "deployment_scale", None)
+        return own(deployment) if callable(own) else BosunPluginBase.deployment_scale(plugin, deployment)
     if action == A.DEPLOYMENT_START:
         return plugin.deployment_start(deployment)
     if action == A.DEPLOYMENT_REPLACE_MODEL:

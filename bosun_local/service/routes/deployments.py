@@ -19,9 +19,11 @@ from bosun_local.service.models import (
     ModelHistoryOut,
     ReplaceModelIn,
     RollbackIn,
+    ScaleIn,
     StatusPatch,
 )
 from bosun_local.service.monitoring_models import StatsOut
+from bosun_local.service.replicas import request_scale
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
 from bosun_local.service.stats import compute_stats
 from bosun_local.service.storage.base import Row
@@ -76,6 +78,13 @@ def rollback(ctx: Ctx, ref: str, body: RollbackIn) -> Row:
     dep = resolve_deployment(ctx, ref)
     target = rollback_target(ctx, dep, body.to)
     dep, action, coalesced = request_action(ctx, dep, "deployment_replace_model", target, reason="rollback")
+    return {"deployment": dep, "action": action, "coalesced": coalesced}
+
+
+@router.post("/{ref}/scale", response_model=ActionRequestOut, status_code=202, responses=REFUSED)
+def scale(ctx: Ctx, ref: str, body: ScaleIn) -> Row:
+    """Queue a change of the deployment's replicas (applied without dropping requests; then keyValueConfig)."""
+    dep, action, coalesced = request_scale(ctx, resolve_deployment(ctx, ref), body.replicas, body.reason, body.detail)
     return {"deployment": dep, "action": action, "coalesced": coalesced}
 
 
