@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from bosun_local.contracts import labels
 from bosun_local.engine import adapter
 from tests.agent.harness import AgentEnv, agent_env, until
 from tests.agent.packages import ROW, broken_package, diabetes_package
+from tests.support.load import Load
 
 pytestmark = pytest.mark.docker
 
@@ -36,51 +36,6 @@ def stack(stack_images: None) -> Iterator[AgentEnv]:
 
 def pool_containers(stack: AgentEnv) -> list[adapter.ContainerInfo]:
     return adapter.containers_with_labels({labels.COMPONENT: labels.PPS_POOL, labels.NETWORK: stack.name})
-
-
-class Load:
-    """Loop predictions over a changing set of URLs from a few threads until stopped (bounded by time)."""
-
-    def __init__(self, urls: list[str], threads: int = 3, max_sec: float = 180.0) -> None:
-        self.urls = list(urls)
-        self.max_sec = max_sec
-        self.ok = 0
-        self.failures: list[str] = []
-        self.failed_at: list[float] = []  # time.monotonic() of each failure, in the same order
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
-
-    def _run(self, slot: int) -> None:
-        deadline = time.monotonic() + self.max_sec
-        i = slot
-        with httpx.Client(timeout=30) as http:
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                urls = self.urls
-                url = urls[i % len(urls)]
-                i += 1
-                try:
-                    response = http.post(url, json=[ROW])
-                    good = response.status_code == 200 and "prediction" in response.text
-                    what = f"{url}: HTTP {response.status_code}: {response.text[:200]}"
-                except httpx.HTTPError as exc:
-                    good, what = False, f"{url}: {type(exc).__name__}: {exc}"
-                with self._lock:
-                    if good:
-                        self.ok += 1
-                    else:
-                        self.failures.append(what)
-                        self.failed_at.append(time.monotonic())
-
-    def __enter__(self) -> Load:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(60)
 
 
 def all_done(stack: AgentEnv, answers: list[dict[str, Any]]) -> list[dict[str, Any]]:

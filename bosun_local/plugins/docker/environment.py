@@ -14,6 +14,7 @@ from bosun_local.contracts.states import ActionStatus
 from bosun_local.engine import adapter
 from bosun_local.envstack.healing import relaunch_killed
 from bosun_local.errors import BosunError
+from bosun_local.plugins.framework.action_status import ActionStatusInfo
 from bosun_local.spool.rabbitmq.reader import queue_stats
 
 Component = dict[str, Any]
@@ -98,3 +99,25 @@ def relaunch_killed_components(project: str, dry_run: bool = False) -> list[dict
         return relaunch_killed(project)
     except BosunError as exc:
         return [{"type": "component_relaunch_failed", "status": "failing", "message": exc.message}]
+
+
+def monitoring_scale(project: str, replicas: int | None, dry_run: bool) -> ActionStatusInfo:
+    """Report the stack's running monitoring agents; scale them to `replicas` first when given."""
+    running = monitoring_agents(project)
+    if not running:
+        # Only what `bosun-local up` started is scaled: beside a partial stack the agent adds no agents.
+        return ActionStatusInfo(ActionStatus.OK, data={"replicas": None},
+                                msg=f"the environment stack {project!r} runs no monitoring agents to scale")
+    if replicas is None or replicas == len(running):
+        return ActionStatusInfo(ActionStatus.OK, data={"replicas": len(running)},
+                                msg=f"{len(running)} monitoring agents run in {project!r}")
+    if dry_run:
+        return ActionStatusInfo(ActionStatus.OK, data={"replicas": len(running)},
+                                msg=f"dry run: would scale the monitoring agents {len(running)} -> {replicas}")
+    try:
+        scale_monitoring_agents(project, running, replicas)
+    except BosunError as exc:
+        return ActionStatusInfo(ActionStatus.ERROR, data={"replicas": len(running)},
+                                msg=exc.one_line())
+    return ActionStatusInfo(ActionStatus.OK, data={"replicas": replicas, "previous": len(running)},
+                            msg=f"monitoring agents of {project!r} scaled {len(running)} -> {replicas}")

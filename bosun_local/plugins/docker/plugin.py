@@ -12,11 +12,10 @@ from bosun_local.errors import BosunError
 from bosun_local.plugins.deployment_values import prediction_url
 from bosun_local.plugins.docker.broker_users import pool_url, pps_url
 from bosun_local.plugins.docker.environment import (
-    monitoring_agents,
+    monitoring_scale,
     rabbitmq_component,
     rabbitmq_problem,
     relaunch_killed_components,
-    scale_monitoring_agents,
     traefik_component,
     traefik_problem,
 )
@@ -130,8 +129,14 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
 
     def shared(self) -> SharedServing:
         """Return the shared-serving actions on this environment's pool."""
-        return SharedServing(self, SharedPool(self.s, Path(self._fact(K.STACKS_DIR_KEY)),
-                                              self._fact(K.RUN_AS_USER_KEY), self._monitoring()))
+        pool = SharedPool(self.s, Path(self._fact(K.STACKS_DIR_KEY)), self._fact(K.RUN_AS_USER_KEY), self._monitoring())
+
+        def unrouted(hosts: set[str]) -> str | None:
+            served = pool.deployment_ids()  # any deployment of the pool shows which replica answered
+            return self.wait_hosts(served[0], set(), hosts) if served else None
+
+        pool.unrouted = unrouted
+        return SharedServing(self, pool)
 
     def mode(self, di: DeploymentInfo) -> str:
         """Return how the deployment is to be served: shared or dedicated."""
@@ -249,25 +254,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
 
     def monitoring_scale(self, replicas: int | None) -> ActionStatusInfo:
         """Report the stack's running monitoring agents; scale them to `replicas` first when given."""
-        project = str(self.s["projectName"])
-        running = monitoring_agents(project)
-        if not running:
-            # Only what `bosun-local up` started is scaled: beside a partial stack the agent adds no agents.
-            return ActionStatusInfo(ActionStatus.OK, data={"replicas": None},
-                                    msg=f"the environment stack {project!r} runs no monitoring agents to scale")
-        if replicas is None or replicas == len(running):
-            return ActionStatusInfo(ActionStatus.OK, data={"replicas": len(running)},
-                                    msg=f"{len(running)} monitoring agents run in {project!r}")
-        if self.dry_run:
-            return ActionStatusInfo(ActionStatus.OK, data={"replicas": len(running)},
-                                    msg=f"dry run: would scale the monitoring agents {len(running)} -> {replicas}")
-        try:
-            scale_monitoring_agents(project, running, replicas)
-        except BosunError as exc:
-            return ActionStatusInfo(ActionStatus.ERROR, data={"replicas": len(running)},
-                                    msg=exc.one_line())
-        return ActionStatusInfo(ActionStatus.OK, data={"replicas": replicas, "previous": len(running)},
-                                msg=f"monitoring agents of {project!r} scaled {len(running)} -> {replicas}")
+        return monitoring_scale(str(self.s["projectName"]), replicas, self.dry_run)
 
     # -- deployment actions ----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ class SharedPool(PoolDirs):
                  monitoring: dict[str, str] | None) -> None:
         super().__init__(settings, stacks_dir, run_as_user, monitoring, "docker", 16,
                          "set poolReplicas like 2 (two replicas: one may die unnoticed)")
+        # Set by the docker plugin: wait until traefik answers from none of these hosts (/info's host); a note if not.
+        self.unrouted: Callable[[set[str]], str | None] | None = None
 
     @property
     def compose_file(self) -> Path:
@@ -75,6 +78,54 @@ class SharedPool(PoolDirs):
 
     def container_name(self, index: int) -> str:
         return f"{self.name}-{index}"
+
+    def index(self, container: adapter.ContainerInfo) -> int:
+        """Return a replica container's number (0 for a name that is not one of ours)."""
+        tail = container.name.removeprefix(f"{self.name}-")
+        return int(tail) if tail.isdigit() else 0
+
+    @property
+    def applied_file(self) -> Path:
+        """Return the file holding the replica count last applied (so a changed poolReplicas is told from a death)."""
+        return self.directory / "replicas.applied"
+
+    def applied(self, present: list[adapter.ContainerInfo]) -> int:
+        try:
+            return int(self.applied_file.read_text().strip())
+        except (OSError, ValueError):
+            return len(present)  # a pool started before the count was recorded
+
+    def rescale(self) -> list[dict[str, Any]]:
+        """Follow a changed poolReplicas without dropping requests: start new replicas, drain then stop extra ones."""
+        present = self.containers()
+        before = self.applied(present)
+        extra = [c for c in present if self.index(c) > self.replicas]
+        events: list[dict[str, Any]] = []
+        if extra:
+            running = [c for c in extra if c.status == "running"]
+            for c in running:
+                try:
+                    adapter.exec_in_container(c.name, ["touch", "/tmp/drain"])  # unhealthy: traefik drops it
+                except BosunError:
+                    pass  # it stopped meanwhile
+            deadline = time.monotonic() + 15.0
+            names = {c.name for c in running}
+            while time.monotonic() < deadline and any(c.healthy for c in self.containers() if c.name in names):
+                time.sleep(0.3)
+            late = self.unrouted({c.id[:12] for c in running}) if self.unrouted and running else None
+            adapter.remove_containers([c.name for c in extra], timeout=int(self.settings["gracefulTimeoutSec"]))
+            self.render()
+            events.append(_scaled(self.name, max(before, len(present)), self.replicas, [c.name for c in extra], late))
+        elif self.replicas > before:
+            names = {c.name for c in present}
+            missing = [i for i in range(1, self.replicas + 1) if self.container_name(i) not in names]
+            self.render()
+            # No wait: a new replica joins traefik's rotation once its healthcheck passes (all dirs loaded).
+            self.project().up(wait=False, services=[f"pool-{i}" for i in missing])
+            events.append(_scaled(self.name, before, self.replicas, [self.container_name(i) for i in missing], None))
+        if before != self.replicas or not self.applied_file.exists():
+            self.applied_file.write_text(f"{self.replicas}\n")
+        return events
 
     def render(self) -> Path:
         """Render the pool's compose file; unchanged bytes are not rewritten."""
@@ -149,10 +200,15 @@ class SharedPool(PoolDirs):
         return {c.name for c in running if c.health == "starting"}
 
     def heal(self) -> list[dict[str, Any]]:
-        """Relaunch dead or unhealthy replicas (Docker restarts neither); return an event for each."""
+        """Follow poolReplicas, relaunch dead or unhealthy replicas (Docker restarts neither); return an event each."""
         if not self.compose_file.exists():
             return []
-        events: list[dict[str, Any]] = []
+        try:
+            events = self.rescale()
+        except BosunError as exc:
+            events = [{"type": "pool_scale_failed", "status": "failing", "data": {"replicas": self.replicas},
+                       "message": f"shared PPS pool {self.name}: scaling to {self.replicas} replicas failed: "
+                                  f"{exc.message}"}]
         present = {c.name: c for c in self.containers()}
         for i in range(1, self.replicas + 1):
             name = self.container_name(i)
@@ -174,3 +230,13 @@ class SharedPool(PoolDirs):
                            "status": "warning" if ok else "failing", "message": detail,
                            "data": {"container": name, "was": what}})
         return events
+
+
+def _scaled(pool: str, before: int, after: int, names: list[str], late: str | None) -> dict[str, Any]:
+    """Return the event of a pool scaled to a changed poolReplicas."""
+    how = (f"started {', '.join(names)} (they serve once healthy)" if after > before
+           else f"drained and stopped {', '.join(names)}")
+    return {"type": "pool_scaled", "status": "info", "data": {"replicas": after, "previous": before,
+                                                               "containers": names, "late": late},
+            "message": f"shared PPS pool {pool} scaled {before} -> {after} replicas (poolReplicas): {how}"
+                       + (f"; {late}" if late else "")}
