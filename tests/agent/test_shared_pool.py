@@ -112,6 +112,18 @@ def test_twenty_shared_deployments_under_load(stack: AgentEnv, tmp_path: Path) -
         assert len(load.failures) <= 3 and all(any(m in f for m in lost) for f in load.failures), load.failures[:5]
         load.failures.clear()
         load.failed_at.clear()
+        # poolReplicas changed at runtime: a third replica joins once it loaded every dir, then leaves drained.
+        with stack.client() as client:
+            config = client.get_environment("docker")["pluginConfig"]
+            client.update_environment("docker", pluginConfig={**config, "poolReplicas": 3})
+            until("a third healthy pool replica", lambda: len([c for c in pool_containers(stack) if c.healthy]) == 3,
+                  120)
+            client.update_environment("docker", pluginConfig={**config, "poolReplicas": 2})
+            until("the third replica gone", lambda: len(pool_containers(stack)) == 2, 120)
+            scaled = until("two pool_scaled events",
+                           lambda: len(found := client.list_events(types=["pool_scaled"])) >= 2 and found, 30)
+        assert [e["data"]["replicas"] for e in reversed(scaled)] == [3, 2], scaled
+        assert load.failures == [], load.failures[:5]
         # Half the deployments stop while the load moves to the other half.
         load.urls = urls[: DEPLOYMENTS // 2]
         time.sleep(0.5)  # requests already sent to the other half finish first

@@ -12,8 +12,9 @@ from tests.agent.packages import ROW
 class Load:
     """Loop predictions over a changing set of URLs from a few threads until stopped (bounded by time)."""
 
-    def __init__(self, urls: list[str], threads: int = 3, max_sec: float = 180.0) -> None:
+    def __init__(self, urls: list[str], threads: int = 3, max_sec: float = 180.0, timeout: float = 30.0) -> None:
         self.urls = list(urls)
+        self.timeout = timeout
         self.max_sec = max_sec
         self.ok = 0
         self.failures: list[str] = []
@@ -25,7 +26,7 @@ class Load:
     def _run(self, slot: int) -> None:
         deadline = time.monotonic() + self.max_sec
         i = slot
-        with httpx.Client(timeout=30) as http:
+        with httpx.Client(timeout=self.timeout) as http:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 urls = self.urls
                 url = urls[i % len(urls)]

@@ -120,8 +120,9 @@ class SharedPool(PoolDirs):
             names = {c.name for c in present}
             missing = [i for i in range(1, self.replicas + 1) if self.container_name(i) not in names]
             self.render()
-            # No wait: a new replica joins traefik's rotation once its healthcheck passes (all dirs loaded).
-            self.project().up(wait=False, services=[f"pool-{i}" for i in missing])
+            if missing:
+                # No wait: a new replica joins traefik's rotation once its healthcheck passes (all dirs loaded).
+                self.project().up(wait=False, services=[f"pool-{i}" for i in missing])
             events.append(_scaled(self.name, before, self.replicas, [self.container_name(i) for i in missing], None))
         if before != self.replicas or not self.applied_file.exists():
             self.applied_file.write_text(f"{self.replicas}\n")
