@@ -7,7 +7,7 @@ shared, so alternating keeps both under the same background load). Every PPS get
 Goal: mirrored / plain >= 0.9. Then the time from request to done of: challenger promote (replacement plus the
 traffic update), canary promote, and rollback.
 
---pin gives the champions CPU 0 and everything the mirror adds (the challenger, traefik) and wrk CPU 1
+--pin gives the champions CPU 0 alone and everything else (the challenger, traefik, the rest of the stack) and wrk CPU 1
 (`docker update --cpuset-cpus`, `taskset`): on a 2-core host this stands for the challenger running on other
 hardware than the champion, so the ratio shows what mirroring costs the champion's own path.
 """
@@ -41,22 +41,30 @@ def wait_all(client: ServiceClient, answer: dict, deployment_id: str) -> float:
     return time.monotonic() - start
 
 
-def containers(stack: AgentEnv, deps: dict[str, str]) -> dict[str, ContainerInfo]:
+def containers(stack: AgentEnv, deps: dict[str, str], challenger: bool = True) -> dict[str, ContainerInfo]:
     """Return the containers the run pins and times: both champions, the challenger and traefik (one each)."""
     found = {f"champion-{name}": adapter.containers_with_labels({labels.DEPLOYMENT: dep, labels.ROLE: "champion"})
              for name, dep in deps.items()}
-    found["challenger"] = adapter.containers_with_labels({labels.DEPLOYMENT: deps["mirrored"],
-                                                           labels.ROLE: "challenger"})
+    if challenger:
+        found["challenger"] = adapter.containers_with_labels({labels.DEPLOYMENT: deps["mirrored"],
+                                                               labels.ROLE: "challenger"})
     found["traefik"] = adapter.containers_with_labels({labels.COMPOSE_PROJECT: stack.name,
                                                         labels.COMPONENT: "traefik"})
     assert all(len(each) == 1 for each in found.values()), found
     return {name: each[0] for name, each in found.items()}
 
 
-def pin(found: dict[str, ContainerInfo]) -> dict[str, list[str]]:
-    """Put the champions on CPU 0 and the challenger and traefik on CPU 1; return the container names by CPU."""
-    by_cpu = {"0": [found["champion-plain"].name, found["champion-mirrored"].name],
-              "1": [found["challenger"].name, found["traefik"].name]}
+def pin(stack: AgentEnv, found: dict[str, ContainerInfo]) -> dict[str, list[str]]:
+    """Put the champions alone on CPU 0, every other container of the stack on CPU 1; return the names by CPU.
+
+    The rest of the stack (the challenger's records go through RabbitMQ, the monitoring agent and the service)
+    works harder in a mirrored run; left free to run on CPU 0 it shares the champions' CPU and caches.
+    """
+    champions = [found["champion-plain"].name, found["champion-mirrored"].name]
+    rest = [c.name for c in adapter.containers_with_labels({labels.COMPOSE_PROJECT: stack.name})
+            if c.status == "running" and c.name not in champions]
+    rest += [c.name for role, c in found.items() if role == "challenger"]
+    by_cpu = {"0": champions, "1": sorted(set(rest))}
     for cpu, names in by_cpu.items():
         subprocess.run(["docker", "update", "--cpuset-cpus", cpu, *names], check=True, capture_output=True)
     return by_cpu
@@ -96,6 +104,10 @@ def main() -> None:
     parser.add_argument("--cpus", default="0.5", help="CPU budget of every PPS container")
     parser.add_argument("--switches", type=int, default=2, help="promotions and rollbacks to time")
     parser.add_argument("--pin", action="store_true", help="champions on CPU 0; challenger, traefik, wrk on CPU 1")
+    parser.add_argument("--control-rounds", type=int, default=0,
+                        help="rounds of the same two deployments before the challenger is added (a control ratio)")
+    parser.add_argument("--challenger-cpus", help="CPU budget of the challenger (default: --cpus); more than the "
+                        "champions' keeps it from being the limit, as on other hardware")
     args = parser.parse_args()
     load_before = os.getloadavg()
     with agent_env("bbtrf", agent_args=["--status-interval-sec", "2"]) as stack:
@@ -105,9 +117,20 @@ def main() -> None:
         kv = ["--kv", f"cpus={args.cpus}"]
         deps = {name: stack.cli_json("deploy", a, "--name", f"bench-{name}", *kv, "--wait")["deployment"]["id"]
                 for name in ("plain", "mirrored")}
+        control = None
+        if args.control_rounds:
+            # The same two champions before either is mirrored: how far apart two equal containers run.
+            found = containers(stack, deps, challenger=False)
+            if args.pin:
+                pin(stack, found)
+            control = throughput(stack, deps, found, args.control_rounds, args.seconds, args.connections,
+                                 "1" if args.pin else None)
         stack.cli("deployments", "challengers", "add", deps["mirrored"], b, "--wait")
         found = containers(stack, deps)
-        pinned = pin(found) if args.pin else None
+        pinned = pin(stack, found) if args.pin else None
+        if args.challenger_cpus:
+            subprocess.run(["docker", "update", "--cpus", args.challenger_cpus, found["challenger"].name], check=True,
+                           capture_output=True)
         figures = throughput(stack, deps, found, args.rounds, args.seconds, args.connections,
                              "1" if args.pin else None)
         load_mid = os.getloadavg()
@@ -124,7 +147,9 @@ def main() -> None:
                 canaries.append(wait_all(client, client.promote_canary(dep), dep))
                 rollbacks.append(wait_all(client, client.rollback(dep), dep))
     save("traffic_mirroring", {
-        "throughput": figures, "cpusPerPps": args.cpus, "pinned": pinned,
+        "throughput": figures, "controlBeforeTheChallenger": control, "cpusPerPps": args.cpus,
+        "challengerCpus": args.challenger_cpus or args.cpus,
+        "pinned": pinned,
         "wrk": {"threads": 2, "connections": args.connections, "seconds": args.seconds, "rounds": args.rounds},
         "challengerPromoteSec": summary(promotes), "canaryPromoteSec": summary(canaries),
         "rollbackSec": summary(rollbacks), "loadAverage": {"before": load_before, "afterThroughput": load_mid,
