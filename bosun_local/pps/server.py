@@ -19,6 +19,8 @@ from bosun_local.pps.reporting import Reporter, ReportSink
 from bosun_local.pps.settings import Settings, from_env
 
 log = logging.getLogger("bosun_local.pps")
+# Seconds an idle keep-alive connection stays open: above traefik's idle connection timeout (90 s).
+KEEP_ALIVE_SEC = 120
 
 
 def build_app(settings: Settings, make_sink: Callable[[], ReportSink] = ProcessSink) -> PPSApp:
@@ -76,6 +78,10 @@ def serve(settings: Settings) -> None:
         "host": settings.host, "port": settings.port, "lifespan": "on", "access_log": settings.access_log,
         "log_level": "info", "server_header": False, "date_header": False,
         "timeout_graceful_shutdown": int(settings.graceful_timeout_sec),
+        # Longer than traefik's idle connection timeout (90 s): the proxy closes an idle keep-alive connection first.
+        # With uvicorn's 5 s, a request traefik sends on a connection the PPS is closing at that moment fails with
+        # a 502 (not retried: it was written); seen when a scale-down moved the traffic onto one replica's pool.
+        "timeout_keep_alive": KEEP_ALIVE_SEC,
     }
     # uvicorn re-raises SIGTERM once its graceful shutdown is done; a finished graceful shutdown is a success.
     signal.signal(signal.SIGTERM, _exit_ok)

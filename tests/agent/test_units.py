@@ -15,7 +15,7 @@ from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient
 from bosun_local.engine.adapter import ContainerInfo
-from bosun_local.plugins.docker.replicas import replica_count
+from bosun_local.plugins.docker.replicas import replica_count, replicas_of
 from bosun_local.plugins.docker.stack import (
     DeploymentConfigError,
     DeploymentStack,
@@ -141,6 +141,20 @@ def test_rendering_is_pure(tmp_path: Path) -> None:
     stack = DeploymentStack(DEP, SETTINGS, tmp_path / "stacks", "10001:10001", None)
     first = stack.render([model]).read_bytes()
     assert stack.render([model]).read_bytes() == first
+
+
+def test_replicas_render_as_one_service_each_with_unique_names(tmp_path: Path) -> None:
+    """The first replica keeps the single-container names; the others add _rN and a replica label."""
+    model = model_service(DEP, NEW, diabetes_package(tmp_path / "pkg"), {})
+    stack = DeploymentStack(DEP, SETTINGS, tmp_path / "stacks", "10001:10001", None)
+    services = yaml.safe_load(stack.render(replicas_of(model, 3)).read_text())["services"]
+    assert list(services) == [f"pps-{NEW}", f"pps-{NEW}-r2", f"pps-{NEW}-r3"]
+    assert [s["container_name"] for s in services.values()] == [
+        f"deployment_{DEP}_{NEW}", f"deployment_{DEP}_{NEW}_r2", f"deployment_{DEP}_{NEW}_r3"]
+    assert [s["labels"].get("io.bosun-local.replica") for s in services.values()] == [None, "2", "3"]
+    routers = {k for s in services.values() for k in s["labels"] if k.endswith(".rule")}
+    assert len(routers) == 1  # one router: traefik balances over every healthy replica
+    assert model.as_replica(2).as_role("challenger").service() == f"pps-{NEW}-r2-challenger"
 
 
 @pytest.mark.parametrize(("kv", "message"), [

@@ -235,8 +235,9 @@ class SharedPool(PoolDirs):
 
 def _scaled(pool: str, before: int, after: int, names: list[str], late: str | None) -> dict[str, Any]:
     """Return the event of a pool scaled to a changed poolReplicas."""
-    how = (f"started {', '.join(names)} (they serve once healthy)" if after > before
-           else f"drained and stopped {', '.join(names)}")
+    how = (f"drained and stopped {', '.join(names)}" if after < before
+           else f"started {', '.join(names)} (they serve once healthy)" if names
+           else "a deploy had already started them")
     return {"type": "pool_scaled", "status": "info", "data": {"replicas": after, "previous": before,
                                                                "containers": names, "late": late},
             "message": f"shared PPS pool {pool} scaled {before} -> {after} replicas (poolReplicas): {how}"
