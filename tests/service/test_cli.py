@@ -119,6 +119,12 @@ def test_deploy_wait_and_lifecycle(service: Service, tmp_path: Path, diabetes_fr
     agent.join(60)
     assert failed.returncode == 1
     assert "deployment_relaunch of deployment" in failed.stderr and "port busy" in failed.stderr
+    agent = fake_agent(service, {"status": "passing", "msg": "scaled 2 -> 3", "state": "ready"})
+    scaled = cli(service, "deployments", "scale", name, "3", "--wait", "--json")
+    agent.join(60)
+    assert scaled.returncode == 0, scaled.stderr
+    assert json.loads(scaled.stdout)["deployment"]["keyValueConfig"] == {"replicas": 3, "tier": "gold"}
+    assert cli(service, "deployments", "scale", name, "0").returncode == 2  # usage: replicas from 1 to 64
     queued = cli(service, "deployments", "stop", name)
     assert queued.returncode == 0 and "deployment_stop for deployment" in queued.stdout
     assert cli(service, "deployments", "stop", name).stdout.count("already queued") == 1
