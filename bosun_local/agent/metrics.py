@@ -41,6 +41,10 @@ def render(agent: ManagementAgent) -> bytes:
               [({}, len(agent.lanes.active()))])
     out.counter("bosun_agent_heals_total", "Deployments the agent restarted or relaunched because they were unhealthy.",
                 [({}, agent.watcher.heals)])
+    out.counter("bosun_agent_autoscale_steps_total", "Scale actions the autoscaler queued for deployments.",
+                [({}, agent.autoscaler.steps)])
+    out.gauge("bosun_agent_autoscaled_deployments", "Deployments the autoscaler watches (autoscaleMax set, serving).",
+              [({}, len(agent.autoscaler.targets()))])
     environment = agent.environment
     if environment is not None:
         scaler = environment.scaler
