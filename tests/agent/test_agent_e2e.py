@@ -119,14 +119,15 @@ def test_deploy_replace_fail_replace_stop(stack: AgentEnv, tmp_path: Path) -> No
     assert model_served(stack, dep["id"]) == second
     assert [c.labels["io.bosun-local.model"] for c in stack.containers(dep["id"])] == [second]
 
-    # A dedicated docker deployment is one container per model: replicas it cannot run fail its action, named.
+    # Replicas a dedicated docker deployment cannot run fail its action, named (tests/agent/test_replicas.py runs 2+).
     many = stack.cli("deploy", first, "--name", "diabetes-replicas", "--kv", "serving=dedicated", "--kv",
-                     "replicas=2", "--wait", check=False)
+                     "replicas=0", "--wait", check=False)
     assert many.returncode == 1, many.stdout + many.stderr
     with stack.client() as client:
         many_id = next(d["id"] for d in client.list_deployments() if d["name"] == "diabetes-replicas")
     refused = action_result(stack, many_id, "deployment_start")
-    assert refused["status"] == "failed" and "keyValueConfig replicas=2," in refused["result"]["msg"], refused
+    assert refused["status"] == "failed" and "keyValueConfig replicas=0 is not a whole number from 1 to 64" in \
+        refused["result"]["msg"], refused
 
     stack.cli("deployments", "stop", dep["id"], "--wait")
     assert stack.containers(dep["id"]) == []
