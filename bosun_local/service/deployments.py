@@ -35,6 +35,15 @@ def resolve_environment(ctx: ServiceContext, ref: str | None) -> Row:
     return env
 
 
+def check_runs(dep: Row, cannot: str, external_fix: str, start_fix: str) -> None:
+    """Refuse (409) a deployment bosun-local does not run, or one that is not running: `cannot` says what it lacks."""
+    if dep.get("external"):
+        raise conflict(f"deployment {dep['name']} is external: bosun-local does not run it, so {cannot}",
+                       external_fix)
+    if dep.get("deletedAt") or dep["desiredState"] != "running":
+        raise conflict(f"deployment {dep['name']} is {dep['desiredState']}, not running", start_fix)
+
+
 def _check_kv(kv: dict[str, Any]) -> dict[str, Any]:
     for key in kv:
         if not key or len(key) > 200:

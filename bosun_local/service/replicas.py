@@ -5,8 +5,8 @@ from typing import Any
 
 from bosun_local.contracts.actions import QueuedAction
 from bosun_local.contracts.states import QueueStatus
-from bosun_local.service.api_errors import conflict
 from bosun_local.service.context import ServiceContext
+from bosun_local.service.deployments import check_runs
 from bosun_local.service.events import record_event
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import new_id, now_iso
@@ -18,12 +18,8 @@ REPLICAS_KEY = "replicas"
 def request_scale(ctx: ServiceContext, dep: Row, replicas: int, reason: str | None = None,
                   detail: dict[str, Any] | None = None) -> tuple[Row, Row | None, bool]:
     """Queue a change of the deployment's replicas and record why (a user, or the autoscaler with its figures)."""
-    if dep.get("external"):
-        raise conflict(f"deployment {dep['name']} is external: bosun-local does not run it, so it has no replicas to "
-                       "scale", "scale the app where it runs")
-    if dep.get("deletedAt") or dep["desiredState"] != "running":
-        raise conflict(f"deployment {dep['name']} is {dep['desiredState']}, not running",
-                       "start it first (`bosun-local deployments start`), or set keyValueConfig replicas at deploy")
+    check_runs(dep, "it has no replicas to scale", "scale the app where it runs",
+               "start it first (`bosun-local deployments start`), or set keyValueConfig replicas at deploy")
     params: dict[str, Any] = {REPLICAS_KEY: replicas, "reason": reason or "user"}
     if detail:
         params["detail"] = detail

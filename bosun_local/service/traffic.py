@@ -7,7 +7,7 @@ from bosun_local.contracts.actions import QueuedAction
 from bosun_local.contracts.states import QueueStatus
 from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
-from bosun_local.service.deployments import request_action
+from bosun_local.service.deployments import check_runs, request_action
 from bosun_local.service.events import record_event
 from bosun_local.service.packages import resolve_package
 from bosun_local.service.storage.base import Row
@@ -45,12 +45,8 @@ def max_challengers(ctx: ServiceContext, dep: Row) -> int:
 
 
 def _check_runs(dep: Row) -> None:
-    if dep.get("external"):
-        raise conflict(f"deployment {dep['name']} is external: bosun-local does not run it, so it cannot run "
-                       "challengers or a canary beside it", "use a deployment the agent runs")
-    if dep.get("deletedAt") or dep["desiredState"] != "running":
-        raise conflict(f"deployment {dep['name']} is {dep['desiredState']}, not running",
-                       "start it first: `bosun-local deployments start`")
+    check_runs(dep, "it cannot run challengers or a canary beside it", "use a deployment the agent runs",
+               "start it first: `bosun-local deployments start`")
 
 
 def _same_kind(ctx: ServiceContext, dep: Row, package: Row) -> None:
