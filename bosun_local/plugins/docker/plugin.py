@@ -299,9 +299,13 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         serving = any(c.healthy for c in mine)
         broken = {stack.container_name(m) for m in wanted} & {c.name for c in mine if not c.healthy
                                                                 and not settling(c)}
-        # A relaunch recreates the replicas that cannot serve (all of them when none does); so does a start when
-        # this model's containers are unhealthy beside others' (drained mid-replace: they cannot heal by themselves).
-        again = [m for m in wanted if not serving or stack.container_name(m) in broken] \
+        present = {c.name for c in mine}
+        healing = bool(broken) or any(stack.container_name(m) not in present for m in wanted)
+        # A relaunch recreates the replicas that cannot serve while others do (a heal: the healthy ones keep
+        # serving), else all of them (none serves, or nothing is broken: the user asked for fresh containers); so
+        # does a start when this model's containers are unhealthy beside others' (drained mid-replace: they cannot
+        # heal by themselves).
+        again = [m for m in wanted if not (serving and healing) or stack.container_name(m) in broken] \
             if recreate or (others and mine and not serving) else []
         # Only these (and running challengers/canary): `up` removes anything else as an orphan.
         stack.render([*others, *wanted, *sides])
