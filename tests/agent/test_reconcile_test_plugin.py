@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from bosun_local.agent.action_worker import ActionWorker
+from bosun_local.agent.autoscaler import Autoscaler
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import Reporter
@@ -86,8 +87,9 @@ def agent(service: tuple[str, str, Path], tmp_path: Path) -> Iterator[Agent]:
     client = factory()
     state = tmp_path / "test-plugin"
     client.create_environment(env_name, "test", {"tmp_dir": str(state), **NO_SLEEPS})
-    yield Agent(client, ActionWorker(factory, host, lanes, settings), Watcher(factory, host, lanes, settings, reporter),
-                lanes, state)
+    watcher = Watcher(factory, host, lanes, settings, reporter)
+    watcher.autoscaler = Autoscaler(factory, reporter)
+    yield Agent(client, ActionWorker(factory, host, lanes, settings), watcher, lanes, state)
     lanes.shutdown()
     client.close()
 
@@ -183,7 +185,8 @@ def test_metrics_count_actions_and_heals(agent: Agent, tmp_path: Path) -> None:
     agent.instance(dep["id"]).unlink()
     agent.watcher.tick()
     agent.settle()
-    parts = SimpleNamespace(worker=agent.worker, lanes=agent.lanes, watcher=agent.watcher, environment=None)
+    parts = SimpleNamespace(worker=agent.worker, lanes=agent.lanes, watcher=agent.watcher,
+                            autoscaler=agent.watcher.autoscaler, environment=None)
     listener = MetricsListener(lambda: render(parts), "127.0.0.1", 0).start()  # type: ignore[arg-type]
     try:
         samples = parse(httpx.get(f"http://127.0.0.1:{listener.port}/metrics", timeout=10).text)
