@@ -14,6 +14,7 @@ from bosun_local.contracts import labels
 from bosun_local.engine import adapter
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import BosunError
+from bosun_local.plugins.docker.stack import drain_containers, pps_host
 from bosun_local.plugins.pool_dirs import (
     DIR_PREFIX,
     INFO_FILE,
@@ -103,16 +104,8 @@ class SharedPool(PoolDirs):
         events: list[dict[str, Any]] = []
         if extra:
             running = [c for c in extra if c.status == "running"]
-            for c in running:
-                try:
-                    adapter.exec_in_container(c.name, ["touch", "/tmp/drain"])  # unhealthy: traefik drops it
-                except BosunError:
-                    pass  # it stopped meanwhile
-            deadline = time.monotonic() + 15.0
-            names = {c.name for c in running}
-            while time.monotonic() < deadline and any(c.healthy for c in self.containers() if c.name in names):
-                time.sleep(0.3)
-            late = self.unrouted({c.id[:12] for c in running}) if self.unrouted and running else None
+            drain_containers({c.name for c in running}, self.containers, 15.0)  # unhealthy: traefik drops them
+            late = self.unrouted({pps_host(c) for c in running}) if self.unrouted and running else None
             adapter.remove_containers([c.name for c in extra], timeout=int(self.settings["gracefulTimeoutSec"]))
             self.render()
             events.append(_scaled(self.name, max(before, len(present)), self.replicas, [c.name for c in extra], late))

@@ -19,6 +19,7 @@ from bosun_local.plugins.docker.stack import (
     DeploymentStack,
     ModelService,
     model_service,
+    pps_host,
     replica_of,
     running_model,
 )
@@ -66,11 +67,6 @@ def replicas_of(model: ModelService, count: int) -> list[ModelService]:
     return [model.as_replica(i) for i in range(1, count + 1)]
 
 
-def host(container: adapter.ContainerInfo) -> str:
-    """Return the name a container's PPS gives as /info's host (Docker's hostname: the short container id)."""
-    return container.id[:12]
-
-
 def settling(container: adapter.ContainerInfo) -> bool:
     """Return True if the container runs and its healthcheck has not decided yet."""
     return container.status == "running" and container.health == "starting"
@@ -96,7 +92,7 @@ def retire(plugin: ReplicaPlugin, stack: DeploymentStack, containers: list[adapt
         return None
     models = [m for c in containers if (m := running_model(c, {}))]
     still = stack.drain(models, timeout=15.0)
-    late = plugin.wait_hosts(stack.deployment_id, set(), {host(c) for c in containers})
+    late = plugin.wait_hosts(stack.deployment_id, set(), {pps_host(c) for c in containers})
     adapter.remove_containers([c.name for c in containers], timeout=int(plugin.s["gracefulTimeoutSec"]))
     notes = ([f"{', '.join(still)} did not turn unhealthy when drained"] if still else []) + ([late] if late else [])
     return "; ".join(notes) or None
@@ -128,7 +124,7 @@ def scale(plugin: ReplicaPlugin, di: DeploymentInfo) -> ActionStatusInfo:
                      recreate=[m for m in fresh if m.replica in by_replica])
             watch.lap("start")
             names = {stack.container_name(m) for m in fresh}
-            problem = plugin.wait_hosts(di.id, {host(c) for c in stack.containers() if c.name in names}, set())
+            problem = plugin.wait_hosts(di.id, {pps_host(c) for c in stack.containers() if c.name in names}, set())
             watch.lap("routed")
         except BosunError as exc:
             problem = exc.one_line()

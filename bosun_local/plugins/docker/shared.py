@@ -13,11 +13,11 @@ from bosun_local.plugins.docker.stack import (
     ARTIFACT_LABEL,
     DEFAULT_MEMORY,
     MODEL_LABEL,
-    REPLICA_LABEL,
     DeploymentConfigError,
     DeploymentStack,
     ModelService,
     model_service,
+    replica_number,
 )
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import DeploymentState
@@ -232,9 +232,8 @@ class SharedServing:
 
 
 def _label_model(container_labels: dict[str, str]) -> ModelService:
-    replica = container_labels.get(REPLICA_LABEL) or "1"
     return ModelService(container_labels.get(MODEL_LABEL, "?"), container_labels.get(ARTIFACT_LABEL, ""),
-                        DEFAULT_MEMORY, None, 1, replica=int(replica) if replica.isdigit() else 1)
+                        DEFAULT_MEMORY, None, 1, replica=replica_number(container_labels))
 
 
 def _message(exc: BaseException) -> str:

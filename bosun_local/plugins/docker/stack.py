@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,19 +196,7 @@ class DeploymentStack:
 
     def drain(self, models: list[ModelService], timeout: float) -> list[str]:
         """Turn these models' containers unhealthy (traefik then drops them); return those still healthy."""
-        names = {self.container_name(m) for m in models}
-        for c in self.containers():
-            if c.name in names and c.status == "running":
-                try:
-                    adapter.exec_in_container(c.name, ["touch", "/tmp/drain"])  # no interpreter start
-                except EngineError:
-                    pass  # it stopped meanwhile: nothing left to drain
-        deadline = time.monotonic() + timeout
-        while True:
-            healthy = [c.name for c in self.containers() if c.name in names and c.healthy]
-            if not healthy or time.monotonic() > deadline:
-                return healthy
-            time.sleep(0.3)
+        return drain_containers({self.container_name(m) for m in models}, self.containers, timeout)
 
     def remove(self, models: list[ModelService]) -> None:
         """Stop (gracefully: stop_grace_period) and remove some models' services."""
@@ -246,5 +235,35 @@ def running_model(container: adapter.ContainerInfo, kv: dict[str, Any]) -> Model
 
 def replica_of(container: adapter.ContainerInfo) -> int:
     """Return which replica of its model a container is (1 when the label is absent or not a number)."""
-    raw = container.labels.get(REPLICA_LABEL) or "1"
+    return replica_number(container.labels)
+
+
+def pps_host(container: adapter.ContainerInfo) -> str:
+    """Return the name a container's PPS gives as /info's host (Docker's hostname: the short container id)."""
+    return container.id[:12]
+
+
+def replica_number(container_labels: dict[str, str]) -> int:
+    """Return the replica number a container's labels carry (1 when absent or not a number)."""
+    raw = container_labels.get(REPLICA_LABEL) or "1"
     return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+
+
+def drain_containers(names: set[str], containers: Callable[[], list[adapter.ContainerInfo]],
+                     timeout: float) -> list[str]:
+    """Turn the running ones of these PPS containers unhealthy (traefik then drops them); return those still healthy.
+
+    The PPS healthcheck fails while /tmp/drain exists; `containers` lists them again (by label) while waiting.
+    """
+    for c in containers():
+        if c.name in names and c.status == "running":
+            try:
+                adapter.exec_in_container(c.name, ["touch", "/tmp/drain"])  # no interpreter start
+            except EngineError:
+                pass  # it stopped meanwhile: nothing left to drain
+    deadline = time.monotonic() + timeout
+    while True:
+        healthy = [c.name for c in containers() if c.name in names and c.healthy]
+        if not healthy or time.monotonic() > deadline:
+            return healthy
+        time.sleep(0.3)

@@ -71,7 +71,7 @@ class TraefikWaits:
                     return None
                 time.sleep(0.05)
         what = [f"never answered from {', '.join(sorted(missing))}"] if missing else []
-        if clean < in_a_row:
+        if exclude and clean < in_a_row:
             what.append(f"still answered from {', '.join(sorted(exclude))}")
         return f"traefik {' and '.join(what)} on {url} within {self.s['routeTimeoutSec']} s"
 
