@@ -70,13 +70,19 @@ def nodes_of(status: dict[str, Any]) -> list[str]:
     return sorted(str(t["node"]) for t in status["data"]["tasks"] if t["state"] == "running")
 
 
-def load_seconds(web: str, deployment_id: str, asks: int = 6) -> set[str]:
-    """Return the distinct model load times the replicas answering through traefik report (one per replica)."""
+def load_seconds(web: str, deployment_id: str, replicas: int, within: float = 15.0) -> set[str]:
+    """Return the distinct model load times the replicas answering through traefik report (one per replica).
+
+    Ask until `replicas` answered or `within` seconds passed: traefik's swarm provider lists tasks every second, so a
+    task that turned healthy a moment ago may not be routed yet (CI saw one of two, once).
+    """
     seen: set[str] = set()
-    for _ in range(asks):
+    deadline = time.monotonic() + within
+    while len(seen) < replicas and time.monotonic() < deadline:
         text = httpx.get(f"{web}/deployments/{deployment_id}/metrics", timeout=10).text
         seen |= {line.rsplit(" ", 1)[1] for line in text.splitlines()
                  if line.startswith("bosun_pps_model_load_seconds{")}
+        time.sleep(0.1)
     return seen
 
 
@@ -104,7 +110,7 @@ def check_shared(swarm: SwarmNodes, run_action: Any, web: str, pkgs: list[Path],
     answered = int(httpx.post(url, json=[ROW], timeout=15).status_code == 200)
     assert answered == 1
     # Both tasks answer through traefik (each reports its own model load time).
-    assert len(load_seconds(web, SHARED_ID)) == 2
+    assert len(load_seconds(web, SHARED_ID, 2)) == 2
     with Load(url) as load:
         time.sleep(1)
         clock = time.monotonic()
