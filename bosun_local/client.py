@@ -240,9 +240,10 @@ class ServiceClient:
         """Return the deployment's challengers."""
         return self._json("GET", f"/api/v1/deployments/{ref}/challengers")
 
-    def add_challenger(self, ref: str, package: str) -> Json:
-        """Queue a challenger; returns `{deployment, action, coalesced}`."""
-        return self._json("POST", f"/api/v1/deployments/{ref}/challengers", json={"packageId": package})
+    def add_challenger(self, ref: str, package: str, feed: str | None = None) -> Json:
+        """Queue a challenger (feed: replay or mirror; None: the deployment's default); returns `{deployment, ...}`."""
+        body = {"packageId": package, **({"feed": feed} if feed else {})}
+        return self._json("POST", f"/api/v1/deployments/{ref}/challengers", json=body)
 
     def remove_challenger(self, ref: str, model: str) -> Json:
         """Queue a challenger's removal; returns `{deployment, action, coalesced}`."""

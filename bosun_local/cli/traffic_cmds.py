@@ -8,23 +8,28 @@ import click
 from bosun_local.cli.deployments_cmds import _report, deployments, wait_option
 from bosun_local.cli.output import json_option, print_json, print_table, status_text
 from bosun_local.client import ServiceClient
+from bosun_local.contracts.challengers import FEEDS
 from bosun_local.contracts.states import QueueStatus
 
 
 @deployments.group("challengers")
 def challengers() -> None:
-    """Run models beside the champion on a mirror of its live traffic, compare, promote."""
+    """Run models beside the champion on a replay or mirror of its live traffic, compare, promote."""
 
 
 @challengers.command("add")
 @click.argument("deployment")
 @click.argument("package")
+@click.option("--feed", type=click.Choice(FEEDS), default=None,
+              help="replay: the rows the champion reported, sent on by the monitoring agent (no cost on the "
+                   "champion); mirror: traefik copies each request live. Default: keyValueConfig challengerFeed, "
+                   "else replay.")
 @wait_option
 @json_option
-def add_cmd(deployment: str, package: str, wait: bool, as_json: bool) -> None:
+def add_cmd(deployment: str, package: str, feed: str | None, wait: bool, as_json: bool) -> None:
     """Add PACKAGE as a challenger of DEPLOYMENT (its answers never reach clients)."""
     with ServiceClient() as client:
-        _report(client, client.add_challenger(deployment, package), wait, as_json)
+        _report(client, client.add_challenger(deployment, package, feed), wait, as_json)
 
 
 @challengers.command("list")
@@ -37,8 +42,8 @@ def list_cmd(deployment: str, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    print_table([{**r, "package": r["packageName"] or "?"} for r in rows], ["modelId", "package", "state", "addedAt"],
-                title=f"challengers of {deployment}")
+    print_table([{**r, "package": r["packageName"] or "?"} for r in rows],
+                ["modelId", "package", "feed", "state", "addedAt"], title=f"challengers of {deployment}")
 
 
 @challengers.command("remove")

@@ -19,6 +19,7 @@ from bosun_local.monitoring.baselines import BaselineCache
 from bosun_local.monitoring.config import AgentConfig
 from bosun_local.monitoring.metrics import render as render_metrics
 from bosun_local.monitoring.pipeline import Backoff, ChannelPipeline
+from bosun_local.monitoring.replay import ChallengerReplay
 from bosun_local.monitoring.status_events import (
     CHANNEL_RECOVERED,
     CHANNEL_STUCK,
@@ -90,11 +91,13 @@ class MonitoringAgent:
         self.stuck: dict[str, dict[str, Any]] = {}  # channel -> what the last heartbeat said about it
         self._threads: list[threading.Thread] = []
         self._metrics: MetricsListener | None = None
+        self.replay = ChallengerReplay(config.replay_url, self.client, config.agent_id, self.stop_event)
 
     # lifecycle
     def start(self) -> None:
         """Start a thread per channel, the housekeeping thread and the /metrics listener ($BOSUN_METRICS_PORT)."""
         self._metrics = listen_from_env(lambda: render_metrics(self))
+        self.replay.start()
         for channel in self.config.channels:
             self._spawn(f"monitor-{channel.name}", self._channel_loop, channel)
         self._spawn("monitor-housekeeping", self._housekeeping_loop)
@@ -110,6 +113,7 @@ class MonitoringAgent:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self.replay.stop(max(0.1, deadline - time.monotonic()))
         if self._metrics is not None:
             self._metrics.stop()
             self._metrics = None
@@ -160,6 +164,7 @@ class MonitoringAgent:
         while True:
             try:
                 self._store(entries, records, batch)
+                self.replay.offer(batch.records)  # stored: the champion's rows may go on to its challengers
                 return True
             except ServiceDown as exc:
                 if self.stop_event.is_set():
@@ -311,7 +316,8 @@ class MonitoringAgent:
         stuck = self.stuck_channels()
         if not stuck:
             mark_alive()  # a stuck channel lets the liveness file age: the container's health turns red
-        data = {**self.counters.snapshot(), "channels": [c.describe() for c in self.config.channels],
+        data = {**self.counters.snapshot(), "replay": self.replay.counters.snapshot(),
+                "channels": [c.describe() for c in self.config.channels],
                 "healthy": not stuck, "stuck": stuck}
         try:
             client.heartbeat(self.config.agent_id, "monitoring", data)

@@ -32,6 +32,7 @@ TUNING_KEYS: dict[str, tuple[str, type]] = {
     "baselineTtlSec": ("baseline_ttl_sec", float),
     "retryMaxSec": ("retry_max_sec", float),
     "stuckAfterSec": ("stuck_after_sec", float),
+    "challengerReplayUrl": ("replay_url", str),
 }
 KNOWN_KEYS = {"mlopsUrl", "apiToken", "channelConfigs", *TUNING_KEYS}
 
@@ -58,6 +59,8 @@ class AgentConfig:
     retry_max_sec: float = 10.0
     # A channel that has not moved for this long while records wait turns the agent's health red, with an event.
     stuck_after_sec: float = 60.0
+    # traefik, where replay-fed challengers get the champion's stored rows ("": no replay, and lost rows say why).
+    replay_url: str = ""
 
     def validate(self, where: str) -> AgentConfig:
         """Return self, or raise ConfigError naming the bad value."""
@@ -166,7 +169,8 @@ def stack_defaults() -> AgentConfig:
     if config["rabbitmqUrl"] or (config.data_dir / SECRETS_FILE_NAME).exists():
         url = EnvironmentStack(config).rabbitmq_url(host_side=True)
         channels = (RabbitChannelConfig(url, str(config["rabbitmqQueueName"])),)
-    return AgentConfig(service_url=str(config["serviceUrl"]).rstrip("/"), token=token, channels=channels)
+    return AgentConfig(service_url=str(config["serviceUrl"]).rstrip("/"), token=token, channels=channels,
+                       replay_url=str(config["traefikUrl"] or config["outfacingPredictionURLPrefix"]).rstrip("/"))
 
 
 def load_agent_config(path: Path | None = None, env: Mapping[str, str] | None = None,

@@ -29,6 +29,10 @@ def render(agent: MonitoringAgent) -> bytes:
     out.counter("bosun_monitoring_batches_total", "Batches read from the spool.", [({}, snap["batches"])])
     out.counter("bosun_monitoring_retries_total", "Batches held and retried because the service was unreachable.",
                 [({}, snap["retries"])])
+    replay = agent.replay.counters.snapshot()
+    out.counter("bosun_monitoring_replay_rows_total", "Champion rows sent on to replay-fed challengers, by outcome "
+                "(failed: the challenger refused or did not answer; dropped: the replay queue was full).",
+                [({"outcome": outcome}, replay[outcome]) for outcome in ("replayed", "failed", "dropped")])
     depths = []
     for channel in agent.config.channels:
         try:

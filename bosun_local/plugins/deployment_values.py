@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from bosun_local.contracts.challengers import ROUTE_PRIORITY, challengers_prefix
+
 
 class ModelValues(Protocol):
     """What the templates need of one model of a deployment (the docker plugin's ModelService)."""
@@ -22,7 +24,8 @@ def deployment_values(deployment_id: str, name: str, models: list[ModelValues], 
         "projectName": name, "deploymentId": deployment_id, "routerName": router_name(name),
         "ppsBaseImage": settings["ppsBaseImage"], "runAsUser": run_as_user,
         "gracefulTimeoutSec": int(settings["gracefulTimeoutSec"]), "retryAttempts": int(settings["retryAttempts"]),
-        "monitoring": monitoring,
+        "monitoring": monitoring, "challengersPrefix": challengers_prefix(deployment_id),
+        "challengerPriority": ROUTE_PRIORITY,
         "models": [m.context(f"{name}_") for m in models],
     }
 

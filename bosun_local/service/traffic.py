@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from bosun_local.contracts.actions import QueuedAction
+from bosun_local.contracts.challengers import DEFAULT_FEED, FEED_KEY, FEEDS, feed_of
 from bosun_local.contracts.states import QueueStatus
 from bosun_local.service.api_errors import conflict, invalid, not_found
 from bosun_local.service.context import ServiceContext
@@ -44,6 +45,16 @@ def max_challengers(ctx: ServiceContext, dep: Row) -> int:
         return DEFAULT_MAX_CHALLENGERS
 
 
+def default_feed(ctx: ServiceContext, dep: Row) -> str:
+    """Return the feed of a new challenger: keyValueConfig challengerFeed, the service setting, else replay."""
+    raw = (dep.get("keyValueConfig") or {}).get(FEED_KEY) or ctx.storage.get_setting(FEED_KEY) or DEFAULT_FEED
+    feed = str(raw).strip().lower()
+    if feed not in FEEDS:
+        raise invalid(f"deployment {dep['name']}: {FEED_KEY}={raw!r} is not a challenger feed",
+                      f"set {FEED_KEY} to {' or '.join(FEEDS)} (keyValueConfig or the service setting)")
+    return feed
+
+
 def _check_runs(dep: Row) -> None:
     check_runs(dep, "it cannot run challengers or a canary beside it", "use a deployment the agent runs",
                "start it first: `bosun-local deployments start`")
@@ -79,9 +90,13 @@ def _challenger(ctx: ServiceContext, dep: Row, ref: str, wanted: Row) -> Row:
     raise not_found("challenger", ref, f"deployments challengers list {dep['name']}")
 
 
-def add_challenger(ctx: ServiceContext, dep: Row, ref: str) -> tuple[Row, Row | None, bool]:
-    """Queue a challenger: the package runs beside the champion on a mirror of its traffic."""
+def add_challenger(ctx: ServiceContext, dep: Row, ref: str, feed: str | None = None) -> tuple[Row, Row | None, bool]:
+    """Queue a challenger: the package runs beside the champion on a replay or a mirror of its traffic."""
     _check_runs(dep)
+    if feed is not None and feed not in FEEDS:
+        raise invalid(f"challenger feed {feed!r} is not one of {', '.join(FEEDS)}",
+                      "use replay (the rows the champion reported) or mirror (traefik copies each request)")
+    feed = feed or default_feed(ctx, dep)
     package = resolve_package(ctx, ref)
     _same_kind(ctx, dep, package)
     wanted = desired(ctx, dep)
@@ -96,10 +111,11 @@ def add_challenger(ctx: ServiceContext, dep: Row, ref: str) -> tuple[Row, Row | 
         raise conflict(f"deployment {dep['name']} already runs {len(wanted['challengers'])} challenger(s), "
                        f"its limit is {limit}",
                        "remove one first, or raise the limit with keyValueConfig maxChallengers")
-    traffic = {**wanted, "challengers": [*wanted["challengers"], {"modelId": package["id"], "addedAt": now_iso()}]}
+    entry = {"modelId": package["id"], "addedAt": now_iso(), "feed": feed}
+    traffic = {**wanted, "challengers": [*wanted["challengers"], entry]}
     return queue_traffic(ctx, dep, traffic, "challenger_added",
-                         f"challenger {package['name']} ({package['id']}) added to deployment {dep['name']}",
-                         modelId=package["id"])
+                         f"challenger {package['name']} ({package['id']}) added to deployment {dep['name']} "
+                         f"({feed} of its traffic)", modelId=package["id"], feed=feed)
 
 
 def remove_challenger(ctx: ServiceContext, dep: Row, ref: str) -> tuple[Row, Row | None, bool]:
@@ -122,7 +138,9 @@ def promote_challenger(ctx: ServiceContext, dep: Row, ref: str) -> tuple[Row, Ro
         dep, replace, _ = request_action(ctx, dep, "deployment_replace_model", chosen["modelId"],
                                          reason="challenger_promoted")
         others = [c for c in wanted["challengers"] if c["modelId"] != chosen["modelId"]]
-        traffic = {**wanted, "challengers": [*others, {"modelId": old, "addedAt": now_iso()}]}
+        # The old champion takes the promoted challenger's place, fed as it was.
+        traffic = {**wanted, "challengers": [*others, {"modelId": old, "addedAt": now_iso(),
+                                                       "feed": feed_of(chosen)}]}
         queue_traffic(ctx, dep, traffic, "challenger_promoted",
                       f"challenger {chosen['modelId']} promoted to champion of deployment {dep['name']}; the old "
                       f"champion {old} stays on as a challenger", modelId=chosen["modelId"], previousModelId=old,
@@ -174,7 +192,7 @@ def challengers_of(ctx: ServiceContext, dep: Row) -> list[Row]:
     rows = []
     for entry in desired(ctx, dep)["challengers"]:
         package = ctx.storage.get_package(entry["modelId"])
-        rows.append({**entry, "packageName": package["name"] if package else None,
+        rows.append({**entry, "feed": feed_of(entry), "packageName": package["name"] if package else None,
                      "state": "running" if entry["modelId"] in live else "starting"})
     return rows
 

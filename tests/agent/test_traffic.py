@@ -157,23 +157,42 @@ def steps(stack: AgentEnv, tmp_path: Path) -> None:
     url, dep_id = dep["predictionUrl"], dep["id"]
     routes = stack.home / "traefik" / f"{stack.name}_{dep_id}.yaml"
 
-    # A challenger gets a mirror of exactly the N requests; clients only ever see the champion's answers.
+    # A challenger (replay, the default feed) gets exactly the N rows the champion reported, sent on by the
+    # monitoring agent once stored: no mirror route, nothing on the champion's request path.
     stack.cli("deployments", "challengers", "add", dep_id, ids["b"], "--wait")
-    services = yaml.safe_load(routes.read_text())["http"]["services"]  # inspectable, and what traefik reads
-    (front,) = [s for s in services.values() if "mirroring" in s]
-    assert [m["name"] for m in front["mirroring"]["mirrors"]] == [f"{stack.name}-{dep_id}-m-{ids['b']}@docker"]
+    assert not routes.exists()  # the label router alone serves clients
+    listed = stack.cli_json("deployments", "challengers", "list", dep_id)
+    assert [(c["modelId"], c["feed"], c["state"]) for c in listed] == [(ids["b"], "replay", "running")]
     roles = {c.labels["io.bosun-local.role"] for c in stack.containers(dep_id)}
     assert roles == {"champion", "challenger"}
     assert set(post(url, MIRRORED)) == {value["a"]}
-    until("the challenger's mirrored predictions in its stats",
+    until("the challenger's replayed predictions in its stats",
           lambda: [m["predictions"] for m in compare(stack, dep_id).values()] == [MIRRORED, MIRRORED], 90, every=1.0)
-    time.sleep(3)  # nothing more arrives: exactly N, no duplicates
+    # A user can ask the challenger itself on its own path.
+    direct = httpx.post(url.replace("/predictions", f"/challengers/{ids['b']}/predictions"), json=[ROW], timeout=30)
+    assert direct.status_code == 200 and round(direct.json()["data"][0]["prediction"], 6) == value["b"], direct.text
+    time.sleep(3)  # nothing more arrives: exactly N (and the direct one), no duplicates
     figures = compare(stack, dep_id)
-    assert figures[ids["b"]]["predictions"] == MIRRORED and figures[ids["b"]]["role"] == "challenger"
+    assert figures[ids["b"]]["predictions"] == MIRRORED + 1 and figures[ids["b"]]["role"] == "challenger"
     assert figures[ids["a"]]["predictions"] == MIRRORED and figures[ids["a"]]["errors"] == 0
-    assert stack.cli_json("stats", dep_id)["predictions"] == MIRRORED  # the deployment's own stats: clients only
+    stack.cli("deployments", "challengers", "remove", dep_id, ids["b"], "--wait")
+
+    # A mirrored challenger gets a copy of exactly the N requests; clients only ever see the champion's answers.
+    stack.cli("deployments", "challengers", "add", dep_id, ids["b"], "--feed", "mirror", "--wait")
+    services = yaml.safe_load(routes.read_text())["http"]["services"]  # inspectable, and what traefik reads
+    (front,) = [s for s in services.values() if "mirroring" in s]
+    assert [m["name"] for m in front["mirroring"]["mirrors"]] == [f"{stack.name}-{dep_id}-m-{ids['b']}@docker"]
+    assert set(post(url, MIRRORED)) == {value["a"]}
+    until("the challenger's mirrored predictions in its stats",
+          lambda: [m["predictions"] for m in compare(stack, dep_id).values()] == [2 * MIRRORED, 2 * MIRRORED + 1],
+          90, every=1.0)
+    time.sleep(3)  # nothing more arrives: exactly N, no duplicates (nor a replay of the mirrored rows)
+    figures = compare(stack, dep_id)
+    assert figures[ids["b"]]["predictions"] == 2 * MIRRORED + 1 and figures[ids["b"]]["role"] == "challenger"
+    assert figures[ids["a"]]["predictions"] == 2 * MIRRORED and figures[ids["a"]]["errors"] == 0
+    assert stack.cli_json("stats", dep_id)["predictions"] == 2 * MIRRORED  # the deployment's own stats: clients only
     listed = stack.cli_json("deployments", "challengers", "list", dep_id)
-    assert [(c["modelId"], c["state"]) for c in listed] == [(ids["b"], "running")]
+    assert [(c["modelId"], c["feed"], c["state"]) for c in listed] == [(ids["b"], "mirror", "running")]
 
     # Promote the challenger under load: no failed request; the old champion stays on as a challenger.
     with Load(url) as load:

@@ -157,6 +157,27 @@ def test_replicas_render_as_one_service_each_with_unique_names(tmp_path: Path) -
     assert model.as_replica(2).as_role("challenger").service() == f"pps-{NEW}-r2-challenger"
 
 
+def test_a_challenger_has_its_own_route_above_the_deployments(tmp_path: Path) -> None:
+    """The replay path /deployments/<id>/challengers/<model>/ reaches the challenger alone, rewritten to its paths."""
+    pkg = diabetes_package(tmp_path / "pkg")
+    champion = model_service(DEP, OLD, pkg, {})
+    challenger = model_service(DEP, NEW, pkg, {}).as_role("challenger")
+    stack = DeploymentStack(DEP, SETTINGS, tmp_path / "stacks", "10001:10001", None)
+    services = yaml.safe_load(stack.render([champion, challenger]).read_text())["services"]
+    labels = services[f"pps-{NEW}-challenger"]["labels"]
+    router, side = f"deployment-{DEP}", f"deployment-{DEP}-m-{NEW}"
+    assert labels[f"traefik.http.routers.{side}.rule"] == f"PathPrefix(`/deployments/{DEP}/challengers/{NEW}/`)"
+    assert labels[f"traefik.http.routers.{side}.service"] == side
+    assert int(labels[f"traefik.http.routers.{side}.priority"]) > 10000  # above the mirror/canary file router
+    assert labels[f"traefik.http.middlewares.{side}-path.replacepathregex.regex"] == \
+        f"^/deployments/{DEP}/challengers/{NEW}/(.*)"
+    # Compose turns $$ into $: traefik gets the regex group, not a variable Compose would have emptied.
+    assert labels[f"traefik.http.middlewares.{side}-path.replacepathregex.replacement"] == f"/deployments/{DEP}/$$1"
+    assert not any(k.startswith(f"traefik.http.routers.{router}.") for k in labels)  # never the clients' route
+    champion_labels = services[f"pps-{OLD}"]["labels"]
+    assert not any(".replacepathregex." in k for k in champion_labels)
+
+
 @pytest.mark.parametrize(("kv", "message"), [
     ({"memory": "lots"}, "memory='lots' is not a size"),
     ({"cpus": "-1"}, "cpus='-1' is not a positive number"),

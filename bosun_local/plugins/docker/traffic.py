@@ -1,9 +1,13 @@
 """deployment_traffic_update of the docker plugin: challengers and a canary beside the champion, routed by traefik."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from bosun_local.contracts.challengers import MIRROR, feed_of, replay_path
 from bosun_local.envstack.render import write_if_changed
 from bosun_local.errors import BosunError
 from bosun_local.plugins.docker.routes import Routes, RoutesFile, side_service, wait_applied
@@ -35,6 +39,11 @@ def wanted_sides(di: DeploymentInfo, traffic: dict[str, Any]) -> tuple[list[Mode
         raise BosunError(f"deployment {di.id}: canary percent {percent} is not from 0 to 99",
                          fix="give --percent a whole number from 1 to 99; promote to send it everything")
     return challengers, model_service(di.id, str(raw["modelId"]), raw.get("modelArtifact"), kv).as_role(CANARY), percent
+
+
+def mirrored(traffic: dict[str, Any]) -> set[str]:
+    """Return the model ids of the challengers fed by traefik's mirror (the others get a replay)."""
+    return {str(c["modelId"]) for c in traffic.get("challengers") or [] if feed_of(c) == MIRROR}
 
 
 def routes_for(plugin: DockerPlugin, stack: DeploymentStack, challengers: list[ModelService],
@@ -81,8 +90,12 @@ def update_traffic(plugin: DockerPlugin, di: DeploymentInfo, traffic: dict[str, 
                                         f"the champion keeps serving as before: {detail}")
     routes = routes_file(plugin, stack)
     before = routes.path.read_text() if routes.path.exists() else None
-    version = routes.apply(routes_for(plugin, stack, challengers, canary, percent))
-    problem = wait_applied(plugin.traefik_url, di.id, version, float(plugin.s["routeTimeoutSec"]))
+    copied = mirrored(traffic)
+    version = routes.apply(routes_for(plugin, stack, [m for m in challengers if m.model_id in copied], canary,
+                                      percent))
+    timeout = float(plugin.s["routeTimeoutSec"])
+    problem = wait_applied(plugin.traefik_url, di.id, version, timeout) or wait_replay_routes(
+        plugin.traefik_url, di.id, [m.model_id for m in starting if m.role == CHALLENGER], timeout)
     if problem:
         if before is None:
             routes.remove()
@@ -102,4 +115,26 @@ def update_traffic(plugin: DockerPlugin, di: DeploymentInfo, traffic: dict[str, 
                                    if leaving else ""),
                             data={"routesFile": str(routes.path) if version else None, "routesVersion": version,
                                   "challengers": [m.model_id for m in challengers],
+                                  "mirrored": sorted(copied & {m.model_id for m in challengers}),
                                   "canary": {"modelId": canary.model_id, "percent": percent} if canary else None})
+
+
+def wait_replay_routes(traefik_url: str, deployment_id: str, models: list[str], timeout: float) -> str | None:
+    """Wait until traefik routes each new challenger's own path to it; return why not, or None."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=3.0) as http:
+        for model_id in models:
+            url = f"{traefik_url}{replay_path(deployment_id, model_id)}info"
+            last = "no answer yet"
+            while True:
+                try:
+                    response = http.get(url)
+                    if response.status_code == 200 and model_id in response.text:
+                        break
+                    last = f"HTTP {response.status_code} {response.text[:120]!r}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                if time.monotonic() > deadline:
+                    return f"traefik did not route {url} to challenger {model_id} within {timeout:g} s (last: {last})"
+                time.sleep(0.1)
+    return None

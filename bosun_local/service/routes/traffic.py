@@ -1,7 +1,7 @@
-"""`/api/v1/deployments/{ref}/challengers|canary`: run new models beside the champion, mirrored or on a share."""
+"""`/api/v1/deployments/{ref}/challengers|canary`: run new models beside the champion, fed its traffic or on a share."""
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -21,12 +21,16 @@ REFUSED = errors(e404="no such deployment, package or challenger", e409="the dep
 
 class ChallengerIn(Strict):
     packageId: str = Field(min_length=1, max_length=200, description="package id or name")
+    feed: Literal["replay", "mirror"] | None = Field(
+        default=None, description="replay: the rows the champion reported, after they are stored (default); "
+                                  "mirror: traefik copies each request live")
 
 
 class ChallengerOut(Open):
     modelId: str
     packageName: str | None
     addedAt: str
+    feed: str
     state: str
 
 
@@ -63,8 +67,8 @@ def list_challengers(ctx: Ctx, ref: str) -> list[Row]:
 
 @router.post("/{ref}/challengers", response_model=ActionRequestOut, status_code=202, responses=REFUSED)
 def post_challenger(ctx: Ctx, ref: str, body: ChallengerIn) -> Row:
-    """Queue a challenger: it runs beside the champion on a mirror of the live traffic."""
-    return _answer(add_challenger(ctx, resolve_deployment(ctx, ref), body.packageId))
+    """Queue a challenger: it runs beside the champion on a replay or a mirror of the live traffic."""
+    return _answer(add_challenger(ctx, resolve_deployment(ctx, ref), body.packageId, body.feed))
 
 
 @router.delete("/{ref}/challengers/{model}", response_model=ActionRequestOut, status_code=202, responses=REFUSED)
