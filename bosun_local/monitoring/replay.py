@@ -31,6 +31,7 @@ REPLAY_FAILED = "challenger_replay_failed"
 TARGETS_TTL_SEC = 2.0
 QUEUE_ROWS = 200_000
 TRIES = 4
+FIRST_RETRY_SEC = 0.5
 EVENT_EVERY_SEC = 60.0
 
 
@@ -82,6 +83,7 @@ class ChallengerReplay:
         self._said: dict[tuple[str, str], float] = {}
         self._http = httpx.Client(timeout=30.0)
         self._thread: threading.Thread | None = None
+        self.tries, self.first_retry_sec = TRIES, FIRST_RETRY_SEC
 
     def start(self) -> None:
         """Start the replay thread."""
@@ -163,7 +165,7 @@ class ChallengerReplay:
     def _send(self, job: Job) -> None:
         url = f"{self.base_url}{replay_path(job.deployment_id, job.model_id)}predictions"
         why = ""
-        for attempt in range(TRIES):
+        for attempt in range(self.tries):
             try:
                 response = self._http.post(url, json=job.rows)
             except httpx.HTTPError as exc:
@@ -176,7 +178,7 @@ class ChallengerReplay:
                 why = f"HTTP {response.status_code}: {response.text[:300]}"
                 if 400 <= response.status_code < 500 and response.status_code not in (404, 408, 429):
                     break  # the challenger refuses these rows: asking again gets the same answer
-            if self.stop_event.wait(0.5 * 2 ** attempt):
+            if attempt + 1 < self.tries and self.stop_event.wait(self.first_retry_sec * 2 ** attempt):
                 break
         self._lost(job.deployment_id, [job.model_id], len(job.rows), "failed", f"{url} answered {why}")
 

@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from bosun_local.contracts import labels
+from bosun_local.engine import adapter
 from tests.agent.harness import AgentEnv, agent_env, until
 from tests.agent.packages import FEATURES, ROW, diabetes_package
 from tests.conftest import free_port
@@ -42,6 +44,9 @@ def stack(stack_images: None) -> Iterator[AgentEnv]:
             monitor.terminate()
             monitor.wait(30)
             log.close()
+            env.stop_agent()  # else its next check relaunches the pool replicas removed here
+            pool = adapter.containers_with_labels({labels.COMPONENT: labels.PPS_POOL, labels.NETWORK: env.name})
+            adapter.remove_containers([c.name for c in pool], timeout=2)
 
 
 class Webhook:
@@ -260,5 +265,36 @@ def steps(stack: AgentEnv, tmp_path: Path) -> None:
     events = {e["type"] for e in stack.cli_json("events", "--deployment", dep_id, "--limit", "500")}
     assert {"challenger_added", "challenger_promoted", "challenger_removed", "canary_started", "canary_promoted",
             "canary_rolled_back"} <= events
+    stack.cli("deployments", "stop", dep_id, "--wait")
+    assert stack.containers(dep_id) == []
+
+
+def test_a_shared_deployment_has_challengers_and_promotes_one(stack: AgentEnv, tmp_path: Path) -> None:
+    """The pool serves the champion; a challenger runs in the deployment's own stack, fed by replay."""
+    dirs = {"a": diabetes_package(tmp_path / "a"), "b": diabetes_package(tmp_path / "b", alpha=10.0)}
+    ids = {k: stack.cli_json("packages", "register", str(d))["id"] for k, d in dirs.items()}
+    value = {k: prediction_of(d) for k, d in dirs.items()}
+    dep = stack.cli_json("deploy", ids["a"], "--name", "pooled", "--kv", "serving=shared", "--wait")["deployment"]
+    url, dep_id = dep["predictionUrl"], dep["id"]
+    assert stack.containers(dep_id) == []  # served by the pool
+
+    stack.cli("deployments", "challengers", "add", dep_id, ids["b"], "--wait")
+    assert [c.labels["io.bosun-local.role"] for c in stack.containers(dep_id)] == ["challenger"]
+    time.sleep(3)  # three status checks: the pool judges the deployment, its challenger container does not
+    shown = stack.cli_json("deployments", "show", dep_id)
+    assert shown["state"] == "ready" and shown["healthStatus"] != "failing", shown
+    assert "deployment_relaunch" not in {a["type"] for a in shown["actions"]}, shown["actions"]
+    assert set(post(url, MIRRORED)) == {value["a"]}
+    until("the challenger's replayed predictions beside the pool's",
+          lambda: [m["predictions"] for m in compare(stack, dep_id).values()] == [MIRRORED, MIRRORED], 90, every=1.0)
+
+    # Promote under load: the pool swaps in the challenger's model; the old champion runs on as a challenger.
+    with Load(url) as load:
+        stack.cli("deployments", "challengers", "promote", dep_id, ids["b"], "--wait")
+    assert load.failures == [], load.failures[:5]
+    assert set(post(url, 10)) == {value["b"]}
+    assert [c.labels["io.bosun-local.model"] for c in stack.containers(dep_id)] == [ids["a"]]
+    assert [(c["modelId"], c["feed"]) for c in stack.cli_json("deployments", "challengers", "list", dep_id)] == [
+        (ids["a"], "replay")]
     stack.cli("deployments", "stop", dep_id, "--wait")
     assert stack.containers(dep_id) == []

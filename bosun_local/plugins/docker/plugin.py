@@ -22,15 +22,15 @@ from bosun_local.plugins.docker.environment import (
 from bosun_local.plugins.docker.pool import SharedPool, pool_name
 from bosun_local.plugins.docker.replace import replace_model
 from bosun_local.plugins.docker.replicas import replica_count, replicas_of, retire, scale, settling, wanted_replicas
-from bosun_local.plugins.docker.shared import SHARED, SharedServing, serving_mode
+from bosun_local.plugins.docker.shared import SHARED, SharedServing, serving_mode, sides_refusal
 from bosun_local.plugins.docker.stack import (
     CHAMPION,
     DEPLOYMENT_LABEL,
     MODEL_LABEL,
     NETWORK_LABEL,
-    ROLE_LABEL,
     DeploymentStack,
     ModelService,
+    is_champion,
     model_service,
     replica_of,
     running_model,
@@ -206,7 +206,9 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         grouped = self._ours()
         shared = self.shared() if self.s[K.STACKS_DIR_KEY] and self.s[K.RUN_AS_USER_KEY] else None
         ids = sorted(set(grouped) | set(shared.pool.deployment_ids() if shared else [])) if ids is None else ids
-        pooled, events = shared.observe([d for d in ids if d not in grouped]) if shared else ({}, [])
+        # A shared deployment's own containers are its challengers and canary: the pool judges it.
+        dedicated = {d for d, cs in grouped.items() if any(is_champion(c) for c in cs)}
+        pooled, events = shared.observe([d for d in ids if d not in dedicated]) if shared else ({}, [])
         wanted = {d.id: wanted_replicas(d, self.s) for d in (self.pe_info.deployments if self.pe_info else [])}
         return grouped, {dep_id: pooled.get(dep_id) or judge_deployment(
             dep_id, grouped.get(dep_id, []), self.prediction_url(dep_id), wanted=wanted.get(dep_id)).to_dict()
@@ -260,7 +262,7 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
 
     def deployment_status(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:
         containers, shared = self.stack(deployment_info.id).containers(), self.shared()
-        if not containers and shared.pool.has(deployment_info.id):
+        if not any(is_champion(c) for c in containers) and shared.pool.has(deployment_info.id):
             return shared.status(deployment_info.id, deployment_info.current_model_id)
         return judge_deployment(deployment_info.id, containers, self.prediction_url(deployment_info.id),
                                 deployment_info.current_model_id, wanted_replicas(deployment_info, self.s))
@@ -284,10 +286,14 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
                                     data=self._data(di.id, model.model_id))
         shared = self.shared()
         if mode == SHARED:
-            running = [c for c in stack.containers() if c.status == "running"]
+            running = [c for c in stack.champions() if c.status == "running"]
             return shared.move_in(di, stack) if running else shared.start(di, verb)
         self._check_environment()
-        containers = [c for c in stack.containers() if (c.labels.get(ROLE_LABEL) or CHAMPION) == CHAMPION]
+        if shared.pool.has(di.id):
+            refused = sides_refusal(di.id, stack, "out of the shared pool")
+            if refused:
+                return refused
+        containers = stack.champions()
         sides = [m for m in stack.running(di.kv_config) if m.role != CHAMPION]
         # Other champions' containers (a replacement that never finished): kept until this model serves, then removed.
         others = [] if recreate else [m for c in containers if c.labels.get(MODEL_LABEL) != model.model_id

@@ -16,6 +16,7 @@ from bosun_local.plugins.docker.stack import (
     DeploymentConfigError,
     DeploymentStack,
     ModelService,
+    is_champion,
     model_service,
     replica_number,
 )
@@ -129,7 +130,7 @@ class SharedServing:
 
     def replace_or_move(self, di: DeploymentInfo, stack: DeploymentStack) -> ActionStatusInfo:
         """Replace in the pool; move in from dedicated containers; start when nothing serves the deployment."""
-        if [c for c in stack.containers() if c.status == "running"]:
+        if [c for c in stack.champions() if c.status == "running"]:
             return self.move_in(di, stack)
         if self.pool.has(di.id):
             return self.replace(di)
@@ -206,13 +207,16 @@ class SharedServing:
 
     def move_in(self, di: DeploymentInfo, stack: DeploymentStack) -> ActionStatusInfo:
         """Dedicated -> shared with no downtime: load in the pool, drain the containers, then remove them."""
+        refused = sides_refusal(di.id, stack, "to the shared pool")
+        if refused:
+            return refused
         status = self.start(di, "move")
         if status.status != ActionStatus.OK:
             status.state = DeploymentState.READY
             status.msg = f"{status.msg}; the dedicated containers keep serving"
             status.data = {**(status.data or {}), ActionDataFields.OLD_MODEL_IN_USE: True}
             return status
-        running = [c for c in stack.containers() if c.status == "running"]
+        running = [c for c in stack.champions() if c.status == "running"]
         if running:
             # Turned unhealthy, the dedicated router disappears and the pool's catch-all takes the path.
             stack.drain([_label_model(c.labels) for c in running], timeout=15.0)
@@ -229,6 +233,19 @@ class SharedServing:
         if late:
             self.p._logger.warning("deployment %s: %s; removing it from the pool anyway", deployment_id, late)
         self.stop(deployment_id)
+
+
+def sides_refusal(deployment_id: str, stack: DeploymentStack, where: str) -> ActionStatusInfo | None:
+    """Refuse a move between serving modes while challengers or a canary run (their routes name the champion's)."""
+    sides = sorted(c.name for c in stack.containers() if not is_champion(c))
+    if not sides:
+        return None
+    return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.READY,
+                            data={ActionDataFields.OLD_MODEL_IN_USE: True},
+                            msg=f"deployment {deployment_id} cannot move {where} while challengers or a canary run "
+                                f"beside it ({', '.join(sides)}): their routes name the champion's service; it "
+                                "keeps serving as before. Remove them first (`bosun-local deployments challengers "
+                                "remove`, `canary abort`), then try again")
 
 
 def _label_model(container_labels: dict[str, str]) -> ModelService:

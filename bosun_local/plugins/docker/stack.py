@@ -152,6 +152,10 @@ class DeploymentStack:
         """Return the labels that select this deployment's containers."""
         return {DEPLOYMENT_LABEL: self.deployment_id, NETWORK_LABEL: str(self.settings["dockerNetwork"])}
 
+    def champions(self) -> list[adapter.ContainerInfo]:
+        """Return this deployment's champion containers, any state (its challengers and canary left out)."""
+        return [c for c in self.containers() if is_champion(c)]
+
     def running(self, kv: dict[str, Any]) -> list[ModelService]:
         """Return the models of this deployment's running containers (any role)."""
         return [m for c in self.containers() if c.status == "running" and (m := running_model(c, kv))]
@@ -214,6 +218,11 @@ class DeploymentStack:
             shutil.rmtree(self.directory)
         remove_for(self.settings, self.deployment_id)
         return names
+
+
+def is_champion(container: adapter.ContainerInfo) -> bool:
+    """Return True for a container that serves clients (not a challenger or a canary)."""
+    return (container.labels.get(ROLE_LABEL) or CHAMPION) == CHAMPION
 
 
 def running_model(container: adapter.ContainerInfo, kv: dict[str, Any]) -> ModelService | None:

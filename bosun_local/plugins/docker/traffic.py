@@ -11,6 +11,7 @@ from bosun_local.contracts.challengers import MIRROR, feed_of, replay_path
 from bosun_local.envstack.render import write_if_changed
 from bosun_local.errors import BosunError
 from bosun_local.plugins.docker.routes import Routes, RoutesFile, side_service, wait_applied
+from bosun_local.plugins.docker.shared import SHARED
 from bosun_local.plugins.docker.stack import CANARY, CHALLENGER, CHAMPION, DeploymentStack, ModelService, model_service
 from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
@@ -47,10 +48,10 @@ def mirrored(traffic: dict[str, Any]) -> set[str]:
 
 
 def routes_for(plugin: DockerPlugin, stack: DeploymentStack, challengers: list[ModelService],
-               canary: ModelService | None, percent: int) -> Routes:
-    """Return the file-provider routes of a dedicated deployment (its champions are the label router's service)."""
+               canary: ModelService | None, percent: int, champion: str) -> Routes:
+    """Return the file-provider routes of a deployment whose champion is traefik's service `champion`."""
     router = stack.router
-    return Routes(stack.deployment_id, router, f"{router}@docker",
+    return Routes(stack.deployment_id, router, champion,
                   mirrors=[side_service(router, m.slug) for m in challengers],
                   canary=side_service(router, canary.slug) if canary else None, canary_percent=percent,
                   retry_attempts=int(plugin.s["retryAttempts"]))
@@ -67,10 +68,13 @@ def update_traffic(plugin: DockerPlugin, di: DeploymentInfo, traffic: dict[str, 
                                                      f"{stack.name}")
     running = stack.running(di.kv_config)
     champions = [m for m in running if m.role == CHAMPION]
-    if not champions:
+    # A shared deployment's champion is the pool (its dir there); challengers and a canary run in its own stack.
+    pooled = not champions and plugin.mode(di) == SHARED and plugin.shared().pool.has(di.id)
+    if not champions and not pooled:
         return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
-                                msg=f"deployment {di.id} has no running champion, so nothing to mirror or split; "
+                                msg=f"deployment {di.id} has no running champion, so nothing to feed or split; "
                                     "start it first (`bosun-local deployments start`)")
+    champion = f"{plugin.shared().pool.router}@docker" if pooled else f"{stack.router}@docker"
     current = [m for m in running if m.role != CHAMPION]
     key = {(m.model_id, m.role) for m in wanted}
     have = {(m.model_id, m.role) for m in current}
@@ -92,7 +96,7 @@ def update_traffic(plugin: DockerPlugin, di: DeploymentInfo, traffic: dict[str, 
     before = routes.path.read_text() if routes.path.exists() else None
     copied = mirrored(traffic)
     version = routes.apply(routes_for(plugin, stack, [m for m in challengers if m.model_id in copied], canary,
-                                      percent))
+                                      percent, champion))
     timeout = float(plugin.s["routeTimeoutSec"])
     problem = wait_applied(plugin.traefik_url, di.id, version, timeout) or wait_replay_routes(
         plugin.traefik_url, di.id, [m.model_id for m in starting if m.role == CHALLENGER], timeout)
@@ -109,8 +113,9 @@ def update_traffic(plugin: DockerPlugin, di: DeploymentInfo, traffic: dict[str, 
     # No route names them any more: stopping them cannot fail a client's request.
     stack.remove(leaving)
     stack.render([*champions, *wanted])
+    serving = champions[-1].model_id if champions else f"{di.current_model_id} (shared pool)"
     return ActionStatusInfo(ActionStatus.OK, state=DeploymentState.READY,
-                            msg=f"deployment {di.id} runs {summary} beside its champion {champions[-1].model_id}"
+                            msg=f"deployment {di.id} runs {summary} beside its champion {serving}"
                                 + (f" (removed {', '.join(f'{m.role} {m.model_id}' for m in leaving)})"
                                    if leaving else ""),
                             data={"routesFile": str(routes.path) if version else None, "routesVersion": version,
