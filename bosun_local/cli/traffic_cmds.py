@@ -153,6 +153,7 @@ def compare_rows(answer: dict[str, Any]) -> tuple[list[dict[str, object]], list[
     columns = [f"{m['role']} {m['packageName'] or m['modelId']}" for m in models]
     figures: list[tuple[str, Any]] = [
         ("model id", lambda m: m["modelId"]),
+        ("fed by", lambda m: m.get("feed") or "clients"),
         ("predictions", lambda m: m["predictions"]),
         ("errors (rate)", lambda m: f"{m['errors']} ({_fmt(m['errorRate'], '.1%')})"),
         ("latency p50 / p95", lambda m: f"{_fmt(m['latencyP50Ms'], '.1f')} / {_fmt(m['latencyP95Ms'], '.1f')} ms"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+from bosun_local.contracts.challengers import feed_of
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.stats import compute_stats
 from bosun_local.service.storage.base import Row
@@ -46,6 +47,7 @@ def compare(ctx: ServiceContext, dep: Row, window: int) -> Row:
     since = iso(utcnow() - timedelta(seconds=window))
     tolerance = _tolerance(dep)
     wanted = {c["modelId"] for c in desired(ctx, dep)["challengers"]}
+    feeds = {c["modelId"]: feed_of(c) for c in [*desired(ctx, dep)["challengers"], *applied(dep)["challengers"]]}
     rows = []
     for model_id, role in models_of(dep) + [(m, "challenger") for m in sorted(wanted)
                                              if m not in {c["modelId"] for c in applied(dep)["challengers"]}]:
@@ -56,6 +58,7 @@ def compare(ctx: ServiceContext, dep: Row, window: int) -> Row:
         errors = stats["userErrors"] + stats["systemErrors"]
         rows.append({
             "modelId": model_id, "role": role, "packageName": package["name"] if package else None,
+            "feed": feeds.get(model_id) if role == "challenger" else None,
             "predictions": stats["predictions"], "errors": errors, "errorRate": stats["errorRate"],
             "latencyP50Ms": stats["latencyP50Ms"], "latencyP95Ms": stats["latencyP95Ms"],
             "serviceHealth": stats["serviceHealth"], "predictionRows": stats["predictionRows"],

@@ -28,7 +28,8 @@ def model_cells(model: Json) -> list[Text | str]:
     """Return one model's cells of the side-by-side table."""
     agreement, accuracy = model["agreement"], model["accuracy"]
     return [
-        Text(model["role"], style="bold" if model["role"] == "champion" else ""),
+        Text(model["role"] + (f" ({model['feed']})" if model.get("feed") else ""),
+             style="bold" if model["role"] == "champion" else ""),
         model.get("packageName") or model["modelId"][:8], str(model["predictions"]),
         f"{model['errors']} ({_num(model['errorRate'], '.1%')})", _num(model["latencyP50Ms"], ".1f"),
         _num(model["latencyP95Ms"], ".1f"),

@@ -78,12 +78,14 @@ def test_challengers_queue_traffic_updates_and_plugins_without_it_say_unsupporte
     env = client.create_environment(unique("trf"), "test")["id"]
     a, b, c = packages
     dep = client.create_deployment(a["id"], unique("trf"), environment=env,
-                                   key_value_config={"maxChallengers": 1})["deployment"]
+                                   key_value_config={"maxChallengers": 1, "challengerFeed": "mirror"})["deployment"]
     _run_next(service, env)
     _refused(lambda: client.add_challenger(dep["id"], a["id"]), 409, "is the champion")
+    _refused(lambda: client.add_challenger(dep["id"], b["id"], feed="pigeon"), 422, "feed")
     queued = client.add_challenger(dep["id"], b["id"])["action"]
     assert queued["type"] == "deployment_traffic_update"
-    assert [c["modelId"] for c in queued["params"]["traffic"]["challengers"]] == [b["id"]]
+    # keyValueConfig challengerFeed picks the feed when the request names none.
+    assert [(c["modelId"], c["feed"]) for c in queued["params"]["traffic"]["challengers"]] == [(b["id"], "mirror")]
     _refused(lambda: client.add_challenger(dep["id"], b["id"]), 409, "already challenges")
     _refused(lambda: client.add_challenger(dep["id"], c["id"]), 409, "its limit is 1")
     assert [(r["modelId"], r["state"]) for r in client.challengers(dep["id"])] == [(b["id"], "starting")]
@@ -130,6 +132,7 @@ def test_compare_side_by_side_with_agreement_and_accuracy(service: Service, pack
                                             for i, v in zip(ids, champion, strict=True)])])
     rows = {m["role"]: m for m in client.compare(dep["id"])["models"]}
     assert (rows["champion"]["modelId"], rows["challenger"]["modelId"]) == (a["id"], b["id"])
+    assert (rows["champion"]["feed"], rows["challenger"]["feed"]) == (None, "replay")  # the default feed
     assert (rows["champion"]["predictions"], rows["challenger"]["predictions"]) == (10, 10)
     assert rows["challenger"]["errors"] == 1 and rows["champion"]["errors"] == 0
     assert rows["challenger"]["agreement"]["compared"] == 10 and rows["challenger"]["agreement"]["rate"] == 0.6
@@ -139,3 +142,16 @@ def test_compare_side_by_side_with_agreement_and_accuracy(service: Service, pack
     # The deployment's own stats are its clients' requests: the challenger's mirrored ones are left out.
     stats = client.stats(dep["id"])
     assert stats["predictions"] == 10 and stats["systemErrors"] == 0
+
+
+def test_a_bad_challenger_feed_setting_is_named(service: Service, packages: list[dict]) -> None:
+    client = service.client
+    env = client.create_environment(unique("feed"), "test")["id"]
+    a, b, _ = packages
+    dep = client.create_deployment(a["id"], unique("feed"), environment=env,
+                                   key_value_config={"challengerFeed": "sometimes"})["deployment"]
+    _run_next(service, env)
+    _refused(lambda: client.add_challenger(dep["id"], b["id"]), 422, "challengerFeed='sometimes'")
+    # Naming the feed in the request does not need the setting.
+    assert client.add_challenger(dep["id"], b["id"], feed="replay")["action"]["params"]["traffic"][
+        "challengers"][0]["feed"] == "replay"
