@@ -21,7 +21,12 @@ import httpx
 from bosun_local.agent.autoscale_policy import Decision, Sample, ScaleState, decide, window_load
 from bosun_local.agent.reporting import Reporter
 from bosun_local.client import ServiceClient
-from bosun_local.contracts.autoscale import AutoscaleConfigError, AutoscaleSettings, autoscale_settings
+from bosun_local.contracts.autoscale import (
+    AutoscaleConfigError,
+    AutoscaleSettings,
+    autoscale_settings,
+    configured_replicas,
+)
 from bosun_local.contracts.states import DeploymentState
 from bosun_local.errors import BosunError
 
@@ -174,8 +179,8 @@ class Autoscaler:
 
 
 def _replicas(kv: Json, settings: AutoscaleSettings) -> int:
-    """Return the replicas a deployment runs by its keyValueConfig (replicas, else autoscaleMin)."""
+    """Return the replicas a deployment runs by its keyValueConfig (the plugin refused a start on a bad value)."""
     try:
-        return int(str(kv.get("replicas")))
+        return int(str(configured_replicas(kv, settings)))
     except ValueError:
         return settings.min_replicas

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# keyValueConfig key of a dedicated deployment's replica count (`deployments scale` writes it when done).
+REPLICAS_KEY = "replicas"
 MIN_KEY = "autoscaleMin"
 MAX_KEY = "autoscaleMax"
 IN_FLIGHT_KEY = "autoscaleTargetInFlight"
@@ -82,3 +84,11 @@ def autoscale_settings(kv: dict[str, Any], deployment_id: str) -> AutoscaleSetti
     cooldown = _number(kv, COOLDOWN_KEY, deployment_id, False, 30.0, f"set {COOLDOWN_KEY} like 30") or 30.0
     window = _number(kv, WINDOW_KEY, deployment_id, False, 10.0, f"set {WINDOW_KEY} like 10") or 10.0
     return AutoscaleSettings(low, high, in_flight, p95, cooldown, window)
+
+
+def configured_replicas(kv: dict[str, Any], autoscale: AutoscaleSettings | None) -> Any:
+    """Return what keyValueConfig asks for: `replicas`, else autoscaleMin; None when neither (raw, unvalidated)."""
+    raw = kv.get(REPLICAS_KEY)
+    if raw in (None, ""):
+        return autoscale.min_replicas if autoscale is not None else None
+    return raw

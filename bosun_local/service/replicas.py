@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from bosun_local.contracts.actions import QueuedAction
+from bosun_local.contracts.autoscale import REPLICAS_KEY
 from bosun_local.contracts.states import QueueStatus
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.deployments import check_runs
@@ -12,7 +13,6 @@ from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import new_id, now_iso
 
 SCALE = QueuedAction.DEPLOYMENT_SCALE
-REPLICAS_KEY = "replicas"
 
 
 def request_scale(ctx: ServiceContext, dep: Row, replicas: int, reason: str | None = None,

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bosun_local.contracts.autoscale import AutoscaleConfigError, autoscale_settings
+from bosun_local.contracts.autoscale import (
+    MIN_KEY,
+    REPLICAS_KEY,
+    AutoscaleConfigError,
+    autoscale_settings,
+    configured_replicas,
+)
 from bosun_local.engine import adapter
 from bosun_local.errors import BosunError
 from bosun_local.plugins.docker.stack import (
@@ -28,7 +34,6 @@ from bosun_local.plugins.framework.action_status import ActionStatus, ActionStat
 from bosun_local.plugins.framework.constants import DeploymentState
 from bosun_local.plugins.framework.deployment_info import DeploymentInfo
 
-REPLICAS_KEY = "replicas"
 MOST_REPLICAS = 64
 
 
@@ -38,11 +43,9 @@ def replica_count(kv: dict[str, Any], default: object, deployment_id: str) -> in
         autoscale = autoscale_settings(kv, deployment_id)
     except AutoscaleConfigError as exc:
         raise DeploymentConfigError(exc.message, fix=exc.fix) from exc
-    raw = kv.get(REPLICAS_KEY)
-    where = f"keyValueConfig {REPLICAS_KEY}"
-    if raw in (None, "") and autoscale is not None:
-        return autoscale.min_replicas
-    if raw in (None, ""):
+    raw = configured_replicas(kv, autoscale)
+    where = f"keyValueConfig {REPLICAS_KEY if kv.get(REPLICAS_KEY) not in (None, '') else MIN_KEY}"
+    if raw is None:
         raw, where = default, "pluginConfig.ppsReplicas"
     try:
         value = int(str(raw)) if not isinstance(raw, bool) else 0
