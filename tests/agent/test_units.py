@@ -16,6 +16,7 @@ from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient
 from bosun_local.engine.adapter import ContainerInfo
 from bosun_local.plugins.docker.replicas import replica_count, replicas_of
+from bosun_local.plugins.docker.routes import Routes, RoutesFile
 from bosun_local.plugins.docker.stack import (
     DeploymentConfigError,
     DeploymentStack,
@@ -111,9 +112,16 @@ def test_template_renders_one_service_per_model_with_identical_routes(tmp_path: 
     assert b["environment"]["MLOPS_MODEL_ID"] == NEW and b["environment"]["MLOPS_DEPLOYMENT_ID"] == DEP
     assert "/dev/tcp/127.0.0.1/8080" in " ".join(b["healthcheck"]["test"])
     assert b["labels"]["io.bosun-local.deployment"] == DEP and b["labels"]["io.bosun-local.model"] == NEW
-    route = {k: v for k, v in b["labels"].items() if k.startswith("traefik.")}
-    assert route == {k: v for k, v in a["labels"].items() if k.startswith("traefik.")}
     router = f"deployment-{DEP}"
+
+    def shared_route(labels: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in labels.items() if k.startswith("traefik.") and f"{router}-c-" not in k}
+
+    route = shared_route(b["labels"])
+    assert route == shared_route(a["labels"])  # one router and service for both models
+    # Each model's own service too: a replacement pins the route there before the old model stops.
+    assert b["labels"][f"traefik.http.services.{router}-c-{NEW}.loadbalancer.server.port"] == "8080"
+    assert f"traefik.http.services.{router}-c-{OLD}.loadbalancer.server.port" in a["labels"]
     assert route[f"traefik.http.routers.{router}.rule"] == (f"PathPrefix(`/deployments/{DEP}/`) || "
                                                             f"PathPrefix(`/predApi/v1.0/deployments/{DEP}/`)")
     assert route[f"traefik.http.routers.{router}.entrypoints"] == "web"
@@ -280,3 +288,21 @@ def test_pool_replicas_are_a_bounded_whole_number() -> None:
     for bad in (0, 17, "two", None):
         with pytest.raises(PoolError, match=f"poolReplicas={bad!r} of the docker plugin .* from 1 to 16"):
             pool_replicas({"poolReplicas": bad}, "docker", 16, "fix it")
+
+
+@pytest.mark.parametrize("routes", [
+    Routes(DEP, "r", "r-c-a@docker", pinned=True),
+    Routes(DEP, "r", "r@docker", mirrors=["r-m-b@docker", "r-m-c@docker"], retry_attempts=3),
+    Routes(DEP, "r", "r-c-a@docker", canary="r-m-d@docker", canary_percent=20),
+    Routes(DEP, "r", "r@docker", mirrors=["r-m-b@docker"], canary="r-m-d@docker", canary_percent=99),
+])
+def test_a_routes_file_reads_back_as_the_routes_it_was_written_from(tmp_path: Path, routes: Routes) -> None:
+    """A replacement rewrites the champion of whatever routes are in place, so the file must read back whole."""
+    routes_file = RoutesFile(tmp_path / "traefik", "proj")
+    assert routes_file.read(DEP, "r") is None
+    version = routes_file.apply(routes)
+    assert routes_file.read(DEP, "r") == routes and version == routes.version()
+    assert routes_file.apply(Routes(DEP, "r", "r@docker")) is None and not routes_file.path.exists()
+    routes_file.path.parent.mkdir(exist_ok=True)
+    routes_file.path.write_text("http: [not, ours]\n")
+    assert routes_file.read(DEP, "r") is None

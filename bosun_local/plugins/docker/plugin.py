@@ -36,7 +36,7 @@ from bosun_local.plugins.docker.stack import (
     running_model,
 )
 from bosun_local.plugins.docker.status import judge_deployment
-from bosun_local.plugins.docker.traffic import routes_file, update_traffic
+from bosun_local.plugins.docker.traffic import routes_file, unpin, update_traffic
 from bosun_local.plugins.docker.waits import TraefikWaits
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.bosun_plugin_base import BosunPluginBase
@@ -287,6 +287,8 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         shared = self.shared()
         if mode == SHARED:
             running = [c for c in stack.champions() if c.status == "running"]
+            if running:
+                unpin(self, stack)
             return shared.move_in(di, stack) if running else shared.start(di, verb)
         self._check_environment()
         if shared.pool.has(di.id):
@@ -299,6 +301,8 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         others = [] if recreate else [m for c in containers if c.labels.get(MODEL_LABEL) != model.model_id
                                       and (m := running_model(c, di.kv_config))]
         mine = [c for c in containers if c.labels.get(MODEL_LABEL) == model.model_id]
+        if others:
+            unpin(self, stack, keep=model)  # an interrupted replacement may have pinned the route to another model
         wanted = replicas_of(model, count)
         # Replicas beyond the count (it was lowered meanwhile) leave drained, before `up` would drop them unasked.
         retire(self, stack, [c for c in mine if replica_of(c) > count and c.status == "running"])
@@ -378,7 +382,10 @@ class DockerPlugin(TraefikWaits, BosunPluginBase):
         """Make before break: start the new model beside the old, wait for traefik to route to it, then stop the old."""
         di = deployment_info
         if self.mode(di) == SHARED and not self.dry_run:
-            return self.shared().replace_or_move(di, self.stack(di.id))
+            stack = self.stack(di.id)
+            if [c for c in stack.champions() if c.status == "running"]:
+                unpin(self, stack)  # it moves in from dedicated containers
+            return self.shared().replace_or_move(di, stack)
         return replace_model(self, di)
 
     def deployment_scale(self, deployment_info: DeploymentInfo) -> ActionStatusInfo:

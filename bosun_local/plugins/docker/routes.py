@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 
 from bosun_local.envstack.render import render, write_if_changed
 
@@ -20,6 +21,11 @@ VERSION_HEADER = "X-Bosun-Routing"
 def path_rule(deployment_id: str) -> str:
     """Return the traefik rule of a deployment's paths (ours and DataRobot's), as its docker labels write it."""
     return f"PathPrefix(`/deployments/{deployment_id}/`) || PathPrefix(`/predApi/v1.0/deployments/{deployment_id}/`)"
+
+
+def champion_service(router: str, slug: str) -> str:
+    """Return the docker-provider service of one model's champion containers (beside the deployment's own)."""
+    return f"{router}-c-{slug}@docker"
 
 
 def side_service(router: str, slug: str) -> str:
@@ -38,11 +44,13 @@ class Routes:
     canary: str | None = None
     canary_percent: int = 0
     retry_attempts: int = 5
+    # The deployment's traffic pinned to `champion` alone (one model's containers), as a replacement leaves it.
+    pinned: bool = False
 
     @property
     def needed(self) -> bool:
-        """Return True when the label router alone is not enough (a mirror or a canary share exists)."""
-        return bool(self.mirrors) or (self.canary is not None and self.canary_percent > 0)
+        """Return True when the label router alone is not enough (pinned, a mirror or a canary share exists)."""
+        return self.pinned or bool(self.mirrors) or (self.canary is not None and self.canary_percent > 0)
 
     def version(self) -> str:
         """Return a short hash of what is routed: the header traefik answers with once it applied it."""
@@ -80,6 +88,24 @@ class RoutesFile:
         """Remove the file (traefik falls back to the deployment's label router)."""
         self.path.unlink(missing_ok=True)
 
+    def read(self, deployment_id: str, router: str) -> Routes | None:
+        """Return the routes the file holds, None when there is none (or it is not one this module rendered)."""
+        try:
+            doc = yaml.safe_load(self.path.read_text())
+            services = doc["http"]["services"]
+            front = services[f"{router}-front"]
+            mirrors = [str(m["name"]) for m in (front.get("mirroring") or {}).get("mirrors") or []]
+            weighted = (services[f"{router}-main"] if "mirroring" in front else front)["weighted"]["services"]
+            canary = weighted[1] if len(weighted) > 1 else None
+            attempts = int(doc["http"]["middlewares"][f"{router}-retry"]["retry"]["attempts"])
+        except FileNotFoundError:
+            return None
+        except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError, ValueError):
+            return None
+        return Routes(deployment_id, router, str(weighted[0]["name"]), mirrors,
+                      str(canary["name"]) if canary else None, int(canary["weight"]) if canary else 0, attempts,
+                      pinned=not mirrors and canary is None)
+
 
 def wait_applied(traefik_url: str, deployment_id: str, version: str | None, timeout: float,
                  in_a_row: int = 3) -> str | None:
@@ -98,7 +124,7 @@ def wait_applied(traefik_url: str, deployment_id: str, version: str | None, time
                 seen, last = 0, f"{type(exc).__name__}: {exc}"
             if seen >= in_a_row:
                 return None
-            time.sleep(0.1)
+            time.sleep(0.05)
     want = f"routes version {version}" if version else "label routing (no routes file)"
     return (f"traefik did not apply {want} for {url} within {timeout:g} s (last: {last}); is traefik's file "
             "provider on? (`bosun-local up` renders it)")

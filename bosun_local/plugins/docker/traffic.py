@@ -10,7 +10,7 @@ import httpx
 from bosun_local.contracts.challengers import MIRROR, feed_of, replay_path
 from bosun_local.envstack.render import write_if_changed
 from bosun_local.errors import BosunError
-from bosun_local.plugins.docker.routes import Routes, RoutesFile, side_service, wait_applied
+from bosun_local.plugins.docker.routes import Routes, RoutesFile, champion_service, side_service, wait_applied
 from bosun_local.plugins.docker.shared import SHARED
 from bosun_local.plugins.docker.stack import CANARY, CHALLENGER, CHAMPION, DeploymentStack, ModelService, model_service
 from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
@@ -74,7 +74,10 @@ def update_traffic(plugin: DockerPlugin, di: DeploymentInfo, traffic: dict[str, 
         return ActionStatusInfo(ActionStatus.ERROR, state=DeploymentState.ERROR,
                                 msg=f"deployment {di.id} has no running champion, so nothing to feed or split; "
                                     "start it first (`bosun-local deployments start`)")
-    champion = f"{plugin.shared().pool.router}@docker" if pooled else f"{stack.router}@docker"
+    # One model serving: its own service (right after a replacement the label service may still list the old one).
+    slugs = {m.slug for m in champions}
+    champion = (f"{plugin.shared().pool.router}@docker" if pooled else
+                champion_service(stack.router, slugs.pop()) if len(slugs) == 1 else f"{stack.router}@docker")
     current = [m for m in running if m.role != CHAMPION]
     key = {(m.model_id, m.role) for m in wanted}
     have = {(m.model_id, m.role) for m in current}
@@ -143,3 +146,21 @@ def wait_replay_routes(traefik_url: str, deployment_id: str, models: list[str], 
                     return f"traefik did not route {url} to challenger {model_id} within {timeout:g} s (last: {last})"
                 time.sleep(0.1)
     return None
+
+
+def unpin(plugin: DockerPlugin, stack: DeploymentStack, keep: ModelService | None = None) -> None:
+    """Give a deployment pinned to one model (after a replacement) back to its label router, unless it is `keep`.
+
+    A move to the shared pool drains the dedicated containers, and a start after an interrupted replacement
+    drains the other model's: a route pinned to them would keep pointing at them.
+    """
+    if not plugin.s[K.ROUTES_DIR_KEY]:
+        return
+    routes = routes_file(plugin, stack)
+    current = routes.read(stack.deployment_id, stack.router)
+    if current is not None and current.pinned and (
+            keep is None or current.champion != champion_service(stack.router, keep.slug)):
+        routes.remove()
+        problem = wait_applied(plugin.traefik_url, stack.deployment_id, None, float(plugin.s["routeTimeoutSec"]))
+        if problem:
+            plugin._logger.warning("deployment %s: %s", stack.deployment_id, problem)
