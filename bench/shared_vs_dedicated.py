@@ -54,6 +54,7 @@ def deploy_first_200(stack: AgentEnv, package: str, name: str, kv: dict[str, Any
 def replacements(stack: AgentEnv, dep_id: str, packages: list[str], count: int) -> dict[str, Any]:
     """Replace the deployment's model `count` times while two clients loop; return durations and failures."""
     durations = []
+    phases: dict[str, list[float]] = {}
     loads = [load_avg()]
     with PredictionLoad(f"{stack.web}/deployments/{dep_id}/predictions", [ROW]) as load, stack.client() as client:
         for i in range(count):
@@ -63,8 +64,14 @@ def replacements(stack: AgentEnv, dep_id: str, packages: list[str], count: int) 
             assert action["status"] == "done", action
             durations.append(time.monotonic() - start)
             loads.append(load_avg())
+            for step, sec in (((action.get("result") or {}).get("data") or {}).get("phasesSec") or {}).items():
+                phases.setdefault(step, []).append(sec)
     return {"durationSec": pct(durations), "requestsOk": sum(load.ok), "failedRequests": len(load.failures),
-            "failures": load.failures[:5], "loadAvg1m": [x[0] for x in loads]}
+            "failures": load.failures[:5], "loadAvg1m": [x[0] for x in loads],
+            "phasesSecP50": {step: round(statistics.median(v), 2) for step, v in phases.items()},
+            # Every other PPS container probes twice a second (an exec each): the host this replacement shares.
+            "otherPpsContainers": len([c for c in adapter.containers_with_labels(
+                {labels.NETWORK: stack.name}) if c.status == "running"]) - 1}
 
 
 def deploy_many(stack: AgentEnv, package: str, prefix: str, count: int, kv: dict[str, Any]) -> list[str]:
