@@ -72,7 +72,7 @@ def replace_model(plugin: DockerPlugin, di: DeploymentInfo) -> ActionStatusInfo:
             plugin._logger.warning("deployment %s: %s; stopping the old model anyway", di.id, note)
     else:
         watch.lap("pinned")
-    # Gracefully (stop_grace_period): requests already sent to them finish; by the engine API, not Compose's CLI.
+    # Gracefully (stop_grace_period): requests already sent to them finish; `docker stop` + `rm`, not `compose rm -s`.
     adapter.remove_containers([stack.container_name(m) for m in olds], timeout=int(plugin.s["gracefulTimeoutSec"]))
     watch.lap("stop")
     stack.render([*news, *sides])
