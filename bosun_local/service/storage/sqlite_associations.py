@@ -6,7 +6,7 @@ integer, times as integer epoch milliseconds, one narrow INSERT per prediction k
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain, repeat
@@ -40,7 +40,7 @@ def _values_sql(constants: int, width: int, count: int, numbered: bool) -> str:
         for row in range(count))
 
 
-def insert_columns(conn: Any, table: str, constants: dict[str, Any], columns: dict[str, Sequence[Any]],
+def insert_columns(conn: Any, table: str, constants: Mapping[str, Any], columns: Mapping[str, Sequence[Any]],
                    tail: str = "", numbered: bool = False) -> int:
     """Insert a row per position of the columns (equal-length lists) plus the constants; return rows written."""
     # numbered (SQLite's ?NNN): the constants are bound once per statement and each row binds only its own values,
