@@ -30,14 +30,15 @@ _ROWS_PER_INSERT = 500
 
 
 @lru_cache(maxsize=256)
-def _values_sql(constants: int, width: int, count: int, numbered: bool) -> str:
-    """Return the VALUES list of `count` rows: `constants` values shared by every row, then `width` of its own."""
+def _insert_sql(head: str, constants: int, width: int, count: int, tail: str, numbered: bool) -> str:
+    """Return `head VALUES ... tail` of `count` rows: `constants` values shared by all rows, then `width` own."""
     if not numbered:
-        return "VALUES " + ", ".join(repeat("(" + ", ".join("?" * (constants + width)) + ")", count))
-    shared = [f"?{i + 1}" for i in range(constants)]
-    return "VALUES " + ", ".join(
-        "(" + ", ".join([*shared, *(f"?{constants + row * width + j + 1}" for j in range(width))]) + ")"
-        for row in range(count))
+        values = ", ".join(repeat("(" + ", ".join("?" * (constants + width)) + ")", count))
+    else:
+        shared = [f"?{i + 1}" for i in range(constants)]
+        values = ", ".join("(" + ", ".join([*shared, *(f"?{constants + row * width + j + 1}" for j in range(width))])
+                           + ")" for row in range(count))
+    return f"{head} VALUES {values} {tail}"
 
 
 def insert_columns(conn: Any, table: str, constants: Mapping[str, Any], columns: Mapping[str, Sequence[Any]],
@@ -61,8 +62,8 @@ def insert_columns(conn: Any, table: str, constants: Mapping[str, Any], columns:
         else:
             params = list(chain.from_iterable(zip(*(repeat(v, count) for v in shared),
                                                   *(c[start:end] for c in values), strict=False)))
-        sql = f"{head} {_values_sql(k, width, count, numbered)} {tail}"
-        inserted += max(conn.execute(sql, params).rowcount, 0)
+        # The same string object each time: the driver's statement cache hashes and compares it on every call.
+        inserted += max(conn.execute(_insert_sql(head, k, width, count, tail, numbered), params).rowcount, 0)
     return inserted
 
 
