@@ -312,6 +312,9 @@ class SQLStore(MonitoringTables, Storage):
 class SQLiteStorage(SQLStore):
     """The embedded default store: one file, WAL, migrations applied at open."""
 
+    numbered_parameters = True
+    waiting_index_hint = " INDEXED BY association_rows_waiting"
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,9 @@ integer, times as integer epoch milliseconds, one narrow INSERT per prediction k
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import chain, repeat
 from typing import Any
 
@@ -17,8 +18,6 @@ from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import parse_time
 
 # An actual fills its side once: a redelivered or re-uploaded actual is a duplicate, never a second match.
-_ACTUAL_INSERT = ("INSERT INTO association_rows (dep, association_id, actual, actual_num, actual_ms, was_acted_on, "
-                  "received_s)")
 _ACTUAL_UPSERT = (
     "ON CONFLICT (dep, association_id) DO UPDATE SET actual = excluded.actual, "
     "actual_num = excluded.actual_num, actual_ms = excluded.actual_ms, was_acted_on = excluded.was_acted_on "
@@ -27,17 +26,44 @@ _ACTUAL_UPSERT = (
 _IN_CHUNK = 900
 # Rows per multi-row INSERT: one statement step per few hundred rows instead of one per row takes about a
 # quarter off the per-row cost of storing association ids (bind, step and reset per row in executemany).
-_ROWS_PER_INSERT = 400
+_ROWS_PER_INSERT = 500
 
 
-def insert_rows(conn: Any, head: str, width: int, rows: Sequence[Sequence[Any]], tail: str = "") -> int:
-    """Run `head VALUES (...), (...) tail` over rows in multi-row statements; return the rows inserted."""
+@lru_cache(maxsize=256)
+def _insert_sql(head: str, constants: int, width: int, count: int, tail: str, numbered: bool) -> str:
+    """Return `head VALUES ... tail` of `count` rows: `constants` values shared by all rows, then `width` own."""
+    if not numbered:
+        values = ", ".join(repeat("(" + ", ".join("?" * (constants + width)) + ")", count))
+    else:
+        shared = [f"?{i + 1}" for i in range(constants)]
+        values = ", ".join("(" + ", ".join([*shared, *(f"?{constants + row * width + j + 1}" for j in range(width))])
+                           + ")" for row in range(count))
+    return f"{head} VALUES {values} {tail}"
+
+
+def insert_columns(conn: Any, table: str, constants: Mapping[str, Any], columns: Mapping[str, Sequence[Any]],
+                   tail: str = "", numbered: bool = False) -> int:
+    """Insert a row per position of the columns (equal-length lists) plus the constants; return rows written."""
+    # numbered (SQLite's ?NNN): the constants are bound once per statement and each row binds only its own values,
+    # put into the parameter list by slice assignment: no Python tuple per row and far fewer binds.
+    head = f"INSERT INTO {table} ({', '.join([*constants, *columns])})"
+    shared, values = list(constants.values()), list(columns.values())
+    k, width = len(shared), len(values)
+    total = len(values[0]) if values else 0
     inserted = 0
-    one = "(" + ", ".join("?" * width) + ")"
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start:start + _ROWS_PER_INSERT]
-        sql = f"{head} VALUES {', '.join(repeat(one, len(chunk)))} {tail}"
-        inserted += max(conn.execute(sql, list(chain.from_iterable(chunk))).rowcount, 0)
+    for start in range(0, total, _ROWS_PER_INSERT):
+        end = min(total, start + _ROWS_PER_INSERT)
+        count = end - start
+        if numbered:
+            params: list[Any] = [None] * (k + width * count)
+            params[:k] = shared
+            for j, column in enumerate(values):
+                params[k + j::width] = column[start:end]
+        else:
+            params = list(chain.from_iterable(zip(*(repeat(v, count) for v in shared),
+                                                  *(c[start:end] for c in values), strict=False)))
+        # The same string object each time: the driver's statement cache hashes and compares it on every call.
+        inserted += max(conn.execute(_insert_sql(head, k, width, count, tail, numbered), params).rowcount, 0)
     return inserted
 
 
@@ -75,6 +101,11 @@ class AssociationTables:
     _exec: Any
     _conn: Any
     _dep_keys: dict[str, int]
+    # SQLite binds ?NNN placeholders (shared values bound once per statement); psycopg only positional ones.
+    numbered_parameters = False
+    # SQLite's planner, without statistics, counts waiting actuals by the primary key (every row of the
+    # deployment) rather than the small partial index; PostgreSQL's statistics pick the index themselves.
+    waiting_index_hint = ""
 
     def _dep_key(self, deployment_id: str, create: bool = True) -> int | None:
         """Return the small integer standing for a deployment id in association rows."""
@@ -98,17 +129,21 @@ class AssociationTables:
     def store_predictions(self, record: Row) -> None:
         """Store what was predicted under each association id of an ingest record (the first prediction wins)."""
         assoc = record["associations"]
-        ids = [str(i) for i in assoc["ids"]]
+        ids = list(map(str, assoc["ids"]))
         n = len(ids)
         default_ms = epoch_ms(assoc.get("timestamp"), epoch_ms(record["minute"], 0))
-        columns: dict[str, Any] = {
-            "predicted_ms": [epoch_ms(t, default_ms) for t in assoc["timestamps"]] if assoc.get("timestamps")
-            else repeat(default_ms, n)}
+        # Values the same for every row are bound once per statement; the columns hold one value per id.
+        shared: dict[str, Any] = {}
+        columns: dict[str, list[Any]] = {"association_id": ids}
+        if assoc.get("timestamps"):
+            columns["predicted_ms"] = [epoch_ms(t, default_ms) for t in assoc["timestamps"]]
+        else:
+            shared["predicted_ms"] = default_ms
         if assoc.get("probabilities"):
             names = assoc["classNames"]
             matrix = np.asarray(assoc["probabilities"], dtype=np.float64)
             columns["label"] = [names[i] for i in np.argmax(matrix, axis=1)]
-            columns["class_set"] = repeat(self._class_set(names), n)
+            shared["class_set"] = self._class_set(names)
             if len(names) == 2:
                 columns["prediction"] = matrix[:, 1].tolist()
             else:
@@ -116,24 +151,30 @@ class AssociationTables:
         elif assoc.get("labels"):
             columns["label"] = [None if v is None else str(v) for v in assoc["labels"]]
             if assoc.get("classNames"):
-                columns["class_set"] = repeat(self._class_set(assoc["classNames"]), n)
+                shared["class_set"] = self._class_set(assoc["classNames"])
+        elif assoc.get("predictions"):
+            columns["prediction"] = list(assoc["predictions"])
         else:
-            columns["prediction"] = assoc.get("predictions") or repeat(None, n)
+            shared["prediction"] = None
+        received = {"received_s": int(now_ms() / 1000)}
         with self.transaction():
             # A challenger's predictions answer the same association ids as the champion's: kept under their own key.
             dep = self._dep_key(record.get("associationKey") or record["deploymentId"])
-            head = f"INSERT INTO association_rows (dep, association_id, {', '.join(columns)}, received_s)"
-            rows = list(zip(repeat(dep), ids, *columns.values(), repeat(int(now_ms() / 1000)), strict=False))
             conn = self._conn()
-            inserted = insert_rows(conn, head, len(columns) + 3, rows, "ON CONFLICT DO NOTHING")
+            inserted = insert_columns(conn, "association_rows", {"dep": dep, **shared, **received}, columns,
+                                      "ON CONFLICT DO NOTHING", self.numbered_parameters)
             if inserted < n:
                 # Some ids exist already: actuals that came first get their prediction now (a repeat stays first).
-                assigned = ", ".join(f"{c} = ?" for c in columns)
+                own = {name: column for name, column in columns.items() if name != "association_id"}
+                assigned = ", ".join(f"{c} = ?" for c in [*shared, *own])
                 conn.executemany(f"UPDATE association_rows SET {assigned} WHERE dep = ? AND association_id = ? "
-                                 "AND predicted_ms IS NULL", [(*r[2:-1], r[0], r[1]) for r in rows])
+                                 "AND predicted_ms IS NULL",
+                                 zip(*(repeat(v, n) for v in shared.values()), *own.values(), repeat(dep, n), ids,
+                                     strict=False))
             if record.get("copyAssociationKey"):
                 copy = self._dep_key(record["copyAssociationKey"])
-                insert_rows(conn, head, len(columns) + 3, [(copy, *r[1:]) for r in rows], "ON CONFLICT DO NOTHING")
+                insert_columns(conn, "association_rows", {"dep": copy, **shared, **received}, columns,
+                               "ON CONFLICT DO NOTHING", self.numbered_parameters)
 
     def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
                       received: str | None = None) -> tuple[int, int]:
@@ -146,22 +187,32 @@ class AssociationTables:
     def store_actual_columns(self, deployment_id: str, columns: Row, received: str | None = None) -> tuple[int, int]:
         """Store actuals given as columns (associationIds, actualValues, timestamps?, wasActedOn?)."""
         now = now_ms()
-        received_s = int(epoch_ms(received, now) / 1000)
-        ids, values = columns["associationIds"], columns["actualValues"]
+        ids, values = list(map(str, columns["associationIds"])), columns["actualValues"]
         times, acted = columns.get("timestamps"), columns.get("wasActedOn")
+        total = len(ids)
+        own: dict[str, list[Any]] = {"association_id": ids, "actual": list(map(actual_text, values)),
+                                     "actual_num": list(map(actual_number, values))}
+        shared: dict[str, Any] = {}
+        if times and any(times):
+            own["actual_ms"] = [epoch_ms(t, now) for t in times]
+        else:
+            shared["actual_ms"] = now
+        if acted:
+            own["was_acted_on"] = [None if a is None else int(a) for a in acted]
+        else:
+            shared["was_acted_on"] = None
+        if len(set(ids)) < total:
+            # One statement may not upsert a key twice (PostgreSQL refuses): the first of a repeated id wins.
+            first: dict[str, int] = {}
+            for k, i in enumerate(ids):
+                first.setdefault(i, k)
+            own = {name: [column[k] for k in first.values()] for name, column in own.items()}
         with self.transaction():
             dep = self._dep_key(deployment_id)
-            rows = list(zip(
-                repeat(dep), map(str, ids), map(actual_text, values), map(actual_number, values),
-                [epoch_ms(t, now) for t in times] if times and any(times) else repeat(now),
-                [None if a is None else int(a) for a in acted] if acted else repeat(None),
-                repeat(received_s)))
-            if len({r[1] for r in rows}) < len(rows):
-                # One statement may not upsert a key twice (PostgreSQL refuses): the first of a repeated id wins.
-                seen: set[str] = set()
-                rows = [r for r in rows if r[1] not in seen and not seen.add(r[1])]  # type: ignore[func-returns-value]
-            stored = insert_rows(self._conn(), _ACTUAL_INSERT, 7, rows, _ACTUAL_UPSERT)
-        return stored, len(ids) - stored
+            constants = {"dep": dep, **shared, "received_s": int(epoch_ms(received, now) / 1000)}
+            stored = insert_columns(self._conn(), "association_rows", constants, own, _ACTUAL_UPSERT,
+                                    self.numbered_parameters)
+        return stored, total - stored
 
     def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
         dep = self._dep_key(deployment_id, create=False)
@@ -230,8 +281,8 @@ class AssociationTables:
         dep = self._dep_key(deployment_id, create=False)
         if dep is None:
             return 0
-        return int(self._exec("SELECT COUNT(*) FROM association_rows WHERE dep = ? AND predicted_ms IS NULL",
-                              (dep,)).fetchone()[0])
+        return int(self._exec(f"SELECT COUNT(*) FROM association_rows{self.waiting_index_hint} WHERE dep = ? "
+                              "AND predicted_ms IS NULL", (dep,)).fetchone()[0])
 
     def purge_associations(self, before: str) -> int:
         with self.transaction():

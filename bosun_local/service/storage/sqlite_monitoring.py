@@ -22,10 +22,13 @@ class MonitoringTables(AssociationTables):
     def ingest(self, records: list[Row]) -> tuple[int, int]:
         stored = duplicates = 0
         received = now_iso()
+        # The minutes this batch touches, merged in memory and written once each: a batch of a few hundred records
+        # of one minute read, merged and wrote the same document a few hundred times.
+        minutes: dict[tuple[str, str, str], Row] = {}
         with self.transaction():
             for record in records:
                 if record["kind"] == "requests":
-                    new, repeated = self._ingest_requests(record, received)
+                    new, repeated = self._ingest_requests(record, received, minutes)
                     stored, duplicates = stored + new, duplicates + repeated
                     continue
                 inserted = self._exec("INSERT INTO ingested_records (record_id, received_at) VALUES (?, ?) "
@@ -34,7 +37,7 @@ class MonitoringTables(AssociationTables):
                     duplicates += 1
                     continue
                 if record["kind"] != "actuals":
-                    self._merge_minute(record)
+                    self._merge_minute(record, minutes)
                 if record.get("associations"):
                     self.store_predictions(record)
                 if record.get("actuals"):
@@ -42,9 +45,13 @@ class MonitoringTables(AssociationTables):
                 if record.get("actualColumns"):
                     self.store_actual_columns(record["deploymentId"], record["actualColumns"], received)
                 stored += 1
+            for key, doc in minutes.items():
+                self._exec("INSERT INTO minute_figures (deployment_id, minute, model_id, doc) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (deployment_id, minute, model_id) DO UPDATE SET doc = excluded.doc",
+                           (*key, json.dumps(doc, separators=(",", ":"))))
         return stored, duplicates
 
-    def _ingest_requests(self, record: Row, received: str) -> tuple[int, int]:
+    def _ingest_requests(self, record: Row, received: str, minutes: dict[tuple[str, str, str], Row]) -> tuple[int, int]:
         """Count a `requests` record's record ids once each and merge the new ones' figures into the minute."""
         ids: list[str] = record["requests"]["recordIds"]
         conn = self._conn()
@@ -60,7 +67,7 @@ class MonitoringTables(AssociationTables):
             conn.execute("RELEASE requests")
         if keep == []:
             return 0, len(ids)
-        self._merge_minute(requests_figures(record, keep))
+        self._merge_minute(requests_figures(record, keep), minutes)
         new = len(ids) if keep is None else len(keep)
         return new, len(ids) - new
 
@@ -78,14 +85,15 @@ class MonitoringTables(AssociationTables):
                 keep.append(i)
         return keep
 
-    def _merge_minute(self, record: Row) -> None:
+    def _merge_minute(self, record: Row, minutes: dict[tuple[str, str, str], Row]) -> None:
+        """Merge a record into its minute's document in `minutes` (read from the table the first time)."""
         key = (record["deploymentId"], record["minute"], record["modelId"])
-        row = self._exec("SELECT doc FROM minute_figures WHERE deployment_id = ? AND minute = ? AND model_id = ?",
-                         key).fetchone()
-        doc = merge_record(json.loads(row["doc"]) if row else empty_minute(key[0], key[2], key[1]), record)
-        self._exec("INSERT INTO minute_figures (deployment_id, minute, model_id, doc) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT (deployment_id, minute, model_id) DO UPDATE SET doc = excluded.doc",
-                   (*key, json.dumps(doc, separators=(",", ":"))))
+        doc = minutes.get(key)
+        if doc is None:
+            row = self._exec("SELECT doc FROM minute_figures WHERE deployment_id = ? AND minute = ? AND model_id = ?",
+                             key).fetchone()
+            doc = json.loads(row["doc"]) if row else empty_minute(key[0], key[2], key[1])
+        minutes[key] = merge_record(doc, record)
 
     def purge_figures(self, before: str) -> int:
         with self.transaction():

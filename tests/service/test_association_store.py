@@ -1,0 +1,126 @@
+"""Association ids in storage, on a real SQLite file and a real PostgreSQL database: batches larger than one
+statement, first prediction and first actual win, joins in either order, canary copies, minutes merged per batch."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bosun_local.service.storage import open_storage
+from bosun_local.service.storage.base import Storage
+from bosun_local.service.storage.sqlite_associations import _ROWS_PER_INSERT
+from tests.support.postgres import BACKENDS, fresh_database
+
+SINCE = "2026-01-01T00:00:00Z"
+MINUTE = "2026-11-30T10:00:00Z"
+# More ids than one multi-row statement takes, and a last statement shorter than the others.
+N = 2 * _ROWS_PER_INSERT + 7
+
+
+@pytest.fixture(params=BACKENDS)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """Yield a fresh store on each backend."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_database("assoc")) if request.param == "postgres" else ""
+        store = open_storage(tmp_path, url)
+        stack.callback(store.close)
+        yield store
+
+
+def predictions(record_id: str, ids: list[Any], values: list[float | None], **extra: Any) -> dict[str, Any]:
+    """Return a predictions ingest record with association ids."""
+    return {"recordId": record_id, "deploymentId": "d", "modelId": "m", "minute": MINUTE, "kind": "predictions",
+            "rows": len(ids), "predictionSum": 0.0, "associations": {"ids": ids, "predictions": values}, **extra}
+
+
+def test_a_large_batch_joins_actuals_either_way_and_keeps_the_first_prediction(storage: Storage) -> None:
+    # Actuals first for every third id (and a repeated actual: the first wins).
+    early = [f"a{i}" for i in range(0, N, 3)]
+    assert storage.store_actual_columns("d", {"associationIds": [*early, "a0"],
+                                              "actualValues": [float(i) for i in range(len(early))] + [99.0]}) \
+        == (len(early), 1)
+    assert storage.waiting_actuals("d") == len(early)
+    # One record of N ids (int ids too), with a repeat of a0 at the end: the first prediction of a0 wins.
+    ids: list[Any] = [f"a{i}" for i in range(N)] + ["a0"]
+    ids[5] = 5  # stored as the text "5": its actual below joins by that text
+    values: list[float | None] = [float(i) for i in range(N)] + [-1.0]
+    values[1] = None
+    assert storage.ingest([predictions("p1", ids, values)]) == (1, 0)
+    assert storage.waiting_actuals("d") == 0
+    assert storage.regression_sums("d", SINCE)["matched"] == len(early)
+    # A redelivered record is a duplicate; a new record with the same ids changes no prediction.
+    assert storage.ingest([predictions("p1", ids, values)]) == (0, 1)
+    storage.ingest([predictions("p2", [f"a{i}" for i in range(N)], [7.0] * N)])
+    # Actuals for the rest arrive later; the early ones stay as they were.
+    late = [f"a{i}" if i != 5 else "5" for i in range(N) if i % 3]
+    assert storage.store_actual_columns("d", {"associationIds": late, "actualValues": [1.0] * len(late)}) \
+        == (len(late), 0)
+    assert storage.store_actual_columns("d", {"associationIds": early, "actualValues": [5.0] * len(early)}) \
+        == (0, len(early))
+    rows = storage.matched_rows("d", SINCE)
+    assert len(rows) == N
+    assert storage.matched_count("d", [f"a{i}" for i in range(N)]) == N - 1  # "5" is stored under "5", not "a5"
+    assert storage.matched_count("d", ["5"]) == 1
+    by_prediction = {r["prediction"]: r for r in rows if r["prediction"] is not None}
+    assert len(by_prediction) == N - 1  # a1 predicted None; every other prediction is the first one sent
+    assert by_prediction[0.0]["actual_num"] == 0.0  # a0: its first actual, and its first prediction (not -1.0)
+    assert by_prediction[3.0]["actual_num"] == 1.0  # a3: the early actual number 1
+    assert by_prediction[4.0]["actual_num"] == 1.0  # a4: a late actual
+    sums = storage.regression_sums("d", SINCE)
+    assert (sums["matched"], sums["n"]) == (N, N - 1)
+
+
+def test_labels_per_row_times_and_a_canary_copy(storage: Storage) -> None:
+    ids = [f"c{i}" for i in range(N)]
+    record = {"recordId": "l1", "deploymentId": "d", "modelId": "canary", "minute": MINUTE, "kind": "predictions",
+              "rows": N, "predictionSum": 0.0, "copyAssociationKey": "d#canary",
+              "associations": {"ids": ids, "labels": ["yes" if i % 2 else "no" for i in range(N)],
+                               "classNames": ["no", "yes"],
+                               "timestamps": [f"2026-11-30T10:00:{i % 60:02d}Z" for i in range(N)]}}
+    storage.ingest([record])
+    storage.store_actual_columns("d", {"associationIds": ids, "actualValues": ["yes"] * N})
+    assert len(storage.matched_rows("d", SINCE)) == N
+    # Predictions made from 10:00:30 on: the ids predicted in the second half of their minute.
+    assert len(storage.matched_rows("d", "2026-11-30T10:00:30Z")) == sum(1 for i in range(N) if i % 60 >= 30)
+    figures = storage.agreement("d", "d#canary", SINCE, 0.0)
+    assert (figures["common"], figures["agree"], figures["matched"], figures["correct"]) == (N, N, N, N // 2)
+
+
+def test_a_batch_merges_its_minutes_as_one_record_at_a_time_would(storage: Storage, tmp_path: Path) -> None:
+    records = [predictions(f"m{i}", [f"m{i}-{j}" for j in range(3)], [1.0, 2.0, 3.0], predictions=3,
+                           executionTimeMs=4.5, minute=f"2026-11-30T10:0{i % 2}:00Z") for i in range(6)]
+    records.append({"recordId": "s1", "deploymentId": "d", "modelId": "m", "minute": MINUTE, "kind": "requests",
+                    "requests": {"recordIds": ["s1", "s2"], "predictions": [1, 2], "executionTimeMs": [1.0, 2.0],
+                                 "userErrors": [False, True], "systemErrors": [False, False]}})
+    assert storage.ingest(records) == (8, 0)
+    one_by_one = open_storage(tmp_path / "one-by-one")
+    try:
+        for record in records:
+            one_by_one.ingest([record])
+        for minute in ("2026-11-30T10:00:00Z", "2026-11-30T10:01:00Z"):
+            assert list(storage.minute_figures("d", minute)) == list(one_by_one.minute_figures("d", minute))
+        (first, second) = storage.minute_figures("d", MINUTE)
+        assert (first["records"], first["predictions"], first["userErrors"]) == (5, 3 * 3 + 3, 1)
+        assert (second["records"], second["predictions"]) == (3, 9)
+    finally:
+        one_by_one.close()
+
+
+def test_waiting_actuals_are_counted_by_their_partial_index(tmp_path: Path) -> None:
+    """A stats call counts the actuals still waiting without reading every stored prediction of the deployment."""
+    storage = open_storage(tmp_path)
+    try:
+        storage.store_actual_columns("d", {"associationIds": ["w"], "actualValues": [1.0]})
+        conn = storage._conn()  # type: ignore[attr-defined]
+        seen: list[str] = []
+        conn.set_trace_callback(seen.append)
+        assert storage.waiting_actuals("d") == 1
+        conn.set_trace_callback(None)
+        select = next(s for s in seen if "predicted_ms IS NULL" in s)
+        plan = [str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + select)]
+        assert any("association_rows_waiting" in step for step in plan), plan
+    finally:
+        storage.close()
