@@ -131,12 +131,12 @@ class ChallengerReplay:
             models = self.targets(record.deployment_id, record.model_id)
             if not models:
                 continue
+            rows = rows_of(record)
             if not self.base_url:
-                self._lost(record.deployment_id, models, len(rows_of(record)), "dropped",
+                self._lost(record.deployment_id, models, len(rows), "dropped",
                            "the monitoring agent has no traefik URL to replay to (set challengerReplayUrl in its "
                            "config, or BOSUN_TRAEFIK_URL)")
                 continue
-            rows = rows_of(record)
             for model_id in models:
                 with self._queued_lock:
                     full = self._queued_rows + len(rows) > QUEUE_ROWS

@@ -5,14 +5,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from bosun_local.contracts.challengers import MIRROR, feed_of, replay_path
 from bosun_local.envstack.render import write_if_changed
 from bosun_local.errors import BosunError
 from bosun_local.plugins.docker.routes import Routes, RoutesFile, champion_service, side_service, wait_applied
 from bosun_local.plugins.docker.shared import SHARED
 from bosun_local.plugins.docker.stack import CANARY, CHALLENGER, CHAMPION, DeploymentStack, ModelService, model_service
+from bosun_local.plugins.docker.waits import wait_model_at
 from bosun_local.plugins.framework.action_status import ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import BosunPluginConfigConstants as K
 from bosun_local.plugins.framework.constants import DeploymentState
@@ -130,21 +129,11 @@ def update_traffic(plugin: DockerPlugin, di: DeploymentInfo, traffic: dict[str, 
 def wait_replay_routes(traefik_url: str, deployment_id: str, models: list[str], timeout: float) -> str | None:
     """Wait until traefik routes each new challenger's own path to it; return why not, or None."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=3.0) as http:
-        for model_id in models:
-            url = f"{traefik_url}{replay_path(deployment_id, model_id)}info"
-            last = "no answer yet"
-            while True:
-                try:
-                    response = http.get(url)
-                    if response.status_code == 200 and model_id in response.text:
-                        break
-                    last = f"HTTP {response.status_code} {response.text[:120]!r}"
-                except httpx.HTTPError as exc:
-                    last = f"{type(exc).__name__}: {exc}"
-                if time.monotonic() > deadline:
-                    return f"traefik did not route {url} to challenger {model_id} within {timeout:g} s (last: {last})"
-                time.sleep(0.1)
+    for model_id in models:
+        problem = wait_model_at(f"{traefik_url}{replay_path(deployment_id, model_id)}info", model_id,
+                                max(0.0, deadline - time.monotonic()))
+        if problem:
+            return problem
     return None
 
 

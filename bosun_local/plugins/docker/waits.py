@@ -17,20 +17,8 @@ class TraefikWaits:
 
     def wait_routed(self, deployment_id: str, model_id: str) -> str | None:
         """Wait until traefik answers for the deployment from this model; return why not, or None."""
-        url = f"{self.traefik_url}/deployments/{deployment_id}/info"
-        deadline = time.monotonic() + float(self.s["routeTimeoutSec"])
-        last = "no answer yet"
-        with httpx.Client(timeout=3.0) as http:
-            while time.monotonic() < deadline:
-                try:
-                    response = http.get(url)
-                    if response.status_code == 200 and model_id in response.text:
-                        return None
-                    last = f"HTTP {response.status_code} {response.text[:120]!r}"
-                except httpx.HTTPError as exc:
-                    last = f"{type(exc).__name__}: {exc}"
-                time.sleep(0.05)  # a GET on loopback: a replacement waits on each tick
-        return f"traefik did not route {url} to model {model_id} within {self.s['routeTimeoutSec']} s (last: {last})"
+        return wait_model_at(f"{self.traefik_url}/deployments/{deployment_id}/info", model_id,
+                             float(self.s["routeTimeoutSec"]))
 
     def wait_only(self, deployment_id: str, model_id: str, in_a_row: int = 8) -> str | None:
         """Wait until traefik answers from this model alone (in_a_row answers); return why not, or None."""
@@ -89,3 +77,20 @@ class TraefikWaits:
                 time.sleep(0.2)
         self._logger.warning("deployment %s: traefik still routes to it after %s s; removing it anyway",
                              deployment_id, self.s["routeTimeoutSec"])
+
+
+def wait_model_at(url: str, model_id: str, timeout: float) -> str | None:
+    """Wait until `url` (a PPS's /info through traefik) answers 200 from this model; return why not, or None."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    with httpx.Client(timeout=3.0) as http:
+        while time.monotonic() < deadline:
+            try:
+                response = http.get(url)
+                if response.status_code == 200 and model_id in response.text:
+                    return None
+                last = f"HTTP {response.status_code} {response.text[:120]!r}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.05)  # a GET on loopback: a replacement waits on each tick
+    return f"traefik did not route {url} to model {model_id} within {timeout:g} s (last: {last})"
