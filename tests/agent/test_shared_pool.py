@@ -101,15 +101,19 @@ def test_twenty_shared_deployments_under_load(stack: AgentEnv, tmp_path: Path) -
         until("the killed replica to be relaunched and healthy",
               lambda: [c for c in pool_containers(stack) if c.name == victim.name and c.healthy
                        and c.started_at != victim.started_at], 120)
+        healthy_after = time.monotonic() - killed_at
         with stack.client() as client:
             events = until("the relaunch event", lambda: client.list_events(types=["pool_replica_relaunched"]), 30)
         assert victim.name in events[0]["message"]
-        # SIGKILL loses what the killed process had already accepted (at most one request per load thread):
-        # traefik answers 502, or drops the client's connection when the replica died mid-answer. Everything
-        # sent afterwards went to the other replica (traefik retries refused connections).
+        # SIGKILL loses what the killed process had already accepted: traefik answers 502, or drops the client's
+        # connection when the replica died mid-answer. That is one in-flight request per load thread, and at most
+        # one more sent on a keep-alive connection traefik picked as the kernel closed it (written, so traefik's
+        # retry may not resend it). Nothing fails once traefik has dropped the dead replica.
         lost = ("HTTP 502", "Server disconnected without sending a response")
-        assert all(at >= killed_at for at in load.failed_at), load.failures[:5]
-        assert len(load.failures) <= 3 and all(any(m in f for m in lost) for f in load.failures), load.failures[:5]
+        when = [round(at - killed_at, 2) for at in load.failed_at]
+        said = (when, f"relaunched replica healthy after {healthy_after:.1f}s", load.failures[:6])
+        assert all(0 <= t <= healthy_after for t in when), said
+        assert len(load.failures) <= 2 * load.threads and all(any(m in f for m in lost) for f in load.failures), said
         load.failures.clear()
         load.failed_at.clear()
         # poolReplicas changed at runtime: a third replica joins once it loaded every dir, then leaves drained.

@@ -77,11 +77,12 @@ def test_drum_models_through_traefik(stack: AgentEnv, tmp_path: Path) -> None:
                           timeout=30)
     assert response.status_code == 200, response.text
     got = [r["prediction"] for r in response.json()["data"]]
-    local = tmp_path / "local"
-    all_hooks_regression(local)
-    model = load_drum(load_spec(local))
+    model = load_drum(load_spec(tmp_path / "hooks"))  # the very pickle the deployment serves
     want = model.score(model.read_input(all_hooks_input(), "text/csv")).predictions  # type: ignore[attr-defined]
-    assert got == want
+    # Not bit-for-bit: BLAS sums a row in an order that depends on the array's memory layout (C- and F-ordered
+    # copies of this input differ in the last bits here), and two processes may lay the frame out differently.
+    # 1e-12 still catches every hook (the 0.25 offset, fillna, clip, decimal commas) going wrong.
+    assert got == pytest.approx(want, rel=1e-12, abs=0)
     raw = deploy(stack, unstructured(tmp_path / "words"), "drum-words")
     answer = httpx.post(f"{stack.web}/deployments/{raw['id']}/predictionsUnstructured?ret_mode=binary",
                         content=b"one two three", headers={"Content-Type": "text/plain"}, timeout=30)

@@ -13,6 +13,7 @@ class Load:
     """Loop predictions over a changing set of URLs from a few threads until stopped (bounded by time)."""
 
     def __init__(self, urls: list[str], threads: int = 3, max_sec: float = 180.0, timeout: float = 30.0) -> None:
+        self.threads = threads
         self.urls = list(urls)
         self.timeout = timeout
         self.max_sec = max_sec
