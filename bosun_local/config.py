@@ -57,8 +57,8 @@ _PORT_MAPPING = re.compile(
     r"(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9.]+):)?(?P<host>\d{1,5}):(?P<container>\d{1,5})(?:/(tcp|udp))?")
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?")
 _URL_KEYS = ("outfacingPredictionURLPrefix", "serviceUrl", "traefikUrl")
-_POSITIVE_KEYS = ("waitTimeoutSec", "eventRetentionDays", "monitoringAgentBacklog", "monitoringAgentsMax",
-                  "traefikAccessLogMaxKB")
+_POSITIVE_KEYS = ("waitTimeoutSec", "envProbeIntervalSec", "eventRetentionDays", "monitoringAgentBacklog",
+                  "monitoringAgentsMax", "traefikAccessLogMaxKB")
 _WARNED: set[str] = set()
 
 

@@ -65,6 +65,8 @@ class EnvironmentWatch:
             return
         self._env = env
         status = self.host.run(env, PluginAction.PE_STATUS, self._config(env))
+        # Either this check or the watcher's may be the one that relaunched a killed component: both record it.
+        self.reporter.plugin_events(env["id"], status.data)
         components = (status.data or {}).get("components")
         if not isinstance(components, dict):
             log.debug("environment %s: pe_status reports no components: %s", env["name"], status.msg)

@@ -33,6 +33,14 @@ class Reporter:
         except BosunError as exc:
             log.warning("could not record event %s: %s", type_, exc.message)
 
+    def plugin_events(self, environment_id: str, data: dict[str, Any] | None) -> None:
+        """Record the events a plugin returned in a status's data (what it did on its own while checking)."""
+        for event in (data or {}).get("events") or []:
+            if isinstance(event, dict) and event.get("type"):
+                self.event(str(event["type"]), str(event.get("status") or "info"),
+                           str(event.get("message") or event["type"]), environment_id=environment_id,
+                           data=event.get("data") if isinstance(event.get("data"), dict) else None)
+
     def deployment_status(self, deployment_id: str, state: str | None = None, health: str | None = None,
                           message: str | None = None) -> bool:
         """Report an observed state and health; return False when the service could not be told."""

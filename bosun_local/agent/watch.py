@@ -118,12 +118,8 @@ class Watcher:
             self._report_environment(env, status)
             per_dep = (status.data or {}).get("deploymentsStatus") or {}
             self._report_orphans(env, list((status.data or {}).get("orphans") or []))
-            for event in (status.data or {}).get("events") or []:
-                # What the plugin did on its own while checking (the docker plugin relaunching a pool replica).
-                if isinstance(event, dict) and event.get("type"):
-                    self.reporter.event(str(event["type"]), str(event.get("status") or "info"),
-                                        str(event.get("message") or event["type"]), environment_id=env["id"],
-                                        data=event.get("data") if isinstance(event.get("data"), dict) else None)
+            # What the plugin did on its own while checking (the docker plugin relaunching a pool replica).
+            self.reporter.plugin_events(env["id"], status.data)
             for dep in snap.of(env):
                 if dep.get("external"):
                     continue

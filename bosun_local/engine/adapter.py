@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -136,13 +138,15 @@ class ComposeProject:
         self._client = DockerClient(compose_files=[compose_file], compose_project_name=name)
 
     def up(self, wait: bool = True, timeout: int | None = None, services: list[str] | None = None,
-           force_recreate: bool = False) -> None:
-        """Create and start the project's services; with wait, block until healthy."""
+           force_recreate: bool = False, dependencies: bool = True) -> None:
+        """Create and start the project's services; with wait, block until healthy; without dependencies, start
+        only the services named (and wait on none of their depends_on conditions)."""
         with docker_errors(f"starting Compose project {self.name} ({self.compose_file})",
                            fix=f"read compose's message above; `docker compose -p {self.name} logs` "
                            "shows the services' logs"):
             self._client.compose.up(services=services, detach=True, wait=wait, wait_timeout=timeout,
-                                    quiet=True, remove_orphans=True, force_recreate=force_recreate, pull="never")
+                                    quiet=True, remove_orphans=True, force_recreate=force_recreate, pull="never",
+                                    dependencies=dependencies)
 
     def down(self, volumes: bool = False, timeout: int | None = None) -> None:
         """Stop and remove the project's containers and networks (volumes only when asked)."""
@@ -349,6 +353,26 @@ def exec_in_container(name: str, command: list[str]) -> str:
     """Run a command inside a running container and return its output."""
     with docker_errors(f"running {' '.join(command)} in container {name}"):
         return str(_docker.container.execute(name, command))
+
+
+def probe_passes(name: str, command: list[str], timeout: float) -> bool:
+    """Run a healthcheck command in a running container once; return whether it exited 0 within timeout."""
+    def run() -> bool:
+        try:
+            _docker.container.execute(name, command)
+        except DockerException:
+            return False
+        return True
+
+    # No timeout in the CLI's exec: a probe that hangs (a listener that accepts and never answers) counts as a
+    # failure here, and its thread ends with the exec.
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(run).result(timeout=timeout)
+    except FutureTimeout:
+        return False
+    finally:
+        pool.shutdown(wait=False)
 
 
 def exec_script(name: str, what: str, script: str, env: dict[str, str]) -> str:

@@ -17,7 +17,7 @@ from bosun_local.contracts.layout import DataDir
 from bosun_local.contracts.liveness import healthcheck_test
 from bosun_local.contracts.rabbitmq import amqp_url, masked_url
 from bosun_local.engine import adapter
-from bosun_local.envstack import prometheus_stack, sqs_stack
+from bosun_local.envstack import prometheus_stack, readiness, sqs_stack
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import EngineError, UsageError
 from bosun_local.host import IMAGE_UID, host_port, network_rabbitmq_url, rabbitmq_url, run_as_user, sqs_queue_url
@@ -27,6 +27,8 @@ Progress = Callable[[int, int, str], None]
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 ALIVE_FILE_IN_CONTAINER = "/tmp/bosun-alive"  # matches BOSUN_ALIVE_FILE in templates/environment
 ALIVE_MAX_AGE_SEC = 60
+# One probe of a starting container by `up` or `status` (the templates' healthcheck timeout).
+PROBE_TIMEOUT_SEC = 3.0
 # The filtering Docker API proxy (bosun_local/docker_proxy): one socket per consumer, each in its own volume.
 DOCKER_API_CONSUMERS = ("traefik", "agent")
 DOCKER_PROXY_DIR = "/run/bosun-docker-proxy"  # in the proxy's container: <consumer>/docker.sock
@@ -135,6 +137,7 @@ class EnvironmentStack:
                 "runAsUser": user, "runAsUid": user.split(":")[0], "runAsGid": user.split(":")[1],
                 "dockerSocketGid": str(docker_socket_gid()), **docker_proxy_context(),
                 "aliveHealthcheck": healthcheck_test(ALIVE_FILE_IN_CONTAINER, ALIVE_MAX_AGE_SEC),
+                "probeInterval": f"{int(self.config['envProbeIntervalSec'])}s",
                 "monitoringAgentConfig": str(self.monitoring_agent_config),
                 "sqsNetworkQueueUrl": sqs_queue_url(self.config, host_side=False),
                 "prometheus": prometheus_stack.PROMETHEUS in self.extras, **prometheus_stack.context(self)}
@@ -194,10 +197,18 @@ class EnvironmentStack:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
                 if os.geteuid() == 0 and self.config.data_dir.stat().st_uid != 0:
                     os.chown(path, self.config.data_dir.stat().st_uid, self.config.data_dir.stat().st_gid)
-        self.project().up(wait=False, services=None if chosen == list(self.services) else chosen)
+        waves = readiness.start_waves(self._rendered_services(), chosen)
+        started: list[str] = []
+        for wave in waves:
+            # Each wave only once the one before answers its own probe (see readiness.py): compose would wait on
+            # Docker's, which run every envProbeIntervalSec.
+            self.project().up(wait=False, services=wave, dependencies=False)
+            if wait:
+                self.wait_healthy(progress, wave, done=len(started), total=sum(map(len, waves)))
+            started += wave
         if not wait:
             return self.status()
-        statuses = self.wait_healthy(progress, chosen)
+        statuses = [s for s in self.status() if s.service in started]
         if "rabbitmq" in chosen:
             self.sync_rabbitmq_credentials(statuses)
         if "sqs" in chosen:
@@ -217,18 +228,19 @@ class EnvironmentStack:
         adapter.exec_script(container, "setting the RabbitMQ user of this data dir", RABBITMQ_USER_SCRIPT,
                             {"MQ_USER": secrets["rabbitmqUser"], "MQ_PASS": secrets["rabbitmqPassword"]})
 
-    def wait_healthy(self, progress: Progress | None = None, services: list[str] | None = None) -> list[ServiceStatus]:
+    def wait_healthy(self, progress: Progress | None = None, services: list[str] | None = None, done: int = 0,
+                     total: int | None = None) -> list[ServiceStatus]:
         """Poll until the services are running and healthy; fail fast on an exited container."""
         chosen = self.select(services)
         deadline = time.monotonic() + float(self.config["waitTimeoutSec"])
-        total = len(chosen)
+        total = len(chosen) if total is None else total
         while True:
             statuses = [s for s in self.status() if s.service in chosen]
             healthy = [s for s in statuses if s.ok]
             if progress:
                 waiting = ", ".join(s.service for s in statuses if not s.ok) or "-"
-                progress(len(healthy), total, f"waiting for: {waiting}")
-            if len(healthy) == total:
+                progress(done + len(healthy), total, f"waiting for: {waiting}")
+            if len(healthy) == len(chosen):
                 return statuses
             for s in statuses:
                 if s.state in ("exited", "dead") or s.health == "unhealthy" and time.monotonic() > deadline - 5:
@@ -240,22 +252,35 @@ class EnvironmentStack:
                 raise EngineError(f"the environment stack was not healthy within {self.config['waitTimeoutSec']} s "
                                   f"(waiting for {', '.join(s.service for s in statuses if not s.ok)})",
                                   fix="see `bosun-local status` and `docker logs <container>`; raise waitTimeoutSec")
-            time.sleep(1)
+            time.sleep(0.25)
 
     def status(self) -> list[ServiceStatus]:
-        """Return each defined service's state (missing ones as 'absent')."""
+        """Return each defined service's state (missing ones as 'absent').
+
+        A container Docker has not probed yet ('starting': its probes run every envProbeIntervalSec) is probed
+        here, once, with its own healthcheck test: the answer it gives now is the state.
+        """
         if self.compose_file.exists():
             found = {s.service: s for s in self.project().ps()}
+            probes = readiness.probe_commands(self._rendered_services())
         else:
-            found = {}
+            found, probes = {}, {}
         result = []
         for name, image in self.images().items():
             s = found.get(name)
             if s is None:
                 result.append(ServiceStatus(name, image, "absent", "none", ""))
-            else:
-                result.append(ServiceStatus(name, image, s.status, s.health or "none", s.container))
+                continue
+            health = s.health or "none"
+            if s.status == "running" and health == "starting" and name in probes \
+                    and adapter.probe_passes(s.container, probes[name], PROBE_TIMEOUT_SEC):
+                health = "healthy"
+            result.append(ServiceStatus(name, image, s.status, health, s.container))
         return result
+
+    def _rendered_services(self) -> dict[str, dict[str, Any]]:
+        """Return the services of the rendered compose file (what compose runs, depends_on and healthchecks)."""
+        return dict((yaml.safe_load(self.compose_file.read_text()) or {}).get("services") or {})
 
     def down(self, volumes: bool = False) -> list[str]:
         """Remove the stack's containers and networks, and the deployments' containers on its network.

@@ -19,7 +19,7 @@ def environment_context() -> dict[str, object]:
     return {**load_defaults(), "dataDir": "/data", "envDir": "/data/stacks/environment/env",
             "runAsUser": "10001:10001", "runAsUid": "10001", "runAsGid": "10001", "dockerSocketGid": "998",
             "agentHiddenFiles": ["token"], **docker_proxy_context(),
-            "aliveHealthcheck": ["CMD", "python", "-c", "print(1)"], "agentMetricsPort": 9108}
+            "aliveHealthcheck": ["CMD", "python", "-c", "print(1)"], "agentMetricsPort": 9108, "probeInterval": "30s"}
 
 
 def test_environment_matches_golden_file() -> None:

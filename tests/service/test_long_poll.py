@@ -3,6 +3,7 @@ for a client that went away."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -78,10 +79,29 @@ def test_a_poll_whose_client_went_away_claims_nothing() -> None:
         return gone.is_set()
 
     thread, out = _poll_in_thread(changes, lambda: attempts.append(1), disconnected)
+    until_tried = time.monotonic() + 60
+    while not attempts and time.monotonic() < until_tried:
+        time.sleep(0.01)
     gone.set()
+    changes.bump()  # work appears after the client left: the poll wakes, and nobody may take it for the dead client
     thread.join(60)
-    changes.bump()  # work appears after the client left: nobody may take it for the dead client
-    assert not thread.is_alive() and out == [None] and len(attempts) <= 1
+    assert not thread.is_alive() and out == [None] and attempts == [1]
+
+
+def test_a_waiting_poll_sleeps_until_a_change() -> None:
+    """No timer ticks while nothing changes: the poll's only attempts are the first and one per change."""
+    changes, attempts = Changes(), []
+    thread, out = _poll_in_thread(changes, lambda: attempts.append(1))
+    time.sleep(1.0)
+    assert attempts == [1] and thread.is_alive()
+    changes.bump()
+    until = time.monotonic() + 60
+    while len(attempts) < 2 and time.monotonic() < until:
+        time.sleep(0.01)
+    assert attempts == [1, 1] and thread.is_alive()
+    changes.close()
+    thread.join(60)
+    assert out == [None]
 
 
 def test_no_wait_is_one_attempt() -> None:

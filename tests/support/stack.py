@@ -166,6 +166,9 @@ def whole_stack(prefix: str, tmpfs_mb: int | None = None, **config: Any) -> Iter
     if tmpfs_mb:
         subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={tmpfs_mb}m,mode=0755", f"{name}-data", str(home)],
                        check=True, capture_output=True)
+    # The fault tests watch Docker's own health through kills and restarts (wait_healthy, wait_restarted): probe
+    # as often as the stack did before envProbeIntervalSec, so each wait is not 30 s of probe cadence.
+    config = {"envProbeIntervalSec": 2, **config}
     stack = WholeStack(home, name, write_test_config(home, name, **config))
     try:
         up = stack.cli("up", "--wait", check=False, timeout=600)

@@ -50,7 +50,8 @@ def rabbitmq_problem(project: str) -> str | None:
     found = adapter.containers_with_labels({labels.COMPONENT: labels.RABBITMQ, labels.COMPOSE_PROJECT: project})
     if not found:
         return f"monitoring is on but the environment stack {project!r} runs no RabbitMQ"
-    if not found[0].healthy:
+    # 'starting' is a running broker Docker has not probed yet (its probes are envProbeIntervalSec apart).
+    if found[0].status != "running" or found[0].health == "unhealthy":
         return f"RabbitMQ ({found[0].name}) is {found[0].status}/{found[0].health}"
     return None
 
