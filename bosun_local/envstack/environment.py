@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -197,18 +198,11 @@ class EnvironmentStack:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
                 if os.geteuid() == 0 and self.config.data_dir.stat().st_uid != 0:
                     os.chown(path, self.config.data_dir.stat().st_uid, self.config.data_dir.stat().st_gid)
-        waves = readiness.start_waves(self._rendered_services(), chosen)
-        started: list[str] = []
-        for wave in waves:
-            # Each wave only once the one before answers its own probe (see readiness.py): compose would wait on
-            # Docker's, which run every envProbeIntervalSec.
-            self.project().up(wait=False, services=wave, dependencies=False)
-            if wait:
-                self.wait_healthy(progress, wave, done=len(started), total=sum(map(len, waves)))
-            started += wave
+        needs = readiness.needs(self._rendered_services(), chosen)
         if not wait:
+            self.project().up(wait=False, services=sorted(needs), dependencies=False)
             return self.status()
-        statuses = [s for s in self.status() if s.service in started]
+        statuses = self.wait_healthy(progress, sorted(needs), start=needs)
         if "rabbitmq" in chosen:
             self.sync_rabbitmq_credentials(statuses)
         if "sqs" in chosen:
@@ -228,29 +222,42 @@ class EnvironmentStack:
         adapter.exec_script(container, "setting the RabbitMQ user of this data dir", RABBITMQ_USER_SCRIPT,
                             {"MQ_USER": secrets["rabbitmqUser"], "MQ_PASS": secrets["rabbitmqPassword"]})
 
-    def wait_healthy(self, progress: Progress | None = None, services: list[str] | None = None, done: int = 0,
-                     total: int | None = None) -> list[ServiceStatus]:
-        """Poll until the services are running and healthy; fail fast on an exited container."""
+    def wait_healthy(self, progress: Progress | None = None, services: list[str] | None = None,
+                     start: dict[str, list[str]] | None = None) -> list[ServiceStatus]:
+        """Poll until the services are running and healthy; fail fast on an exited container.
+
+        start: service -> what it depends on; each is started (compose, without its dependencies) as soon as
+        those answer their own probes, rather than when Docker's next probe of them (every envProbeIntervalSec)
+        would have let compose start it.
+        """
         chosen = self.select(services)
         deadline = time.monotonic() + float(self.config["waitTimeoutSec"])
-        total = len(chosen) if total is None else total
+        started = set() if start else set(chosen)
+        ready: set[str] = set()
         while True:
+            startable = sorted(n for n, deps in (start or {}).items() if n not in started and set(deps) <= ready)
+            if startable:
+                self.project().up(wait=False, services=startable, dependencies=False)
+                started.update(startable)
             statuses = [s for s in self.status() if s.service in chosen]
-            healthy = [s for s in statuses if s.ok]
+            ready = {s.service for s in statuses if s.ok and s.service in started}
             if progress:
-                waiting = ", ".join(s.service for s in statuses if not s.ok) or "-"
-                progress(done + len(healthy), total, f"waiting for: {waiting}")
-            if len(healthy) == len(chosen):
+                waiting = ", ".join(s.service for s in statuses if s.service not in ready) or "-"
+                progress(len(ready), len(chosen), f"waiting for: {waiting}")
+            if len(ready) == len(chosen):
                 return statuses
+            if any(set(deps) <= ready and n not in started for n, deps in (start or {}).items()):
+                continue  # something can start now: no sleep
             for s in statuses:
-                if s.state in ("exited", "dead") or s.health == "unhealthy" and time.monotonic() > deadline - 5:
+                if s.service in started and (s.state in ("exited", "dead")
+                                             or s.health == "unhealthy" and time.monotonic() > deadline - 5):
                     logs = adapter.container_logs(s.container)
                     raise EngineError(f"environment service {s.service} is {s.state}/{s.health}; its log ends with:\n"
                                       f"{logs}", fix=f"fix the cause, then `bosun-local up` again "
                                       f"(full log: docker logs {s.container})")
             if time.monotonic() > deadline:
                 raise EngineError(f"the environment stack was not healthy within {self.config['waitTimeoutSec']} s "
-                                  f"(waiting for {', '.join(s.service for s in statuses if not s.ok)})",
+                                  f"(waiting for {', '.join(sorted(set(chosen) - ready))})",
                                   fix="see `bosun-local status` and `docker logs <container>`; raise waitTimeoutSec")
             time.sleep(0.25)
 
@@ -265,16 +272,18 @@ class EnvironmentStack:
             probes = readiness.probe_commands(self._rendered_services())
         else:
             found, probes = {}, {}
+        starting = [n for n, s in found.items() if s.status == "running" and s.health == "starting" and n in probes]
+        with ThreadPoolExecutor(max_workers=max(1, len(starting))) as pool:
+            answers = pool.map(lambda n: adapter.probe_passes(found[n].container, probes[n], PROBE_TIMEOUT_SEC),
+                               starting)
+            passed = dict(zip(starting, answers, strict=True))
         result = []
         for name, image in self.images().items():
             s = found.get(name)
             if s is None:
                 result.append(ServiceStatus(name, image, "absent", "none", ""))
                 continue
-            health = s.health or "none"
-            if s.status == "running" and health == "starting" and name in probes \
-                    and adapter.probe_passes(s.container, probes[name], PROBE_TIMEOUT_SEC):
-                health = "healthy"
+            health = "healthy" if passed.get(name) else s.health or "none"
             result.append(ServiceStatus(name, image, s.status, health, s.container))
         return result
 

@@ -1,8 +1,8 @@
 """The environment stack's start order and readiness, read from its rendered compose file.
 
 Docker 20.10 has no healthcheck start_interval: a probe interval short enough for a quick `up` costs an exec every
-few seconds per container forever (~1 % of a core each at idle). So Docker's probes run rarely, and `up` starts the
-services in depends_on order itself, running each one's own healthcheck test until it passes.
+few seconds per container forever (~1 % of a core each at idle). So Docker's probes run rarely, and `up` starts each
+service itself as soon as what it depends on passes its own healthcheck test, which `up` runs until it does.
 """
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def start_waves(services: dict[str, dict[str, Any]], chosen: list[str]) -> list[
         waves.append(wave)
         placed.update(wave)
     return waves
+
+
+def needs(services: dict[str, dict[str, Any]], chosen: list[str]) -> dict[str, list[str]]:
+    """Return the chosen services and what they depend on, each with its own dependencies (checked for cycles)."""
+    waves = start_waves(services, chosen)
+    return {name: sorted(_dependencies(services[name])) for wave in waves for name in wave}
 
 
 def _dependencies(service: dict[str, Any]) -> list[str]:

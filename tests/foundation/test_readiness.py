@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from bosun_local.envstack.readiness import probe_commands, start_waves
+from bosun_local.envstack.readiness import needs, probe_commands, start_waves
 from bosun_local.envstack.render import render
 from bosun_local.errors import EngineError
 from tests.foundation.test_render import environment_context
@@ -52,3 +52,11 @@ def test_probe_commands_take_each_healthcheck_form() -> None:
                      "plain": ["/bin/sh", "-c", "true"]}
     services = rendered_services()
     assert set(probe_commands(services)) == {n for n, s in services.items() if "healthcheck" in s}
+
+
+def test_needs_gives_each_service_its_own_dependencies() -> None:
+    services = rendered_services()
+    needs_of = needs(services, ["management-agent"])
+    assert needs_of["management-agent"] == sorted(services["management-agent"]["depends_on"])
+    assert set(needs_of) == {"management-agent", *needs_of["management-agent"], "docker-proxy"}
+    assert needs_of["docker-proxy"] == []
