@@ -45,6 +45,7 @@ def run(concurrency: int, lease_sec: float, status_interval_sec: float, command_
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.WARNING)  # a line per channel and connection event otherwise
     settings = AgentSettings(concurrency=concurrency, lease_sec=lease_sec, status_interval_sec=status_interval_sec,
                              command_status_interval_sec=command_status_interval_sec, poll_sec=poll_sec,
                              heal=not no_heal, agent_id=agent_id, package_checks=package_checks)

@@ -9,7 +9,14 @@ import pytest
 
 from bosun_local.contracts import records
 from bosun_local.mlops import MLOps
-from bosun_local.spool.rabbitmq.reader import RabbitMQConsumer, queue_depth, read_dead_letters
+from bosun_local.spool.rabbitmq.reader import (
+    RabbitMQConsumer,
+    kept_channel,
+    queue_depth,
+    queue_stats,
+    read_dead_letters,
+)
+from bosun_local.spool.transport import QueueStats
 from tests.support.rabbitmq import RabbitMQBroker, free_port
 
 pytestmark = pytest.mark.docker
@@ -139,3 +146,20 @@ def test_unacked_batch_of_a_killed_consumer_is_redelivered(rabbitmq_broker: Rabb
             redelivered += survivor.get_batch(10, timeout_sec=1)
         survivor.ack(redelivered)
     assert len(redelivered) == 5 and all(d.redelivered for d in redelivered)
+
+
+def test_kept_queue_stats_reuse_one_channel_and_survive_a_broker_restart(rabbitmq_broker: RabbitMQBroker,
+                                                                         queue_name: str) -> None:
+    """The agent's every-2-s depth check: one channel kept open, a missing queue reads as zeros, a restart heals."""
+    url = rabbitmq_broker.url
+    assert queue_stats(url, queue_name, keep=True) == QueueStats(0, 0)  # no queue yet: the broker closed the channel
+    client = rabbit_mlops(url, queue_name)
+    client.report_deployment_stats(1, 1.0)
+    assert client.shutdown(timeout_sec=30) and client.delivered_records == 1
+    assert queue_stats(url, queue_name, keep=True) == QueueStats(1, 0)
+    kept = kept_channel(url, 5.0)
+    assert queue_stats(url, queue_name, keep=True) == QueueStats(1, 0) and kept_channel(url, 5.0) is kept
+    rabbitmq_broker.stop()
+    rabbitmq_broker.start()
+    assert queue_stats(url, queue_name, keep=True) == QueueStats(1, 0)  # reconnected once, the message kept
+    assert kept_channel(url, 5.0) is not kept

@@ -24,6 +24,7 @@ from types import TracebackType
 
 import pika
 import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
 
 from bosun_local.contracts import records
 from bosun_local.contracts.rabbitmq import PPS_EXCHANGE, dead_letter_queue, masked_url
@@ -306,7 +307,7 @@ class RabbitSource(Source):
         self.consumer.close()
 
 
-# Connections queue_stats(keep=True) reuses, per thread: pika's BlockingConnection is not thread-safe.
+# Connections and channels queue_stats(keep=True) reuses, per thread: pika's BlockingConnection is not thread-safe.
 _kept = threading.local()
 
 
@@ -319,43 +320,54 @@ def _connect(url: str, timeout_sec: float) -> pika.BlockingConnection:
         ) from exc
 
 
-def _declared(conn: pika.BlockingConnection, queue_name: str) -> QueueStats:
-    chan = conn.channel()
+def _declared(chan: BlockingChannel, queue_name: str) -> QueueStats:
+    """Return the queue's figures by a passive declare (zeros when it does not exist; the broker closes chan)."""
     try:
         ok = chan.queue_declare(queue_name, passive=True).method
     except pika.exceptions.ChannelClosedByBroker as exc:
         if exc.reply_code == 404:
             return QueueStats(0, 0)
         raise
-    chan.close()
     return QueueStats(int(ok.message_count), int(ok.consumer_count))
+
+
+def kept_channel(url: str, timeout_sec: float) -> BlockingChannel:
+    """Return this thread's open channel to url: the kept one, or a new one (on a new connection if need be)."""
+    kept = _kept.__dict__.setdefault("channels", {})
+    conn, chan = kept.get(url, (None, None))
+    if chan is not None and chan.is_open and conn is not None and conn.is_open:
+        return chan
+    if conn is None or not conn.is_open:
+        conn = _connect(url, timeout_sec)
+    try:
+        chan = conn.channel()
+    except (pika.exceptions.AMQPError, OSError):
+        kept.pop(url, None)
+        if conn.is_open:
+            conn.close()
+        raise
+    kept[url] = (conn, chan)
+    return chan
 
 
 def queue_stats(url: str, queue_name: str = "mlops", timeout_sec: float = 5.0, keep: bool = False) -> QueueStats:
     """Return a queue's ready messages and consumers (zeros if it does not exist yet).
 
-    keep: reuse one connection per thread and URL across calls. A periodic check (the agent's, every 2 s) then
-    costs one channel round trip instead of an AMQP connection set up and torn down on both sides each time.
+    keep: reuse one connection and channel per thread and URL across calls. A periodic check (the agent's, every
+    2 s) then costs one round trip, where a new channel each time cost the broker a channel set up and torn down
+    (and the agent's log two lines).
     """
     if keep:
-        kept = _kept.__dict__.setdefault("connections", {})
-        conn = kept.get(url)
-        if conn is not None and conn.is_open:
-            try:
-                return _declared(conn, queue_name)
-            except (pika.exceptions.AMQPError, OSError):
-                pass  # the broker closed it (restart, missed heartbeats): connect again below
-        kept[url] = conn = _connect(url, timeout_sec)
         try:
-            return _declared(conn, queue_name)
-        except BaseException:
-            kept.pop(url, None)
-            if conn.is_open:
-                conn.close()
-            raise
+            return _declared(kept_channel(url, timeout_sec), queue_name)
+        except (pika.exceptions.AMQPError, OSError):
+            pass  # the broker closed it (restart, missed heartbeats): connect again once
+        _kept.__dict__.setdefault("channels", {}).pop(url, None)
+        return _declared(kept_channel(url, timeout_sec), queue_name)
     conn = _connect(url, timeout_sec)
     try:
-        return _declared(conn, queue_name)
+        chan = conn.channel()
+        return _declared(chan, queue_name)
     finally:
         if conn.is_open:
             conn.close()
