@@ -14,6 +14,7 @@ from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient
+from bosun_local.contracts.liveness import http_probe_test
 from bosun_local.engine.adapter import ContainerInfo
 from bosun_local.plugins.docker.replicas import replica_count, replicas_of
 from bosun_local.plugins.docker.routes import Routes, RoutesFile
@@ -111,6 +112,9 @@ def test_template_renders_one_service_per_model_with_identical_routes(tmp_path: 
     assert b["environment"]["PREDICTION_API_WORKERS"] == "2"
     assert b["environment"]["MLOPS_MODEL_ID"] == NEW and b["environment"]["MLOPS_DEPLOYMENT_ID"] == DEP
     assert "/dev/tcp/127.0.0.1/8080" in " ".join(b["healthcheck"]["test"])
+    # Fast until the first pass, then one probe per probeSteadySec (30): Docker must not time the wait out.
+    assert b["healthcheck"]["test"] == http_probe_test(8080, 30) and b["healthcheck"]["timeout"] == "35s"
+    assert "$" not in b["healthcheck"]["test"][3]  # compose would read it as a variable
     assert b["labels"]["io.bosun-local.deployment"] == DEP and b["labels"]["io.bosun-local.model"] == NEW
     router = f"deployment-{DEP}"
 

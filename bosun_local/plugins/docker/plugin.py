@@ -56,6 +56,10 @@ OWN_SETTINGS: dict[str, Any] = {
     "routeTimeoutSec": 30,
     "gracefulTimeoutSec": 30,
     "retryAttempts": 5,
+    # Seconds between a healthy PPS container's healthcheck probes (until its first pass, and after a failure,
+    # they come every 0.5 s, 1 s in the pool). Each probe is an exec costing ~20 ms of CPU; a hung PPS turns
+    # unhealthy (and is relaunched) about this much later than a faster probe would see it.
+    "probeSteadySec": 30,
     # Containers per dedicated deployment's champion (keyValueConfig `replicas` overrides it; the swarm and k8s
     # plugins' key). traefik balances over the healthy ones.
     "ppsReplicas": 1,

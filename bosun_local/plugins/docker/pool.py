@@ -14,7 +14,7 @@ from bosun_local.contracts import labels
 from bosun_local.engine import adapter
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import BosunError
-from bosun_local.plugins.docker.stack import drain_containers, pps_host
+from bosun_local.plugins.docker.stack import PPS_PORT, drain_containers, pps_host, pps_probe_values
 from bosun_local.plugins.pool_dirs import (
     DIR_PREFIX,
     INFO_FILE,
@@ -27,7 +27,7 @@ from bosun_local.plugins.pool_dirs import (
 __all__ = ["DIR_PREFIX", "INFO_FILE", "Installed", "PoolError", "SharedPool", "pool_name", "replica_status"]
 
 TEMPLATE = "deployment/pool.yaml.j2"
-PORT = 8080
+PORT = PPS_PORT
 # Concurrent actions (20 deploys at once) share one /status read per replica within this age.
 STATUS_MAX_AGE_SEC = 0.04
 
@@ -131,7 +131,7 @@ class SharedPool(PoolDirs):
             "memory": str(self.settings.get("poolMemory") or ""), "cpus": self.settings.get("poolCpus") or None,
             "gracefulTimeoutSec": int(self.settings["gracefulTimeoutSec"]),
             "retryAttempts": int(self.settings["retryAttempts"]), "monitoring": self.monitoring,
-            "envFile": str(self.env_file),
+            "envFile": str(self.env_file), **pps_probe_values(self.settings),
             "replicas": [{"service": f"pool-{i}", "containerName": self.container_name(i)}
                          for i in range(1, self.replicas + 1)],
         }

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bosun_local.contracts import labels
+from bosun_local.contracts.liveness import http_probe_test
 from bosun_local.engine import adapter
 from bosun_local.envstack.render import env_file_text, render, write_if_changed
 from bosun_local.errors import BosunError, EngineError
@@ -28,6 +29,8 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
 DEFAULT_MEMORY = "512m"
+# The port every PPS container listens on (the pool's replicas too).
+PPS_PORT = 8080
 
 
 class DeploymentConfigError(BosunError):
@@ -172,7 +175,7 @@ class DeploymentStack:
         # The values the Kubernetes manifests are rendered from too; Compose adds its network and env file.
         context = {**deployment_values(self.deployment_id, self.name, list(models), self.settings, self.run_as_user,
                                        self.monitoring), "dockerNetwork": self.settings["dockerNetwork"],
-                   "envFile": str(self.env_file)}
+                   "envFile": str(self.env_file), **pps_probe_values(self.settings)}
         write_if_changed(self.compose_file, render(TEMPLATE, context))
         return self.compose_file
 
@@ -280,6 +283,12 @@ def replica_number(container_labels: dict[str, str]) -> int:
     """Return the replica number a container's labels carry (1 when absent or not a number)."""
     raw = container_labels.get(REPLICA_LABEL) or "1"
     return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+
+
+def pps_probe_values(settings: dict[str, Any]) -> dict[str, Any]:
+    """Return the PPS healthcheck's template values: fast until the first pass, then every probeSteadySec."""
+    steady = int(settings.get("probeSteadySec") or 30)
+    return {"ppsHealthcheck": http_probe_test(PPS_PORT, steady), "ppsProbeTimeout": f"{steady + 5}s"}
 
 
 def drain_containers(names: set[str], containers: Callable[[], list[adapter.ContainerInfo]],

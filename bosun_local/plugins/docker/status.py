@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bosun_local.engine.adapter import ContainerInfo
-from bosun_local.plugins.docker.stack import CHAMPION, MODEL_LABEL, NETWORK_LABEL, ROLE_LABEL
+from bosun_local.plugins.docker.stack import CHAMPION, MODEL_LABEL, NETWORK_LABEL, PPS_PORT, ROLE_LABEL
 from bosun_local.plugins.framework.action_status import ActionDataFields, ActionStatus, ActionStatusInfo
 from bosun_local.plugins.framework.constants import DeploymentState
 
@@ -15,7 +15,6 @@ BROKEN_REPLICAS = "brokenReplicas"
 MISSING_REPLICAS = "missingReplicas"
 # data key: each healthy replica's Prometheus /metrics URL on the environment network (the agent's autoscaler).
 METRICS_URLS = "metricsUrls"
-PPS_PORT = 8080
 
 
 def _describe(c: ContainerInfo) -> dict[str, object]:
