@@ -239,7 +239,7 @@ class EnvironmentStack:
             if startable:
                 self.project().up(wait=False, services=startable, dependencies=False)
                 started.update(startable)
-            statuses = [s for s in self.status() if s.service in chosen]
+            statuses = [s for s in self.status(frozenset(ready)) if s.service in chosen]
             ready = {s.service for s in statuses if s.ok and s.service in started}
             if progress:
                 waiting = ", ".join(s.service for s in statuses if s.service not in ready) or "-"
@@ -261,30 +261,32 @@ class EnvironmentStack:
                                   fix="see `bosun-local status` and `docker logs <container>`; raise waitTimeoutSec")
             time.sleep(0.25)
 
-    def status(self) -> list[ServiceStatus]:
+    def status(self, ready: frozenset[str] = frozenset()) -> list[ServiceStatus]:
         """Return each defined service's state (missing ones as 'absent').
 
         A container Docker has not probed yet ('starting': its probes run every envProbeIntervalSec) is probed
-        here, once, with its own healthcheck test: the answer it gives now is the state.
+        here, once, with its own healthcheck test: the answer it gives now is the state. ready: services whose
+        probe already passed (up's wait), not probed again while they run.
         """
         if self.compose_file.exists():
-            found = {s.service: s for s in self.project().ps()}
+            found = {c.labels.get(labels.COMPOSE_SERVICE, c.name): c for c in adapter.containers_with_labels(
+                {labels.COMPOSE_PROJECT: str(self.config["projectName"])})}
             probes = readiness.probe_commands(self._rendered_services())
         else:
             found, probes = {}, {}
-        starting = [n for n, s in found.items() if s.status == "running" and s.health == "starting" and n in probes]
-        with ThreadPoolExecutor(max_workers=max(1, len(starting))) as pool:
-            answers = pool.map(lambda n: adapter.probe_passes(found[n].container, probes[n], PROBE_TIMEOUT_SEC),
-                               starting)
-            passed = dict(zip(starting, answers, strict=True))
+        starting = [n for n, c in found.items() if c.status == "running" and c.health == "starting" and n in probes]
+        to_probe = [n for n in starting if n not in ready]
+        with ThreadPoolExecutor(max_workers=max(1, len(to_probe))) as pool:
+            answers = pool.map(lambda n: adapter.probe_passes(found[n].name, probes[n], PROBE_TIMEOUT_SEC), to_probe)
+            passed = {**dict(zip(to_probe, answers, strict=True)), **{n: True for n in starting if n in ready}}
         result = []
         for name, image in self.images().items():
-            s = found.get(name)
-            if s is None:
+            c = found.get(name)
+            if c is None:
                 result.append(ServiceStatus(name, image, "absent", "none", ""))
                 continue
-            health = "healthy" if passed.get(name) else s.health or "none"
-            result.append(ServiceStatus(name, image, s.status, health, s.container))
+            health = "healthy" if passed.get(name) else c.health or "none"
+            result.append(ServiceStatus(name, image, c.status, health, c.name))
         return result
 
     def _rendered_services(self) -> dict[str, dict[str, Any]]:
