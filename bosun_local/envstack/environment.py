@@ -202,7 +202,7 @@ class EnvironmentStack:
         if not wait:
             self.project().up(wait=False, services=sorted(needs), dependencies=False)
             return self.status()
-        statuses = self.wait_healthy(progress, sorted(needs), start=needs)
+        statuses = self.wait_healthy(needs, progress)
         if "rabbitmq" in chosen:
             self.sync_rabbitmq_credentials(statuses)
         if "sqs" in chosen:
@@ -222,31 +222,29 @@ class EnvironmentStack:
         adapter.exec_script(container, "setting the RabbitMQ user of this data dir", RABBITMQ_USER_SCRIPT,
                             {"MQ_USER": secrets["rabbitmqUser"], "MQ_PASS": secrets["rabbitmqPassword"]})
 
-    def wait_healthy(self, progress: Progress | None = None, services: list[str] | None = None,
-                     start: dict[str, list[str]] | None = None) -> list[ServiceStatus]:
-        """Poll until the services are running and healthy; fail fast on an exited container.
+    def wait_healthy(self, needs: dict[str, list[str]], progress: Progress | None = None) -> list[ServiceStatus]:
+        """Start each service of needs (service -> what it depends on) once those answer their own probes, and
+        poll until all are running and healthy; fail fast on an exited container.
 
-        start: service -> what it depends on; each is started (compose, without its dependencies) as soon as
-        those answer their own probes, rather than when Docker's next probe of them (every envProbeIntervalSec)
-        would have let compose start it.
+        Compose would start a service only when Docker's next probe of its dependencies (every
+        envProbeIntervalSec) found them healthy; here each starts, without its dependencies, as soon as they answer.
         """
-        chosen = self.select(services)
         deadline = time.monotonic() + float(self.config["waitTimeoutSec"])
-        started = set() if start else set(chosen)
+        started: set[str] = set()
         ready: set[str] = set()
         while True:
-            startable = sorted(n for n, deps in (start or {}).items() if n not in started and set(deps) <= ready)
+            startable = sorted(n for n, deps in needs.items() if n not in started and set(deps) <= ready)
             if startable:
                 self.project().up(wait=False, services=startable, dependencies=False)
                 started.update(startable)
-            statuses = [s for s in self.status(frozenset(ready)) if s.service in chosen]
+            statuses = [s for s in self.status(frozenset(ready)) if s.service in needs]
             ready = {s.service for s in statuses if s.ok and s.service in started}
             if progress:
                 waiting = ", ".join(s.service for s in statuses if s.service not in ready) or "-"
-                progress(len(ready), len(chosen), f"waiting for: {waiting}")
-            if len(ready) == len(chosen):
+                progress(len(ready), len(needs), f"waiting for: {waiting}")
+            if len(ready) == len(needs):
                 return statuses
-            if any(set(deps) <= ready and n not in started for n, deps in (start or {}).items()):
+            if any(set(deps) <= ready and n not in started for n, deps in needs.items()):
                 continue  # something can start now: no sleep
             for s in statuses:
                 if s.service in started and (s.state in ("exited", "dead")
@@ -257,7 +255,7 @@ class EnvironmentStack:
                                       f"(full log: docker logs {s.container})")
             if time.monotonic() > deadline:
                 raise EngineError(f"the environment stack was not healthy within {self.config['waitTimeoutSec']} s "
-                                  f"(waiting for {', '.join(sorted(set(chosen) - ready))})",
+                                  f"(waiting for {', '.join(sorted(set(needs) - ready))})",
                                   fix="see `bosun-local status` and `docker logs <container>`; raise waitTimeoutSec")
             time.sleep(0.25)
 

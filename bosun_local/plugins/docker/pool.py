@@ -27,7 +27,6 @@ from bosun_local.plugins.pool_dirs import (
 __all__ = ["DIR_PREFIX", "INFO_FILE", "Installed", "PoolError", "SharedPool", "pool_name", "replica_status"]
 
 TEMPLATE = "deployment/pool.yaml.j2"
-PORT = PPS_PORT
 # Concurrent actions (20 deploys at once) share one /status read per replica within this age.
 STATUS_MAX_AGE_SEC = 0.04
 
@@ -42,7 +41,7 @@ def replica_status(container: adapter.ContainerInfo, network: str) -> dict[str, 
     address = container.addresses.get(network)
     if not address:
         return None
-    url = f"http://{address}:{PORT}/status"
+    url = f"http://{address}:{PPS_PORT}/status"
     now = time.monotonic()
     with _status_lock:
         cached = _status_cache.get(url)
