@@ -277,7 +277,13 @@ def test_restarted_agent_reconciles_desired_and_actual_state(stack: AgentEnv, tm
     with stack.client() as client:
         assert until("reconcile events", lambda: client.list_events(deployment=running["id"],
                                                                     types=["deployment_reconcile_succeeded"]), 30)
-        assert client.list_events(deployment=stopped["id"], types=["deployment_reconcile_succeeded"])
+        # The container goes before the plugin's stop returns and the agent records the event: wait for it too.
+        try:
+            until("the stopped deployment's reconcile event",
+                  lambda: client.list_events(deployment=stopped["id"], types=["deployment_reconcile_succeeded"]), 30)
+        except AssertionError as exc:
+            seen = [f"{e['type']}: {e['message']}" for e in client.list_events(deployment=stopped["id"])]
+            raise AssertionError(f"{exc}; its events: {seen}") from None
         # Health is reported on change, not on every check (the agent checks every second here).
         changes = client.list_events(deployment=running["id"], types=["health_changed"])
         assert 1 <= len(changes) <= 6, [e["message"] for e in changes]
