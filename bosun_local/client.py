@@ -17,6 +17,10 @@ from bosun_local.errors import BosunError
 
 Json = dict[str, Any]
 FINISHED_ACTION = ("done", "failed")
+# How long an idle connection is kept for reuse: an agent asks every 10-15 s when idle, and a new TCP connection per
+# request costs both sides more than the request. Below the service's own 75 s (service/server.py), so the client
+# always closes first and never sends on a connection the server is closing.
+KEEPALIVE_SEC = 60.0
 
 
 class ServiceError(BosunError):
@@ -62,6 +66,7 @@ class ServiceClient:
         env_token = os.environ.get("BOSUN_SERVICE_TOKEN") if token is None else None
         self.token = token if token is not None else env_token or self._read_token(config)  # type: ignore[arg-type]
         self.http = httpx.Client(base_url=self.url, timeout=timeout,
+                                 limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SEC),
                                  headers={"Authorization": f"Bearer {self.token}"})
 
     @staticmethod
@@ -421,6 +426,10 @@ class ServiceClient:
         """Report that an agent is alive."""
         return self._json("POST", "/api/v1/agents/heartbeat",
                           json={"agentId": agent_id, "kind": kind, "data": data or {}})
+
+    def agent_snapshot(self) -> Json:
+        """Return environments, deployments (deleted too) and the ids of deployments with open actions."""
+        return self._json("GET", "/api/v1/agents/snapshot")
 
     def list_agents(self) -> list[Json]:
         """Return agents with their last heartbeat and whether they are online."""

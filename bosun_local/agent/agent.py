@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 STOP_GRACE_SEC = 60.0
 # A check of the environments that has not finished for this long is a stall (a hung engine or resolver).
 STALL_MIN_SEC = 60.0
+# Longest the environment thread sleeps between the watcher's checks (it is woken by each).
+ENVIRONMENT_WAIT_SEC = 60.0
 
 
 class ManagementAgent:
@@ -61,23 +63,32 @@ class ManagementAgent:
         self.watcher = Watcher(self.client_factory, self.host, self.lanes, self.settings, self.reporter)
         self.autoscaler = self.watcher.autoscaler = Autoscaler(self.client_factory, self.reporter)
         self._threads: list[threading.Thread] = []
+        self._wakes: list[threading.Event] = []
         self.environment: EnvironmentWatch | None = None
 
     def stop(self) -> None:
         """Ask every loop to end (safe from a signal handler)."""
         self.stopping.set()
+        for wake in self._wakes:
+            wake.set()
 
-    def _every(self, name: str, interval: Callable[[], float], fn: Callable[[], object]) -> None:
-        """Run fn every interval seconds in a thread until stopped; errors are logged and retried."""
+    def _every(self, name: str, interval: Callable[[], float], fn: Callable[[], object],
+               wake: threading.Event | None = None) -> None:
+        """Run fn every interval seconds (sooner when `wake` is set) in a thread until stopped; errors are logged."""
+        if wake is not None:
+            self._wakes.append(wake)
+
         def loop() -> None:
             while not self.stopping.is_set():
+                if wake is not None:
+                    wake.clear()
                 try:
                     fn()
                 except BosunError as exc:
                     log.warning("%s: %s", name, exc.message)
                 except Exception:  # keep the loop alive: one bad tick must not end healing for good
                     log.exception("%s failed", name)
-                self.stopping.wait(interval())
+                (wake or self.stopping).wait(interval())
 
         thread = threading.Thread(target=loop, name=name, daemon=True)
         thread.start()
@@ -128,8 +139,11 @@ class ManagementAgent:
             self.watcher.reconcile()
         except BosunError as exc:
             log.warning("reconcile at start: %s (the periodic check will catch up)", exc.message)
+        environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
+        environment.min_spacing_sec = 2 * self.settings.status_interval_sec
+        self.watcher.environment = environment
         self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
-        self._every("watcher", lambda: self.settings.status_interval_sec, self.watcher.tick)
+        self._every("watcher", self.watcher.interval, self.watcher.tick, wake=self.watcher.wake)
         self._every("heartbeat", lambda: self.settings.heartbeat_sec, self.heartbeat)
         self._every("autoscaler", lambda: self.settings.status_interval_sec, self.autoscaler.tick)
         stall_sec = max(STALL_MIN_SEC, 10 * self.settings.status_interval_sec)
@@ -144,8 +158,8 @@ class ManagementAgent:
         if self.settings.package_checks and self.package_checks is not None:
             drain = self.package_checks(self.client_factory(), self.config, self.settings.agent_id)
             self._every("package-checks", lambda: self.settings.poll_sec * 2, drain)
-        environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
-        self._every("environment", lambda: self.settings.status_interval_sec * 2, environment.tick)
+        # The watcher's pe_status of the default environment wakes it: one check feeds both.
+        self._every("environment", lambda: ENVIRONMENT_WAIT_SEC, environment.observe_offered, wake=environment.fresh)
         # The claim loop long-polls the service: it runs beside the main thread, which a stop does not keep waiting.
         threading.Thread(target=self._claim_loop, name="claimer", daemon=True).start()
         self.stopping.wait()
@@ -180,5 +194,7 @@ class ManagementAgent:
                 log.warning("claiming actions: %s", exc.message)
                 claimed = False
                 backoff = min(backoff * 2, 10.0)
-            if not claimed:
+            if claimed:
+                self.watcher.wake.set()  # leave the idle pace at once: a deployment is about to change
+            else:
                 self.stopping.wait(backoff)

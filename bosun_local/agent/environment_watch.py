@@ -1,7 +1,10 @@
 """The environment stack seen through its plugin: component health to the service, monitoring agents by backlog."""
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
 from typing import Any
 
 from bosun_local.agent.backlog_scaler import BacklogScaler, ScalerPolicy
@@ -22,6 +25,9 @@ from bosun_local.spool.transport import ChannelConfig
 
 log = logging.getLogger(__name__)
 MONITORING_SERVICE = MONITORING_AGENT
+# An unchanged component is reported again this often, well inside the service's staleness limit (3 agent-offline
+# periods, 180 s by default), so its entry never reads "unknown" while the agent lives.
+COMPONENT_REFRESH_SEC = 45.0
 Json = dict[str, Any]
 
 
@@ -37,6 +43,15 @@ class EnvironmentWatch:
         self.host = host or PluginHost(DataDir(config.data_dir).agent_dir, facts=plugin_facts(config))
         self._depth = 0
         self._env: Json = {}
+        # The watcher's latest pe_status of the default environment: one check serves both (agent.py wires it).
+        self._offered: tuple[Json, ActionStatusInfo] | None = None
+        self._offer_lock = threading.Lock()
+        self.fresh = threading.Event()
+        # Observing asks the plugin how many monitoring agents run: not more often than this (the agent sets it).
+        self.min_spacing_sec = 0.0
+        self._observed_at = float("-inf")
+        # What each component last reported, and when: unchanged reports are resent only every COMPONENT_REFRESH_SEC.
+        self._reported: dict[str, tuple[tuple[str, str, str], float]] = {}
         # Spools besides the stack's RabbitMQ that its monitoring agents read (the SQS queue of `spool: sqs`).
         self.channels: list[ChannelConfig] = list(scaled_channels(config))
         self.scaler = BacklogScaler(self._set_monitoring_replicas, lambda: self._depth,
@@ -48,25 +63,47 @@ class EnvironmentWatch:
         """Return the spool depth pe_status last reported."""
         return self._depth
 
-    def _config(self, env: Json, **extra: Any) -> Json:
+    def plugin_config(self, env: Json) -> Json:
+        """Return the default environment's pluginConfig as its pe_status should get it."""
         # The queue that drives the scaler is the one the stack's monitoring agents consume: this agent's config's.
-        plugin_config = {**(env.get("pluginConfig") or {}), "rabbitmqQueueName": self.config["rabbitmqQueueName"]}
-        return {"pluginConfig": plugin_config, "peInfo": {"id": env["id"], "name": env["name"], "deployments": []},
-                **extra}
+        return {**(env.get("pluginConfig") or {}), "rabbitmqQueueName": self.config["rabbitmqQueueName"]}
+
+    def _config(self, env: Json, **extra: Any) -> Json:
+        return {"pluginConfig": self.plugin_config(env),
+                "peInfo": {"id": env["id"], "name": env["name"], "deployments": []}, **extra}
 
     def _environment(self) -> Json | None:
         """Return the default environment: the one the environment stack serves."""
         return next((e for e in self.client.list_environments() if e.get("isDefault")), None)
 
     def tick(self) -> None:
-        """Read pe_status, report its components, then let the scaler act on the backlog just read."""
+        """Run pe_status of the default environment and observe it (without a watcher to offer one)."""
         env = self._environment()
         if env is None:
             return
-        self._env = env
         status = self.host.run(env, PluginAction.PE_STATUS, self._config(env))
-        # Either this check or the watcher's may be the one that relaunched a killed component: both record it.
         self.reporter.plugin_events(env["id"], status.data)
+        self.observe(env, status)
+
+    def offer(self, env: Json, status: ActionStatusInfo) -> None:
+        """Hand over the watcher's pe_status of the default environment; the environment thread observes it."""
+        with self._offer_lock:
+            self._offered = (env, status)
+        self.fresh.set()
+
+    def observe_offered(self) -> None:
+        """Observe the last offered pe_status, if one came since the last observation and that is old enough."""
+        with self._offer_lock:
+            if time.monotonic() - self._observed_at < self.min_spacing_sec:
+                return  # kept: a later offer wakes this thread again and the latest one is observed then
+            offered, self._offered = self._offered, None
+        if offered is not None:
+            self._observed_at = time.monotonic()
+            self.observe(*offered)
+
+    def observe(self, env: Json, status: ActionStatusInfo) -> None:
+        """Report pe_status's components, then let the scaler act on the backlog just read."""
+        self._env = env
         components = (status.data or {}).get("components")
         if not isinstance(components, dict):
             log.debug("environment %s: pe_status reports no components: %s", env["name"], status.msg)
@@ -100,8 +137,13 @@ class EnvironmentWatch:
         if not isinstance(entry, dict):
             return
         data = {k: v for k, v in entry.items() if k not in ("status", "detail")}
-        self.client.report_component(name, str(entry.get("status") or ActionStatus.UNKNOWN),
-                                     str(entry.get("detail") or ""), agent_id=self.agent_id, data=data or None)
+        status, detail = str(entry.get("status") or ActionStatus.UNKNOWN), str(entry.get("detail") or "")
+        key = (status, detail, json.dumps(data, sort_keys=True, default=str))
+        last = self._reported.get(name)
+        if last is not None and last[0] == key and time.monotonic() - last[1] < COMPONENT_REFRESH_SEC:
+            return  # nothing new: an idle stack would otherwise write the same entry every few seconds
+        self.client.report_component(name, status, detail, agent_id=self.agent_id, data=data or None)
+        self._reported[name] = (key, time.monotonic())
 
     def _scale(self, env: Json, replicas: int | None) -> ActionStatusInfo:
         extra = {} if replicas is None else {"scaleInfo": {"replicas": replicas}}

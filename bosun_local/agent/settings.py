@@ -18,6 +18,9 @@ class AgentSettings:
     lease_sec: float = 30.0
     # Seconds between pe_status checks (and heals) of every environment.
     status_interval_sec: float = 2.0
+    # Seconds between those checks while no deployment should run and no action is open; an action's claim ends
+    # the wait at once.
+    idle_status_interval_sec: float = 10.0
     # Environments whose plugin is an external command start a process per check: check them less often.
     command_status_interval_sec: float = 15.0
     # Deployments whose actions run at the same time.

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from bosun_local.agent.autoscaler import Autoscaler
+from bosun_local.agent.environment_watch import EnvironmentWatch
 from bosun_local.agent.lanes import Lanes
 from bosun_local.agent.plugin_config import pe_deployment
 from bosun_local.agent.plugin_host import PluginHost
 from bosun_local.agent.reporting import HEALTH, Reporter
 from bosun_local.agent.settings import AgentSettings
 from bosun_local.client import ServiceClient
-from bosun_local.contracts.states import DeploymentState, QueueStatus
+from bosun_local.contracts.states import DeploymentState
 from bosun_local.errors import BosunError
 from bosun_local.plugins import ActionStatus, ActionStatusInfo
 
@@ -29,9 +30,10 @@ class Snapshot:
     """What the service wants, read once per tick: environments, deployments, deployments with open actions."""
 
     def __init__(self, client: ServiceClient) -> None:
-        self.environments: list[Json] = client.list_environments()
-        self.deployments: list[Json] = client.list_deployments(include_deleted=True)
-        self.open_actions = {a["deploymentId"] for a in client.list_actions(status=QueueStatus.OPEN, limit=1000)}
+        read = client.agent_snapshot()
+        self.environments: list[Json] = read["environments"]
+        self.deployments: list[Json] = read["deployments"]
+        self.open_actions: set[str] = set(read["openActionDeploymentIds"])
 
     def of(self, env: Json) -> list[Json]:
         return [d for d in self.deployments if d["environmentId"] == env["id"]]
@@ -70,6 +72,12 @@ class Watcher:
         self.tick_done_at = time.monotonic()
         # Set by the agent: told of every observed deployment, it scales those with autoscale keys.
         self.autoscaler: Autoscaler | None = None
+        # Set by the agent: handed each pe_status of the default environment (components, monitoring backlog).
+        self.environment: EnvironmentWatch | None = None
+        # Nothing should run and no action is open: the environment's own health is all there is to watch.
+        self.idle = False
+        # Set when an action is claimed: the next check comes at once, at the busy pace.
+        self.wake = threading.Event()
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -106,13 +114,20 @@ class Watcher:
     def tick(self) -> None:
         """Check every environment once; report changes; heal broken deployments whose lane is idle."""
         snap = Snapshot(self.client)
+        self.idle = not snap.open_actions and not self.lanes.active() and not any(
+            d["desiredState"] == "running" for d in snap.deployments if not d.get("external"))
         for env in snap.environments:
             if env.get("command"):
                 last = self._env_checked.get(env["id"], float("-inf"))
                 if time.monotonic() - last < self.settings.command_status_interval_sec:
                     continue
             self._env_checked[env["id"]] = time.monotonic()
-            status = self.host.run(env, "pe_status", snap.config(env))
+            config = snap.config(env)
+            if self.environment is not None and env.get("isDefault"):
+                config["pluginConfig"] = self.environment.plugin_config(env)
+            status = self.host.run(env, "pe_status", config)
+            if self.environment is not None and env.get("isDefault"):
+                self.environment.offer(env, status)
             engine = (status.data or {}).get("engine")
             self.engine_problems[env["name"]] = str(engine) if engine and engine != "ok" else None
             self._report_environment(env, status)
@@ -132,6 +147,12 @@ class Watcher:
                         self.autoscaler.observe(env, dep, observed,
                                                 dep["id"] in snap.open_actions or self.lanes.busy(dep["id"]))
         self.tick_done_at = time.monotonic()
+
+    def interval(self) -> float:
+        """Return the seconds until the next check: longer while idle."""
+        if self.idle:
+            return max(self.settings.idle_status_interval_sec, self.settings.status_interval_sec)
+        return self.settings.status_interval_sec
 
     def problems(self, stall_sec: float) -> list[str]:
         """Return why this agent cannot keep deployments healthy: a stalled check, an unreachable engine."""

@@ -26,6 +26,8 @@ def agent() -> None:
               help="Lease of a claimed action (renewed while it runs; a dead agent's actions are re-run after it).")
 @click.option("--status-interval-sec", default=2.0, show_default=True, type=click.FloatRange(0.5, 3600),
               help="Seconds between health checks (pe_status) of every environment.")
+@click.option("--idle-status-interval-sec", default=10.0, show_default=True, type=click.FloatRange(0.5, 3600),
+              help="Seconds between those checks while no deployment should run and no action is open.")
 @click.option("--command-status-interval-sec", default=15.0, show_default=True, type=click.FloatRange(0.5, 3600),
               help="Seconds between health checks of environments whose plugin is an external command.")
 @click.option("--poll-sec", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
@@ -39,14 +41,16 @@ def agent() -> None:
               help="Load and score newly registered packages in sandbox containers (needs the engine).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def run(concurrency: int, lease_sec: float, status_interval_sec: float, command_status_interval_sec: float,
-        poll_sec: float, agent_id: str, no_heal: bool, package_checks: bool, log_level: str) -> None:
+def run(concurrency: int, lease_sec: float, status_interval_sec: float, idle_status_interval_sec: float,
+        command_status_interval_sec: float, poll_sec: float, agent_id: str, no_heal: bool, package_checks: bool,
+        log_level: str) -> None:
     """Run the management agent in the foreground until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("pika").setLevel(logging.WARNING)  # a line per channel and connection event otherwise
     settings = AgentSettings(concurrency=concurrency, lease_sec=lease_sec, status_interval_sec=status_interval_sec,
+                             idle_status_interval_sec=idle_status_interval_sec,
                              command_status_interval_sec=command_status_interval_sec, poll_sec=poll_sec,
                              heal=not no_heal, agent_id=agent_id, package_checks=package_checks)
     management_agent = ManagementAgent(settings, package_checks=_package_checks if package_checks else None)

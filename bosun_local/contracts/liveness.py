@@ -57,26 +57,34 @@ def healthcheck_test(path: str, max_age_sec: int) -> list[str]:
 # plugin before a blue/green switch or a scale-down stops the container (docker_proxy/rules.py allows that exec).
 DRAIN_FILE = "/tmp/drain"
 PROBE_STATE_FILE = "/tmp/probe-state"
+# Longest a prediction server's first probe keeps asking before it counts as failed (most start in 1-3 s).
+FIRST_WAIT_SEC = 20
 
 
-def http_probe_test(port: int, steady_sec: int) -> list[str]:
-    """Return a compose healthcheck test of GET /health that probes fast until healthy, then every steady_sec.
+def http_probe_test(port: int, steady_sec: int, first_wait_sec: int = FIRST_WAIT_SEC) -> list[str]:
+    """Return a compose healthcheck test of GET /health that passes as soon as healthy, then probes every steady_sec.
 
     Docker 20.10 has no start_interval: a probe interval short enough for traefik to route a new container
     soon (0.5 s) costs an exec twice a second forever, ~5.5 % of a core per idle container. So a probe that
     passed leaves a mark, and the next one waits steady_sec on an idle connection (bash builtins: no process)
     before asking; it still fails within a second of a drain file appearing. A failed probe clears the mark:
-    back to fast probes. Docker's timeout must exceed steady_sec plus the 3 s the request may take. No `$` in
-    it: compose would read one as a variable.
+    back to one quick try per probe. Until the first pass (no mark at all) a probe keeps asking every 0.1 s for
+    up to first_wait_sec, so Docker calls a new server healthy within ~0.1 s of its first answer instead of at
+    the next probe. Docker's timeout must exceed steady_sec, and first_wait_sec, plus the 3 s a request may
+    take. No `$` in it: compose would read one as a variable (bash reads SECONDS without one in `(( ))`).
     """
+    wait = min(first_wait_sec, steady_sec)
     script = (
         f"[ -e {DRAIN_FILE} ] && exit 1; "
         f"if [ -s {PROBE_STATE_FILE} ] && exec 4<>/dev/tcp/127.0.0.1/{port}; then "
         f"for ((i = 0; i < {steady_sec}; i++)); do [ -e {DRAIN_FILE} ] && exit 1; "
         "read -t 1 -u 4 && break; done; exec 4<&-; fi; "
+        "while :; do "
         f"if exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 "
         "&& read -t 3 -u 3 proto code rest && (( code == 200 )); then "
         f"echo ok > {PROBE_STATE_FILE}; exit 0; fi; "
+        f"if [ -e {PROBE_STATE_FILE} ] || [ -e {DRAIN_FILE} ] || (( SECONDS >= {wait} )); then break; fi; "
+        "exec 3<&-; sleep 0.1; done 2>/dev/null; "
         f": > {PROBE_STATE_FILE}; exit 1"
     )
     return ["CMD", "bash", "-c", script]

@@ -27,6 +27,8 @@ IN_FLIGHT = 2
 DRAIN_SEC = 5.0
 # How long a fetch waits when the pipeline holds nothing (a delivery ends the wait at once).
 IDLE_WAIT_SEC = 1.0
+# The poster's wait for work: a put ends it at once; the timeout only bounds how late a stop is seen.
+QUEUE_WAIT_SEC = 1.0
 
 
 class Backoff:
@@ -188,7 +190,7 @@ class ChannelPipeline:
         stop = self.agent.stop_event
         while not (stop.is_set() and self.todo.empty()):
             try:
-                work = self.todo.get(timeout=0.1)
+                work = self.todo.get(timeout=QUEUE_WAIT_SEC)
             except queue.Empty:
                 continue
             if self.agent.store(work.source, work.batch, work.entries, work.records):

@@ -33,6 +33,8 @@ QUEUE_ROWS = 200_000
 TRIES = 4
 FIRST_RETRY_SEC = 0.5
 EVENT_EVERY_SEC = 60.0
+# A put ends the wait at once; the timeout only bounds how late a stop is seen (an idle agent wakes this often).
+QUEUE_WAIT_SEC = 1.0
 
 
 @dataclass
@@ -152,7 +154,7 @@ class ChallengerReplay:
     def _loop(self) -> None:
         while not (self.stop_event.is_set() and self._jobs.empty()):
             try:
-                job = self._jobs.get(timeout=0.2)
+                job = self._jobs.get(timeout=QUEUE_WAIT_SEC)
             except queue.Empty:
                 continue
             with self._queued_lock:

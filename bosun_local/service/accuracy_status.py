@@ -154,10 +154,8 @@ def status_loop(ctx: ServiceContext, stop: threading.Event, interval_sec: float)
     """Re-check the accuracy status of changed deployments every interval, and of all of them every minute."""
     next_full = 0.0
     while not stop.is_set():
-        deadline = time.monotonic() + interval_sec
-        while not stop.is_set() and time.monotonic() < deadline:
-            if ctx.accuracy.wake.wait(0.25):
-                break
+        # New joins wake it; so does the stop (Workers.stop sets every wake event).
+        ctx.accuracy.wake.wait(interval_sec)
         ctx.accuracy.wake.clear()
         if stop.is_set():
             return

@@ -52,14 +52,15 @@ def purge_once(ctx: ServiceContext, older_than_days: float | None = None) -> int
 class Workers:
     """The running background threads and the flag that stops them."""
 
-    wake: threading.Event
+    wakes: list[threading.Event]
     stop_flag: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask every thread to finish and wait a bounded time for each."""
         self.stop_flag.set()
-        self.wake.set()
+        for wake in self.wakes:
+            wake.set()
         for thread in self.threads:
             thread.join(timeout)
 
@@ -75,7 +76,7 @@ def _purge_loop(ctx: ServiceContext, stop: threading.Event) -> None:
 
 def start(ctx: ServiceContext) -> Workers:
     """Start the purge, notifier, accuracy-status and canary threads."""
-    workers = Workers(wake=ctx.wake_notifier)
+    workers = Workers(wakes=[ctx.wake_notifier, ctx.accuracy.wake])
     notifier = Notifier(ctx, workers.stop_flag)
     for name, target in (("bosun-purge", lambda: _purge_loop(ctx, workers.stop_flag)),
                          ("bosun-notifier", notifier.run),

@@ -315,6 +315,12 @@ class AgentOut(Open):
     data: dict[str, Any]
 
 
+class AgentSnapshotOut(Open):
+    environments: list[EnvironmentOut]
+    deployments: list[DeploymentOut]
+    openActionDeploymentIds: list[str]
+
+
 class NotificationIn(Strict):
     url: str = Field(min_length=1, max_length=2000, pattern=r"^https?://")
     name: str = Field(default="", max_length=200)

@@ -11,9 +11,13 @@ import httpx
 from bosun_local.service.context import ServiceContext
 from bosun_local.service.events import record_event
 from bosun_local.service.storage.base import Row
-from bosun_local.service.timeutil import iso, now_iso, utcnow
+from bosun_local.service.timeutil import iso, now_iso, parse_time, utcnow
 
 log = logging.getLogger(__name__)
+# With no delivery pending the thread sleeps until record_event wakes it; this bounds the sleep anyway (a delivery
+# another service replica queued on a shared database).
+IDLE_WAIT_SEC = 30.0
+LAST_TIME = "9999-12-31T23:59:59+00:00"
 STATUS_ICON = {"passing": ":large_green_circle:", "warning": ":large_yellow_circle:",
                "failing": ":red_circle:", "unknown": ":white_circle:", "info": ":information_source:"}
 
@@ -34,17 +38,27 @@ class Notifier:
         self.client = httpx.Client(timeout=ctx.limits.webhook_timeout_sec, follow_redirects=False)
 
     def run(self) -> None:
-        """Loop: deliver what is due, then sleep until woken or a second passes."""
+        """Loop: deliver what is due, then sleep until woken (a new delivery) or the next retry is due."""
         try:
             while not self.stop.is_set():
                 self.ctx.wake_notifier.clear()
+                wait = 1.0
                 try:
                     self.deliver_due()
+                    wait = self.seconds_to_next()
                 except Exception:  # a storage hiccup must not end deliveries for the service's lifetime
                     log.exception("webhook delivery round failed")
-                self.ctx.wake_notifier.wait(1.0)
+                self.ctx.wake_notifier.wait(wait)
         finally:
             self.client.close()
+
+    def seconds_to_next(self) -> float:
+        """Return how long nothing is due: until the earliest pending retry, at most IDLE_WAIT_SEC."""
+        earliest = self.ctx.storage.due_deliveries(LAST_TIME, limit=1)
+        if not earliest:
+            return IDLE_WAIT_SEC  # a new delivery sets wake_notifier
+        due = (parse_time(earliest[0]["nextAttemptAt"]) - utcnow()).total_seconds()
+        return min(max(due, 0.05), 1.0)
 
     def deliver_due(self) -> None:
         """Attempt every delivery whose time has come."""

@@ -49,8 +49,19 @@ def sh(container: str, script: str) -> None:
     subprocess.run(["docker", "exec", container, "sh", "-c", script], check=True, capture_output=True)
 
 
+def test_the_first_probe_passes_as_soon_as_the_server_answers(container: str) -> None:
+    first = subprocess.Popen(["docker", "exec", container, *http_probe_test(8080, STEADY_SEC)[1:]])
+    time.sleep(1.5)  # the probe keeps asking meanwhile
+    started = time.monotonic()
+    subprocess.run(["docker", "exec", "-d", container, "python", "-c", SERVER], check=True)
+    assert first.wait(STEADY_SEC + 5) == 0
+    assert time.monotonic() - started < STEADY_SEC  # it passed on the server's first answer, not at its deadline
+
+
 def test_fast_until_healthy_then_one_probe_per_steady_period(container: str) -> None:
-    assert probe(container)[0] is False  # nothing listens yet: fails at once
+    passed, took = probe(container)
+    assert not passed and took >= STEADY_SEC - 1  # nothing listens: it kept asking until its first-wait ended
+    assert probe(container)[0] is False  # that failure left a mark: one quick try per probe from now on
     subprocess.run(["docker", "exec", "-d", container, "python", "-c", SERVER], check=True)
     passed, took = False, 0.0
     for _ in range(50):

@@ -276,3 +276,18 @@ def test_a_long_poll_of_a_killed_agent_claims_nothing(queue: Queue, pkg: dict) -
         assert claimed is not None and claimed["id"] == action["id"] and claimed["attempts"] == 1
     finally:
         poller.kill()
+
+
+def test_an_agent_snapshot_is_the_three_reads_it_replaces(queue: Queue, pkg: dict) -> None:
+    dep, action = queue.deploy(pkg, "snap")
+    queue.client.delete_deployment(queue.deploy(pkg, "gone")[0]["id"])
+    snap = queue.client.agent_snapshot()
+    assert snap["environments"] == queue.client.list_environments()
+    assert snap["deployments"] == queue.client.list_deployments(include_deleted=True)
+    assert any(d["desiredState"] == "deleted" for d in snap["deployments"])
+    opened = {a["deploymentId"] for a in queue.client.list_actions(status=("pending", "claimed"), limit=1000)}
+    assert set(snap["openActionDeploymentIds"]) == opened and dep["id"] in opened
+    claimed = queue.claim("snap-agent")
+    assert claimed is not None and claimed["id"] == action["id"]
+    queue.client.complete_action(action["id"], "snap-agent", OK)
+    assert dep["id"] not in queue.client.agent_snapshot()["openActionDeploymentIds"]
