@@ -5,7 +5,7 @@ from textual.widgets import DataTable, OptionList
 
 from bosun_local.tui.screens import ReplaceModelScreen
 from bosun_local.tui.traffic_screen import TrafficScreen
-from bosun_local.tui.widgets.detail import traffic_line
+from bosun_local.tui.widgets.detail import serving_line, traffic_line
 from tests.tui.conftest import Stack, run, wait_for
 from tests.tui.test_dashboard_actions import select
 
@@ -50,3 +50,12 @@ def test_detail_line_names_challengers_and_canary() -> None:
            "canary": {"modelId": "c" * 24, "percent": 20, "status": "running"}}
     assert traffic_line(dep) == "champion aaaaaaaa; challengers bbbbbbbb; canary cccccccc at 20 % (c: compare)"
     assert traffic_line({"packageId": "a" * 24}) == ""
+
+
+def test_detail_line_says_how_a_deployment_is_served() -> None:
+    kv = {"serving": "dedicated", "replicas": "3"}
+    assert serving_line({"keyValueConfig": kv}) == "serving dedicated, 3 replicas"
+    kv = {"autoscaleMax": "4", "replicas": 2}
+    assert serving_line({"keyValueConfig": kv}) == "autoscale 1-4 replicas, 2 replicas"
+    assert serving_line({"keyValueConfig": {"serving": "shared"}}) == "serving shared"
+    assert serving_line({"keyValueConfig": {}}) == "" and serving_line({}) == ""

@@ -47,6 +47,17 @@ def traffic_line(dep: Json) -> str:
     return f"champion {str(dep.get('packageId') or '')[:8]}; " + "; ".join(parts) + " (c: compare)"
 
 
+def serving_line(dep: Json) -> str:
+    """Return how a deployment asks to be served (keyValueConfig serving, replicas, autoscale), '' when it does not."""
+    kv = dep.get("keyValueConfig") or {}
+    parts = [f"serving {kv['serving']}"] if kv.get("serving") else []
+    if kv.get("autoscaleMax") not in (None, ""):
+        parts.append(f"autoscale {kv.get('autoscaleMin') or 1}-{kv['autoscaleMax']} replicas")
+    if kv.get("replicas") not in (None, ""):
+        parts.append(f"{kv['replicas']} replicas")
+    return ", ".join(parts)
+
+
 class DetailPane(VerticalScroll):
     """Everything about the deployment under the cursor."""
 
@@ -98,6 +109,9 @@ class DetailPane(VerticalScroll):
         text.append("  external\n" if dep.get("external") else "\n", style="grey50")
         text.append(f"state {dep.get('state') or 'unknown'}, wants {dep.get('desiredState') or MISSING}; ")
         text.append(f"url {dep.get('predictionUrl') or MISSING}\n")
+        serving = serving_line(dep)
+        if serving:
+            text.append(serving + "\n")
         traffic = traffic_line(dep)
         if traffic:
             text.append(traffic + "\n", style="cyan")
