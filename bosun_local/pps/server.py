@@ -87,7 +87,7 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _exit_ok)
     if settings.workers == 1:
         uvicorn.run(app, **common)
-        return
+        _exit_now(0)
     # Each worker is a fresh process that builds its own app from the environment; the app built above only
     # proved that the package loads, so a broken one fails here rather than in every worker.
     os.environ.update(settings.to_env())
@@ -95,7 +95,17 @@ def serve(settings: Settings) -> None:
 
 
 def _exit_ok(signum: int, frame: object) -> None:
-    sys.exit(0)
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> None:
+    """Exit at once after a finished graceful shutdown: flush logs, skip the interpreter's teardown."""
+    # The lifespan shutdown has flushed the monitoring reporter and joined its child; tearing down every module
+    # and freeing the model's objects took ~0.3 s more, which every blue/green switch and scale-down waited for.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main() -> None:
