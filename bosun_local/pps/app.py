@@ -266,16 +266,19 @@ class PPSApp:
 
     def _report(self, deployment: Deployment, model: LoadedModel, status: int, started: float,
                 frame: Frame | None, scored: Scored | None) -> None:
-        self.stats.phase(model, "success" if status < 400 else "fail", int((time.perf_counter() - started) * 1e9))
-        if self.reporter is None or deployment.deployment_id is None or deployment.model_id is None:
+        elapsed = time.perf_counter() - started
+        self.stats.phase(model, "success" if status < 400 else "fail", int(elapsed * 1e9))
+        reporter = self.reporter
+        if reporter is None or deployment.deployment_id is None or deployment.model_id is None:
             return
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
         if status < 400 and frame is not None and scored is not None:
-            self.reporter.submit(deployment.deployment_id, deployment.model_id, frame.rows, elapsed_ms, False, False,
-                                 frame, outputs.report_predictions(scored), model.class_names or None)
+            # A classifier's probability array, not its rows as lists: the reporter stacks a batch's arrays at once.
+            reporter.submit(deployment.deployment_id, deployment.model_id, frame.values.shape[0], elapsed * 1000.0,
+                            False, False, frame, scored.predictions if scored.probabilities is None
+                            else scored.probabilities, model.class_names or None)
         else:  # no predictions were made; the request still counts, as an error
-            self.reporter.submit(deployment.deployment_id, deployment.model_id, 0, elapsed_ms, 400 <= status < 500,
-                                 status >= 500)
+            reporter.submit(deployment.deployment_id, deployment.model_id, 0, elapsed * 1000.0, 400 <= status < 500,
+                            status >= 500)
 
     @staticmethod
     def _form_frame(request: Request, body: bytes, model: LoadedModel) -> Frame:

@@ -6,7 +6,6 @@ import io
 import math
 from typing import Any
 
-import numpy as np
 import orjson
 
 from bosun_local.pps.model import LoadedModel, Scored
@@ -64,8 +63,3 @@ def form_json(model: LoadedModel, scored: Scored) -> bytes:
     values = [{"label": n, "value": _clean(p)} for n, p in zip(model.class_names, probs, strict=True)]
     return dumps({"prediction": scored.predictions[0], "predictionValues": values})
 
-
-def report_predictions(scored: Scored) -> list[Any] | np.ndarray:
-    """Return what the reporter queues: the predictions, or a classifier's (rows, classes) probability array."""
-    # The array, not its rows as lists: the reporter stacks a batch's arrays and converts them once.
-    return scored.predictions if scored.probabilities is None else scored.probabilities

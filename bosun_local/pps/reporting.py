@@ -53,7 +53,7 @@ class Pending:
     ~3 % of its CPU on one core, more than the appends themselves.
     """
 
-    __slots__ = ("deployment_id", "model_id", "num_predictions", "execution_time_ms", "user_error", "system_error",
+    __slots__ = ("deployment_id", "model_id", "num_predictions", "execution_time_ms", "user_failed", "system_failed",
                  "columns", "numeric", "class_names", "scored", "values", "raw", "dtype", "predictions",
                  "probabilities")
 
@@ -62,8 +62,9 @@ class Pending:
         self.model_id = model_id
         self.num_predictions: list[int] = []
         self.execution_time_ms = array("d")
-        self.user_error: list[bool] = []
-        self.system_error: list[bool] = []
+        # Positions of failed requests only (a served request appends nothing), in arrays: no GC-tracked tuple.
+        self.user_failed = array("q")
+        self.system_failed = array("q")
         self.columns: list[str] | None = None  # the feature columns the batch's matrix takes (the first request's)
         self.numeric = True
         self.class_names: list[str] | None = None
@@ -80,13 +81,24 @@ class Pending:
     def add(self, num_predictions: int, execution_time_ms: float, user_error: bool, system_error: bool,
             features: Frame | None, predictions: list[Any] | np.ndarray | None, class_names: list[str] | None) -> None:
         """Append one request; its rows and predictions only when it was scored with the batch's columns."""
-        self.num_predictions.append(num_predictions)
         self.execution_time_ms.append(execution_time_ms)
-        self.user_error.append(user_error)
-        self.system_error.append(system_error)
+        self.num_predictions.append(num_predictions)
+        if user_error:
+            self.user_failed.append(len(self.num_predictions) - 1)
+        if system_error:
+            self.system_failed.append(len(self.num_predictions) - 1)
         if features is None or predictions is None:
             return
         columns = features.columns
+        raw = self.raw
+        if raw is not None and columns is self.columns and type(predictions) is list:
+            # The common request (the schema's own column list, float rows, plain predictions): the fewest steps.
+            values = features.values
+            raw += (values if values.dtype is self.dtype else values.astype(self.dtype)).tobytes()
+            if self.probabilities:
+                self._flush_probabilities()
+            self.predictions.extend(predictions)
+            return
         if self.columns is None:
             # A model without a feature list (DRUM's open schema) may get other columns per request: the matrix
             # takes the first request's columns, the others still count as predictions in the deployment stats.
@@ -107,10 +119,23 @@ class Pending:
         if isinstance(predictions, np.ndarray):
             self.probabilities.append(predictions)
         else:
-            if self.probabilities:  # keep the rows in order when a batch mixes both forms
-                self.predictions.extend(np.concatenate(self.probabilities).tolist())
-                self.probabilities.clear()
+            if self.probabilities:
+                self._flush_probabilities()
             self.predictions.extend(predictions)
+
+    def _flush_probabilities(self) -> None:
+        """Move the queued probability arrays into the predictions, keeping rows in order when a batch mixes forms."""
+        self.predictions.extend(np.concatenate(self.probabilities).tolist())
+        self.probabilities.clear()
+
+    def errors(self) -> tuple[list[bool], list[bool]]:
+        """Return the user and system error flag of every request."""
+        user, system = [False] * len(self.num_predictions), [False] * len(self.num_predictions)
+        for position in self.user_failed:
+            user[position] = True
+        for position in self.system_failed:
+            system[position] = True
+        return user, system
 
     def batch(self) -> ReportBatch:
         """Return the requests as one batch, their scored rows stacked into one matrix."""
@@ -122,9 +147,9 @@ class Pending:
             predictions = self.predictions
             if self.probabilities:
                 predictions += np.concatenate(self.probabilities).tolist()
+        user_error, system_error = self.errors()
         return ReportBatch(self.deployment_id, self.model_id, self.num_predictions, self.execution_time_ms.tolist(),
-                           self.user_error, self.system_error, features, predictions,
-                           self.class_names if self.scored else None)
+                           user_error, system_error, features, predictions, self.class_names if self.scored else None)
 
 
 def features_for_report(features: Frame) -> Any:
@@ -171,7 +196,7 @@ class Reporter:
         self._pending: dict[tuple[str, str], Pending] = {}
         self._queued = 0
         self._thread = threading.Thread(target=self._run, name="pps-reporter", daemon=True)
-        self.submitted = 0
+        self._swapped = 0  # requests taken by swaps so far: submitted = swapped + queued, one counter per request
         self.reported = 0
         self.dropped = 0
         self.errors = 0
@@ -193,19 +218,16 @@ class Reporter:
             self._warn("dropped", f"monitoring queue is full ({self.max_queue} reports): {self.dropped} "
                                   "report(s) dropped so far; the spool is slower than the request rate")
             return
-        if self._loop is None:
-            with self._lock:
-                self._pending_of(deployment_id, model_id).add(num_predictions, execution_time_ms, user_error,
-                                                              system_error, features, predictions, class_names)
-                self._queued += 1
-        else:  # on the loop, where the swap runs too: nothing else touches the buffers meanwhile
-            pending = self._pending.get((deployment_id, model_id))
-            if pending is None:
-                pending = self._pending_of(deployment_id, model_id)
+        if self._loop is not None:  # on the loop, where the swap runs too: nothing else touches the buffers meanwhile
+            pending = self._pending.get((deployment_id, model_id)) or self._pending_of(deployment_id, model_id)
             pending.add(num_predictions, execution_time_ms, user_error, system_error, features, predictions,
                         class_names)
             self._queued += 1
-        self.submitted += 1
+            return
+        with self._lock:
+            self._pending_of(deployment_id, model_id).add(num_predictions, execution_time_ms, user_error,
+                                                          system_error, features, predictions, class_names)
+            self._queued += 1
 
     def _pending_of(self, deployment_id: str, model_id: str) -> Pending:
         pending = self._pending.get((deployment_id, model_id))
@@ -215,8 +237,14 @@ class Reporter:
 
     def counters(self) -> dict[str, int]:
         """Return submitted/reported/dropped/error counts and the queue depth."""
-        return {"submitted": self.submitted, "reported": self.reported, "dropped": self.dropped,
-                "errors": self.errors, "queued": self._queued}
+        queued = self._queued
+        return {"submitted": self._swapped + queued, "reported": self.reported, "dropped": self.dropped,
+                "errors": self.errors, "queued": queued}
+
+    @property
+    def submitted(self) -> int:
+        """Return how many requests were queued (the swapped ones and those waiting), drops not counted."""
+        return self._swapped + self._queued
 
     def shutdown(self, timeout_sec: float = 10.0) -> None:
         """Flush queued reports and close the sink, waiting at most timeout_sec."""
@@ -241,6 +269,7 @@ class Reporter:
             log.warning(message)
 
     def _swap(self) -> list[Pending]:
+        self._swapped += self._queued
         pending, self._pending, self._queued = self._pending, {}, 0
         return list(pending.values())
 

@@ -294,3 +294,25 @@ def test_numeric_batches_report_the_rows_a_dataframe_reports(monkeypatch: pytest
     assert written[0][-1][1]["features"] == {"a": [1.5, None, 7.0], "b": [None, -2.0, 8.0]}
     mixed = Frame(["a", "s"], np.array([[1.0, "x"]], dtype=object), False)
     assert features_for_report(mixed).to_dict("list") == {"a": [1.0], "s": ["x"]}  # a DataFrame, as before
+
+
+def test_regression_predictions_are_spooled_as_answered(start_server: object, packages: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    """Every request's predictions are spooled exactly as answered, in order, and a rejected request as an error."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server: PPSServer = start_server({  # type: ignore[operator]
+        "PPS_MODEL_DIR": str(packages["regression"]), "MLOPS_DEPLOYMENT_ID": "dep-r", "MLOPS_MODEL_ID": "model-r",
+        "MLOPS_SPOOLER_TYPE": "FILESYSTEM", "MLOPS_FILESYSTEM_DIRECTORY": str(spool)})
+    answered: list[float] = []
+    for i in range(40):
+        body = [{**ROW, "bmi": 20 + i / 7, "age": 30 + j} for j in range(1 + i % 3)]
+        response = server.client.post("/predictions", json=body)
+        assert response.status_code == 200
+        answered += [r["prediction"] for r in response.json()["data"]]
+    assert server.client.post("/predictions", json=[{"age": 1}]).status_code == 422
+    assert server.stop() == 0
+    records = spooled(spool)
+    assert [p for r in predictions(records) for p in r.data["predictions"]] == answered
+    assert [(r[0], r[2]) for r in requests(records)] == [(1 + i % 3, False) for i in range(40)] + [(0, True)]
+
