@@ -186,7 +186,8 @@ class ImageBuilder:
         """Build RabbitMQ from Debian's rabbitmq-server with the management plugin."""
         if self.upstream:
             return self._pull("rabbitmqImage", self.config["rabbitmqImage"])
-        files = [image_file("rabbitmq.Dockerfile"), image_file("rabbitmq-entrypoint.sh")]
+        files = [image_file("rabbitmq.Dockerfile"), image_file("rabbitmq-entrypoint.sh"),
+                 image_file("rabbitmq-erl-wrapper.sh")]
         inputs_hash = _hash(self.config["baseImage"], *(f.read_bytes() for f in files))
         if not self.force and _fresh(self.config["rabbitmqImage"], inputs_hash):
             return BuildResult("rabbitmqImage", self.config["rabbitmqImage"], "cached", inputs_hash)
