@@ -1,6 +1,7 @@
 """Helpers of the monitoring benches: a service and broker, record bodies, agents draining a backlog, CPU clocks."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,9 +72,18 @@ def message(deployment_id: str, kind: str, data: str) -> bytes:
     return json.dumps({"header": header, "data": data}, separators=(",", ":")).encode()
 
 
-def record_bodies(bench: Bench, count: int, rows: int, with_ids: bool = False, seed: int = 0) -> list[bytes]:
-    """Return `count` PREDICTIONS_DATA records of `rows` diabetes-like rows (ids `a<n>-<i>` when asked), each
-    followed by a DEPLOYMENT_STATS record."""
+def association_ids(n: int, rows: int, kind: str = "seq") -> list[str]:
+    """Return the association ids of record n: `a<n>-<i>` (a record's ids sort together), or random-looking UUIDs
+    (`uuid`: what applications usually send) made from the same pair, so actuals can name them again."""
+    if kind == "seq":
+        return [f"a{n}-{i}" for i in range(rows)]
+    return [str(uuid.UUID(bytes=hashlib.md5(f"a{n}-{i}".encode()).digest(), version=4)) for i in range(rows)]
+
+
+def record_bodies(bench: Bench, count: int, rows: int, with_ids: bool = False, seed: int = 0,
+                  id_kind: str = "seq") -> list[bytes]:
+    """Return `count` PREDICTIONS_DATA records of `rows` diabetes-like rows (association ids of `id_kind` when
+    asked), each followed by a DEPLOYMENT_STATS record."""
     rng = np.random.default_rng(seed)
     stamp = records.format_timestamp(datetime.now(UTC))
     data: dict[str, Any] = {"timestamp": stamp, "modelId": bench.model_id,
@@ -84,17 +95,17 @@ def record_bodies(bench: Bench, count: int, rows: int, with_ids: bool = False, s
     for n in range(count):
         text = plain
         if with_ids:
-            text = json.dumps({**data, "associationIds": [f"a{n}-{i}" for i in range(rows)]}, separators=(",", ":"))
+            text = json.dumps({**data, "associationIds": association_ids(n, rows, id_kind)}, separators=(",", ":"))
         out.append(message(bench.deployment_id, records.PREDICTIONS_DATA, text))
         out.append(message(bench.deployment_id, records.DEPLOYMENT_STATS, stats_text))
     return out
 
 
-def actuals_bodies(bench: Bench, count: int, rows: int) -> list[bytes]:
+def actuals_bodies(bench: Bench, count: int, rows: int, id_kind: str = "seq") -> list[bytes]:
     """Return ACTUALS records with an actual for every id `record_bodies(with_ids=True)` made."""
     stamp = records.format_timestamp(datetime.now(UTC))
     return [message(bench.deployment_id, records.ACTUALS, json.dumps({
-        "timestamp": stamp, "modelId": bench.model_id, "associationIds": [f"a{n}-{i}" for i in range(rows)],
+        "timestamp": stamp, "modelId": bench.model_id, "associationIds": association_ids(n, rows, id_kind),
         "actualValues": [150.0 + i % 7 for i in range(rows)]}, separators=(",", ":"))) for n in range(count)]
 
 

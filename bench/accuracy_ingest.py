@@ -1,6 +1,7 @@
 """Ingest with the latency sketch and the durable association store, side by side with the code before them.
 
     .venv/bin/python bench/accuracy_ingest.py [--records 1000] [--rows 1000] [--rounds 2] [--before 3b0373b]
+        [--ids seq|uuid] [--variants before,sketch,sketch+ids]
 
 One broker; for each variant a fresh service and one monitoring agent (subprocesses) drain a 1M-row backlog:
 - `before`: the tree of commit --before (fixed latency buckets, ids joined in the agent's memory), exported with
@@ -10,6 +11,8 @@ One broker; for each variant a fresh service and one monitoring agent (subproces
 Variants alternate within each round. Then 1M actuals for the stored ids go through the agent (actuals joined/s,
 counted in the service's database), and 1M more through `POST /deployments/{id}/actuals` (the CLI's path).
 Goals: >= 300k rows/s one agent, no variant > 10 % slower than `before`, >= 100k actuals/s.
+Ids are `a<n>-<i>` by default, so a record's ids sort together in the store's key; `--ids uuid` sends random
+UUIDs (what applications usually send), which scatter every insert over the whole table.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from _common import FEATURES, ROOT, save
 from _monitoring import (
     Bench,
     actuals_bodies,
+    association_ids,
     drain_with_agent,
     publish,
     rabbit_env,
@@ -69,7 +73,8 @@ def run_variant(broker: Any, name: str, tree: Path | None, args: argparse.Namesp
     extra = {"PYTHONPATH": str(tree)} if tree else {}
     with service_with_deployment(f"acc-{name}", broker, env=extra) as bench:
         queue = f"bench-acc-{name}-{int(time.time() * 1000)}"
-        publish(bench, queue, record_bodies(bench, args.records, args.rows, with_ids=name == "sketch+ids"))
+        publish(bench, queue, record_bodies(bench, args.records, args.rows, with_ids=name == "sketch+ids",
+                                            id_kind=args.ids))
         env = rabbit_env(bench, queue, **extra)
         total = args.records * args.rows
         cpu = service_cpu(bench)
@@ -78,7 +83,7 @@ def run_variant(broker: Any, name: str, tree: Path | None, args: argparse.Namesp
         result["serviceCpuUsPerItem"] = round((service_cpu(bench) - cpu) * 1e6 / total, 2)
         if actuals:
             queue = f"{queue}-actuals"
-            publish(bench, queue, actuals_bodies(bench, args.records, args.rows))
+            publish(bench, queue, actuals_bodies(bench, args.records, args.rows, args.ids))
             env["MLOPS_RABBITMQ_QUEUE_NAME"] = queue
             cpu = service_cpu(bench)
             # Counting a million index entries takes a while: poll less often than the stats of the other runs.
@@ -96,7 +101,7 @@ def run_variant(broker: Any, name: str, tree: Path | None, args: argparse.Namesp
     return result
 
 
-def cpu_rates(rows: int = 1000, count: int = 100) -> dict[str, int]:
+def cpu_rates(rows: int = 1000, count: int = 100, id_kind: str = "seq") -> dict[str, int]:
     """Return rows (or actuals) per CPU-second of each side in this process: load on the machine barely moves them."""
     from bosun_local.monitoring.aggregation import Aggregator
     from bosun_local.monitoring.baselines import BaselineCache
@@ -110,7 +115,7 @@ def cpu_rates(rows: int = 1000, count: int = 100) -> dict[str, int]:
     fake = Bench("", "", Path(tempfile.mkdtemp(prefix="bench-acc-cpu-")), None, None, "dep", "model")  # type: ignore[arg-type]
     out: dict[str, int] = {}
     for with_ids in (False, True):
-        messages = record_bodies(fake, count, rows, with_ids)[0::2]
+        messages = record_bodies(fake, count, rows, with_ids, id_kind=id_kind)[0::2]
         start = time.process_time()
         # What the agent does: orjson-backed parse, aggregate, orjson-encoded post body.
         entries = Aggregator(BaselineCache(lambda _dep: baseline)).entries([parse_record(m) for m in messages])
@@ -123,7 +128,7 @@ def cpu_rates(rows: int = 1000, count: int = 100) -> dict[str, int]:
         took = time.process_time() - start
         out[f"serviceValidateStore{'WithIds' if with_ids else ''}"] = round(count * rows / took)
         if with_ids:
-            ids = [f"a{n}-{i}" for n in range(count) for i in range(rows)]
+            ids = [i for n in range(count) for i in association_ids(n, rows, id_kind)]
             start = time.process_time()
             storage.store_actual_columns("dep", {"associationIds": ids, "actualValues": [1.0] * len(ids)})
             out["serviceStoreActuals"] = round(len(ids) / (time.process_time() - start))
@@ -139,37 +144,43 @@ def main() -> None:
     parser.add_argument("--before", default="3b0373b", help="commit of the code path before the sketch")
     parser.add_argument("--api-chunks", type=int, default=4, help="50k-row actuals uploads through the API")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--ids", choices=("seq", "uuid"), default="seq",
+                        help="association ids: a<n>-<i> (a record's ids sort together) or random UUIDs")
+    parser.add_argument("--variants", default="before,sketch,sketch+ids", help="comma-separated subset to run")
     args = parser.parse_args()
+    variants = args.variants.split(",")
     tree = export_tree(args.before)
     runs: list[dict[str, Any]] = []
     with rabbitmq_container(f"bosun-bench-accuracy-{int(time.time())}") as broker:
         for round_ in range(args.rounds):
-            for name in ("before", "sketch", "sketch+ids"):
+            for name in variants:
                 last = round_ == args.rounds - 1 and name == "sketch+ids"
                 run = run_variant(broker, name, tree if name == "before" else None, args, actuals=last)
                 print(json.dumps(run), flush=True)
                 runs.append(run)
-    steady = {n: [r["steady"] for r in runs if r["variant"] == n] for n in ("before", "sketch", "sketch+ids")}
+    steady = {n: [r["steady"] for r in runs if r["variant"] == n] for n in variants}
     median = {n: statistics.median(v) for n, v in steady.items()}
-    last = runs[-1]
+    # The actuals ran after the last round's sketch+ids, when it was among the variants.
+    last = next((r for r in reversed(runs) if "actualsJoinedAgent" in r), None)
     result = {
         "bench": "accuracy_ingest", "cpus": os.cpu_count(), "loadAvg1m": os.getloadavg()[0], "before": args.before,
-        "rowsPerVariantRun": args.records * args.rows, "rounds": args.rounds,
+        "rowsPerVariantRun": args.records * args.rows, "rounds": args.rounds, "ids": args.ids,
         "rowsPerSecSteady": {n: [round(x) for x in v] for n, v in steady.items()},
         "medianRowsPerSecSteady": {n: round(v) for n, v in median.items()},
-        "ratioVsBefore": {n: round(median[n] / median["before"], 3) for n in ("sketch", "sketch+ids")},
+        "ratioVsBefore": {n: round(median[n] / median["before"], 3) for n in median if "before" in median},
         "medianCpuUsPerRow": {n: {side: statistics.median(r[key] for r in runs if r["variant"] == n)
                                   for side, key in (("agent", "agentCpuUsPerItem"), ("service", "serviceCpuUsPerItem"))}
                               for n in steady},
-        "actualsJoinedPerSecAgent": round(last["actualsJoinedAgent"]["steady"]),
-        "actualsJoinedPerSecAgentWhole": round(last["actualsJoinedAgent"]["whole"]),
-        "actualsCpuUsPerItemAgentPath": {"agent": last["actualsJoinedAgent"]["agentCpuUsPerItem"],
-                                         "service": last["actualsJoinedAgent"]["serviceCpuUsPerItem"]},
-        "actualsApi": last["actualsApi"],
-        "accuracyMatchedAfter": last["accuracyMatched"],
-        "perCpuSecondInProcess": cpu_rates(args.rows),
+        "perCpuSecondInProcess": cpu_rates(args.rows, id_kind=args.ids),
         "goals": {"rowsPerSec": 300_000, "maxSlowdown": 0.10, "actualsPerSec": 100_000},
     }
+    if last is not None:
+        result.update({
+            "actualsJoinedPerSecAgent": round(last["actualsJoinedAgent"]["steady"]),
+            "actualsJoinedPerSecAgentWhole": round(last["actualsJoinedAgent"]["whole"]),
+            "actualsCpuUsPerItemAgentPath": {"agent": last["actualsJoinedAgent"]["agentCpuUsPerItem"],
+                                             "service": last["actualsJoinedAgent"]["serviceCpuUsPerItem"]},
+            "actualsApi": last["actualsApi"], "accuracyMatchedAfter": last["accuracyMatched"]})
     save("accuracy_ingest", result)
 
 

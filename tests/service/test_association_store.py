@@ -2,6 +2,8 @@
 statement, first prediction and first actual win, joins in either order, canary copies, minutes merged per batch."""
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from bosun_local.service.storage import open_storage
 from bosun_local.service.storage.base import Storage
-from bosun_local.service.storage.sqlite_associations import _ROWS_PER_INSERT
+from bosun_local.service.storage.sqlite_associations import _ROWS_PER_INSERT, looks_scattered, sorted_by_id
 from tests.support.postgres import BACKENDS, fresh_database
 
 SINCE = "2026-01-01T00:00:00Z"
@@ -124,3 +126,68 @@ def test_waiting_actuals_are_counted_by_their_partial_index(tmp_path: Path) -> N
         assert any("association_rows_waiting" in step for step in plan), plan
     finally:
         storage.close()
+
+
+def uuids(prefix: int, count: int) -> list[str]:
+    """Return random-looking ids (UUIDs made from their position, so a test can name them again)."""
+    return [str(uuid.UUID(bytes=hashlib.md5(f"{prefix}-{i}".encode()).digest(), version=4)) for i in range(count)]
+
+
+def test_a_batch_of_random_ids_is_stored_as_record_by_record_storage_would(storage: Storage, tmp_path: Path) -> None:
+    """Random ids of a batch go in one id-sorted insert: first prediction and first actual still win, a canary copy
+    and actuals that came first still join, probabilities and labels keep their kinds."""
+    shared_ids = uuids(9, 40)
+    early = shared_ids[:10]
+    labels_ids = uuids(3, 50)
+    records = [
+        predictions("u1", [*uuids(1, N), *shared_ids], [float(i) for i in range(N + 40)]),
+        # The same ids again, later in the batch: the first record's predictions win.
+        predictions("u2", [*shared_ids, *uuids(2, 30)], [-1.0] * 70, copyAssociationKey="d#canary"),
+        {**predictions("u3", labels_ids, []), "associations": {
+            "ids": labels_ids, "labels": ["yes" if i % 2 else "no" for i in range(50)], "classNames": ["no", "yes"],
+            "timestamps": [f"2026-11-30T10:00:{i:02d}Z" for i in range(50)]}},
+        {**predictions("u4", uuids(4, 20), []), "associations": {
+            "ids": uuids(4, 20), "probabilities": [[0.2, 0.3, 0.5]] * 20, "classNames": ["a", "b", "c"]}},
+    ]
+    assert all(looks_scattered(r["associations"]["ids"]) for r in records)  # the merged, id-sorted insert
+    expected = open_storage(tmp_path / "one-by-one")
+    try:
+        for store in (storage, expected):
+            assert store.store_actual_columns("d", {"associationIds": early, "actualValues": [1.0] * 10}) == (10, 0)
+            if store is expected:
+                for record in records:
+                    store.ingest([record])
+            else:
+                assert store.ingest(records) == (4, 0)
+            every = [*uuids(1, N), *shared_ids, *uuids(2, 30), *labels_ids, *uuids(4, 20)]
+            assert store.store_actual_columns("d", {"associationIds": every, "actualValues": [2.0] * len(every)}) \
+                == (len(every) - 10, 10)
+        assert storage.waiting_actuals("d") == 0
+        for since in (SINCE, "2026-11-30T10:00:30Z"):
+            got, want = storage.matched_rows("d", since), expected.matched_rows("d", since)
+            key = lambda r: (str(r["prediction"]), str(r["label"]), bytes(r["probs"] or b""))  # noqa: E731
+            assert sorted(got, key=key) == sorted(want, key=key)
+        assert storage.regression_sums("d", SINCE) == expected.regression_sums("d", SINCE)
+        assert storage.agreement("d", "d#canary", SINCE, 0.0) == expected.agreement("d", "d#canary", SINCE, 0.0)
+        by_prediction = {r["prediction"] for r in storage.matched_rows("d", SINCE)}
+        assert -1.0 in by_prediction  # u2's own ids
+        assert storage.matched_count("d", shared_ids) == 40
+        assert sum(1 for r in storage.matched_rows("d", SINCE) if r["prediction"] == -1.0) == 30
+    finally:
+        expected.close()
+
+
+def test_only_ids_in_no_order_count_as_scattered() -> None:
+    assert looks_scattered(uuids(1, 64))
+    assert not looks_scattered([f"a17-{i}" for i in range(1000)])
+    assert not looks_scattered(list(range(1000)))  # integer ids, compared as their text
+    assert not looks_scattered(uuids(1, 5))  # too few to tell
+
+
+def test_sorted_by_id_is_stable_and_spreads_shared_values() -> None:
+    parts = [({"predicted_ms": 1}, {"association_id": ["b", "a"], "prediction": [1.0, 2.0]}),
+             ({"predicted_ms": 2}, {"association_id": ["a", "c"], "prediction": [3.0, 4.0]})]
+    merged = sorted_by_id(("association_id", "predicted_ms", "prediction"), parts)
+    # The first record's "a" stays before the second's: the insert keeps the first prediction.
+    assert merged == {"association_id": ["a", "a", "b", "c"], "predicted_ms": [1, 2, 1, 2],
+                      "prediction": [2.0, 3.0, 1.0, 4.0]}

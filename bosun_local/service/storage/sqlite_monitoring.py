@@ -25,6 +25,9 @@ class MonitoringTables(AssociationTables):
         # The minutes this batch touches, merged in memory and written once each: a batch of a few hundred records
         # of one minute read, merged and wrote the same document a few hundred times.
         minutes: dict[tuple[str, str, str], Row] = {}
+        # Stored together after the loop, in record order: one sorted insert for a batch of random ids. The final
+        # rows do not depend on it: a row holds the first prediction and the first actual, whichever came first.
+        with_ids: list[Row] = []
         with self.transaction():
             for record in records:
                 if record["kind"] == "requests":
@@ -39,12 +42,13 @@ class MonitoringTables(AssociationTables):
                 if record["kind"] != "actuals":
                     self._merge_minute(record, minutes)
                 if record.get("associations"):
-                    self.store_predictions(record)
+                    with_ids.append(record)
                 if record.get("actuals"):
                     self.store_actuals(record["deploymentId"], record["modelId"], record["actuals"], received)
                 if record.get("actualColumns"):
                     self.store_actual_columns(record["deploymentId"], record["actualColumns"], received)
                 stored += 1
+            self.store_prediction_records(with_ids)
             for key, doc in minutes.items():
                 self._exec("INSERT INTO minute_figures (deployment_id, minute, model_id, doc) VALUES (?, ?, ?, ?) "
                            "ON CONFLICT (deployment_id, minute, model_id) DO UPDATE SET doc = excluded.doc",
