@@ -1,10 +1,24 @@
-"""Read what a server reported into a FILESYSTEM spool."""
+"""Start a server that reports into a FILESYSTEM spool, and read what it reported."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from bosun_local.contracts.packed_stats import unpack
 from bosun_local.contracts.records import DEPLOYMENT_STATS, DEPLOYMENT_STATS_PACKED, PREDICTIONS_DATA, Record, parse
+from tests.pps.conftest import PPSServer
+
+
+def spooling_server(start_server: object, model_dir: Path, deployment_id: str, model_id: str,
+                    tmp_path: Path) -> tuple[PPSServer, Path]:
+    """Start a server (the start_server fixture) reporting through a FILESYSTEM spool; return it and the spool."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    start: Callable[[dict[str, str]], PPSServer] = start_server  # type: ignore[assignment]
+    server = start({"PPS_MODEL_DIR": str(model_dir), "MLOPS_DEPLOYMENT_ID": deployment_id,
+                    "MLOPS_MODEL_ID": model_id, "MLOPS_SPOOLER_TYPE": "FILESYSTEM",
+                    "MLOPS_FILESYSTEM_DIRECTORY": str(spool)})
+    return server, spool
 
 
 def spooled(directory: Path) -> list[Record]:

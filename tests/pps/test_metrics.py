@@ -11,17 +11,14 @@ from bosun_local.pps.server import build_app
 from bosun_local.pps.settings import from_env
 from tests.pps.conftest import PPSServer
 from tests.pps.packages import FORM, ROW
+from tests.pps.spool import spooling_server
 from tests.pps.test_multi_model import deploy, wait_for
 from tests.support.prometheus_text import scrape, value
 
 
 def test_single_model_counts_match_the_request_stream(start_server: object, packages: dict[str, Path],
                                                       tmp_path: Path) -> None:
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    server: PPSServer = start_server({  # type: ignore[operator]
-        "PPS_MODEL_DIR": str(packages["regression"]), "MLOPS_DEPLOYMENT_ID": "dep-m", "MLOPS_MODEL_ID": "model-m",
-        "MLOPS_SPOOLER_TYPE": "FILESYSTEM", "MLOPS_FILESYSTEM_DIRECTORY": str(spool)})
+    server, spool = spooling_server(start_server, packages["regression"], "dep-m", "model-m", tmp_path)
     client = server.client
     before = scrape(client)
     assert value(before, "bosun_pps_requests_in_flight") == 1  # the scrape itself

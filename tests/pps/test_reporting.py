@@ -14,9 +14,8 @@ from bosun_local.contracts.records import DEPLOYMENT_STATS_PACKED
 from bosun_local.pps.inputs import Frame
 from bosun_local.pps.report_process import ProcessSink
 from bosun_local.pps.reporting import MLOpsSink, Pending, ReportBatch, Reporter
-from tests.pps.conftest import PPSServer
 from tests.pps.packages import DIABETES, FORM, ROW
-from tests.pps.spool import predictions, requests, spooled, stats
+from tests.pps.spool import predictions, requests, spooled, spooling_server, stats
 
 COLUMNS = ["a", "b"]
 
@@ -163,11 +162,7 @@ def test_mlops_sink_reports_stats_and_rows_per_deployment(monkeypatch: pytest.Mo
 
 def test_server_reports_every_request_through_the_spool(start_server: object, packages: dict[str, Path],
                                                         tmp_path: Path) -> None:
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    server: PPSServer = start_server({  # type: ignore[operator]
-        "PPS_MODEL_DIR": str(packages["binary"]), "MLOPS_DEPLOYMENT_ID": "dep-b", "MLOPS_MODEL_ID": "model-b",
-        "MLOPS_SPOOLER_TYPE": "FILESYSTEM", "MLOPS_FILESYSTEM_DIRECTORY": str(spool)})
+    server, spool = spooling_server(start_server, packages["binary"], "dep-b", "model-b", tmp_path)
     row = {**ROW, "sex": "f"}
     assert server.client.post("/predictions", json=[row, {**row, "bmi": 40}]).status_code == 200
     assert server.client.get("/predict?" + FORM.replace("sex=1", "sex=m")).status_code == 200
@@ -299,11 +294,7 @@ def test_numeric_batches_report_the_rows_a_dataframe_reports(monkeypatch: pytest
 def test_regression_predictions_are_spooled_as_answered(start_server: object, packages: dict[str, Path],
                                                         tmp_path: Path) -> None:
     """Every request's predictions are spooled exactly as answered, in order, and a rejected request as an error."""
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    server: PPSServer = start_server({  # type: ignore[operator]
-        "PPS_MODEL_DIR": str(packages["regression"]), "MLOPS_DEPLOYMENT_ID": "dep-r", "MLOPS_MODEL_ID": "model-r",
-        "MLOPS_SPOOLER_TYPE": "FILESYSTEM", "MLOPS_FILESYSTEM_DIRECTORY": str(spool)})
+    server, spool = spooling_server(start_server, packages["regression"], "dep-r", "model-r", tmp_path)
     answered: list[float] = []
     for i in range(40):
         body = [{**ROW, "bmi": 20 + i / 7, "age": 30 + j} for j in range(1 + i % 3)]
