@@ -61,6 +61,10 @@ class ScopedClient(ServiceClient):
     def list_environments(self) -> list[dict[str, Any]]:
         return [e for e in super().list_environments() if e["name"] == self.environment]
 
+    def agent_snapshot(self) -> dict[str, Any]:
+        read = super().agent_snapshot()
+        return {**read, "environments": [e for e in read["environments"] if e["name"] == self.environment]}
+
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
