@@ -1,6 +1,7 @@
 """The agent's action, reconcile and heal logic against the `test` plugin: a real service, no container engine."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,11 +143,11 @@ def test_a_failing_heal_backs_off_and_is_reported(agent: Agent, tmp_path: Path) 
     agent.settle()
     assert len(agent.events(dep["id"], "deployment_heal_failed")) <= 2
     agent.client.update_environment(env["id"], pluginConfig={**env["pluginConfig"], "raise_exception": False})
-    for _ in range(20):
+    deadline = time.monotonic() + 30
+    while not agent.instance(dep["id"]).exists() and time.monotonic() < deadline:
         agent.watcher.tick()
         agent.settle()
-        if agent.instance(dep["id"]).exists():
-            break
+        time.sleep(0.1)  # a check is quick: let the failed heals' backoff (0.1 s, doubling) run out between them
     assert agent.instance(dep["id"]).exists()
     assert agent.events(dep["id"], "deployment_heal_succeeded")
 
