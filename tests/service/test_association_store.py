@@ -191,3 +191,20 @@ def test_sorted_by_id_is_stable_and_spreads_shared_values() -> None:
     # The first record's "a" stays before the second's: the insert keeps the first prediction.
     assert merged == {"association_id": ["a", "a", "b", "c"], "predicted_ms": [1, 2, 1, 2],
                       "prediction": [2.0, 3.0, 1.0, 4.0]}
+
+
+def test_an_id_repeated_across_record_shapes_keeps_its_first_prediction(storage: Storage) -> None:
+    """Records of one deployment with other fields (labels, predictions) sharing ids still let the first one win."""
+    repeated = uuids(7, 20)
+
+    def labelled(record_id: str, ids: list[str]) -> dict[str, Any]:
+        return {**predictions(record_id, ids, []), "associations": {
+            "ids": ids, "labels": ["yes"] * len(ids), "classNames": ["no", "yes"]}}
+
+    records = [predictions("s1", uuids(5, 30), [1.0] * 30), labelled("s2", [*uuids(6, 10), *repeated]),
+               predictions("s3", [*repeated, *uuids(8, 10)], [3.0] * 30)]
+    assert all(looks_scattered(r["associations"]["ids"]) for r in records)
+    assert storage.ingest(records) == (3, 0)
+    assert storage.store_actual_columns("d", {"associationIds": repeated, "actualValues": [0.0] * 20}) == (20, 0)
+    rows = storage.matched_rows("d", SINCE)
+    assert len(rows) == 20 and {(r["label"], r["prediction"]) for r in rows} == {("yes", None)}  # s2 came first

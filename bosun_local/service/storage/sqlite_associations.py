@@ -118,6 +118,18 @@ def sorted_by_id(names: tuple[str, ...], parts: list[Part]) -> dict[str, list[An
     return {name: [column[i] for i in order] for name, column in merged.items()}
 
 
+def _repeats_across(groups: dict[tuple[int | None, tuple[str, ...]], list[Part]]) -> bool:
+    """Return True when an id occurs in two groups (shapes) of the same deployment key."""
+    seen: dict[int | None, set[str]] = {}
+    for (dep, _names), parts in groups.items():
+        ids = {i for _shared, columns in parts for i in columns["association_id"]}
+        known = seen.setdefault(dep, set())
+        if not known.isdisjoint(ids):
+            return True
+        known |= ids
+    return False
+
+
 class AssociationTables:
     """Association half of SQLStore; uses its transaction(), _exec() and _conn()."""
 
@@ -234,6 +246,12 @@ class AssociationTables:
                 names = tuple(sorted([*shared, *columns]))
                 for dep in self._record_keys(record):
                     groups.setdefault((dep, names), []).append((shared, columns))
+            if len({dep for dep, _ in groups}) < len(groups) and _repeats_across(groups):
+                # Records of one key in two shapes (say, some with per-row times) share an id: two inserts could
+                # let a later record's row of it in first, so keep the record order.
+                for record in records:
+                    self.store_predictions(record)
+                return
             for (dep, names), parts in groups.items():
                 self._insert_predictions(dep, {}, sorted_by_id(names, parts))
 
