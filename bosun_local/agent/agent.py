@@ -139,8 +139,8 @@ class ManagementAgent:
             self.watcher.reconcile()
         except BosunError as exc:
             log.warning("reconcile at start: %s (the periodic check will catch up)", exc.message)
-        environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host)
-        environment.min_spacing_sec = 2 * self.settings.status_interval_sec
+        environment = self.environment = EnvironmentWatch(self.config, self.client_factory(), self.reporter, self.host,
+                                                          min_spacing_sec=2 * self.settings.status_interval_sec)
         self.watcher.environment = environment
         self._every("lease-renewer", lambda: self.settings.lease_sec / 3, self.worker.renew_all)
         self._every("watcher", self.watcher.interval, self.watcher.tick, wake=self.watcher.wake)

@@ -35,7 +35,7 @@ class EnvironmentWatch:
     """Ask the default environment's plugin for pe_status; report its components; scale monitoring agents."""
 
     def __init__(self, config: Config, client: ServiceClient, reporter: Reporter,
-                 host: PluginHost | None = None) -> None:
+                 host: PluginHost | None = None, min_spacing_sec: float = 0.0) -> None:
         self.config = config
         self.client = client
         self.reporter = reporter
@@ -47,8 +47,8 @@ class EnvironmentWatch:
         self._offered: tuple[Json, ActionStatusInfo] | None = None
         self._offer_lock = threading.Lock()
         self.fresh = threading.Event()
-        # Observing asks the plugin how many monitoring agents run: not more often than this (the agent sets it).
-        self.min_spacing_sec = 0.0
+        # Observing asks the plugin how many monitoring agents run: not more often than this.
+        self.min_spacing_sec = min_spacing_sec
         self._observed_at = float("-inf")
         # What each component last reported, and when: unchanged reports are resent only every COMPONENT_REFRESH_SEC.
         self._reported: dict[str, tuple[tuple[str, str, str], float]] = {}

@@ -144,9 +144,9 @@ class Pending:
             matrix = np.concatenate(self.values) if self.raw is None else np.frombuffer(
                 self.raw, dtype=self.dtype).reshape(-1, len(self.columns))
             features = Frame(self.columns, matrix, self.numeric)
-            predictions = self.predictions
             if self.probabilities:
-                predictions += np.concatenate(self.probabilities).tolist()
+                self._flush_probabilities()
+            predictions = self.predictions
         user_error, system_error = self.errors()
         return ReportBatch(self.deployment_id, self.model_id, self.num_predictions, self.execution_time_ms.tolist(),
                            user_error, system_error, features, predictions, self.class_names if self.scored else None)

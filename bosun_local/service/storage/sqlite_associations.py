@@ -119,7 +119,9 @@ def sorted_by_id(names: tuple[str, ...], parts: list[Part]) -> dict[str, list[An
 
 
 def _repeats_across(groups: dict[tuple[int | None, tuple[str, ...]], list[Part]]) -> bool:
-    """Return True when an id occurs in two groups (shapes) of the same deployment key."""
+    """Return True when an id occurs in two groups (field sets) of the same deployment key."""
+    if len({dep for dep, _names in groups}) == len(groups):
+        return False  # one group per key: nothing to compare
     seen: dict[int | None, set[str]] = {}
     for (dep, _names), parts in groups.items():
         ids = {i for _shared, columns in parts for i in columns["association_id"]}
@@ -240,17 +242,18 @@ class AssociationTables:
                 for record in records:
                     self.store_predictions(record)
                 return
+            prepared = [(self._prediction_columns(record), self._record_keys(record)) for record in records]
             groups: dict[tuple[int | None, tuple[str, ...]], list[Part]] = {}
-            for record in records:
-                shared, columns = self._prediction_columns(record)
-                names = tuple(sorted([*shared, *columns]))
-                for dep in self._record_keys(record):
-                    groups.setdefault((dep, names), []).append((shared, columns))
-            if len({dep for dep, _ in groups}) < len(groups) and _repeats_across(groups):
-                # Records of one key in two shapes (say, some with per-row times) share an id: two inserts could
-                # let a later record's row of it in first, so keep the record order.
-                for record in records:
-                    self.store_predictions(record)
+            for part, keys in prepared:
+                names = tuple(sorted([*part[0], *part[1]]))
+                for dep in keys:
+                    groups.setdefault((dep, names), []).append(part)
+            if _repeats_across(groups):
+                # Records of one key with other fields (labels, predictions) share an id: one insert per field set
+                # could let a later record's row of it in first, so these go in record order.
+                for (shared, columns), keys in prepared:
+                    for dep in keys:
+                        self._insert_predictions(dep, shared, columns)
                 return
             for (dep, names), parts in groups.items():
                 self._insert_predictions(dep, {}, sorted_by_id(names, parts))
