@@ -106,6 +106,15 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     compact_associations,
     # Open actions in queue order: a claim walks these, never the held or finished ones.
     "CREATE INDEX actions_open ON actions (seq) WHERE status IN ('pending', 'claimed')",
+    # A record's association ids and predictions as one row (storage/association_blocks.py); AUTOINCREMENT: an id
+    # is never reused after a purge, so the in-memory index can catch up by id.
+    """
+    CREATE TABLE association_blocks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, dep INTEGER NOT NULL, received_s INTEGER NOT NULL,
+        first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, n INTEGER NOT NULL, ids TEXT NOT NULL, times BLOB,
+        predictions TEXT, labels TEXT, probs BLOB, class_set INTEGER);
+    CREATE INDEX association_blocks_dep ON association_blocks (dep, last_ms);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

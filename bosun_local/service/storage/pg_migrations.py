@@ -62,6 +62,13 @@ PG_MIGRATIONS: list[str | None] = [
     CREATE INDEX association_rows_waiting ON association_rows (dep) WHERE predicted_ms IS NULL;
     """,
     "CREATE INDEX actions_open ON actions (seq) WHERE status IN ('pending', 'claimed')",
+    """
+    CREATE TABLE association_blocks (
+        id BIGSERIAL PRIMARY KEY, dep BIGINT NOT NULL, received_s BIGINT NOT NULL, first_ms BIGINT NOT NULL,
+        last_ms BIGINT NOT NULL, n INTEGER NOT NULL, ids TEXT NOT NULL, times BYTEA, predictions TEXT, labels TEXT,
+        probs BYTEA, class_set BIGINT);
+    CREATE INDEX association_blocks_dep ON association_blocks (dep, last_ms);
+    """,
 ]
 
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)

@@ -160,13 +160,17 @@ class PostgresStorage(SQLStore):
         if getattr(self._local, "session", None) is not None:
             yield  # nested: joins the outer block, as on SQLite
             return
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            self._local.session = _Session(conn)
-            try:
-                yield
-            finally:
-                self._local.session = None
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                self._local.session = _Session(conn)
+                try:
+                    yield
+                finally:
+                    self._local.session = None
+        except BaseException:
+            self._forget_index()  # rolled back: what it indexed may not be stored
+            raise
 
     def _migrate(self) -> None:
         with self._pool.connection() as conn, conn.transaction():
@@ -189,6 +193,7 @@ class PostgresStorage(SQLStore):
 
     def close(self) -> None:
         self._pool.close()
+        self._forget_index()
 
     def schema_version(self) -> int:
         row = self._exec("SELECT version FROM schema_version").fetchone()

@@ -358,12 +358,14 @@ class SQLiteStorage(SQLStore):
                 self._local.depth -= 1
                 if outer:
                     conn.execute("ROLLBACK")
+                    self._forget_index()
                 raise
             self._local.depth -= 1
             if outer:
                 try:
                     conn.execute("COMMIT")
                 except sqlite3.Error:
+                    self._forget_index()
                     # A failed COMMIT (disk full, I/O error) may leave the transaction open, and every later
                     # BEGIN on this connection would fail after the disk has space again: end it here.
                     if conn.in_transaction:
@@ -396,6 +398,7 @@ class SQLiteStorage(SQLStore):
                     pass
             self._all.clear()
         self._local = threading.local()
+        self._forget_index()
 
     def schema_version(self) -> int:
         return int(self._exec("PRAGMA user_version").fetchone()[0])

@@ -1,7 +1,8 @@
 """Predictions by association id, each joined to its actual whichever arrives first (SQL both backends run).
 
-Hundreds of thousands of rows a second go through here, so a row is kept small: the deployment as a small
-integer, times as integer epoch milliseconds, one narrow INSERT per prediction kind.
+Hundreds of thousands of ids a second go through here. A record's predictions are stored as one block row
+(association_blocks.py); association_rows holds a row per id only once its actual is known (matched, or waiting
+for its prediction), kept small: the deployment as a small integer, times as integer epoch milliseconds.
 """
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
+import orjson
 
+from bosun_local.service.storage.association_blocks import (
+    BLOCK_FIELDS,
+    BLOCK_READ,
+    MAX_BLOCK_ROWS,
+    POS_BITS,
+    ROWS,
+    Block,
+    BlockIndex,
+    encode,
+)
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import parse_time
 
@@ -27,6 +39,7 @@ _IN_CHUNK = 900
 # Rows per multi-row INSERT: one statement step per few hundred rows instead of one per row takes about a
 # quarter off the per-row cost of storing association ids (bind, step and reset per row in executemany).
 _ROWS_PER_INSERT = 500
+_BLOCK_FIELDS = ", ".join(BLOCK_FIELDS)
 
 
 @lru_cache(maxsize=256)
@@ -94,44 +107,6 @@ def actual_number(value: Any) -> float | None:
         return None
 
 
-def looks_scattered(ids: Sequence[Any], sample: int = 64) -> bool:
-    """Return True when a record's first ids fall in no order (random ids such as UUIDs), by their descents."""
-    head = [str(i) for i in ids[:sample]]
-    descents = sum(1 for a, b in zip(head, head[1:], strict=False) if a > b)
-    # Random ids descend at about half the steps; counters (`a9` > `a10`) only where a digit is added.
-    return len(head) > 8 and descents * 4 > len(head)
-
-
-Part = tuple[dict[str, Any], dict[str, list[Any]]]  # a record's shared values and per-row columns
-
-
-def sorted_by_id(names: tuple[str, ...], parts: list[Part]) -> dict[str, list[Any]]:
-    """Return the rows of several records as per-row columns `names`, stably sorted by association id."""
-    merged: dict[str, list[Any]] = {name: [] for name in names}
-    for shared, columns in parts:
-        n = len(columns["association_id"])
-        for name in names:
-            merged[name].extend(columns[name] if name in columns else repeat(shared[name], n))
-    ids = merged["association_id"]
-    # Stable: of an id repeated in the batch, the row of the earlier record stays first and wins.
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    return {name: [column[i] for i in order] for name, column in merged.items()}
-
-
-def _repeats_across(groups: dict[tuple[int | None, tuple[str, ...]], list[Part]]) -> bool:
-    """Return True when an id occurs in two groups (field sets) of the same deployment key."""
-    if len({dep for dep, _names in groups}) == len(groups):
-        return False  # one group per key: nothing to compare
-    seen: dict[int | None, set[str]] = {}
-    for (dep, _names), parts in groups.items():
-        ids = {i for _shared, columns in parts for i in columns["association_id"]}
-        known = seen.setdefault(dep, set())
-        if not known.isdisjoint(ids):
-            return True
-        known |= ids
-    return False
-
-
 class AssociationTables:
     """Association half of SQLStore; uses its transaction(), _exec() and _conn()."""
 
@@ -195,22 +170,68 @@ class AssociationTables:
             shared["prediction"] = None
         return shared, columns
 
-    def _insert_predictions(self, dep: int | None, shared: dict[str, Any], columns: dict[str, list[Any]]) -> None:
-        """Insert prediction rows under a deployment key (first prediction wins); fill actuals that came first."""
-        conn = self._conn()
+    def _record_keys(self, record: Row) -> list[int | None]:
+        """Return the deployment keys a record's predictions are stored under (its own, and a canary copy's)."""
+        # A challenger's predictions answer the same association ids as the champion's: kept under their own key.
+        keys = [self._dep_key(record.get("associationKey") or record["deploymentId"])]
+        if record.get("copyAssociationKey"):
+            keys.append(self._dep_key(record["copyAssociationKey"]))
+        return keys
+
+    def _index(self) -> BlockIndex:
+        """Return the index of first predictions, caught up with every committed block (inside a write transaction)."""
+        index: BlockIndex | None = self.__dict__.get("_block_index")
+        if index is None:
+            index = self.__dict__["_block_index"] = BlockIndex.build(self._conn())
+        else:
+            index.catch_up(self._conn())
+        return index
+
+    def _forget_index(self) -> None:
+        """Drop the in-memory index (a rolled-back write may have indexed blocks it never stored); rebuilt on need."""
+        self.__dict__["_block_index"] = None
+
+    def _waiting_among(self, dep: int | None, ids: Sequence[str]) -> set[str]:
+        """Return which of the ids have an actual waiting for its prediction (usually none: one index probe)."""
+        most = 4 * len(ids)
+        waiting = self._exec(f"SELECT association_id FROM association_rows{self.waiting_index_hint} WHERE dep = ? "
+                             "AND predicted_ms IS NULL LIMIT ?", (dep, most + 1)).fetchall()
+        if len(waiting) <= most:
+            return {row[0] for row in waiting}.intersection(ids) if waiting else set()
+        found: set[str] = set()
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = list(ids[start:start + _IN_CHUNK])
+            found.update(row[0] for row in self._exec(
+                f"SELECT association_id FROM association_rows WHERE dep = ? AND predicted_ms IS NULL AND "
+                f"association_id IN ({', '.join('?' * len(chunk))})", (dep, *chunk)))
+        return found
+
+    def _join_waiting(self, dep: int | None, shared: dict[str, Any], columns: dict[str, list[Any]],
+                      positions: list[int]) -> None:
+        """Give the actuals that came first the predictions at these positions of a record."""
+        own = {name: column for name, column in columns.items() if name != "association_id"}
+        assigned = ", ".join(f"{c} = ?" for c in [*shared, *own])
         ids = columns["association_id"]
-        n = len(ids)
-        received = {"received_s": int(now_ms() / 1000)}
-        inserted = insert_columns(conn, "association_rows", {"dep": dep, **shared, **received}, columns,
-                                  "ON CONFLICT DO NOTHING", self.numbered_parameters)
-        if inserted < n:
-            # Some ids exist already: actuals that came first get their prediction now (a repeat stays first).
-            own = {name: column for name, column in columns.items() if name != "association_id"}
-            assigned = ", ".join(f"{c} = ?" for c in [*shared, *own])
-            conn.executemany(f"UPDATE association_rows SET {assigned} WHERE dep = ? AND association_id = ? "
-                             "AND predicted_ms IS NULL",
-                             zip(*(repeat(v, n) for v in shared.values()), *own.values(), repeat(dep, n), ids,
-                                 strict=False))
+        self._conn().executemany(
+            f"UPDATE association_rows SET {assigned} WHERE dep = ? AND association_id = ? AND predicted_ms IS NULL",
+            ([*shared.values(), *(column[k] for column in own.values()), dep, ids[k]] for k in positions))
+
+    def _store_block(self, index: BlockIndex, dep: int | None, shared: dict[str, Any],
+                     columns: dict[str, list[Any]], block: dict[str, Any], received_s: int) -> None:
+        """Store a record's predictions under a deployment key as one block; index the ids it predicts first."""
+        ids = columns["association_id"]
+        known = index.maps.setdefault(int(dep or 0), {})
+        waiting = self._waiting_among(dep, ids)
+        if waiting:
+            joins: list[int] = []
+            for k, association_id in enumerate(ids):
+                if association_id in waiting and association_id not in known:
+                    known[association_id] = ROWS  # its row (with the actual) now holds the first prediction
+                    joins.append(k)
+            self._join_waiting(dep, shared, columns, joins)
+        row = self._exec(f"INSERT INTO association_blocks (dep, received_s, {_BLOCK_FIELDS}) VALUES (?, ?, "
+                         f"{', '.join('?' * len(block))}) RETURNING id", (dep, received_s, *block.values())).fetchone()
+        index.add(int(dep or 0), int(row[0]), ids)
 
     def _record_keys(self, record: Row) -> list[int | None]:
         """Return the deployment keys a record's predictions are stored under (its own, and a canary copy's)."""
@@ -222,41 +243,25 @@ class AssociationTables:
 
     def store_predictions(self, record: Row) -> None:
         """Store what was predicted under each association id of an ingest record (the first prediction wins)."""
-        shared, columns = self._prediction_columns(record)
-        with self.transaction():
-            for dep in self._record_keys(record):
-                self._insert_predictions(dep, shared, columns)
+        self.store_prediction_records([record])
 
     def store_prediction_records(self, records: list[Row]) -> None:
-        """Store the predictions of a batch's records, in their order (the first prediction of an id wins).
-
-        When every record's ids look random (UUIDs), the rows are merged per deployment key and kind and inserted
-        in id order: the store's B-tree then takes each page once per batch, where record by record every id lands
-        on another page (18.9 -> 5.0 µs per random id at 500k stored, /tmp micro of 2026-12-02). Ids that sort
-        together already (`<prefix>-<n>`) stay record by record: sorting them would only add its own cost.
-        """
+        """Store the predictions of a batch's records in their order, a block per record and deployment key."""
+        if not records:
+            return
+        received_s = int(now_ms() / 1000)
         with self.transaction():
-            # Only a batch of scattered records is merged: one mixed with ordered records keeps the record order
-            # across the two kinds by going record by record.
-            if len(records) < 2 or not all(looks_scattered(r["associations"]["ids"]) for r in records):
-                for record in records:
-                    self.store_predictions(record)
-                return
-            prepared = [(self._prediction_columns(record), self._record_keys(record)) for record in records]
-            groups: dict[tuple[int | None, tuple[str, ...]], list[Part]] = {}
-            for part, keys in prepared:
-                names = tuple(sorted([*part[0], *part[1]]))
-                for dep in keys:
-                    groups.setdefault((dep, names), []).append(part)
-            if _repeats_across(groups):
-                # Records of one key with other fields (labels, predictions) share an id: one insert per field set
-                # could let a later record's row of it in first, so these go in record order.
-                for (shared, columns), keys in prepared:
+            index = self._index()
+            for record in records:
+                shared, columns = self._prediction_columns(record)
+                keys = self._record_keys(record)
+                total = len(columns["association_id"])
+                for start in range(0, total, MAX_BLOCK_ROWS):
+                    part = columns if total <= MAX_BLOCK_ROWS else \
+                        {name: column[start:start + MAX_BLOCK_ROWS] for name, column in columns.items()}
+                    block = encode(shared, part)
                     for dep in keys:
-                        self._insert_predictions(dep, shared, columns)
-                return
-            for (dep, names), parts in groups.items():
-                self._insert_predictions(dep, {}, sorted_by_id(names, parts))
+                        self._store_block(index, dep, shared, part, block, received_s)
 
     def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
                       received: str | None = None) -> tuple[int, int]:
@@ -291,10 +296,46 @@ class AssociationTables:
             own = {name: [column[k] for k in first.values()] for name, column in own.items()}
         with self.transaction():
             dep = self._dep_key(deployment_id)
-            constants = {"dep": dep, **shared, "received_s": int(epoch_ms(received, now) / 1000)}
-            stored = insert_columns(self._conn(), "association_rows", constants, own, _ACTUAL_UPSERT,
-                                    self.numbered_parameters)
+            known = self._index().maps.get(int(dep or 0), {})
+            # Ids whose first prediction is in a block become matched rows; the rest upsert as before (a row
+            # holding the prediction, or one that waits for it).
+            in_blocks = [k for k, association_id in enumerate(own["association_id"])
+                         if known.get(association_id, ROWS) != ROWS]
+            stored = self._join_blocks(dep, known, shared, own, in_blocks) if in_blocks else 0
+            if len(in_blocks) < len(own["association_id"]):
+                rest = own
+                if in_blocks:
+                    skip = set(in_blocks)
+                    keep = [k for k in range(len(own["association_id"])) if k not in skip]
+                    rest = {name: [column[k] for k in keep] for name, column in own.items()}
+                constants = {"dep": dep, **shared, "received_s": int(epoch_ms(received, now) / 1000)}
+                stored += insert_columns(self._conn(), "association_rows", constants, rest, _ACTUAL_UPSERT,
+                                         self.numbered_parameters)
         return stored, total - stored
+
+    def _join_blocks(self, dep: int | None, known: dict[str, int], shared: dict[str, Any], own: dict[str, list[Any]],
+                     positions: list[int]) -> int:
+        """Write a matched row per actual whose prediction is in a block; return how many were not matched before."""
+        ids = own["association_id"]
+        values = [known[ids[k]] for k in positions]
+        blocks = self._index().blocks(self._conn(), {value >> POS_BITS for value in values})
+        rows: dict[str, list[Any]] = {name: [] for name in (
+            "predicted_ms", "prediction", "label", "probs", "class_set", "received_s", *own)}
+        mask = (1 << POS_BITS) - 1
+        for k, value in zip(positions, values, strict=True):
+            block: Block = blocks[value >> POS_BITS]
+            pos = value & mask
+            rows["predicted_ms"].append(block.predicted_ms(pos))
+            rows["prediction"].append(block.prediction(pos))
+            rows["label"].append(block.label(pos))
+            rows["probs"].append(block.row_probs(pos))
+            rows["class_set"].append(block.class_set)
+            rows["received_s"].append(block.received_s)  # retention counts from the prediction, as for a row
+            for name, column in own.items():
+                rows[name].append(column[k])
+        # An existing row means an actual of this id came before: the first actual wins.
+        return insert_columns(self._conn(), "association_rows", {"dep": dep, **shared}, rows, "ON CONFLICT DO NOTHING",
+                              self.numbered_parameters)
 
     def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
         dep = self._dep_key(deployment_id, create=False)
@@ -337,27 +378,90 @@ class AssociationTables:
 
         Regression predictions agree within `tolerance` (relative); labels agree when equal.
         """
-        dep = self._dep_key(deployment_id, create=False)
-        other = self._dep_key(other_key, create=False)
         empty = {"common": 0, "agree": 0, "matched": 0, "correct": 0, "labelled": 0, "squares": 0.0, "absolute": 0.0,
                  "n": 0}
-        if dep is None or other is None:
-            return empty
-        row = self._exec(
-            "SELECT COUNT(*), "
-            # Portable SQL (PostgreSQL runs it too): COUNT(CASE ...) and COALESCE(SUM()), no TOTAL() or scalar MAX().
-            "COUNT(CASE WHEN (a.label IS NOT NULL AND a.label = b.label) OR (a.label IS NULL AND "
-            "ABS(a.prediction - b.prediction) <= ? * (CASE WHEN ABS(a.prediction) > ABS(b.prediction) "
-            "THEN ABS(a.prediction) ELSE ABS(b.prediction) END)) THEN 1 END), "
-            "COUNT(a.actual_ms), COUNT(CASE WHEN a.actual_ms IS NOT NULL AND b.label = a.actual THEN 1 END), "
-            "COUNT(CASE WHEN a.actual_ms IS NOT NULL AND b.label IS NOT NULL THEN 1 END), "
-            "COALESCE(SUM((a.actual_num - b.prediction) * (a.actual_num - b.prediction)), 0.0), "
-            "COALESCE(SUM(ABS(a.actual_num - b.prediction)), 0.0), COUNT(a.actual_num - b.prediction) "
-            "FROM association_rows b JOIN association_rows a ON a.dep = ? AND a.association_id = b.association_id "
-            "WHERE b.dep = ? AND b.predicted_ms >= ? AND a.predicted_ms IS NOT NULL",
-            (tolerance, dep, other, epoch_ms(since, 0))).fetchone()
-        return {key: int(value) if isinstance(empty[key], int) else float(value)
-                for key, value in zip(empty, row, strict=True)}
+        # A write transaction: the index is caught up with every committed block and no writer changes it meanwhile.
+        with self.transaction():
+            dep = self._dep_key(deployment_id, create=False)
+            other = self._dep_key(other_key, create=False)
+            if dep is None or other is None:
+                return empty
+            theirs = self._predictions_since(other, epoch_ms(since, 0))
+            mine = self._predictions_of(dep, theirs)
+        figures = dict(empty)
+        for association_id, (prediction, label) in theirs.items():
+            found = mine.get(association_id)
+            if found is None:
+                continue
+            own_prediction, own_label, actual, actual_num = found
+            figures["common"] += 1
+            if own_label is not None:
+                agree = own_label == label
+            else:
+                agree = own_prediction is not None and prediction is not None and \
+                    abs(own_prediction - prediction) <= tolerance * max(abs(own_prediction), abs(prediction))
+            figures["agree"] += agree
+            if actual is None:
+                continue
+            figures["matched"] += 1
+            if label is not None:
+                figures["labelled"] += 1
+                figures["correct"] += label == actual
+            if actual_num is not None and prediction is not None:
+                error = actual_num - prediction
+                figures["n"] += 1
+                figures["squares"] += error * error
+                figures["absolute"] += abs(error)
+        return figures
+
+    def _predictions_since(self, dep: int, since_ms: int) -> dict[str, tuple[Any, Any]]:
+        """Return the first prediction (value, label) of every id predicted under a key since a time."""
+        found: dict[str, tuple[Any, Any]] = {}
+        for row in self._exec("SELECT association_id, prediction, label FROM association_rows WHERE dep = ? "
+                              "AND predicted_ms >= ?", (dep, since_ms)):
+            found[row[0]] = (row[1], row[2])
+        known = self._index().maps.get(dep, {})
+        base_of = 1 << POS_BITS
+        for row in self._exec(f"SELECT id, ids, {BLOCK_READ} FROM association_blocks WHERE dep = ? AND last_ms >= ? "
+                              "ORDER BY id", (dep, since_ms)):
+            block = Block.from_row(row)
+            base = int(row["id"]) * base_of
+            for pos, association_id in enumerate(orjson.loads(row["ids"])):
+                # Only the positions that hold an id's first prediction; a row (joined) holds the same one.
+                if known.get(association_id) == base + pos and block.predicted_ms(pos) >= since_ms:
+                    found.setdefault(association_id, (block.prediction(pos), block.label(pos)))
+        return found
+
+    def _predictions_of(self, dep: int, ids: Mapping[str, Any]) -> dict[str, tuple[Any, Any, Any, Any]]:
+        """Return (prediction, label, actual, actual number) of those ids predicted under a key."""
+        found: dict[str, tuple[Any, Any, Any, Any]] = {}
+        columns = "association_id, predicted_ms, prediction, label, actual, actual_num, actual_ms"
+        if len(ids) > 20 * _IN_CHUNK:
+            rows = self._exec(f"SELECT {columns} FROM association_rows WHERE dep = ?", (dep,)).fetchall()
+        else:
+            names = list(ids)
+            rows = [row for start in range(0, len(names), _IN_CHUNK) for row in self._exec(
+                f"SELECT {columns} FROM association_rows WHERE dep = ? AND association_id IN "
+                f"({', '.join('?' * len(names[start:start + _IN_CHUNK]))})", (dep, *names[start:start + _IN_CHUNK]))]
+        actuals: dict[str, tuple[Any, Any]] = {}
+        for row in rows:
+            if row["actual_ms"] is not None:
+                actuals[row[0]] = (row["actual"], row["actual_num"])
+            if row["predicted_ms"] is not None and row[0] in ids:
+                found[row[0]] = (row["prediction"], row["label"], *actuals.get(row[0], (None, None)))
+        # The rest were predicted in blocks (an actual waiting in a row has no prediction there).
+        index = self._index()
+        known = index.maps.get(dep, {})
+        refs = {association_id: known[association_id] for association_id in ids
+                if association_id not in found and known.get(association_id, ROWS) != ROWS}
+        blocks = index.blocks(self._conn(), {value >> POS_BITS for value in refs.values()})
+        mask = (1 << POS_BITS) - 1
+        for association_id, value in refs.items():
+            block = blocks[value >> POS_BITS]
+            pos = value & mask
+            actual = actuals.get(association_id, (None, None))
+            found[association_id] = (block.prediction(pos), block.label(pos), *actual)
+        return found
 
     def waiting_actuals(self, deployment_id: str) -> int:
         dep = self._dep_key(deployment_id, create=False)
@@ -367,6 +471,21 @@ class AssociationTables:
                               "AND predicted_ms IS NULL", (dep,)).fetchone()[0])
 
     def purge_associations(self, before: str) -> int:
+        cutoff = int(epoch_ms(before, 0) / 1000)
         with self.transaction():
-            return self._exec("DELETE FROM association_rows WHERE received_s < ?",
-                              (int(epoch_ms(before, 0) / 1000),)).rowcount
+            index: BlockIndex | None = self.__dict__.get("_block_index")
+            purged = 0
+            for row in self._exec("SELECT id, dep, n, ids FROM association_blocks WHERE received_s < ?", (cutoff,)):
+                purged += int(row["n"])
+                if index is not None:
+                    base = int(row["id"]) << POS_BITS
+                    index.forget(int(row["dep"]), ((i, base | pos) for pos, i in enumerate(orjson.loads(row["ids"]))))
+            self._exec("DELETE FROM association_blocks WHERE received_s < ?", (cutoff,))
+            rows = self._exec("DELETE FROM association_rows WHERE received_s < ? RETURNING dep, association_id, "
+                              "predicted_ms", (cutoff,)).fetchall()
+            if index is not None:
+                index.cache.clear()
+                for row in rows:
+                    if row[2] is not None:
+                        index.forget(int(row[0]), [(row[1], ROWS)])
+            return purged + len(rows)  # predictions of blocks, and rows (actuals with or without their prediction)
