@@ -9,10 +9,12 @@ import re
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,16 @@ sys.path.insert(0, str(ROOT))  # the checkout, for bosun_local and tests.support
 import yaml  # noqa: E402
 
 from tests.support.net import free_port  # noqa: E402
+
+
+def export_tree(commit: str) -> Path:
+    """Return a directory holding the repository's files at a commit (no git metadata touched)."""
+    target = Path(tempfile.mkdtemp(prefix=f"bench-before-{commit[:8]}-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
 
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 FORM = "age=30&sex=1&bmi=23&bp=100&s1=157&s2=70&s3=40&s4=4&s5=3&s6=88"

@@ -7,7 +7,9 @@ One broker; for each variant a fresh service and one monitoring agent (subproces
 - `before`: the tree of commit --before (fixed latency buckets, ids joined in the agent's memory), exported with
   `git archive` and put first on PYTHONPATH of its service and agent; records without association ids;
 - `sketch`: this tree, the same records (the latency sketch is the only change on this path);
-- `sketch+ids`: this tree, every row with an association id (stored durably in the service).
+- `sketch+ids`: this tree, every row with an association id (stored durably in the service);
+- `before+ids` (only when asked): the tree of --before with the same records as `sketch+ids` (its agent kept the
+  ids in memory and joined actuals there; nothing durable), the same work's cost before.
 Variants alternate within each round. Then 1M actuals for the stored ids go through the agent (actuals joined/s,
 counted in the service's database), and 1M more through `POST /deployments/{id}/actuals` (the CLI's path).
 Goals: >= 300k rows/s one agent, no variant > 10 % slower than `before`, >= 100k actuals/s.
@@ -21,16 +23,13 @@ import json
 import os
 import sqlite3
 import statistics
-import subprocess
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import orjson
-from _common import FEATURES, ROOT, save
+from _common import FEATURES, ROOT, export_tree, save
 from _monitoring import (
     Bench,
     actuals_bodies,
@@ -45,15 +44,6 @@ from _monitoring import (
 )
 
 from tests.support.rabbitmq import rabbitmq_container
-
-
-def export_tree(commit: str) -> Path:
-    """Return a directory holding the repository's files at a commit (no git metadata touched)."""
-    target = Path(tempfile.mkdtemp(prefix=f"bench-before-{commit[:8]}-"))
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
-    return target
 
 
 def matched(bench: Bench) -> int:
@@ -73,7 +63,7 @@ def run_variant(broker: Any, name: str, tree: Path | None, args: argparse.Namesp
     extra = {"PYTHONPATH": str(tree)} if tree else {}
     with service_with_deployment(f"acc-{name}", broker, env=extra) as bench:
         queue = f"bench-acc-{name}-{int(time.time() * 1000)}"
-        publish(bench, queue, record_bodies(bench, args.records, args.rows, with_ids=name == "sketch+ids",
+        publish(bench, queue, record_bodies(bench, args.records, args.rows, with_ids=name.endswith("+ids"),
                                             id_kind=args.ids))
         env = rabbit_env(bench, queue, **extra)
         total = args.records * args.rows
@@ -155,7 +145,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for name in variants:
                 last = round_ == args.rounds - 1 and name == "sketch+ids"
-                run = run_variant(broker, name, tree if name == "before" else None, args, actuals=last)
+                run = run_variant(broker, name, tree if name.startswith("before") else None, args, actuals=last)
                 print(json.dumps(run), flush=True)
                 runs.append(run)
     steady = {n: [r["steady"] for r in runs if r["variant"] == n] for n in variants}

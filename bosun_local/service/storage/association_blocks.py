@@ -78,6 +78,19 @@ class Block:
                    orjson.loads(row["labels"]) if row["labels"] is not None else None,
                    probs, len(probs) // n if probs else 0, row["class_set"])
 
+    def take(self, positions: np.ndarray) -> dict[str, list[Any]]:
+        """Return the columns of a matched row (PREDICTION_COLUMNS) at these positions."""
+        n = len(positions)
+        at = positions.tolist()
+        predictions, labels, probs, width = self.predictions, self.labels, self.probs, self.width
+        return {"predicted_ms": self.times[positions].tolist() if self.times is not None else [self.first_ms] * n,
+                "prediction": [predictions[p] for p in at] if predictions is not None else [None] * n,
+                "label": [labels[p] for p in at] if labels is not None else [None] * n,
+                "probs": [probs[p * width:(p + 1) * width] for p in at] if probs is not None else [None] * n,
+                "class_set": [self.class_set] * n,
+                # Retention counts from when the prediction came, as for a prediction row.
+                "received_s": [self.received_s] * n}
+
     def predicted_ms(self, pos: int) -> int:
         """Return when the prediction at a position was made (epoch ms)."""
         return int(self.times[pos]) if self.times is not None else self.first_ms
@@ -92,6 +105,8 @@ class Block:
         return self.probs[pos * self.width:(pos + 1) * self.width] if self.probs is not None else None
 
 
+# The columns of association_rows a block fills in a matched row (Block.take).
+PREDICTION_COLUMNS = ("predicted_ms", "prediction", "label", "probs", "class_set", "received_s")
 # The columns Block.from_row reads.
 BLOCK_READ = "received_s, first_ms, n, times, predictions, labels, probs, class_set"
 

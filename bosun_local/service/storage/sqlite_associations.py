@@ -21,6 +21,7 @@ from bosun_local.service.storage.association_blocks import (
     BLOCK_READ,
     MAX_BLOCK_ROWS,
     POS_BITS,
+    PREDICTION_COLUMNS,
     ROWS,
     Block,
     BlockIndex,
@@ -134,6 +135,13 @@ class AssociationTables:
         keys[deployment_id] = int(row[0])
         return keys[deployment_id]
 
+    def _made_key(self, deployment_id: str) -> int:
+        """Return the deployment key of an id, made when it has none yet."""
+        key = self._dep_key(deployment_id)
+        if key is None:  # only a failed insert leaves none, and that raised already
+            raise LookupError(f"no association key for deployment {deployment_id}")
+        return key
+
     def _class_set(self, names: list[str]) -> int:
         text = json.dumps(names, separators=(",", ":"), ensure_ascii=False)
         self._exec("INSERT INTO class_sets (names) VALUES (?) ON CONFLICT DO NOTHING", (text,))
@@ -170,12 +178,12 @@ class AssociationTables:
             shared["prediction"] = None
         return shared, columns
 
-    def _record_keys(self, record: Row) -> list[int | None]:
+    def _record_keys(self, record: Row) -> list[int]:
         """Return the deployment keys a record's predictions are stored under (its own, and a canary copy's)."""
         # A challenger's predictions answer the same association ids as the champion's: kept under their own key.
-        keys = [self._dep_key(record.get("associationKey") or record["deploymentId"])]
+        keys = [self._made_key(record.get("associationKey") or record["deploymentId"])]
         if record.get("copyAssociationKey"):
-            keys.append(self._dep_key(record["copyAssociationKey"]))
+            keys.append(self._made_key(record["copyAssociationKey"]))
         return keys
 
     def _index(self) -> BlockIndex:
@@ -191,7 +199,7 @@ class AssociationTables:
         """Drop the in-memory index (a rolled-back write may have indexed blocks it never stored); rebuilt on need."""
         self.__dict__["_block_index"] = None
 
-    def _waiting_among(self, dep: int | None, ids: Sequence[str]) -> set[str]:
+    def _waiting_among(self, dep: int, ids: Sequence[str]) -> set[str]:
         """Return which of the ids have an actual waiting for its prediction (usually none: one index probe)."""
         most = 4 * len(ids)
         waiting = self._exec(f"SELECT association_id FROM association_rows{self.waiting_index_hint} WHERE dep = ? "
@@ -206,7 +214,7 @@ class AssociationTables:
                 f"association_id IN ({', '.join('?' * len(chunk))})", (dep, *chunk)))
         return found
 
-    def _join_waiting(self, dep: int | None, shared: dict[str, Any], columns: dict[str, list[Any]],
+    def _join_waiting(self, dep: int, shared: dict[str, Any], columns: dict[str, list[Any]],
                       positions: list[int]) -> None:
         """Give the actuals that came first the predictions at these positions of a record."""
         own = {name: column for name, column in columns.items() if name != "association_id"}
@@ -216,11 +224,11 @@ class AssociationTables:
             f"UPDATE association_rows SET {assigned} WHERE dep = ? AND association_id = ? AND predicted_ms IS NULL",
             ([*shared.values(), *(column[k] for column in own.values()), dep, ids[k]] for k in positions))
 
-    def _store_block(self, index: BlockIndex, dep: int | None, shared: dict[str, Any],
+    def _store_block(self, index: BlockIndex, dep: int, shared: dict[str, Any],
                      columns: dict[str, list[Any]], block: dict[str, Any], received_s: int) -> None:
         """Store a record's predictions under a deployment key as one block; index the ids it predicts first."""
         ids = columns["association_id"]
-        known = index.maps.setdefault(int(dep or 0), {})
+        known = index.maps.setdefault(dep, {})
         waiting = self._waiting_among(dep, ids)
         if waiting:
             joins: list[int] = []
@@ -231,15 +239,7 @@ class AssociationTables:
             self._join_waiting(dep, shared, columns, joins)
         row = self._exec(f"INSERT INTO association_blocks (dep, received_s, {_BLOCK_FIELDS}) VALUES (?, ?, "
                          f"{', '.join('?' * len(block))}) RETURNING id", (dep, received_s, *block.values())).fetchone()
-        index.add(int(dep or 0), int(row[0]), ids)
-
-    def _record_keys(self, record: Row) -> list[int | None]:
-        """Return the deployment keys a record's predictions are stored under (its own, and a canary copy's)."""
-        # A challenger's predictions answer the same association ids as the champion's: kept under their own key.
-        keys = [self._dep_key(record.get("associationKey") or record["deploymentId"])]
-        if record.get("copyAssociationKey"):
-            keys.append(self._dep_key(record["copyAssociationKey"]))
-        return keys
+        index.add(dep, int(row[0]), ids)
 
     def store_predictions(self, record: Row) -> None:
         """Store what was predicted under each association id of an ingest record (the first prediction wins)."""
@@ -295,8 +295,8 @@ class AssociationTables:
                 first.setdefault(i, k)
             own = {name: [column[k] for k in first.values()] for name, column in own.items()}
         with self.transaction():
-            dep = self._dep_key(deployment_id)
-            known = self._index().maps.get(int(dep or 0), {})
+            dep = self._made_key(deployment_id)
+            known = self._index().maps.get(dep, {})
             # Ids whose first prediction is in a block become matched rows; the rest upsert as before (a row
             # holding the prediction, or one that waits for it).
             in_blocks = [k for k, association_id in enumerate(own["association_id"])
@@ -313,28 +313,34 @@ class AssociationTables:
                                          self.numbered_parameters)
         return stored, total - stored
 
-    def _join_blocks(self, dep: int | None, known: dict[str, int], shared: dict[str, Any], own: dict[str, list[Any]],
+    def _join_blocks(self, dep: int, known: dict[str, int], shared: dict[str, Any], own: dict[str, list[Any]],
                      positions: list[int]) -> int:
         """Write a matched row per actual whose prediction is in a block; return how many were not matched before."""
         ids = own["association_id"]
-        values = [known[ids[k]] for k in positions]
-        blocks = self._index().blocks(self._conn(), {value >> POS_BITS for value in values})
-        rows: dict[str, list[Any]] = {name: [] for name in (
-            "predicted_ms", "prediction", "label", "probs", "class_set", "received_s", *own)}
-        mask = (1 << POS_BITS) - 1
-        for k, value in zip(positions, values, strict=True):
-            block: Block = blocks[value >> POS_BITS]
-            pos = value & mask
-            rows["predicted_ms"].append(block.predicted_ms(pos))
-            rows["prediction"].append(block.prediction(pos))
-            rows["label"].append(block.label(pos))
-            rows["probs"].append(block.row_probs(pos))
-            rows["class_set"].append(block.class_set)
-            rows["received_s"].append(block.received_s)  # retention counts from the prediction, as for a row
+        values = np.fromiter((known[ids[k]] for k in positions), dtype=np.int64, count=len(positions))
+        block_of = values >> POS_BITS
+        at = values & ((1 << POS_BITS) - 1)
+        blocks = self._index().blocks(self._conn(), set(block_of.tolist()))
+        # Grouped by block: each block's columns are taken at its positions in one go.
+        order = np.argsort(block_of, kind="stable")
+        cuts = [0, *(np.flatnonzero(np.diff(block_of[order])) + 1).tolist(), len(order)]
+        rows: dict[str, list[Any]] = {name: [] for name in (*PREDICTION_COLUMNS, *own)}
+        for start, end in zip(cuts, cuts[1:], strict=False):
+            chosen = order[start:end]
+            for name, column in blocks[int(block_of[chosen[0]])].take(at[chosen]).items():
+                rows[name].extend(column)
+            picked = [positions[j] for j in chosen.tolist()]
             for name, column in own.items():
-                rows[name].append(column[k])
+                rows[name].extend([column[k] for k in picked])
+        # A column of one value (no labels, one block's time) is bound once per statement, not once per row.
+        constants = {"dep": dep, **shared}
+        for name in PREDICTION_COLUMNS:
+            column = rows[name]
+            if column.count(column[0]) == len(column):
+                constants[name] = column[0]
+                del rows[name]
         # An existing row means an actual of this id came before: the first actual wins.
-        return insert_columns(self._conn(), "association_rows", {"dep": dep, **shared}, rows, "ON CONFLICT DO NOTHING",
+        return insert_columns(self._conn(), "association_rows", constants, rows, "ON CONFLICT DO NOTHING",
                               self.numbered_parameters)
 
     def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
