@@ -103,10 +103,15 @@ def test_agent_killed_mid_batch_loses_nothing(sqs: MotoServer, service: Service,
     env = agent_env(service, MLOPS_SPOOLER_TYPE="SQS", MLOPS_SQS_QUEUE_URL=url, MLOPS_SQS_VISIBILITY_TIMEOUT_SEC="3",
                     **sqs.aws_env())
     conf = tmp_path / "agent.yaml"
-    conf.write_text("batchMaxRecords: 40\nretryMaxSec: 1\n")
+    # Small batches and a quick look: the first agent must still be mid-stream when it is killed (with batches of
+    # 40 it once drained the whole queue between two 0.2 s polls).
+    conf.write_text("batchMaxRecords: 10\nretryMaxSec: 1\n")
     first = spawn_agent(env, tmp_path / "agent-1.log", "--config", str(conf))
     try:
-        wait_until(lambda: predictions(service, dep) > 0, "the first agent to store some records")
+        deadline = time.monotonic() + 60
+        while predictions(service, dep) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert predictions(service, dep) > 0, "the first agent stored nothing within 60 s"
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
