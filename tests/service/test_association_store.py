@@ -241,3 +241,38 @@ def test_purged_predictions_are_forgotten_and_rows_from_before_blocks_still_win(
     storage.ingest([predictions("o2", ["new"], [7.0])])
     assert storage.store_actual_columns("d", {"associationIds": ["new"], "actualValues": [7.0]}) == (1, 0)
     assert [r["prediction"] for r in storage.matched_rows("d", SINCE)] == [7.0]
+
+
+def test_agreement_reads_blocks_and_rows_alike(storage: Storage) -> None:
+    """A challenger's predictions against the champion's, some in blocks, some joined to actuals that came first."""
+    xs, ws = [f"x{i}" for i in range(10)], [f"w{i}" for i in range(3)]
+    storage.store_actual_columns("d", {"associationIds": ws, "actualValues": [100.0 + i for i in range(3)]})
+    storage.ingest([predictions("c1", [*xs, *ws], [float(i) for i in range(10)] + [100.0 + i for i in range(3)])])
+    theirs = [i * (1 + 0.05 * (i % 2)) for i in range(10)]  # odd ones 5 % off
+    storage.ingest([predictions("h1", [*xs, *ws, "only-theirs"], [*theirs, 100.0, 101.0, 102.0, 7.0],
+                                associationKey="d#challenger")])
+    storage.store_actual_columns("d", {"associationIds": xs[:5], "actualValues": [i + 1.0 for i in range(5)]})
+    errors = [i + 1.0 - theirs[i] for i in range(5)] + [0.0, 0.0, 0.0]
+    figures = storage.agreement("d", "d#challenger", SINCE, 0.01)
+    assert {k: figures[k] for k in ("common", "agree", "matched", "correct", "labelled", "n")} == \
+        {"common": 13, "agree": 5 + 3, "matched": 8, "correct": 0, "labelled": 0, "n": 8}
+    assert figures["squares"] == pytest.approx(sum(e * e for e in errors))
+    assert figures["absolute"] == pytest.approx(sum(abs(e) for e in errors))
+    assert storage.agreement("d", "d#challenger", SINCE, 0.06)["agree"] == 13
+    assert storage.agreement("d", "d#challenger", "2999-01-01T00:00:00Z", 0.06)["common"] == 0
+
+
+def test_a_batch_stores_its_actuals_together_and_the_first_of_an_id_wins(storage: Storage) -> None:
+    ids = uuids(21, 30)
+    storage.ingest([predictions("q1", ids, [float(i) for i in range(30)])])
+    first = {"recordId": "act1", "deploymentId": "d", "modelId": "m", "minute": MINUTE, "kind": "actuals",
+             "actuals": [{"associationId": i, "actualValue": float(k), "wasActedOn": True}
+                         for k, i in enumerate(ids[:20])]}
+    second = {"recordId": "act2", "deploymentId": "d", "modelId": "m", "minute": MINUTE, "kind": "actuals",
+              "actualColumns": {"associationIds": ids[10:], "actualValues": [-1.0] * 20}}
+    assert storage.ingest([first, second]) == (2, 0)
+    rows = storage.matched_rows("d", SINCE)
+    assert len(rows) == 30
+    # ids 10..19 came in both records: the first record's actual (equal to the prediction) won.
+    assert sorted(r["actual_num"] for r in rows if r["actual_num"] == r["prediction"]) == [float(k) for k in range(20)]
+    assert sum(1 for r in rows if r["actual_num"] == -1.0) == 10

@@ -108,6 +108,28 @@ def actual_number(value: Any) -> float | None:
         return None
 
 
+_ACTUAL_KEYS = ("associationIds", "actualValues", "timestamps", "wasActedOn")
+
+
+def actual_columns(actuals: list[Row]) -> Row:
+    """Return actuals given one dict each as the columns store_actual_columns takes."""
+    return {"associationIds": [a["associationId"] for a in actuals],
+            "actualValues": [a["actualValue"] for a in actuals],
+            "timestamps": [a.get("timestamp") for a in actuals], "wasActedOn": [a.get("wasActedOn") for a in actuals]}
+
+
+def concat_columns(parts: list[Row]) -> Row:
+    """Return several actual column sets as one, in order (an optional column missing from a part is None there)."""
+    if len(parts) == 1:
+        return parts[0]
+    out: Row = {key: [] for key in _ACTUAL_KEYS}
+    for part in parts:
+        n = len(part["associationIds"])
+        for key in _ACTUAL_KEYS:
+            out[key].extend(part.get(key) or repeat(None, n))
+    return out
+
+
 class AssociationTables:
     """Association half of SQLStore; uses its transaction(), _exec() and _conn()."""
 
@@ -265,11 +287,7 @@ class AssociationTables:
 
     def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
                       received: str | None = None) -> tuple[int, int]:
-        columns = {"associationIds": [a["associationId"] for a in actuals],
-                   "actualValues": [a["actualValue"] for a in actuals],
-                   "timestamps": [a.get("timestamp") for a in actuals],
-                   "wasActedOn": [a.get("wasActedOn") for a in actuals]}
-        return self.store_actual_columns(deployment_id, columns, received)
+        return self.store_actual_columns(deployment_id, actual_columns(actuals), received)
 
     def store_actual_columns(self, deployment_id: str, columns: Row, received: str | None = None) -> tuple[int, int]:
         """Store actuals given as columns (associationIds, actualValues, timestamps?, wasActedOn?)."""

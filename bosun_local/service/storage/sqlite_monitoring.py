@@ -7,7 +7,7 @@ from itertools import repeat
 
 from bosun_local.service.figures import empty_minute, merge_record, requests_figures
 from bosun_local.service.storage.base import Row
-from bosun_local.service.storage.sqlite_associations import AssociationTables
+from bosun_local.service.storage.sqlite_associations import AssociationTables, actual_columns, concat_columns
 from bosun_local.service.timeutil import now_iso
 
 _RECORD_ID_INSERT = "INSERT INTO ingested_records (record_id, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
@@ -28,6 +28,7 @@ class MonitoringTables(AssociationTables):
         # Stored together after the loop, in record order: one sorted insert for a batch of random ids. The final
         # rows do not depend on it: a row holds the first prediction and the first actual, whichever came first.
         with_ids: list[Row] = []
+        actuals: dict[str, list[Row]] = {}
         with self.transaction():
             for record in records:
                 if record["kind"] == "requests":
@@ -44,10 +45,14 @@ class MonitoringTables(AssociationTables):
                 if record.get("associations"):
                     with_ids.append(record)
                 if record.get("actuals"):
-                    self.store_actuals(record["deploymentId"], record["modelId"], record["actuals"], received)
+                    actuals.setdefault(record["deploymentId"], []).append(actual_columns(record["actuals"]))
                 if record.get("actualColumns"):
-                    self.store_actual_columns(record["deploymentId"], record["actualColumns"], received)
+                    actuals.setdefault(record["deploymentId"], []).append(record["actualColumns"])
                 stored += 1
+            # A batch's actuals of a deployment in one call, in record order (the first actual of an id wins): one
+            # id-ordered insert instead of one per record, which for random ids lands every row on another page.
+            for deployment_id, parts in actuals.items():
+                self.store_actual_columns(deployment_id, concat_columns(parts), received)
             self.store_prediction_records(with_ids)
             for key, doc in minutes.items():
                 self._exec("INSERT INTO minute_figures (deployment_id, minute, model_id, doc) VALUES (?, ?, ?, ?) "
