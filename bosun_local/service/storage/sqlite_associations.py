@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,13 @@ def actual_number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def pick(column: Sequence[Any], positions: list[int]) -> list[Any]:
+    """Return the column's values at these positions (itemgetter: one C call, not a Python step per value)."""
+    if len(positions) < 2:
+        return [column[k] for k in positions]
+    return list(itemgetter(*positions)(column))
 
 
 _ACTUAL_KEYS = ("associationIds", "actualValues", "timestamps", "wasActedOn")
@@ -315,45 +323,42 @@ class AssociationTables:
         with self.transaction():
             dep = self._made_key(deployment_id)
             known = self._index().maps.get(dep, {})
+            ids = own["association_id"]
+            refs = np.fromiter(map(known.get, ids, repeat(ROWS)), dtype=np.int64, count=len(ids))
             # Ids whose first prediction is in a block become matched rows; the rest upsert as before (a row
             # holding the prediction, or one that waits for it).
-            in_blocks = [k for k, association_id in enumerate(own["association_id"])
-                         if known.get(association_id, ROWS) != ROWS]
-            stored = self._join_blocks(dep, known, shared, own, in_blocks) if in_blocks else 0
-            if len(in_blocks) < len(own["association_id"]):
-                skip = set(in_blocks)
+            in_blocks = np.flatnonzero(refs != ROWS)
+            stored = self._join_blocks(dep, shared, own, in_blocks, refs[in_blocks]) if len(in_blocks) else 0
+            if len(in_blocks) < len(ids):
                 # In id order (no id repeats now), like the matched rows: one walk over the table's B-tree.
-                keep = sorted((k for k in range(len(own["association_id"])) if k not in skip),
-                              key=own["association_id"].__getitem__)
-                rest = {name: [column[k] for k in keep] for name, column in own.items()}
+                keep = sorted(np.flatnonzero(refs == ROWS).tolist(), key=ids.__getitem__)
+                rest = {name: pick(column, keep) for name, column in own.items()}
                 constants = {"dep": dep, **shared, "received_s": int(epoch_ms(received, now) / 1000)}
                 stored += insert_columns(self._conn(), "association_rows", constants, rest, _ACTUAL_UPSERT,
                                          self.numbered_parameters)
         return stored, total - stored
 
-    def _join_blocks(self, dep: int, known: dict[str, int], shared: dict[str, Any], own: dict[str, list[Any]],
-                     positions: list[int]) -> int:
-        """Write a matched row per actual whose prediction is in a block; return how many were not matched before."""
-        ids = own["association_id"]
-        values = np.fromiter((known[ids[k]] for k in positions), dtype=np.int64, count=len(positions))
+    def _join_blocks(self, dep: int, shared: dict[str, Any], own: dict[str, list[Any]], positions: np.ndarray,
+                     values: np.ndarray) -> int:
+        """Write a matched row per actual (at `positions` of own, its index value in `values`) whose prediction is
+        in a block; return how many were not matched before."""
         block_of = values >> POS_BITS
         at = values & ((1 << POS_BITS) - 1)
         blocks = self._index().blocks(self._conn(), set(block_of.tolist()))
         # Grouped by block: each block's columns are taken at its positions in one go.
         order = np.argsort(block_of, kind="stable")
         cuts = [0, *(np.flatnonzero(np.diff(block_of[order])) + 1).tolist(), len(order)]
-        rows: dict[str, list[Any]] = {name: [] for name in (*PREDICTION_COLUMNS, *own)}
+        rows: dict[str, list[Any]] = {name: [] for name in PREDICTION_COLUMNS}
         for start, end in zip(cuts, cuts[1:], strict=False):
             chosen = order[start:end]
             for name, column in blocks[int(block_of[chosen[0]])].take(at[chosen]).items():
                 rows[name].extend(column)
-            picked = [positions[j] for j in chosen.tolist()]
-            for name, column in own.items():
-                rows[name].extend([column[k] for k in picked])
+        picked = positions[order].tolist()
+        rows.update({name: pick(column, picked) for name, column in own.items()})
         # In id order, the inserts walk the table's B-tree once instead of landing each on another page: random
         # ids (UUIDs) cost a fraction, ids that sort together about the same.
-        order = sorted(range(len(rows["association_id"])), key=rows["association_id"].__getitem__)
-        rows = {name: [column[k] for k in order] for name, column in rows.items()}
+        by_id = sorted(range(len(picked)), key=rows["association_id"].__getitem__)
+        rows = {name: pick(column, by_id) for name, column in rows.items()}
         # A column of one value (no labels, one block's time) is bound once per statement, not once per row.
         constants = {"dep": dep, **shared}
         for name in PREDICTION_COLUMNS:
