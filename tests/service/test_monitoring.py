@@ -1,9 +1,11 @@
 """Monitoring figures: ingest with recordId dedup in one transaction, and exact stats, health and drift."""
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -298,3 +300,18 @@ def test_drift_measures_from_the_same_bins_and_the_metric_driving_the_status(ser
     c.ingest([{"recordId": unique("p"), "deploymentId": lenient["id"], "modelId": lenient["modelId"],
                "minute": _minute(), "kind": "predictions", "rows": 1000, "featureCounts": {"bmi": counts}}])
     assert c.stats(lenient["id"])["drift"]["status"] == "passing"
+
+
+def test_ingest_bodies_parse_as_the_json_module_would(service: Service, deployment: dict) -> None:
+    """The bulk routes parse with orjson, and what orjson refuses (NaN) falls back to the json module."""
+    headers = {"Authorization": f"Bearer {service.token}", "Content-Type": "application/json"}
+    url = f"{service.url}/api/v1/monitoring/ingest"
+    record = _stats_record(deployment, unique("fast"), predictions=3)
+    assert httpx.post(url, content=json.dumps({"records": [record]}), headers=headers).json() == \
+        {"stored": 1, "duplicates": 0}
+    nan = json.dumps({"records": [{**record, "recordId": unique("nan"), "executionTimeMs": float("nan")}]})
+    assert "NaN" in nan
+    answer = httpx.post(url, content=nan, headers=headers)
+    assert answer.status_code == 422 and "executionTimeMs" in answer.text, answer.text  # read, then refused by name
+    broken = httpx.post(url, content=b'{"records": [', headers=headers)
+    assert broken.status_code == 422 and "JSON decode error" in broken.text, broken.text

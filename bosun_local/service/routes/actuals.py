@@ -7,10 +7,12 @@ from bosun_local.service.accuracy_status import mark_changed
 from bosun_local.service.deployments import resolve_deployment
 from bosun_local.service.monitoring_models import ActualsUploadIn, ActualsUploadOut
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
+from bosun_local.service.routes.fast_json import OrjsonRoute
 from bosun_local.service.routes.monitoring import check_actual_times
 from bosun_local.service.storage.base import Row
 
-router = APIRouter(prefix="/api/v1/deployments", tags=["monitoring"], dependencies=AUTH)
+router = APIRouter(prefix="/api/v1/deployments", tags=["monitoring"], dependencies=AUTH,
+                   route_class=OrjsonRoute)
 
 
 @router.post("/{ref}/actuals", response_model=ActualsUploadOut,

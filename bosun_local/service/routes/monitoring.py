@@ -17,11 +17,13 @@ from bosun_local.service.monitoring_models import (
     RequestsIn,
 )
 from bosun_local.service.routes.deps import AUTH, Ctx, errors
+from bosun_local.service.routes.fast_json import OrjsonRoute
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import minute_iso, parse_time
 from bosun_local.service.traffic import mark_shadow_associations
 
-router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], dependencies=AUTH)
+router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], dependencies=AUTH,
+                   route_class=OrjsonRoute)
 LEGACY_LATENCY_BINS = len(LEGACY_BUCKETS_MS) + 1
 
 
