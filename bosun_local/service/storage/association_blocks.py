@@ -138,10 +138,16 @@ class BlockIndex:
         """Index a block's ids whose first prediction it holds; return how many."""
         known = self.maps.setdefault(dep, {})
         before = len(known)
-        base = block_id << POS_BITS
-        setdefault = known.setdefault
-        for pos, association_id in enumerate(ids):
-            setdefault(association_id, base | pos)
+        base, n = block_id << POS_BITS, len(ids)
+        # Built in reverse, so an id repeated in the block keeps its first position; then added in one C call
+        # when no id is known yet (the usual case), else one by one keeping what is known.
+        block = dict(zip(reversed(ids), range(base + n - 1, base - 1, -1), strict=True))
+        if known.keys().isdisjoint(block):
+            known.update(block)
+        else:
+            setdefault = known.setdefault
+            for association_id, value in block.items():
+                setdefault(association_id, value)
         self.seen = max(self.seen, block_id)
         return len(known) - before
 
