@@ -1,7 +1,7 @@
 """The service's CPU per association id, this tree against a reference commit, in alternating child processes.
 
     .venv/bin/python bench/association_store.py [--ref 4e29c21] [--records 500] [--rows 1000] [--rounds 3]
-        [--ids seq,uuid]
+        [--ids seq,uuid] [--index-max-ids N]
 
 Each child takes agent-made ingest bodies (the agent's parse, aggregate and encode, not timed) of `records`
 PREDICTIONS_DATA records of `rows` rows with association ids, and times with `time.process_time` what the
@@ -11,7 +11,8 @@ path of the agent's ACTUALS records and of the API). Then it reopens the store a
 this tree rebuild its in-memory index of first predictions from the stored blocks: the rebuild's CPU per id and
 the memory it holds per id (tracemalloc). Ids: `seq` (`a<n>-<i>`, a record's ids sort together) and `uuid`
 (random, what applications usually send). The reference tree is `git archive` of --ref, first on sys.path of its
-children. Prints per-round figures and the medians' ratios (this tree / reference).
+children. Prints per-round figures and the medians' ratios (this tree / reference). --index-max-ids caps this
+tree's in-memory index below the ids stored, to measure ingest while the oldest blocks are compacted into rows.
 """
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     ids = [i for n in range(args.records) for i in association_ids(n, args.rows, args.ids)]
     total = len(ids)
     storage = SQLiteStorage(home / "bosun.db")
+    if args.index_max_ids and hasattr(storage, "index_max_ids"):
+        storage.index_max_ids = args.index_max_ids
     start = time.process_time()
     for payload in payloads:
         storage.ingest([_checked(r, "bench") for r in IngestIn.model_validate_json(payload).records])
@@ -96,7 +99,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 def run_child(tree: Path | None, args: argparse.Namespace) -> dict[str, Any]:
     """Run one child process and return its figures."""
     cmd = [sys.executable, __file__, "--child", "--ids", args.ids, "--records", str(args.records),
-           "--rows", str(args.rows), *(["--tree", str(tree)] if tree else [])]
+           "--rows", str(args.rows), "--index-max-ids", str(args.index_max_ids),
+           *(["--tree", str(tree)] if tree else [])]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -108,6 +112,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ids", default="seq,uuid", help="id kinds to run: seq, uuid or both")
+    parser.add_argument("--index-max-ids", type=int, default=0, help="cap of this tree's in-memory index (0: default)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tree", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -116,6 +121,7 @@ def main() -> None:
         return
     tree = export_tree(args.ref)
     result: dict[str, Any] = {"bench": "association_store", "cpus": os.cpu_count(), "ref": args.ref,
+                              "indexMaxIds": args.index_max_ids or "default",
                               "idsPerRun": args.records * args.rows, "rounds": args.rounds, "kinds": {}}
     for kind in args.ids.split(","):
         args.ids = kind

@@ -58,7 +58,7 @@ _PORT_MAPPING = re.compile(
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?")
 _URL_KEYS = ("outfacingPredictionURLPrefix", "serviceUrl", "traefikUrl")
 _POSITIVE_KEYS = ("waitTimeoutSec", "envProbeIntervalSec", "eventRetentionDays", "monitoringAgentBacklog",
-                  "monitoringAgentsMax", "traefikAccessLogMaxKB")
+                  "monitoringAgentsMax", "traefikAccessLogMaxKB", "associationIndexMaxIds")
 _WARNED: set[str] = set()
 
 

@@ -38,7 +38,7 @@ def create_app(config: Config) -> FastAPI:
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config.data_dir.chmod(0o700)  # token, database and secrets live here: closed to other users
-    storage = open_storage(config.data_dir, config["databaseUrl"])
+    storage = open_storage(config.data_dir, config["databaseUrl"], int(config["associationIndexMaxIds"]))
     storage_place = (f"the data dir {config.data_dir}" if not config["databaseUrl"]
                      else f"the data dir {config.data_dir} or the PostgreSQL server of databaseUrl")
     token = load_or_create_token(config.token_file)

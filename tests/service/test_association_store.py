@@ -276,3 +276,36 @@ def test_a_batch_stores_its_actuals_together_and_the_first_of_an_id_wins(storage
     # ids 10..19 came in both records: the first record's actual (equal to the prediction) won.
     assert sorted(r["actual_num"] for r in rows if r["actual_num"] == r["prediction"]) == [float(k) for k in range(20)]
     assert sum(1 for r in rows if r["actual_num"] == -1.0) == 10
+
+
+def test_past_its_cap_the_index_compacts_the_oldest_blocks_into_rows(storage: Storage, tmp_path: Path) -> None:
+    """Memory stays bounded: the oldest blocks' first predictions move to rows, and every rule still holds."""
+    storage.index_max_ids = 2500  # type: ignore[attr-defined]
+    batches = [uuids(30 + n, 1000) for n in range(5)]
+    for n, ids in enumerate(batches):
+        storage.ingest([predictions(f"k{n}", ids, [float(n)] * 1000)])
+        assert storage._index().size <= 2500  # type: ignore[attr-defined]
+    compacted = storage._exec("SELECT COUNT(*) FROM association_blocks WHERE compacted = 1").fetchone()[0]  # type: ignore[attr-defined]
+    assert compacted == 3
+    # A repeat of a compacted id and of an indexed one: the first predictions still win.
+    storage.ingest([predictions("k-repeat", [batches[0][0], batches[4][0]], [-1.0, -1.0])])
+    # The repeat is indexed (its first prediction is a row now): its actual fills that row, it is not dropped.
+    assert storage.store_actual_columns("d", {"associationIds": [batches[0][0]], "actualValues": [0.0]}) == (1, 0)
+    # A restart (or another replica) indexes only the blocks not compacted.
+    other = open_storage(tmp_path, getattr(storage, "url", ""))
+    try:
+        other.index_max_ids = 2500  # type: ignore[attr-defined]
+        with other.transaction():
+            assert other._index().size <= 2500  # type: ignore[attr-defined]
+        every = [i for ids in batches for i in ids]
+        truth = [float(n) for n in range(5) for _ in range(1000)]  # each id's actual is its first prediction
+        assert other.store_actual_columns("d", {"associationIds": every[:2500], "actualValues": truth[:2500]}) \
+            == (2499, 1)
+        assert storage.store_actual_columns("d", {"associationIds": every, "actualValues": truth}) == (2500, 2500)
+    finally:
+        other.close()
+    sums = storage.regression_sums("d", SINCE)
+    assert (sums["matched"], sums["n"], sums["squares"]) == (5000, 5000, 0.0)
+    assert storage.waiting_actuals("d") == 0
+    figures = storage.agreement("d", "d", SINCE, 0.0)
+    assert (figures["common"], figures["agree"], figures["matched"], figures["squares"]) == (5000, 5000, 5000, 0.0)

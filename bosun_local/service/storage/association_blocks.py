@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-# An index value: the block id shifted by POS_BITS plus the position in it, or ROWS for an id whose prediction
-# is a row of association_rows (stored before blocks existed, or joined to an actual that came first).
+# An index value: the block id shifted by POS_BITS plus the position in it. Ids whose prediction is a row of
+# association_rows (stored before blocks existed, joined to an actual that came first, or compacted) need none:
+# rows win over blocks wherever both hold an id.
 POS_BITS = 24
 MAX_BLOCK_ROWS = 1 << POS_BITS
-ROWS = -1
 # Decoded blocks kept for joining actuals: actuals arrive in batches of a few blocks' predictions.
 _CACHED_BLOCKS = 64
 # The columns encode() returns, in its order.
@@ -118,20 +118,21 @@ class BlockIndex:
     maps: dict[int, dict[str, int]] = field(default_factory=dict)
     seen: int = 0  # the highest block id read into maps
     cache: OrderedDict[int, Block] = field(default_factory=OrderedDict)
+    # The blocks with ids indexed, oldest first: block id -> (deployment key, ids indexed); and their total.
+    held: OrderedDict[int, tuple[int, int]] = field(default_factory=OrderedDict)
+    size: int = 0
 
     @classmethod
     def build(cls, conn: Any) -> BlockIndex:
-        """Read every stored first prediction: rows of association_rows, then blocks in the order they were written."""
+        """Read the first predictions of every block not compacted, in the order they were written."""
         index = cls()
-        for dep, association_id in conn.execute(
-                "SELECT dep, association_id FROM association_rows WHERE predicted_ms IS NOT NULL"):
-            index.maps.setdefault(int(dep), {})[association_id] = ROWS
         index.catch_up(conn)
         return index
 
     def catch_up(self, conn: Any) -> None:
         """Read the blocks written since the last look (by another replica, or before a restart)."""
-        for row in conn.execute("SELECT id, dep, ids FROM association_blocks WHERE id > ? ORDER BY id", (self.seen,)):
+        for row in conn.execute("SELECT id, dep, ids FROM association_blocks WHERE id > ? AND compacted = 0 "
+                                "ORDER BY id", (self.seen,)):
             self.add(int(row[1]), int(row[0]), orjson.loads(row[2]))
 
     def add(self, dep: int, block_id: int, ids: Sequence[str]) -> int:
@@ -149,16 +150,28 @@ class BlockIndex:
             for association_id, value in block.items():
                 setdefault(association_id, value)
         self.seen = max(self.seen, block_id)
-        return len(known) - before
+        added = len(known) - before
+        if added:
+            self.held[block_id] = (dep, added)
+            self.size += added
+        return added
 
-    def forget(self, dep: int, entries: Iterable[tuple[str, int]]) -> None:
-        """Drop ids whose indexed prediction was purged (each with the value it was indexed under)."""
+    def drop(self, block_id: int, dep: int, ids: Sequence[str] | None) -> list[int]:
+        """Forget the ids a block holds first (its ids; None when its row is gone); return their positions."""
+        self.cache.pop(block_id, None)
+        held = self.held.pop(block_id, None)
         known = self.maps.get(dep)
-        if known is None:
-            return
-        for association_id, value in entries:
-            if known.get(association_id) == value:
-                del known[association_id]
+        if held is None or known is None:
+            return []
+        self.size -= held[1]
+        base = block_id << POS_BITS
+        if ids is None:  # purged by another replica: find the block's entries
+            mine = [(i, value - base) for i, value in known.items() if value >> POS_BITS == block_id]
+        else:
+            mine = [(i, pos) for pos, i in enumerate(ids) if known.get(i) == base | pos]
+        for association_id, _pos in mine:
+            del known[association_id]
+        return [pos for _i, pos in mine]
 
     def blocks(self, conn: Any, block_ids: Iterable[int]) -> dict[int, Block]:
         """Return decoded blocks by id, from the cache or the database."""

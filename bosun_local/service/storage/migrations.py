@@ -112,7 +112,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE TABLE association_blocks (
         id INTEGER PRIMARY KEY AUTOINCREMENT, dep INTEGER NOT NULL, received_s INTEGER NOT NULL,
         first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, n INTEGER NOT NULL, ids TEXT NOT NULL, times BLOB,
-        predictions TEXT, labels TEXT, probs BLOB, class_set INTEGER);
+        predictions TEXT, labels TEXT, probs BLOB, class_set INTEGER,
+        compacted INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX association_blocks_dep ON association_blocks (dep, last_ms);
     """,
 ]

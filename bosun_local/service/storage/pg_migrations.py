@@ -66,7 +66,7 @@ PG_MIGRATIONS: list[str | None] = [
     CREATE TABLE association_blocks (
         id BIGSERIAL PRIMARY KEY, dep BIGINT NOT NULL, received_s BIGINT NOT NULL, first_ms BIGINT NOT NULL,
         last_ms BIGINT NOT NULL, n INTEGER NOT NULL, ids TEXT NOT NULL, times BYTEA, predictions TEXT, labels TEXT,
-        probs BYTEA, class_set BIGINT);
+        probs BYTEA, class_set BIGINT, compacted INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX association_blocks_dep ON association_blocks (dep, last_ms);
     """,
 ]

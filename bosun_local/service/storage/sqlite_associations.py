@@ -23,7 +23,6 @@ from bosun_local.service.storage.association_blocks import (
     MAX_BLOCK_ROWS,
     POS_BITS,
     PREDICTION_COLUMNS,
-    ROWS,
     Block,
     BlockIndex,
     encode,
@@ -42,6 +41,11 @@ _IN_CHUNK = 900
 # quarter off the per-row cost of storing association ids (bind, step and reset per row in executemany).
 _ROWS_PER_INSERT = 500
 _BLOCK_FIELDS = ", ".join(BLOCK_FIELDS)
+_NONE = -1  # an id without an index value
+# Ids the in-memory index holds at most (about 100 bytes each); past it the oldest blocks are compacted into rows.
+# Config key associationIndexMaxIds sets it for the service.
+DEFAULT_INDEX_MAX_IDS = 5_000_000
+_COMPACT_PER_CALL = 250_000
 
 
 @lru_cache(maxsize=256)
@@ -145,6 +149,7 @@ class AssociationTables:
     _exec: Any
     _conn: Any
     _dep_keys: dict[str, int]
+    index_max_ids = DEFAULT_INDEX_MAX_IDS
     # SQLite binds ?NNN placeholders (shared values bound once per statement); psycopg only positional ones.
     numbered_parameters = False
     # SQLite's planner, without statistics, counts waiting actuals by the primary key (every row of the
@@ -261,12 +266,9 @@ class AssociationTables:
         known = index.maps.setdefault(dep, {})
         waiting = self._waiting_among(dep, ids)
         if waiting:
-            joins: list[int] = []
-            for k, association_id in enumerate(ids):
-                if association_id in waiting and association_id not in known:
-                    known[association_id] = ROWS  # its row (with the actual) now holds the first prediction
-                    joins.append(k)
-            self._join_waiting(dep, shared, columns, joins)
+            # Their rows (with the actual) now hold the first prediction; a row wins over the block's copy.
+            self._join_waiting(dep, shared, columns, [k for k, association_id in enumerate(ids)
+                                                      if association_id in waiting and association_id not in known])
         row = self._exec(f"INSERT INTO association_blocks (dep, received_s, {_BLOCK_FIELDS}) VALUES (?, ?, "
                          f"{', '.join('?' * len(block))}) RETURNING id", (dep, received_s, *block.values())).fetchone()
         index.add(dep, int(row[0]), ids)
@@ -292,6 +294,31 @@ class AssociationTables:
                     block = encode(shared, part)
                     for dep in keys:
                         self._store_block(index, dep, shared, part, block, received_s)
+            self._compact(index)
+
+    def _compact(self, index: BlockIndex) -> None:
+        """Move the oldest blocks' first predictions to rows while the index holds more than index_max_ids."""
+        # Bounded work per call: at the cap, a call moves about as many ids as it added.
+        budget = _COMPACT_PER_CALL
+        while index.size > self.index_max_ids and index.held and budget > 0:
+            block_id, (dep, _count) = next(iter(index.held.items()))
+            row = self._exec(f"SELECT ids, compacted, {BLOCK_READ} FROM association_blocks WHERE id = ?",
+                             (block_id,)).fetchone()
+            if row is None:  # purged by another replica
+                budget -= max(len(index.drop(block_id, dep, None)), 1)
+                continue
+            ids = orjson.loads(row["ids"])
+            positions = index.drop(block_id, dep, ids)
+            budget -= max(len(positions), 1)
+            if row["compacted"] or not positions:
+                continue  # compacted by another replica: its rows are there
+            at = np.asarray(positions, dtype=np.int64)
+            columns = Block.from_row(row).take(at)
+            columns["association_id"] = pick(ids, positions)
+            # A row there already holds a match (same prediction) or an older first prediction: it stays.
+            insert_columns(self._conn(), "association_rows", {"dep": dep}, columns, "ON CONFLICT DO NOTHING",
+                           self.numbered_parameters)
+            self._exec("UPDATE association_blocks SET compacted = 1 WHERE id = ?", (block_id,))
 
     def store_actuals(self, deployment_id: str, model_id: str | None, actuals: list[Row],
                       received: str | None = None) -> tuple[int, int]:
@@ -322,16 +349,21 @@ class AssociationTables:
             own = {name: [column[k] for k in first.values()] for name, column in own.items()}
         with self.transaction():
             dep = self._made_key(deployment_id)
-            known = self._index().maps.get(dep, {})
+            index = self._index()
+            known = index.maps.get(dep, {})
             ids = own["association_id"]
-            refs = np.fromiter(map(known.get, ids, repeat(ROWS)), dtype=np.int64, count=len(ids))
+            refs = np.fromiter(map(known.get, ids, repeat(_NONE)), dtype=np.int64, count=len(ids))
+            wanted = set((refs[refs != _NONE] >> POS_BITS).tolist())
+            blocks = index.blocks(self._conn(), wanted)
+            if len(blocks) < len(wanted):  # purged by another replica: those ids go the way of unknown ones
+                refs[np.isin(refs >> POS_BITS, list(wanted - blocks.keys())) & (refs != _NONE)] = _NONE
             # Ids whose first prediction is in a block become matched rows; the rest upsert as before (a row
             # holding the prediction, or one that waits for it).
-            in_blocks = np.flatnonzero(refs != ROWS)
-            stored = self._join_blocks(dep, shared, own, in_blocks, refs[in_blocks]) if len(in_blocks) else 0
+            in_blocks = np.flatnonzero(refs != _NONE)
+            stored = self._join_blocks(dep, shared, own, in_blocks, refs[in_blocks], blocks) if len(in_blocks) else 0
             if len(in_blocks) < len(ids):
                 # In id order (no id repeats now), like the matched rows: one walk over the table's B-tree.
-                keep = sorted(np.flatnonzero(refs == ROWS).tolist(), key=ids.__getitem__)
+                keep = sorted(np.flatnonzero(refs == _NONE).tolist(), key=ids.__getitem__)
                 rest = {name: pick(column, keep) for name, column in own.items()}
                 constants = {"dep": dep, **shared, "received_s": int(epoch_ms(received, now) / 1000)}
                 stored += insert_columns(self._conn(), "association_rows", constants, rest, _ACTUAL_UPSERT,
@@ -339,12 +371,11 @@ class AssociationTables:
         return stored, total - stored
 
     def _join_blocks(self, dep: int, shared: dict[str, Any], own: dict[str, list[Any]], positions: np.ndarray,
-                     values: np.ndarray) -> int:
+                     values: np.ndarray, blocks: dict[int, Block]) -> int:
         """Write a matched row per actual (at `positions` of own, its index value in `values`) whose prediction is
         in a block; return how many were not matched before."""
         block_of = values >> POS_BITS
         at = values & ((1 << POS_BITS) - 1)
-        blocks = self._index().blocks(self._conn(), set(block_of.tolist()))
         # Grouped by block: each block's columns are taken at its positions in one go.
         order = np.argsort(block_of, kind="stable")
         cuts = [0, *(np.flatnonzero(np.diff(block_of[order])) + 1).tolist(), len(order)]
@@ -366,8 +397,9 @@ class AssociationTables:
             if column.count(column[0]) == len(column):
                 constants[name] = column[0]
                 del rows[name]
-        # An existing row means an actual of this id came before: the first actual wins.
-        return insert_columns(self._conn(), "association_rows", constants, rows, "ON CONFLICT DO NOTHING",
+        # A row there already: with an actual, that one came first and wins; without, it holds an older first
+        # prediction (compacted, or stored before blocks) and takes the actual.
+        return insert_columns(self._conn(), "association_rows", constants, rows, _ACTUAL_UPSERT,
                               self.numbered_parameters)
 
     def matched_count(self, deployment_id: str, association_ids: Sequence[str]) -> int:
@@ -456,7 +488,7 @@ class AssociationTables:
         known = self._index().maps.get(dep, {})
         base_of = 1 << POS_BITS
         for row in self._exec(f"SELECT id, ids, {BLOCK_READ} FROM association_blocks WHERE dep = ? AND last_ms >= ? "
-                              "ORDER BY id", (dep, since_ms)):
+                              "AND compacted = 0 ORDER BY id", (dep, since_ms)):
             block = Block.from_row(row)
             base = int(row["id"]) * base_of
             for pos, association_id in enumerate(orjson.loads(row["ids"])):
@@ -486,11 +518,13 @@ class AssociationTables:
         index = self._index()
         known = index.maps.get(dep, {})
         refs = {association_id: known[association_id] for association_id in ids
-                if association_id not in found and known.get(association_id, ROWS) != ROWS}
+                if association_id not in found and association_id in known}
         blocks = index.blocks(self._conn(), {value >> POS_BITS for value in refs.values()})
         mask = (1 << POS_BITS) - 1
         for association_id, value in refs.items():
-            block = blocks[value >> POS_BITS]
+            block = blocks.get(value >> POS_BITS)
+            if block is None:
+                continue  # purged
             pos = value & mask
             actual = actuals.get(association_id, (None, None))
             found[association_id] = (block.prediction(pos), block.label(pos), *actual)
@@ -508,17 +542,11 @@ class AssociationTables:
         with self.transaction():
             index: BlockIndex | None = self.__dict__.get("_block_index")
             purged = 0
-            for row in self._exec("SELECT id, dep, n, ids FROM association_blocks WHERE received_s < ?", (cutoff,)):
-                purged += int(row["n"])
+            for row in self._exec("SELECT id, dep, n, ids, compacted FROM association_blocks WHERE received_s < ?",
+                                  (cutoff,)):
+                purged += 0 if row["compacted"] else int(row["n"])  # a compacted block's ids are counted as rows
                 if index is not None:
-                    base = int(row["id"]) << POS_BITS
-                    index.forget(int(row["dep"]), ((i, base | pos) for pos, i in enumerate(orjson.loads(row["ids"]))))
+                    index.drop(int(row["id"]), int(row["dep"]), orjson.loads(row["ids"]))
             self._exec("DELETE FROM association_blocks WHERE received_s < ?", (cutoff,))
-            rows = self._exec("DELETE FROM association_rows WHERE received_s < ? RETURNING dep, association_id, "
-                              "predicted_ms", (cutoff,)).fetchall()
-            if index is not None:
-                index.cache.clear()
-                for row in rows:
-                    if row[2] is not None:
-                        index.forget(int(row[0]), [(row[1], ROWS)])
-            return purged + len(rows)  # predictions of blocks, and rows (actuals with or without their prediction)
+            # Predictions of blocks, and rows (actuals with or without their prediction, compacted predictions).
+            return purged + int(self._exec("DELETE FROM association_rows WHERE received_s < ?", (cutoff,)).rowcount)
