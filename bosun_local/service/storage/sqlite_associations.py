@@ -312,8 +312,8 @@ class AssociationTables:
             budget -= max(len(positions), 1)
             if row["compacted"] or not positions:
                 continue  # compacted by another replica: its rows are there
-            at = np.asarray(positions, dtype=np.int64)
-            columns = Block.from_row(row).take(at)
+            positions.sort(key=ids.__getitem__)  # in id order: one walk over the table's B-tree
+            columns = Block.from_row(row).take(np.asarray(positions, dtype=np.int64))
             columns["association_id"] = pick(ids, positions)
             # A row there already holds a match (same prediction) or an older first prediction: it stays.
             insert_columns(self._conn(), "association_rows", {"dep": dep}, columns, "ON CONFLICT DO NOTHING",
