@@ -27,11 +27,6 @@ _CACHED_BLOCKS = 64
 BLOCK_FIELDS = ("first_ms", "last_ms", "n", "ids", "times", "predictions", "labels", "probs", "class_set")
 
 
-def ref(block_id: int, pos: int) -> int:
-    """Return the index value of a position in a block."""
-    return (block_id << POS_BITS) | pos
-
-
 def split(value: int) -> tuple[int, int]:
     """Return (block id, position) of an index value."""
     return value >> POS_BITS, value & (MAX_BLOCK_ROWS - 1)
@@ -100,9 +95,6 @@ class Block:
 
     def label(self, pos: int) -> Any:
         return self.labels[pos] if self.labels is not None else None
-
-    def row_probs(self, pos: int) -> bytes | None:
-        return self.probs[pos * self.width:(pos + 1) * self.width] if self.probs is not None else None
 
 
 # The columns of association_rows a block fills in a matched row (Block.take).

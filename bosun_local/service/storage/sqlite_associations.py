@@ -26,6 +26,7 @@ from bosun_local.service.storage.association_blocks import (
     Block,
     BlockIndex,
     encode,
+    split,
 )
 from bosun_local.service.storage.base import Row
 from bosun_local.service.timeutil import parse_time
@@ -451,8 +452,9 @@ class AssociationTables:
             other = self._dep_key(other_key, create=False)
             if dep is None or other is None:
                 return empty
-            theirs = self._predictions_since(other, epoch_ms(since, 0))
-            mine = self._predictions_of(dep, theirs)
+            index = self._index()
+            theirs = self._predictions_since(index, other, epoch_ms(since, 0))
+            mine = self._predictions_of(index, dep, theirs)
         figures = dict(empty)
         for association_id, (prediction, label) in theirs.items():
             found = mine.get(association_id)
@@ -479,13 +481,13 @@ class AssociationTables:
                 figures["absolute"] += abs(error)
         return figures
 
-    def _predictions_since(self, dep: int, since_ms: int) -> dict[str, tuple[Any, Any]]:
+    def _predictions_since(self, index: BlockIndex, dep: int, since_ms: int) -> dict[str, tuple[Any, Any]]:
         """Return the first prediction (value, label) of every id predicted under a key since a time."""
         found: dict[str, tuple[Any, Any]] = {}
         for row in self._exec("SELECT association_id, prediction, label FROM association_rows WHERE dep = ? "
                               "AND predicted_ms >= ?", (dep, since_ms)):
             found[row[0]] = (row[1], row[2])
-        known = self._index().maps.get(dep, {})
+        known = index.maps.get(dep, {})
         base_of = 1 << POS_BITS
         for row in self._exec(f"SELECT id, ids, {BLOCK_READ} FROM association_blocks WHERE dep = ? AND last_ms >= ? "
                               "AND compacted = 0 ORDER BY id", (dep, since_ms)):
@@ -497,7 +499,8 @@ class AssociationTables:
                     found.setdefault(association_id, (block.prediction(pos), block.label(pos)))
         return found
 
-    def _predictions_of(self, dep: int, ids: Mapping[str, Any]) -> dict[str, tuple[Any, Any, Any, Any]]:
+    def _predictions_of(self, index: BlockIndex, dep: int,
+                        ids: Mapping[str, Any]) -> dict[str, tuple[Any, Any, Any, Any]]:
         """Return (prediction, label, actual, actual number) of those ids predicted under a key."""
         found: dict[str, tuple[Any, Any, Any, Any]] = {}
         columns = "association_id, predicted_ms, prediction, label, actual, actual_num, actual_ms"
@@ -515,17 +518,14 @@ class AssociationTables:
             if row["predicted_ms"] is not None and row[0] in ids:
                 found[row[0]] = (row["prediction"], row["label"], *actuals.get(row[0], (None, None)))
         # The rest were predicted in blocks (an actual waiting in a row has no prediction there).
-        index = self._index()
         known = index.maps.get(dep, {})
-        refs = {association_id: known[association_id] for association_id in ids
+        refs = {association_id: split(known[association_id]) for association_id in ids
                 if association_id not in found and association_id in known}
-        blocks = index.blocks(self._conn(), {value >> POS_BITS for value in refs.values()})
-        mask = (1 << POS_BITS) - 1
-        for association_id, value in refs.items():
-            block = blocks.get(value >> POS_BITS)
+        blocks = index.blocks(self._conn(), {block_id for block_id, _pos in refs.values()})
+        for association_id, (block_id, pos) in refs.items():
+            block = blocks.get(block_id)
             if block is None:
                 continue  # purged
-            pos = value & mask
             actual = actuals.get(association_id, (None, None))
             found[association_id] = (block.prediction(pos), block.label(pos), *actual)
         return found

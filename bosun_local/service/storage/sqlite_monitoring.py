@@ -25,8 +25,8 @@ class MonitoringTables(AssociationTables):
         # The minutes this batch touches, merged in memory and written once each: a batch of a few hundred records
         # of one minute read, merged and wrote the same document a few hundred times.
         minutes: dict[tuple[str, str, str], Row] = {}
-        # Stored together after the loop, in record order: one sorted insert for a batch of random ids. The final
-        # rows do not depend on it: a row holds the first prediction and the first actual, whichever came first.
+        # Stored together after the loop, in record order (a block per record). The final rows do not depend on
+        # it: a row holds the first prediction and the first actual, whichever came first.
         with_ids: list[Row] = []
         actuals: dict[str, list[Row]] = {}
         with self.transaction():
